@@ -1,0 +1,229 @@
+"""The one error tree of domicile.
+
+Every error raised on purpose by domicile derives from :class:`DomicileError`. Each carries
+structured context (operation, bucket, key, site, ...), an optional ``hint`` telling the user
+what to do next, and knows whether retrying can help. The faces map this tree to the outside
+world in exactly one table each: S3 error codes in the gateway, exit codes in the CLI.
+
+::
+
+    DomicileError
+    ├── ConfigError                  a configuration file or value is wrong (file, key path, hint)
+    ├── InvalidName                  a hostile or malformed bucket, key or site name
+    ├── ResidencyError
+    │   └── PlacementRefused         no placement satisfies the policy (per-site reasons)
+    ├── CryptoError
+    │   ├── ArmorError               ASCII armor is malformed
+    │   ├── HeaderError              the age header is malformed
+    │   ├── HeaderMacError           the header MAC does not verify (tampered header)
+    │   ├── NoIdentityMatch          none of our identities can unwrap the file key
+    │   ├── PayloadError             the STREAM payload is not authentic
+    │   │   ├── ChunkAuthError       a chunk fails authentication (bit flip, reorder, wrong key)
+    │   │   ├── TruncatedError       the payload ends early (missing final chunk)
+    │   │   └── TrailingDataError    bytes follow the final chunk
+    │   └── KeyringError
+    │       ├── KeyringNotFound      no keyring file where one was expected
+    │       ├── WrongPassphrase      the keyring passphrase does not decrypt it
+    │       └── MalformedKey         an identity or recipient string is invalid
+    ├── SiteError                    a storage site failed (always names the site)
+    │   ├── BlobNotFound             the blob does not exist on that site
+    │   ├── SiteUnavailable          unreachable, timed out, 5xx (retryable)
+    │   ├── SiteFull                 no space left on the site
+    │   ├── SiteAccessDenied         credentials refused by the site
+    │   └── SiteCorrupt              short read or size mismatch from the site
+    ├── CatalogError
+    │   ├── BucketNotFound
+    │   ├── BucketAlreadyExists
+    │   ├── BucketNotEmpty
+    │   ├── ObjectNotFound
+    │   └── CatalogVersionError      the catalog schema is newer than this program
+    └── CopiesUnavailable            no copy of an object could be read (every fault listed)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class DomicileError(Exception):
+    """Root of every error domicile raises on purpose.
+
+    ``message`` says what went wrong; ``hint`` says what to do next; ``context`` holds
+    structured fields (``operation``, ``bucket``, ``key``, ``site``, ...) for logs and JSON.
+    """
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.context: dict[str, Any] = {k: v for k, v in context.items() if v is not None}
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready rendering: error class, message, hint and context."""
+        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        out.update(_jsonable(self.context))
+        return out
+
+
+def _jsonable(context: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | list | dict) else str(v)
+        for k, v in context.items()
+    }
+
+
+# --- configuration and names --------------------------------------------------------------
+
+
+class ConfigError(DomicileError):
+    """A configuration file or value is wrong; ``context`` names the file and key path."""
+
+
+class InvalidName(DomicileError):
+    """A bucket, key, site or policy name is malformed or hostile."""
+
+
+# --- residency --------------------------------------------------------------------------
+
+
+class ResidencyError(DomicileError):
+    """A residency rule forbids the operation."""
+
+
+class PlacementRefused(ResidencyError):
+    """The policy cannot be met; ``decision`` explains every site considered and why."""
+
+    def __init__(self, message: str, *, decision: Any = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.decision = decision
+
+
+# --- cryptography -----------------------------------------------------------------------
+
+
+class CryptoError(DomicileError):
+    """An age file or key could not be used."""
+
+
+class ArmorError(CryptoError):
+    """The ASCII armor around an age file is malformed."""
+
+
+class HeaderError(CryptoError):
+    """The age header is malformed or unsupported."""
+
+
+class HeaderMacError(CryptoError):
+    """The header MAC does not verify: the header was changed after it was written."""
+
+
+class NoIdentityMatch(CryptoError):
+    """None of the available identities can unwrap this file's key."""
+
+
+class PayloadError(CryptoError):
+    """The encrypted payload is not authentic; no unauthenticated plaintext was released."""
+
+
+class ChunkAuthError(PayloadError):
+    """A payload chunk failed authentication (changed, reordered or under another key)."""
+
+
+class TruncatedError(PayloadError):
+    """The payload ends before its final chunk."""
+
+
+class TrailingDataError(PayloadError):
+    """Bytes follow the final chunk of the payload."""
+
+
+class KeyringError(CryptoError):
+    """The keyring could not be opened or used."""
+
+
+class KeyringNotFound(KeyringError):
+    """No keyring file exists at the given path."""
+
+
+class WrongPassphrase(KeyringError):
+    """The passphrase does not decrypt the keyring."""
+
+
+class MalformedKey(KeyringError):
+    """An identity (``AGE-SECRET-KEY-1...``) or recipient (``age1...``) is invalid."""
+
+
+# --- sites ------------------------------------------------------------------------------
+
+
+class SiteError(DomicileError):
+    """A storage site failed; ``context['site']`` names it."""
+
+
+class BlobNotFound(SiteError):
+    """The blob does not exist on the site."""
+
+
+class SiteUnavailable(SiteError):
+    """The site cannot be reached or answered with a transient failure."""
+
+    retryable = True
+
+
+class SiteFull(SiteError):
+    """The site has no space left for the blob."""
+
+
+class SiteAccessDenied(SiteError):
+    """The site refused our credentials."""
+
+
+class SiteCorrupt(SiteError):
+    """The site returned fewer or other bytes than it holds by its own account."""
+
+
+# --- catalog ----------------------------------------------------------------------------
+
+
+class CatalogError(DomicileError):
+    """The catalog refused or failed an operation."""
+
+
+class BucketNotFound(CatalogError):
+    """No bucket of that name exists."""
+
+
+class BucketAlreadyExists(CatalogError):
+    """A bucket of that name exists already."""
+
+
+class BucketNotEmpty(CatalogError):
+    """The bucket still holds objects."""
+
+
+class ObjectNotFound(CatalogError):
+    """No object of that key exists in the bucket."""
+
+
+class CatalogVersionError(CatalogError):
+    """The catalog was written by a newer domicile than this one."""
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+class CopiesUnavailable(DomicileError):
+    """No copy of the object could be read; ``context['faults']`` lists each failure."""
+
+    retryable = True

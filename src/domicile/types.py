@@ -1,0 +1,26 @@
+"""Small value types shared by every layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Reads ``length`` bytes at ``offset`` of some ciphertext (a local file, a remote blob).
+#: It may return fewer bytes only at the end of the data.
+RangeReader = Callable[[int, int], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """A half-open range ``[start, end)`` of bytes."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end < self.start:
+            raise ValueError(f"invalid byte range [{self.start}, {self.end})")
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
