@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from domicile import errors
+from domicile.errors import DomicileError
 from domicile.types import ByteRange
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ByteRange", "__version__", "errors"]
+__all__ = ["ByteRange", "DomicileError", "__version__", "errors"]

@@ -10,6 +10,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     DomicileError
     ├── ConfigError                  a configuration file or value is wrong (file, key path, hint)
     ├── InvalidName                  a hostile or malformed bucket, key or site name
+    ├── InvalidRange                 a byte range outside the object
     ├── ResidencyError
     │   └── PlacementRefused         no placement satisfies the policy (per-site reasons)
     ├── CryptoError
@@ -92,6 +93,10 @@ class ConfigError(DomicileError):
 
 class InvalidName(DomicileError):
     """A bucket, key, site or policy name is malformed or hostile."""
+
+
+class InvalidRange(DomicileError):
+    """A requested byte range does not overlap the object."""
 
 
 # --- residency --------------------------------------------------------------------------

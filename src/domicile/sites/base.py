@@ -16,8 +16,17 @@ Contract, for every method:
   :class:`~domicile.errors.SiteAccessDenied`. Every ``SiteError`` names the site.
 - ``put`` is atomic: after it returns the whole blob is durable; if it raises, no blob (and no
   partial blob) is visible under ``blob_id``. Putting an id that exists replaces it atomically.
-- ``get`` streams a byte range with bounded memory. A range past the end is clipped; a blob
-  shorter than the site's own account of it raises :class:`~domicile.errors.SiteCorrupt`.
+- ``get`` streams a byte range with bounded memory. A range past the end is clipped (so a
+  ``start`` at or past the end yields nothing); a negative ``start`` or an ``end`` before
+  ``start`` raises :class:`~domicile.errors.InvalidRange` before any I/O; a blob shorter than
+  the site's own account of it raises :class:`~domicile.errors.SiteCorrupt`. ``get`` and
+  ``list`` return iterators: an error may surface when the call is made or at the first
+  ``next()``, so callers consume them inside their error handling.
+- ``chunks`` given to ``put`` are bytes-like objects (``bytes``, ``bytearray``,
+  ``memoryview``); an exception raised by the chunk iterator itself propagates unchanged
+  (and, being a failed put, leaves nothing visible).
+- ``list`` takes a ``prefix`` that must be a possible start of a blob id (``""`` or
+  ``[a-z0-9_-]{1,128}``), else :class:`~domicile.errors.InvalidName`.
 """
 
 from __future__ import annotations
@@ -26,18 +35,24 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from domicile.errors import InvalidName
+from domicile.errors import InvalidName, InvalidRange
 
 _BLOB_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
+_PREFIX = re.compile(r"[a-z0-9_-]{0,128}")
 
 
 def check_blob_id(blob_id: str) -> str:
     """Return ``blob_id`` if it is a safe blob id (``[a-z0-9][a-z0-9_-]{0,127}``), else raise."""
     if not isinstance(blob_id, str) or not _BLOB_ID.fullmatch(blob_id):
+        shown = (
+            repr(blob_id[:64]) + "..."
+            if isinstance(blob_id, str) and len(blob_id) > 64
+            else repr(blob_id)
+        )
         raise InvalidName(
-            f"invalid blob id {blob_id!r}",
+            f"invalid blob id {shown}",
             hint="blob ids are 1-128 characters of a-z, 0-9, '_' and '-', chosen by domicile",
         )
     return blob_id
@@ -46,6 +61,45 @@ def check_blob_id(blob_id: str) -> str:
 def new_blob_id(kind: str = "b") -> str:
     """A fresh random blob id: ``kind`` (a short lowercase tag) and 128 random bits."""
     return check_blob_id(f"{kind}{secrets.token_hex(16)}")
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it can start a blob id (``""`` included), else raise InvalidName."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise InvalidName(
+            f"invalid blob id prefix {prefix!r}",
+            hint="a listing prefix is 0-128 characters of a-z, 0-9, '_' and '-'",
+        )
+    return prefix
+
+
+def check_range(start: int, end: int | None, *, site: str | None = None) -> None:
+    """Refuse a negative ``start`` or an ``end`` before ``start`` (InvalidRange)."""
+    if start < 0 or (end is not None and end < start):
+        raise InvalidRange(
+            f"invalid byte range [{start}, {end}) for a blob read",
+            hint="start must be >= 0 and end (if given) >= start; this is a bug in the caller",
+            site=site,
+        )
+
+
+def chunk_views(chunks: Iterable[bytes]) -> Iterator[memoryview]:
+    """Each chunk of ``chunks`` as a flat byte ``memoryview`` (no copy).
+
+    A bare bytes-like object is taken as one chunk (iterating it would give integers);
+    anything that is not bytes-like raises TypeError naming what was given.
+    """
+    pieces: Iterable[Any] = (
+        [chunks] if isinstance(chunks, bytes | bytearray | memoryview) else chunks
+    )
+    for chunk in pieces:
+        try:
+            view = memoryview(chunk)
+        except TypeError:
+            raise TypeError(
+                f"a blob chunk must be bytes-like, not {type(chunk).__name__}"
+            ) from None
+        yield view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
 @dataclass(frozen=True, slots=True)

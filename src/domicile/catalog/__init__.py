@@ -1,0 +1,44 @@
+"""The catalog: buckets, object versions, segments, placements, faults, garbage.
+
+SQLAlchemy Core on SQLite (WAL) by default; the schema serves PostgreSQL unchanged.
+Tables and states are described in ``docs/catalog.md``.
+"""
+
+from __future__ import annotations
+
+from domicile.catalog.base import Catalog
+from domicile.catalog.records import (
+    FAULT_KINDS,
+    PLACEMENT_STATES,
+    Bucket,
+    BucketStats,
+    Fault,
+    GarbageItem,
+    ListPage,
+    Placement,
+    Segment,
+    Version,
+)
+from domicile.catalog.sql import SqlCatalog
+
+
+def open_catalog(url: str) -> SqlCatalog:
+    """Open (and migrate) the catalog at ``url``, e.g. ``sqlite:///path/catalog.db``."""
+    return SqlCatalog(url)
+
+
+__all__ = [
+    "FAULT_KINDS",
+    "PLACEMENT_STATES",
+    "Bucket",
+    "BucketStats",
+    "Catalog",
+    "Fault",
+    "GarbageItem",
+    "ListPage",
+    "Placement",
+    "Segment",
+    "SqlCatalog",
+    "Version",
+    "open_catalog",
+]

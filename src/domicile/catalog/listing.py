@@ -1,0 +1,78 @@
+"""S3 listing semantics over any ordered key store, given one range-fetch callback.
+
+``fetch(low, inclusive, high, n)`` returns up to ``n`` current versions with
+``low < key`` (or ``low <= key`` when ``inclusive``) and ``key < high`` (no upper bound when
+``high`` is None), in key order. Rolled-up common prefixes are skipped with one seek past
+their successor, so a prefix holding millions of keys costs one query, not a scan.
+
+Keys are compared in code-point order, which is UTF-8 byte order (the order S3 lists in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from domicile.catalog.records import ListPage, Version
+
+Fetch = Callable[[str, bool, str | None, int], list[Version]]
+_MAX = 0x10FFFF
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None: none)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1])
+        if code < _MAX:
+            code += 1
+            if 0xD800 <= code <= 0xDFFF:  # surrogates are never valid in keys
+                code = 0xE000
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def list_page(
+    fetch: Fetch, *, prefix: str, delimiter: str, start_after: str, limit: int
+) -> ListPage:
+    """One page: objects and common prefixes after ``start_after``, at most ``limit`` in all."""
+    limit = max(0, min(limit, 1000))
+    high = prefix_successor(prefix) if prefix else None
+    low, inclusive = (start_after, False) if start_after >= prefix else (prefix, True)
+    objects: list[Version] = []
+    prefixes: list[str] = []
+    last: str | None = None
+    batch = max(limit + 1, 16)
+    while True:
+        rows = fetch(low, inclusive, high, batch)
+        if not rows:
+            return ListPage(objects, prefixes, False, None)
+        for row in rows:
+            rolled = _rollup(row.key, prefix, delimiter)
+            emits = rolled is None or rolled > start_after
+            if emits and len(objects) + len(prefixes) == limit:
+                return ListPage(objects, prefixes, True, last)
+            if rolled is None:
+                objects.append(row)
+                last = low = row.key
+                inclusive = False
+                continue
+            if emits:
+                prefixes.append(rolled)
+                last = rolled
+            successor = prefix_successor(rolled)
+            if successor is None or (high is not None and successor >= high):
+                return ListPage(objects, prefixes, False, None)
+            low, inclusive = successor, True
+            break  # seek past the whole common prefix
+        else:
+            if len(rows) < batch:
+                return ListPage(objects, prefixes, False, None)
+
+
+def _rollup(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    at = key.find(delimiter, len(prefix))
+    return None if at < 0 else key[: at + len(delimiter)]

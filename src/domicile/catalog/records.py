@@ -1,0 +1,106 @@
+"""The catalog's records: plain frozen values, the same whatever database holds them.
+
+Times are float seconds since the epoch (UTC); the database stores integer microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: Placement states: the copy is good, known to be missing, or known to be corrupt.
+PLACEMENT_STATES = ("ok", "missing", "corrupt")
+#: Fault kinds recorded on reads and verification.
+FAULT_KINDS = ("unreachable", "not_found", "corrupt", "short_read", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str
+    policy: str
+    tenant: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One object version. ``state`` is ``current`` for the version a GET serves."""
+
+    version_id: str
+    bucket: str
+    key: str
+    state: str
+    size: int
+    etag: str
+    content_type: str
+    content_encoding: str | None
+    content_disposition: str | None
+    cache_control: str | None
+    expires: str | None
+    user_metadata: Mapping[str, str] = field(default_factory=dict)
+    created_at: float = 0.0
+    manifest_blob_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One age blob of a version, stored under ``blob_id`` on every placement's site."""
+
+    version_id: str
+    idx: int
+    blob_id: str
+    plaintext_size: int
+    header_length: int
+    ciphertext_length: int
+    ciphertext_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A version's copy on one site."""
+
+    version_id: str
+    site_id: str
+    state: str
+    created_at: float
+    verified_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    id: int
+    version_id: str
+    site_id: str
+    segment_idx: int | None
+    kind: str
+    detail: str
+    seen_at: float
+    resolved_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class GarbageItem:
+    """A blob to delete from a site: unreferenced by the transaction that queued it."""
+
+    id: int
+    site_id: str
+    blob_id: str
+    reason: str
+    queued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a listing, S3 ListObjectsV2 style."""
+
+    objects: list[Version]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_start_after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BucketStats:
+    bucket: str
+    objects: int
+    bytes: int

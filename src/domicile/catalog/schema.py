@@ -1,0 +1,118 @@
+"""The catalog's tables, in SQLAlchemy Core, portable to SQLite and PostgreSQL.
+
+Object keys are compared in UTF-8 byte order, as S3 lists them: SQLite's default BINARY
+collation does that on TEXT; on PostgreSQL the key columns use the "C" collation.
+Times are BigInteger microseconds since the epoch. See docs/catalog.md.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: An S3 key: up to 1,024 bytes of UTF-8, compared byte by byte.
+KeyText = sa.String(1024).with_variant(sa.String(1024, collation="C"), "postgresql")
+Micros = sa.BigInteger
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+buckets = sa.Table(
+    "buckets",
+    metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("tenant", sa.String(128), nullable=False),
+    sa.Column("policy", sa.String(128), nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("version_id", sa.String(64), primary_key=True),
+    sa.Column("bucket", sa.String(63), sa.ForeignKey("buckets.name"), nullable=False),
+    sa.Column("key", KeyText, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("content_encoding", sa.String(255)),
+    sa.Column("content_disposition", sa.String(1024)),
+    sa.Column("cache_control", sa.String(255)),
+    sa.Column("expires", sa.String(64)),
+    sa.Column("user_metadata", sa.Text, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("manifest_blob_id", sa.String(128), nullable=False),
+    sa.CheckConstraint("state IN ('current', 'superseded', 'deleted')", name="version_state"),
+)
+# At most one current version per (bucket, key); also the index listings walk.
+sa.Index(
+    "versions_current",
+    versions.c.bucket,
+    versions.c.key,
+    unique=True,
+    sqlite_where=versions.c.state == "current",
+    postgresql_where=versions.c.state == "current",
+)
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column(
+        "version_id",
+        sa.String(64),
+        sa.ForeignKey("versions.version_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("blob_id", sa.String(128), nullable=False),
+    sa.Column("plaintext_size", sa.BigInteger, nullable=False),
+    sa.Column("header_length", sa.Integer, nullable=False),
+    sa.Column("ciphertext_length", sa.BigInteger, nullable=False),
+    sa.Column("ciphertext_sha256", sa.String(64), nullable=False),
+)
+
+placements = sa.Table(
+    "placements",
+    metadata,
+    sa.Column(
+        "version_id",
+        sa.String(64),
+        sa.ForeignKey("versions.version_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("site_id", sa.String(128), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("verified_at", Micros),
+    sa.CheckConstraint("state IN ('ok', 'missing', 'corrupt')", name="placement_state"),
+)
+sa.Index("placements_site", placements.c.site_id)
+
+faults = sa.Table(
+    "faults",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("site_id", sa.String(128), nullable=False),
+    sa.Column("segment_idx", sa.Integer),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("seen_at", Micros, nullable=False),
+    sa.Column("resolved_at", Micros),
+)
+sa.Index("faults_open", faults.c.version_id, faults.c.resolved_at)
+
+garbage = sa.Table(
+    "garbage",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("site_id", sa.String(128), nullable=False),
+    sa.Column("blob_id", sa.String(128), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("queued_at", Micros, nullable=False),
+)

@@ -1,0 +1,186 @@
+"""The deployment's configuration file: one TOML document, validated with precise errors.
+
+The file has these top-level tables::
+
+    [deployment]          name, catalog URL, keyring path, segment size
+    [entities.<id>]       legal persons   -- validated by domicile.policy
+    [sites.<id>]          storage sites   -- validated by domicile.policy
+    [policies.<id>]       residency rules -- validated by domicile.policy
+    [buckets.<name>]      policy = "<policy id>", tenant = "<tenant>"
+
+This module owns the file itself, ``[deployment]`` and ``[buckets]``; it hands the other
+sections to the residency model as plain dicts, together with the file path so that every
+error there names the file and the key path too. Relative paths are resolved against the
+folder holding the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domicile.errors import ConfigError
+
+#: The environment variable naming the deployment's config file (the CLI's ``--config``).
+CONFIG_ENV = "DOMICILE_CONFIG"
+#: The environment variable holding the keyring passphrase, when the keyring has one.
+PASSPHRASE_ENV = "DOMICILE_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+
+MiB = 1024 * 1024
+_M = TypeVar("_M", bound=BaseModel)
+_KNOWN_TABLES = ("deployment", "entities", "sites", "policies", "buckets")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeploymentSection(_Strict):
+    """``[deployment]``: where the catalog and the keyring live, and how objects are cut."""
+
+    name: str = "domicile"
+    catalog: str = "sqlite:///catalog.db"
+    keyring: str = "keyring.txt"
+    segment_size_mib: int = Field(default=64, ge=1, le=4096)
+    workers: int = Field(default=8, ge=1, le=256)
+
+
+class BucketSection(_Strict):
+    """``[buckets.<name>]``: a bucket the deployment creates if it does not exist yet."""
+
+    policy: str
+    tenant: str = "default"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration file."""
+
+    path: Path
+    deployment: DeploymentSection
+    entities: Mapping[str, Any] = field(default_factory=dict)
+    sites: Mapping[str, Any] = field(default_factory=dict)
+    policies: Mapping[str, Any] = field(default_factory=dict)
+    buckets: Mapping[str, BucketSection] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the file are resolved against."""
+        return self.path.parent
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.base_dir / self.deployment.keyring
+
+    @property
+    def catalog_url(self) -> str:
+        """The catalog URL, with a relative SQLite path made absolute."""
+        url = self.deployment.catalog
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            return prefix + str(self.base_dir / url.removeprefix(prefix))
+        return url
+
+    @property
+    def segment_size(self) -> int:
+        return self.deployment.segment_size_mib * MiB
+
+
+def default_config_path() -> Path:
+    """``$DOMICILE_CONFIG``, else ``./domicile-data/domicile.toml``."""
+    return Path(os.environ.get(CONFIG_ENV) or "domicile-data/domicile.toml")
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the configuration file at ``path``."""
+    path = Path(path).absolute()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no configuration file at {path}",
+            hint="run 'domicile init' to write one, or pass --config / set DOMICILE_CONFIG",
+            file=str(path),
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", file=str(path)) from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}",
+            hint="fix the syntax at the position shown",
+            file=str(path),
+        ) from None
+    return parse_config(doc, path)
+
+
+def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
+    """Validate an already parsed document; ``path`` is used for errors and relative paths."""
+    for name in doc:
+        if name not in _KNOWN_TABLES:
+            raise ConfigError(
+                f"{path}: unknown table [{name}]",
+                hint=f"the known tables are {', '.join(_KNOWN_TABLES)}",
+                file=str(path),
+                key=name,
+            )
+    tables = {name: _table(doc, name, path) for name in _KNOWN_TABLES}
+    deployment = _model(DeploymentSection, tables["deployment"], path, "deployment")
+    buckets = {
+        name: _model(
+            BucketSection,
+            _table(tables["buckets"], name, path, "buckets."),
+            path,
+            f"buckets.{name}",
+        )
+        for name in tables["buckets"]
+    }
+    return Config(
+        path=path,
+        deployment=deployment,
+        entities=tables["entities"],
+        sites=tables["sites"],
+        policies=tables["policies"],
+        buckets=buckets,
+    )
+
+
+def _table(doc: Mapping[str, Any], name: str, path: Path, where: str = "") -> Mapping[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{path}: [{where}{name}] must be a table",
+            hint=f"write it as [{where}{name}] followed by key = value lines",
+            file=str(path),
+            key=f"{where}{name}",
+        )
+    return value
+
+
+def _model(model: type[_M], data: Mapping[str, Any], path: Path, where: str) -> _M:
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join([where, *(str(p) for p in first["loc"])])
+        raise ConfigError(
+            f"{path}: {key}: {first['msg']}",
+            hint=_hint_for(model, first),
+            file=str(path),
+            key=key,
+        ) from None
+
+
+def _hint_for(model: type[BaseModel], error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"the known keys here are {', '.join(model.model_fields)}"
+    if error["type"] == "missing":
+        return "add this key"
+    return "check the value's type and range"
