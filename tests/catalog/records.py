@@ -27,9 +27,9 @@ def version(bucket: str, key: str, size: int = 10) -> Version:
     )
 
 
-def parts(v: Version, sites: tuple[str, ...] = ("s1", "s2"), n: int = 2) -> tuple[
-    list[Segment], list[Placement]
-]:
+def parts(
+    v: Version, sites: tuple[str, ...] = ("s1", "s2"), n: int = 2
+) -> tuple[list[Segment], list[Placement]]:
     segs = [
         Segment(v.version_id, i, f"b{secrets.token_hex(16)}", 5, 100, 137, "f" * 64)
         for i in range(n)
