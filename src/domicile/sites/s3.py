@@ -146,7 +146,7 @@ class S3Site:
         first = parts.take(self.part_size)
         if len(first) < self.part_size:  # the whole blob fits in one PutObject
             with self._errors("put", blob_id):
-                self._client.put_object(Bucket=self.bucket, Key=key, Body=bytes(first))
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=first)
             return len(first)
         return self._multipart(blob_id, key, first, parts)
 
@@ -210,7 +210,7 @@ class S3Site:
     def _key(self, blob_id: str) -> str:
         return self.prefix + check_blob_id(blob_id)
 
-    def _multipart(self, blob_id: str, key: str, first: bytearray, parts_in: _Splitter) -> int:
+    def _multipart(self, blob_id: str, key: str, first: bytes, parts_in: _Splitter) -> int:
         with self._errors("put", blob_id):
             upload = self._client.create_multipart_upload(Bucket=self.bucket, Key=key)
         upload_id = upload["UploadId"]
@@ -245,11 +245,11 @@ class S3Site:
         return size
 
     def _part(
-        self, blob_id: str, key: str, upload_id: str, number: int, data: bytearray
+        self, blob_id: str, key: str, upload_id: str, number: int, data: bytes
     ) -> CompletedPartTypeDef:
         with self._errors("put", blob_id):
             answer = self._client.upload_part(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(data)
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
         return {"ETag": answer["ETag"], "PartNumber": number}
 
@@ -325,19 +325,20 @@ class _Splitter:
         self._pieces = pieces
         self._rest = memoryview(b"")
 
-    def take(self, size: int) -> bytearray:
+    def take(self, size: int) -> bytes:
         """The next ``size`` bytes (fewer only at the end of the stream; empty after it)."""
-        out = bytearray()
-        while len(out) < size:
+        views: list[memoryview] = []
+        wanted = size
+        while wanted:
             if not self._rest:
                 piece = next(self._pieces, None)
                 if piece is None:
                     break
                 self._rest = piece
-            room = size - len(out)
-            out += self._rest[:room]
-            self._rest = self._rest[room:]
-        return out
+            views.append(self._rest[:wanted])
+            wanted -= len(views[-1])
+            self._rest = self._rest[len(views[-1]) :]
+        return views[0].tobytes() if len(views) == 1 else b"".join(views)
 
 
 def _check_settings(

@@ -1,0 +1,1 @@
+"""The ``domicile`` command line: parse, call the engine, render."""

@@ -1,0 +1,31 @@
+"""The one table from errors to exit codes (documented in docs/cli.md)."""
+
+from __future__ import annotations
+
+from domicile import errors as e
+
+OK = 0
+UNEXPECTED = 1
+USAGE = 2  # click's own code for bad usage
+
+#: Most specific classes first; the first ``isinstance`` match wins.
+EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
+    (e.ConfigError, 3),
+    (e.BucketNotFound, 4),
+    (e.ObjectNotFound, 4),
+    (e.BlobNotFound, 4),
+    (e.ResidencyError, 5),
+    (e.CryptoError, 6),
+    (e.SiteError, 7),
+    (e.CopiesUnavailable, 7),
+    (e.InvalidName, 8),
+    (e.InvalidRange, 8),
+    (e.BucketAlreadyExists, 9),
+    (e.BucketNotEmpty, 9),
+    (e.CatalogError, 10),
+)
+
+
+def exit_code(error: e.DomicileError) -> int:
+    """The exit code for ``error``: the first matching row of :data:`EXIT_CODES`, else 1."""
+    return next((code for cls, code in EXIT_CODES if isinstance(error, cls)), UNEXPECTED)

@@ -1,0 +1,53 @@
+"""Keyring commands: keys new, keys list, keys recipient."""
+
+from __future__ import annotations
+
+import click
+
+from domicile.cli.state import State, pass_state
+from domicile.cli.ui import console, emit_json, table
+from domicile.engine import keyring_add, keyring_open
+
+
+@click.group()
+def keys() -> None:
+    """The age identities that can read this deployment's data."""
+
+
+@keys.command(name="new")
+@pass_state
+def keys_new(state: State) -> None:
+    """Add a fresh X25519 identity to the keyring and print its recipient."""
+    recipient = keyring_add(state.config_path)
+    if state.as_json:
+        emit_json({"recipient": recipient})
+    else:
+        console.print(f"new identity added; its recipient is [bold]{recipient}[/]")
+
+
+@keys.command(name="list")
+@pass_state
+def keys_list(state: State) -> None:
+    """List the keyring's identities by their recipients (secrets are never printed)."""
+    recipients = [str(r) for r in keyring_open(state.config_path).recipients]
+    if state.as_json:
+        emit_json({"recipients": recipients})
+        return
+    t = table("keyring", "#", "recipient (public key)")
+    for i, r in enumerate(recipients, 1):
+        t.add_row(str(i), r)
+    console.print(t)
+
+
+@keys.command(name="recipient")
+@pass_state
+def keys_recipient(state: State) -> None:
+    """Print the keyring's primary recipient (age1...), to share with writers."""
+    recipient = str(keyring_open(state.config_path).recipients[0])
+    if state.as_json:
+        emit_json({"recipient": recipient})
+    else:
+        click.echo(recipient)
+
+
+COMMANDS = (keys,)

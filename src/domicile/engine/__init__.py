@@ -1,0 +1,33 @@
+"""The engine: the composition root and the services behind the library, CLI and gateway."""
+
+from __future__ import annotations
+
+from domicile.engine.api import Domicile, open
+from domicile.engine.keys import keyring_add, keyring_open
+from domicile.engine.records import (
+    CopyInfo,
+    ListResult,
+    ObjectInfo,
+    ObjectMeta,
+    ObjectReader,
+    SiteView,
+)
+from domicile.engine.setup import example_config, init_deployment
+
+open_deployment = open
+
+__all__ = [
+    "CopyInfo",
+    "Domicile",
+    "ListResult",
+    "ObjectInfo",
+    "ObjectMeta",
+    "ObjectReader",
+    "SiteView",
+    "example_config",
+    "init_deployment",
+    "keyring_add",
+    "keyring_open",
+    "open",
+    "open_deployment",
+]

@@ -1,0 +1,234 @@
+"""The composition root: :func:`open` builds an engine from a configuration file.
+
+``Domicile`` is the one engine that the library, the CLI and the gateway all use. It owns
+the catalog, the residency world (entities, sites, policies), the keyring, one ``Site``
+per configured site (wrapped for retries) and a pool of worker threads for fan-out.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+
+from domicile.catalog import Bucket, Version, open_catalog
+from domicile.config import PASSPHRASE_ENV, Config, load_config
+from domicile.crypto import Keyring, Secret, X25519Recipient
+from domicile.engine.context import EngineContext
+from domicile.engine.garbage import collect_garbage
+from domicile.engine.names import check_bucket_name, check_key
+from domicile.engine.reader import iter_range
+from domicile.engine.records import (
+    CopyInfo,
+    ListResult,
+    ObjectInfo,
+    ObjectMeta,
+    ObjectReader,
+    SiteView,
+)
+from domicile.engine.residency import copies_of, site_views
+from domicile.engine.writer import Body, put_object
+from domicile.errors import ConfigError, CryptoError, InvalidRange
+from domicile.policy import Decision, decide, load_world
+from domicile.sites import RetryingSite, Site, open_site
+
+
+def open(config: Config | str | os.PathLike[str], *, passphrase: str | None = None) -> Domicile:
+    """Open the deployment described by ``config`` (a :class:`Config` or a TOML file path).
+
+    The keyring passphrase, if the keyring has one, comes from ``passphrase`` or the
+    ``DOMICILE_PASSPHRASE`` environment variable.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    return Domicile(cfg, passphrase=passphrase)
+
+
+class Domicile:
+    """One deployment: store, read, list and locate objects under residency policies."""
+
+    def __init__(self, config: Config, *, passphrase: str | None = None) -> None:
+        self.config = config
+        world = load_world(config.entities, config.sites, config.policies, source=str(config.path))
+        secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
+        keyring = Keyring.load(config.keyring_path, Secret(secret) if secret else None)
+        _check_recipients(world.policies, config.path)
+        catalog = open_catalog(config.catalog_url)
+        sites: dict[str, Site] = {
+            site_id: RetryingSite(open_site(site_id, spec.backend, base_dir=config.base_dir))
+            for site_id, spec in world.sites.items()
+        }
+        self._ctx = EngineContext(
+            catalog=catalog,
+            world=world,
+            sites=sites,
+            keyring=keyring,
+            executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
+            segment_size=config.segment_size,
+        )
+        for name, section in config.buckets.items():
+            self._ensure_bucket(name, section.policy, section.tenant)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release threads, connections and the catalog."""
+        self._ctx.executor.shutdown(wait=True)
+        for site in self._ctx.sites.values():
+            site.close()
+        self._ctx.catalog.close()
+
+    def __enter__(self) -> Domicile:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def context(self) -> EngineContext:
+        """The shared run-time state (for the engine's own services and tests)."""
+        return self._ctx
+
+    # --- buckets ------------------------------------------------------------------------
+
+    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
+        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable."""
+        check_bucket_name(name)
+        self._ctx.policy(policy)
+        return self._ctx.catalog.create_bucket(name, policy, tenant)
+
+    def bucket(self, name: str) -> Bucket:
+        return self._ctx.catalog.get_bucket(name)
+
+    def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
+        return list(self._ctx.catalog.list_buckets(tenant))
+
+    def delete_bucket(self, name: str) -> None:
+        self._ctx.catalog.delete_bucket(name)
+
+    def _ensure_bucket(self, name: str, policy: str, tenant: str) -> None:
+        if not any(b.name == name for b in self._ctx.catalog.list_buckets(None)):
+            self.create_bucket(name, policy, tenant)
+
+    # --- objects ------------------------------------------------------------------------
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        body: Body,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        meta: ObjectMeta | None = None,
+    ) -> ObjectInfo:
+        """Store ``body`` (bytes, a binary file, or an iterable of bytes) as bucket/key."""
+        meta = meta or ObjectMeta(content_type=content_type, user=dict(metadata or {}))
+        info = put_object(self._ctx, bucket, key, body, meta)
+        collect_garbage(self._ctx)
+        return info
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        check_key(key, bucket=bucket)
+        return _info(self._ctx.catalog.current_version(bucket, key))
+
+    def get(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> ObjectReader:
+        """Stream bytes ``[start, end)`` of the object (``end=None``: to its end)."""
+        check_key(key, bucket=bucket)
+        version = self._ctx.catalog.current_version(bucket, key)
+        size = version.size
+        stop = size if end is None else min(end, size)
+        if start < 0 or stop < start or 0 < size <= start:
+            raise InvalidRange(
+                f"range [{start}, {end}) is outside {bucket}/{key} ({size} bytes)",
+                hint="ask for a range that starts before the object's size",
+                bucket=bucket,
+                key=key,
+            )
+        segments = self._ctx.catalog.segments(version.version_id)
+        chunks = iter_range(self._ctx, version, segments, start, stop)
+        return ObjectReader(_info(version), start, stop, chunks)
+
+    def delete(self, bucket: str, key: str) -> bool:
+        """Remove the object; ``False`` if there was none (deleting is idempotent)."""
+        check_key(key, bucket=bucket)
+        self._ctx.catalog.get_bucket(bucket)
+        removed = self._ctx.catalog.delete_object(bucket, key)
+        collect_garbage(self._ctx)
+        return removed is not None
+
+    def list(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        limit: int = 1000,
+    ) -> ListResult:
+        """One page of objects in key order (S3 ListObjectsV2 semantics)."""
+        page = self._ctx.catalog.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, limit=limit
+        )
+        return ListResult(
+            objects=[_info(v) for v in page.objects],
+            common_prefixes=list(page.common_prefixes),
+            is_truncated=page.is_truncated,
+            next_start_after=page.next_start_after,
+        )
+
+    # --- residency ----------------------------------------------------------------------
+
+    def where(self, bucket: str, key: str) -> builtins.list[CopyInfo]:
+        """Every copy of the object: site, country, operator, legal exposure, compliance."""
+        check_key(key, bucket=bucket)
+        version = self._ctx.catalog.current_version(bucket, key)
+        policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
+        return copies_of(self._ctx, policy, self._ctx.catalog.placements(version.version_id))
+
+    def explain(self, bucket: str) -> Decision:
+        """The placement decision a PUT into ``bucket`` would get right now."""
+        policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
+        return decide(policy, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+
+    def sites(self) -> builtins.list[SiteView]:
+        """Each configured site with its country, operator, status and observed health."""
+        return site_views(self._ctx)
+
+
+def _info(version: Version) -> ObjectInfo:
+    return ObjectInfo(
+        bucket=version.bucket,
+        key=version.key,
+        version_id=version.version_id,
+        size=version.size,
+        etag=version.etag,
+        created_at=version.created_at,
+        meta=ObjectMeta(
+            content_type=version.content_type,
+            content_encoding=version.content_encoding,
+            content_disposition=version.content_disposition,
+            cache_control=version.cache_control,
+            expires=version.expires,
+            user=dict(version.user_metadata),
+        ),
+    )
+
+
+def _check_recipients(policies: Mapping[str, object], path: Path) -> None:
+    for name, policy in policies.items():
+        for text in getattr(policy, "recipients", ()):
+            try:
+                X25519Recipient.from_string(text)
+            except CryptoError as exc:
+                raise ConfigError(
+                    f"{path}: policies.{name}.recipients: {exc.message}",
+                    hint="recipients are age X25519 public keys (age1...); "
+                    "'domicile keys recipient' prints yours",
+                    file=str(path),
+                    key=f"policies.{name}.recipients",
+                ) from None

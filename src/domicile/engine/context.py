@@ -1,0 +1,57 @@
+"""The engine's shared run-time state, passed to the services (writer, reader, ...)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from domicile.catalog import Catalog
+from domicile.crypto import Keyring, X25519Recipient
+from domicile.engine.health import HealthBook
+from domicile.errors import ConfigError, SiteUnavailable
+from domicile.policy import Policy, World
+from domicile.sites import Site
+
+
+@dataclass
+class EngineContext:
+    """Everything a service needs: catalog, residency world, sites, keys, workers."""
+
+    catalog: Catalog
+    world: World
+    sites: dict[str, Site]
+    keyring: Keyring
+    executor: ThreadPoolExecutor
+    segment_size: int
+    health: HealthBook = field(default_factory=HealthBook)
+
+    def site(self, site_id: str) -> Site:
+        try:
+            return self.sites[site_id]
+        except KeyError:
+            raise SiteUnavailable(
+                f"site {site_id!r} is in the catalog but not in the configuration",
+                hint="add the site back to the configuration, or run 'domicile plan' to move "
+                "its copies",
+                site=site_id,
+            ) from None
+
+    def policy(self, name: str) -> Policy:
+        try:
+            return self.world.policies[name]
+        except KeyError:
+            raise ConfigError(
+                f"policy {name!r} is not defined",
+                hint="define it under [policies] in the configuration",
+                policy=name,
+            ) from None
+
+    def recipients_for(self, policy: Policy) -> list[X25519Recipient]:
+        """The keyring's own recipients (so we can read back) plus the policy's extra ones."""
+        recipients = list(self.keyring.recipients)
+        known = {str(r) for r in recipients}
+        for text in policy.recipients:
+            if text not in known:
+                recipients.append(X25519Recipient.from_string(text))
+                known.add(text)
+        return recipients

@@ -1,0 +1,89 @@
+"""The manifest: a small encrypted JSON document per object version, on every site holding it.
+
+With the keyring alone, the manifests on the sites are enough to rebuild the catalog: they
+carry the object's name, metadata and the ordered list of its segment blobs. A manifest is
+an age file (the same recipients as the version's blobs) whose plaintext is canonical JSON::
+
+    {"schema": 1, "bucket": ..., "key": ..., "version_id": ..., "created_at": <epoch s>,
+     "size": ..., "etag": ..., "meta": {content_type, ..., "user": {...}},
+     "segments": [{"blob_id", "plaintext_size", "header_length", "ciphertext_length",
+                   "sha256"}, ...]}
+
+Its blob id is ``m`` followed by the version id, so a rebuild finds every manifest of a
+site by listing the prefix ``m``; data blobs start with ``b``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from domicile.engine.records import ObjectMeta
+from domicile.errors import CryptoError
+
+SCHEMA = 1
+MANIFEST_PREFIX = "m"
+BLOB_PREFIX = "b"
+
+
+def manifest_blob_id(version_id: str) -> str:
+    return f"{MANIFEST_PREFIX}{version_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentEntry:
+    blob_id: str
+    plaintext_size: int
+    header_length: int
+    ciphertext_length: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    bucket: str
+    key: str
+    version_id: str
+    created_at: float
+    size: int
+    etag: str
+    meta: ObjectMeta
+    segments: tuple[SegmentEntry, ...]
+
+    def to_json(self) -> bytes:
+        doc: dict[str, Any] = {
+            "schema": SCHEMA,
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "created_at": self.created_at,
+            "size": self.size,
+            "etag": self.etag,
+            "meta": {**asdict(self.meta), "user": dict(self.meta.user)},
+            "segments": [asdict(s) for s in self.segments],
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        try:
+            doc = json.loads(data)
+            if doc.get("schema") != SCHEMA:
+                raise CryptoError(
+                    f"manifest schema {doc.get('schema')!r} is not supported",
+                    hint="upgrade domicile to read manifests written by a newer version",
+                )
+            meta = dict(doc["meta"])
+            return cls(
+                bucket=doc["bucket"],
+                key=doc["key"],
+                version_id=doc["version_id"],
+                created_at=float(doc["created_at"]),
+                size=int(doc["size"]),
+                etag=doc["etag"],
+                meta=ObjectMeta(**{**meta, "user": dict(meta.get("user", {}))}),
+                segments=tuple(SegmentEntry(**s) for s in doc["segments"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CryptoError(f"malformed manifest: {exc}") from None

@@ -1,0 +1,122 @@
+"""GET: read only the chunks a range needs, from the best copy, failing over mid-stream.
+
+For each segment the range touches, the copies are tried in order: healthy sites before
+unhealthy ones, and never a site whose status forbids reading (suspended, retired) or a
+placement known to be missing or corrupt. A copy that is unreachable, short, or fails
+authentication is recorded as a fault (for the repairer) and the read resumes on the next
+copy at the exact byte where it stopped, so the client sees one uninterrupted stream. If no
+copy can serve, :class:`~domicile.errors.CopiesUnavailable` lists every fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from domicile.catalog import Placement, Segment, Version
+from domicile.crypto import SeekableReader
+from domicile.engine.context import EngineContext
+from domicile.errors import (
+    BlobNotFound,
+    CopiesUnavailable,
+    CryptoError,
+    SiteCorrupt,
+    SiteError,
+    SiteUnavailable,
+)
+from domicile.policy import SiteStatus
+from domicile.sites import Site
+
+WINDOW_CHUNKS = 16
+_READABLE = {SiteStatus.ACTIVE, SiteStatus.DRAINING}
+_FAULT_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (SiteUnavailable, "unreachable"),
+    (BlobNotFound, "not_found"),
+    (SiteCorrupt, "short_read"),
+    (CryptoError, "corrupt"),
+)
+
+
+def readable_sites(ctx: EngineContext, placements: Sequence[Placement]) -> list[str]:
+    """The sites to read from, best first: readable status, state ok, healthy first."""
+    candidates = []
+    for p in placements:
+        spec = ctx.world.sites.get(p.site_id)
+        if p.state != "ok" or spec is None or spec.status not in _READABLE:
+            continue
+        candidates.append(p.site_id)
+    return sorted(candidates, key=lambda s: (not ctx.health.healthy(s), s))
+
+
+def iter_range(
+    ctx: EngineContext, version: Version, segments: Sequence[Segment], start: int, end: int
+) -> Iterator[bytes]:
+    """Plaintext bytes ``[start, end)`` of ``version``."""
+    order = readable_sites(ctx, ctx.catalog.placements(version.version_id))
+    seg_start = 0
+    for segment in segments:
+        seg_end = seg_start + segment.plaintext_size
+        lo, hi = max(start, seg_start), min(end, seg_end)
+        if lo < hi:
+            yield from _segment_range(
+                ctx, version, segment, order, start=lo - seg_start, end=hi - seg_start
+            )
+        seg_start = seg_end
+        if seg_start >= end:
+            break
+
+
+def _segment_range(
+    ctx: EngineContext,
+    version: Version,
+    segment: Segment,
+    order: Sequence[str],
+    *,
+    start: int,
+    end: int,
+) -> Iterator[bytes]:
+    position = start
+    faults: list[dict[str, str]] = []
+    for site_id in order:
+        try:
+            reader = _open(ctx, ctx.site(site_id), segment)
+            for piece in reader.iter_range(position, end, window_chunks=WINDOW_CHUNKS):
+                position += len(piece)
+                yield piece
+        except (SiteError, CryptoError) as exc:
+            faults.append({"site": site_id, "error": type(exc).__name__, "detail": str(exc)})
+            _record(ctx, version, segment, site_id, exc)
+            continue
+        ctx.health.record_success(site_id)
+        return
+    raise CopiesUnavailable(
+        f"no copy of {version.bucket}/{version.key} could be read"
+        + (f" ({len(faults)} copies failed)" if faults else " (no readable copy)"),
+        hint="check the sites with 'domicile sites'; 'domicile repair' restores copies "
+        "once a site is back",
+        bucket=version.bucket,
+        key=version.key,
+        faults=faults,
+    )
+
+
+def _open(ctx: EngineContext, site: Site, segment: Segment) -> SeekableReader:
+    def read(offset: int, length: int) -> bytes:
+        return b"".join(site.get(segment.blob_id, offset, offset + length))
+
+    return SeekableReader(
+        read,
+        segment.ciphertext_length,
+        ctx.keyring.identities,
+        header_length=segment.header_length,
+    )
+
+
+def _record(
+    ctx: EngineContext, version: Version, segment: Segment, site_id: str, exc: Exception
+) -> None:
+    kind = next((k for cls, k in _FAULT_KINDS if isinstance(exc, cls)), "error")
+    if kind == "unreachable":
+        ctx.health.record_failure(site_id, exc)
+    ctx.catalog.record_fault(
+        version.version_id, site_id, kind, f"{type(exc).__name__}: {exc}", segment_idx=segment.idx
+    )

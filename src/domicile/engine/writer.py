@@ -1,0 +1,223 @@
+"""PUT: place, encrypt once, fan the ciphertext out, write manifests, commit.
+
+The flow (DESIGN.md, "Flows"): the placement decision chooses the sites (or refuses, and
+nothing is written anywhere); the body is read once, in pieces of at most 1 MiB, cut into
+segments of ``segment_size`` plaintext bytes; each segment is one age blob, encrypted once
+and streamed to every chosen site concurrently (:class:`~domicile.engine.fanout.FanOut`);
+then the manifest goes to every site, and only then is the version committed in one catalog
+transaction. Any failure before the commit removes what was written and raises; a crash
+leaves only unreferenced blobs, which the orphan sweep removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
+
+from domicile.catalog import Placement, Segment, Version
+from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
+from domicile.engine.context import EngineContext
+from domicile.engine.fanout import FanOut
+from domicile.engine.manifest import BLOB_PREFIX, Manifest, SegmentEntry, manifest_blob_id
+from domicile.engine.names import check_key
+from domicile.engine.records import ObjectInfo, ObjectMeta
+from domicile.errors import SiteError
+from domicile.policy import decide
+from domicile.sites import Site, new_blob_id
+
+PIECE = 1024 * 1024
+
+Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
+
+
+def iter_body(body: Body) -> Iterator[memoryview]:
+    """The body as pieces of at most 1 MiB, whatever form it was given in."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        view = memoryview(body).cast("B")
+        for offset in range(0, len(view), PIECE):
+            yield view[offset : offset + PIECE]
+        return
+    read = getattr(body, "read", None)
+    if read is not None:
+        while piece := read(PIECE):
+            yield memoryview(piece)
+        return
+    for chunk in body:
+        view = memoryview(chunk).cast("B")
+        for offset in range(0, len(view), PIECE):
+            yield view[offset : offset + PIECE]
+
+
+class _SegmentWriter:
+    """One segment: an age blob streamed to every chosen site while it is encrypted."""
+
+    def __init__(
+        self, ctx: EngineContext, sites: Sequence[Site], recipients: list[X25519Recipient]
+    ):
+        self.blob_id = new_blob_id(BLOB_PREFIX)
+        self._encryptor = Encryptor(recipients)
+        self._fan = FanOut(sites, self.blob_id, ctx.executor)
+        self._sha = hashlib.sha256()
+        self.header_length = len(self._encryptor.header)
+        self.plaintext_size = 0
+        self.ciphertext_length = 0
+        self._emit(self._encryptor.header)
+
+    def write(self, piece: memoryview) -> None:
+        self.plaintext_size += len(piece)
+        self._emit(self._encryptor.update(piece))
+
+    def close(self) -> SegmentEntry:
+        self._emit(self._encryptor.finalize())
+        self._fan.finish()
+        return SegmentEntry(
+            blob_id=self.blob_id,
+            plaintext_size=self.plaintext_size,
+            header_length=self.header_length,
+            ciphertext_length=self.ciphertext_length,
+            sha256=self._sha.hexdigest(),
+        )
+
+    def abort(self) -> None:
+        self._fan.abort()
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self._sha.update(data)
+            self.ciphertext_length += len(data)
+            self._fan.send(data)
+
+
+def put_object(
+    ctx: EngineContext, bucket_name: str, key: str, body: Body, meta: ObjectMeta
+) -> ObjectInfo:
+    """Store ``body`` under ``bucket_name``/``key``; see the module docstring for the flow."""
+    check_key(key, bucket=bucket_name)
+    bucket = ctx.catalog.get_bucket(bucket_name)
+    policy = ctx.policy(bucket.policy)
+    version_id = secrets.token_hex(16)
+    decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=version_id)
+    decision.raise_if_refused()
+    site_ids = list(decision.chosen)
+    sites = [ctx.site(s) for s in site_ids]
+    recipients = ctx.recipients_for(policy)
+
+    md5 = hashlib.md5(usedforsecurity=False)
+    entries: list[SegmentEntry] = []
+    current: _SegmentWriter | None = None
+    try:
+        for piece in iter_body(body):
+            md5.update(piece)
+            rest = piece
+            while rest:
+                if current is None:
+                    current = _SegmentWriter(ctx, sites, recipients)
+                room = ctx.segment_size - current.plaintext_size
+                current.write(rest[:room])
+                rest = rest[room:]
+                if current.plaintext_size == ctx.segment_size:
+                    entries.append(current.close())
+                    current = None
+        if current is not None or not entries:
+            current = current or _SegmentWriter(ctx, sites, recipients)
+            entries.append(current.close())
+            current = None
+        manifest = Manifest(
+            bucket=bucket_name,
+            key=key,
+            version_id=version_id,
+            created_at=time.time(),
+            size=sum(e.plaintext_size for e in entries),
+            etag=md5.hexdigest(),
+            meta=meta,
+            segments=tuple(entries),
+        )
+        _write_manifest(ctx, sites, manifest, recipients)
+        _commit(ctx, manifest, site_ids)
+    except BaseException as exc:
+        if current is not None:
+            current.abort()
+        _remove(ctx, sites, [e.blob_id for e in entries] + [manifest_blob_id(version_id)])
+        for site_id in site_ids:
+            if isinstance(exc, SiteError) and exc.context.get("site") == site_id:
+                ctx.health.record_failure(site_id, exc)
+        raise
+    for site_id in site_ids:
+        ctx.health.record_success(site_id)
+    return ObjectInfo(
+        bucket=bucket_name,
+        key=key,
+        version_id=version_id,
+        size=manifest.size,
+        etag=manifest.etag,
+        created_at=manifest.created_at,
+        meta=meta,
+    )
+
+
+def _write_manifest(
+    ctx: EngineContext,
+    sites: Sequence[Site],
+    manifest: Manifest,
+    recipients: list[X25519Recipient],
+) -> None:
+    data = encrypt_bytes(manifest.to_json(), recipients)
+    blob_id = manifest_blob_id(manifest.version_id)
+    futures = [ctx.executor.submit(site.put, blob_id, [data]) for site in sites]
+    for fut in futures:
+        fut.result()
+
+
+def _commit(ctx: EngineContext, manifest: Manifest, site_ids: Sequence[str]) -> None:
+    version = Version(
+        version_id=manifest.version_id,
+        bucket=manifest.bucket,
+        key=manifest.key,
+        state="current",
+        size=manifest.size,
+        etag=manifest.etag,
+        content_type=manifest.meta.content_type,
+        content_encoding=manifest.meta.content_encoding,
+        content_disposition=manifest.meta.content_disposition,
+        cache_control=manifest.meta.cache_control,
+        expires=manifest.meta.expires,
+        user_metadata=dict(manifest.meta.user),
+        created_at=manifest.created_at,
+        manifest_blob_id=manifest_blob_id(manifest.version_id),
+    )
+    segments = [
+        Segment(
+            version_id=manifest.version_id,
+            idx=i,
+            blob_id=e.blob_id,
+            plaintext_size=e.plaintext_size,
+            header_length=e.header_length,
+            ciphertext_length=e.ciphertext_length,
+            ciphertext_sha256=e.sha256,
+        )
+        for i, e in enumerate(manifest.segments)
+    ]
+    placements = [
+        Placement(
+            version_id=manifest.version_id,
+            site_id=site_id,
+            state="ok",
+            created_at=manifest.created_at,
+            verified_at=manifest.created_at,
+        )
+        for site_id in site_ids
+    ]
+    ctx.catalog.commit_version(version, segments, placements)
+
+
+def _remove(ctx: EngineContext, sites: Sequence[Site], blob_ids: Sequence[str]) -> None:
+    """Best-effort removal of a failed PUT's blobs; what stays is swept as an orphan later."""
+    for site in sites:
+        for blob_id in blob_ids:
+            try:
+                site.delete(blob_id)
+            except SiteError:
+                continue

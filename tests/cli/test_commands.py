@@ -1,0 +1,109 @@
+"""The CLI end to end: every command, its JSON, its errors and exit codes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.cli.conftest import Run
+
+
+def test_init_refuses_to_overwrite(deployment: Path, run: Run) -> None:
+    again = run("--config", str(deployment), "init")
+    assert again.code == 3
+    assert "exists already" in again.err
+
+
+def test_put_get_stat_where_ls_rm(deployment: Path, run: Run, tmp_path: Path) -> None:
+    cfg = ("--config", str(deployment))
+    src = tmp_path / "in.bin"
+    body = os.urandom(200_000)
+    src.write_bytes(body)
+    put = run(*cfg, "put", str(src), "reports/q3/in.bin", "--meta", "owner=cfo")
+    assert put.code == 0, put.err
+    assert "stored reports/q3/in.bin" in put.out
+
+    dest = tmp_path / "out.bin"
+    assert run(*cfg, "get", "reports/q3/in.bin", str(dest)).code == 0
+    assert dest.read_bytes() == body
+    part = tmp_path / "part.bin"
+    assert run(*cfg, "get", "reports/q3/in.bin", str(part), "--range", "10-19").code == 0
+    assert part.read_bytes() == body[10:20]
+
+    stat = run(*cfg, "--json", "stat", "reports/q3/in.bin").json()
+    assert stat["size"] == 200_000
+    assert stat["meta"]["user"] == {"owner": "cfo"}
+
+    where = run(*cfg, "--json", "where", "reports/q3/in.bin").json()
+    assert len(where) == 2
+    assert all(c["compliant"] for c in where)
+    assert {c["country"] for c in where} <= {"FR", "DE"}
+
+    ls = run(*cfg, "--json", "ls", "reports/")
+    assert ls.json()["common_prefixes"] == ["q3/"]
+    assert "q3/in.bin" in run(*cfg, "ls", "reports/q3/").out
+    assert "reports" in run(*cfg, "ls").out
+
+    assert run(*cfg, "rm", "reports/q3/in.bin").code == 0
+    gone = run(*cfg, "stat", "reports/q3/in.bin")
+    assert gone.code == 4
+    assert "error:" in gone.err
+
+
+def test_sites_and_policy_explain(deployment: Path, run: Run) -> None:
+    cfg = ("--config", str(deployment))
+    sites = run(*cfg, "--json", "sites").json()
+    assert {s["site_id"] for s in sites} == {"ovh-gra", "hetzner-fsn", "alibaba-sv"}
+    explain = run(*cfg, "policy", "explain", "reports")
+    assert explain.code == 0
+    assert "alibaba-sv" in explain.out
+    data = run(*cfg, "--json", "policy", "explain", "reports").json()
+    assert data["ok"] is True
+
+
+def test_keys(deployment: Path, run: Run) -> None:
+    cfg = ("--config", str(deployment))
+    first = run(*cfg, "keys", "recipient").out.strip()
+    assert first.startswith("age1")
+    new = run(*cfg, "--json", "keys", "new").json()["recipient"]
+    listed = run(*cfg, "--json", "keys", "list").json()["recipients"]
+    assert listed == [first, new]
+    text = (deployment.parent / "keyring.txt").read_text()
+    assert "AGE-SECRET-KEY-1" in text
+    assert "AGE-SECRET-KEY" not in run(*cfg, "keys", "list").out
+
+
+def test_errors_have_hints_and_exit_codes(deployment: Path, run: Run, tmp_path: Path) -> None:
+    cfg = ("--config", str(deployment))
+    missing = run("--config", str(tmp_path / "nope.toml"), "ls")
+    assert missing.code == 3
+    assert "domicile init" in missing.err
+    unknown = run(*cfg, "--json", "stat", "nobucket/k")
+    assert unknown.code == 4
+    assert '"error": "BucketNotFound"' in unknown.err
+    bad = run(*cfg, "put", str(deployment), "reports/../etc/passwd")
+    assert bad.code == 8
+    usage = run(*cfg, "get", "no-slash")
+    assert usage.code == 2
+
+
+def test_refusal_explains_every_site(deployment: Path, run: Run) -> None:
+    text = deployment.read_text().replace(
+        'template = "hetzner:fsn1"', 'template = "hetzner:fsn1"\nstatus = "suspended"'
+    )
+    deployment.write_text(text)
+    refused = run("--config", str(deployment), "put", str(deployment), "reports/x")
+    assert refused.code == 5
+    for site in ("ovh-gra", "hetzner-fsn", "alibaba-sv"):
+        assert site in refused.err
+
+
+def test_demo(tmp_path: Path, run: Run) -> None:
+    config = tmp_path / "demo" / "domicile.toml"
+    first = run("--config", str(config), "demo")
+    assert first.code == 0, first.err
+    assert "identical" in first.out
+    assert "alibaba-sv" in first.out
+    again = run("--config", str(config), "demo")  # re-running reuses the deployment
+    assert again.code == 0, again.err
+    assert "using the demo deployment" in again.out

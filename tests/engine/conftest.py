@@ -1,0 +1,75 @@
+"""A deployment on three local-folder sites in a temporary folder, for engine tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import domicile
+from domicile.crypto import Keyring
+from domicile.engine import Domicile
+from domicile.sites import LocalSite
+from domicile.sites.layout import MARKER
+
+CONFIG = """
+[deployment]
+name = "test"
+segment_size_mib = 1
+
+[sites.fr]
+country = "FR"
+operator = "ovh-sas"
+provider = "ovhcloud"
+backend = {{ type = "local", path = "sites/fr" }}
+
+[sites.de]
+country = "DE"
+operator = "hetzner-online"
+provider = "hetzner"
+backend = {{ type = "local", path = "sites/de" }}
+
+[sites.us]
+template = "alibaba:us-west-1"
+backend = {{ type = "local", path = "sites/us" }}
+{extra}
+
+[policies.eu-only]
+allow = ["EU"]
+deny_subject_to = ["CN"]
+copies = 2
+distinct = "provider"
+
+[buckets.docs]
+policy = "eu-only"
+"""
+
+
+def make_deployment(root: Path, extra: str = "") -> Path:
+    """Write a three-site deployment under ``root``; return its config path."""
+    for site in ("fr", "de", "us"):
+        LocalSite.create(site, root / "sites" / site)
+    Keyring.create(root / "keyring.txt")
+    path = root / "domicile.toml"
+    path.write_text(CONFIG.format(extra=extra))
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return make_deployment(tmp_path)
+
+
+@pytest.fixture
+def engine(config_path: Path) -> Iterator[Domicile]:
+    with domicile.open(config_path) as d:
+        yield d
+
+
+def blob_files(root: Path, site: str) -> list[Path]:
+    """Every blob file a local site holds (temp files excluded)."""
+    base = root / "sites" / site
+    return sorted(
+        p for p in base.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.name != MARKER
+    )

@@ -1,0 +1,75 @@
+"""Writes under site faults: all or nothing, never on a refused site, clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import domicile
+from domicile.errors import ObjectNotFound, PlacementRefused, SiteFull, SiteUnavailable
+from domicile.sites import FaultySite
+from tests.engine.conftest import blob_files, make_deployment
+
+MiB = 1024 * 1024
+
+
+def _faulty(engine: domicile.Domicile, site_id: str) -> FaultySite:
+    sites = engine.context.sites
+    wrapped = FaultySite(sites[site_id])
+    sites[site_id] = wrapped
+    return wrapped
+
+
+def _assert_nothing_stored(engine: domicile.Domicile, root: Path) -> None:
+    with pytest.raises(ObjectNotFound):
+        engine.head("docs", "k")
+    for site in ("fr", "de", "us"):
+        assert blob_files(root, site) == []
+
+
+def test_full_disk_mid_upload_leaves_nothing(engine: domicile.Domicile, tmp_path: Path) -> None:
+    _faulty(engine, "fr").fill_after(3 * MiB)
+    with pytest.raises(SiteFull) as err:
+        engine.put("docs", "k", os.urandom(5 * MiB))
+    assert err.value.context["site"] == "fr"
+    _assert_nothing_stored(engine, tmp_path)
+
+
+def test_site_dying_mid_upload_leaves_nothing(engine: domicile.Domicile, tmp_path: Path) -> None:
+    _faulty(engine, "de").die_after(200_000)
+    with pytest.raises(SiteUnavailable):
+        engine.put("docs", "k", os.urandom(3 * MiB))
+    _assert_nothing_stored(engine, tmp_path)
+
+
+def test_a_down_site_makes_the_policy_unsatisfiable_and_put_fails_closed(
+    engine: domicile.Domicile, tmp_path: Path
+) -> None:
+    _faulty(engine, "de").go_down()
+    with pytest.raises(SiteUnavailable):
+        engine.put("docs", "k", b"first attempt discovers the outage")
+    # The outage is now known: the decision refuses before writing anything, and the
+    # non-EU site is never used as a fallback.
+    with pytest.raises(PlacementRefused) as err:
+        engine.put("docs", "k", b"second attempt")
+    reasons = {v.site_id: [r.code for r in v.reasons] for v in err.value.decision.verdicts}
+    assert "unhealthy" in reasons["de"]
+    assert "country_not_allowed" in reasons["us"]
+    _assert_nothing_stored(engine, tmp_path)
+
+
+def test_reads_never_touch_a_suspended_site(tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    with domicile.open(path) as engine:
+        engine.put("docs", "k", b"payload")
+        holders = [c.site_id for c in engine.where("docs", "k")]
+    text = path.read_text()
+    suspended = holders[0]
+    marker = f'backend = {{ type = "local", path = "sites/{suspended}" }}'
+    path.write_text(text.replace(marker, marker + '\nstatus = "suspended"'))
+    with domicile.open(path) as engine:
+        spy = _faulty(engine, suspended)
+        assert engine.get("docs", "k").read() == b"payload"
+        assert spy.calls["get"] == 0

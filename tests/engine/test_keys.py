@@ -1,0 +1,34 @@
+"""Opening a deployment whose keyring is missing or locked: clear errors, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import domicile
+from domicile.crypto import Keyring, Secret
+from domicile.errors import KeyringNotFound, WrongPassphrase
+from tests.engine.conftest import make_deployment
+
+
+def test_missing_keyring(tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    (tmp_path / "keyring.txt").unlink()
+    with pytest.raises(KeyringNotFound) as err:
+        domicile.open(path)
+    assert err.value.hint
+
+
+def test_passphrase_protected_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = make_deployment(tmp_path)
+    (tmp_path / "keyring.txt").unlink()
+    Keyring.create(tmp_path / "keyring.txt", Secret("correct horse"), work_factor=10)
+    with pytest.raises(WrongPassphrase):
+        domicile.open(path, passphrase="wrong")
+    monkeypatch.setenv("DOMICILE_PASSPHRASE", "correct horse")
+    with domicile.open(path) as engine:
+        engine.put("docs", "k", b"locked keys, open data")
+        assert engine.get("docs", "k").read() == b"locked keys, open data"
+    text = (tmp_path / "keyring.txt").read_bytes()
+    assert b"AGE-SECRET-KEY" not in text  # the whole file is age-scrypt encrypted

@@ -1,0 +1,144 @@
+"""Put, get, head, list, delete through the engine on real local-folder sites."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from domicile.engine import Domicile
+from domicile.errors import (
+    BucketNotEmpty,
+    BucketNotFound,
+    InvalidName,
+    InvalidRange,
+    ObjectNotFound,
+)
+from tests.engine.conftest import blob_files
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, MiB, 2 * MiB + 12345])
+def test_roundtrip_any_size(engine: Domicile, size: int) -> None:
+    body = os.urandom(size)
+    info = engine.put("docs", "a/b.bin", body)
+    assert info.size == size
+    assert info.etag == hashlib.md5(body, usedforsecurity=False).hexdigest()
+    assert engine.get("docs", "a/b.bin").read() == body
+    assert engine.head("docs", "a/b.bin").size == size
+
+
+def test_body_as_file_and_as_iterable(engine: Domicile) -> None:
+    body = os.urandom(3 * MiB + 7)
+    engine.put("docs", "file", io.BytesIO(body))
+    engine.put("docs", "iter", (body[i : i + 1000] for i in range(0, len(body), 1000)))
+    assert engine.get("docs", "file").read() == body
+    assert engine.get("docs", "iter").read() == body
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (0, 1),
+        (65535, 65537),  # a STREAM chunk edge
+        (MiB - 10, MiB + 10),  # a segment edge (segment_size_mib = 1)
+        (MiB, 2 * MiB),  # exactly the second segment
+        (123, 2 * MiB + 99),  # across both segment edges
+        (2 * MiB + 50, None),  # open-ended tail
+    ],
+)
+def test_ranges_cross_chunk_and_segment_edges(
+    engine: Domicile, start: int, end: int | None
+) -> None:
+    body = os.urandom(2 * MiB + 100)
+    engine.put("docs", "r", body)
+    assert engine.get("docs", "r", start, end).read() == body[start:end]
+
+
+def test_out_of_range_is_refused(engine: Domicile) -> None:
+    engine.put("docs", "small", b"abc")
+    with pytest.raises(InvalidRange):
+        engine.get("docs", "small", 3, 10)
+
+
+def test_metadata_roundtrip(engine: Domicile) -> None:
+    engine.put("docs", "m", b"x", content_type="text/plain", metadata={"owner": "finance"})
+    info = engine.head("docs", "m")
+    assert info.meta.content_type == "text/plain"
+    assert dict(info.meta.user) == {"owner": "finance"}
+
+
+def test_overwrite_replaces_and_collects_old_blobs(engine: Domicile, tmp_path: Path) -> None:
+    engine.put("docs", "k", os.urandom(1000))
+    before = {s: blob_files(tmp_path, s) for s in ("fr", "de")}
+    engine.put("docs", "k", b"new")
+    assert engine.get("docs", "k").read() == b"new"
+    for site, files in before.items():
+        now = blob_files(tmp_path, site)
+        assert len(now) == len(files)  # one data blob + one manifest, replaced
+        assert not set(files) & set(now)
+
+
+def test_delete_removes_every_blob(engine: Domicile, tmp_path: Path) -> None:
+    engine.put("docs", "gone", os.urandom(5000))
+    assert engine.delete("docs", "gone") is True
+    assert engine.delete("docs", "gone") is False
+    with pytest.raises(ObjectNotFound):
+        engine.get("docs", "gone")
+    for site in ("fr", "de", "us"):
+        assert blob_files(tmp_path, site) == []
+
+
+def test_list_prefix_delimiter_and_paging(engine: Domicile) -> None:
+    for key in ("a/1", "a/2", "a/b/3", "b", "c/4"):
+        engine.put("docs", key, key.encode())
+    page = engine.list("docs", delimiter="/")
+    assert [o.key for o in page.objects] == ["b"]
+    assert page.common_prefixes == ["a/", "c/"]
+    page = engine.list("docs", prefix="a/", delimiter="/")
+    assert [o.key for o in page.objects] == ["a/1", "a/2"]
+    assert page.common_prefixes == ["a/b/"]
+    first = engine.list("docs", limit=2)
+    assert first.is_truncated
+    assert [o.key for o in first.objects] == ["a/1", "a/2"]
+    rest = engine.list("docs", start_after=first.next_start_after or "", limit=10)
+    assert [o.key for o in rest.objects] == ["a/b/3", "b", "c/4"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../x", "a/../b", "./a", "nul\x00byte", "x" * 2000, "lone\udcffsurrogate", ""],
+)
+def test_hostile_keys_are_refused_before_any_write(
+    engine: Domicile, tmp_path: Path, key: str
+) -> None:
+    with pytest.raises(InvalidName) as err:
+        engine.put("docs", key, b"payload")
+    assert err.value.hint or "key" in err.value.message
+    for site in ("fr", "de", "us"):
+        assert blob_files(tmp_path, site) == []
+
+
+def test_unknown_bucket(engine: Domicile, tmp_path: Path) -> None:
+    with pytest.raises(BucketNotFound):
+        engine.put("nope", "k", b"x")
+    with pytest.raises(BucketNotFound):
+        engine.get("nope", "k")
+    for site in ("fr", "de", "us"):
+        assert blob_files(tmp_path, site) == []
+
+
+def test_bucket_lifecycle(engine: Domicile) -> None:
+    engine.create_bucket("archive", "eu-only")
+    assert {b.name for b in engine.list_buckets()} == {"docs", "archive"}
+    engine.put("archive", "k", b"x")
+    with pytest.raises(BucketNotEmpty):
+        engine.delete_bucket("archive")
+    engine.delete("archive", "k")
+    engine.delete_bucket("archive")
+    with pytest.raises(InvalidName):
+        engine.create_bucket("Bad_Name", "eu-only")
