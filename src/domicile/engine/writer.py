@@ -12,10 +12,11 @@ leaves only unreferenced blobs, which the orphan sweep removes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from domicile.catalog import Placement, Segment, Version
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
@@ -29,6 +30,8 @@ from domicile.policy import decide
 from domicile.sites import Site, new_blob_id
 
 PIECE = 1024 * 1024
+#: Bodies up to this size are encrypted in memory and written with their manifest at once.
+SMALL_OBJECT = 1024 * 1024
 
 Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 
@@ -107,39 +110,26 @@ def put_object(
 
     md5 = hashlib.md5(usedforsecurity=False)
     entries: list[SegmentEntry] = []
-    current: _SegmentWriter | None = None
+    pieces = iter_body(body)
+    head, small = _take(pieces, SMALL_OBJECT)
     try:
-        for piece in iter_body(body):
-            md5.update(piece)
-            rest = piece
-            while rest:
-                if current is None:
-                    current = _SegmentWriter(ctx, sites, recipients)
-                room = ctx.segment_size - current.plaintext_size
-                current.write(rest[:room])
-                rest = rest[room:]
-                if current.plaintext_size == ctx.segment_size:
-                    entries.append(current.close())
-                    current = None
-        if current is not None or not entries:
-            current = current or _SegmentWriter(ctx, sites, recipients)
-            entries.append(current.close())
-            current = None
-        manifest = Manifest(
-            bucket=bucket_name,
-            key=key,
-            version_id=version_id,
-            created_at=time.time(),
-            size=sum(e.plaintext_size for e in entries),
-            etag=md5.hexdigest(),
-            meta=meta,
-            segments=tuple(entries),
-        )
-        _write_manifest(ctx, sites, manifest, recipients)
+        if small:
+            data = b"".join(head)
+            md5.update(data)
+            entry, ciphertext = _encrypt_small(data, recipients)
+            entries.append(entry)
+            manifest = _manifest(bucket_name, key, version_id, meta, md5=md5, entries=entries)
+            _put_blobs(
+                ctx, sites, [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
+            )
+        else:
+            _stream_segments(
+                ctx, sites, recipients, itertools.chain(head, pieces), md5=md5, entries=entries
+            )
+            manifest = _manifest(bucket_name, key, version_id, meta, md5=md5, entries=entries)
+            _put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
         _commit(ctx, manifest, site_ids)
     except BaseException as exc:
-        if current is not None:
-            current.abort()
         _remove(ctx, sites, [e.blob_id for e in entries] + [manifest_blob_id(version_id)])
         for site_id in site_ids:
             if isinstance(exc, SiteError) and exc.context.get("site") == site_id:
@@ -158,17 +148,103 @@ def put_object(
     )
 
 
-def _write_manifest(
+def _take(pieces: Iterator[memoryview], limit: int) -> tuple[list[memoryview], bool]:
+    """Up to ``limit`` bytes of the body; True if that was all of it (a small object)."""
+    head: list[memoryview] = []
+    total = 0
+    for piece in pieces:
+        head.append(piece)
+        total += len(piece)
+        if total > limit:
+            return head, False
+    return head, True
+
+
+def _encrypt_small(data: bytes, recipients: list[X25519Recipient]) -> tuple[SegmentEntry, bytes]:
+    """A small object in one blob, encrypted in memory so that all writes go out at once."""
+    encryptor = Encryptor(recipients)
+    ciphertext = encryptor.header + encryptor.update(data) + encryptor.finalize()
+    entry = SegmentEntry(
+        blob_id=new_blob_id(BLOB_PREFIX),
+        plaintext_size=len(data),
+        header_length=encryptor.header_length,
+        ciphertext_length=len(ciphertext),
+        sha256=hashlib.sha256(ciphertext).hexdigest(),
+    )
+    return entry, ciphertext
+
+
+def _stream_segments(
     ctx: EngineContext,
     sites: Sequence[Site],
-    manifest: Manifest,
     recipients: list[X25519Recipient],
+    pieces: Iterable[memoryview],
+    *,
+    md5: Any,
+    entries: list[SegmentEntry],
 ) -> None:
-    data = encrypt_bytes(manifest.to_json(), recipients)
-    blob_id = manifest_blob_id(manifest.version_id)
-    futures = [ctx.executor.submit(site.put, blob_id, [data]) for site in sites]
-    for fut in futures:
-        fut.result()
+    """Cut the body into segments, each streamed to every site; append each to ``entries``."""
+    current: _SegmentWriter | None = None
+    try:
+        for piece in pieces:
+            md5.update(piece)
+            rest = piece
+            while rest:
+                if current is None:
+                    current = _SegmentWriter(ctx, sites, recipients)
+                room = ctx.segment_size - current.plaintext_size
+                current.write(rest[:room])
+                rest = rest[room:]
+                if current.plaintext_size == ctx.segment_size:
+                    entries.append(current.close())
+                    current = None
+        if current is not None or not entries:
+            current = current or _SegmentWriter(ctx, sites, recipients)
+            entries.append(current.close())
+            current = None
+    except BaseException:
+        if current is not None:
+            current.abort()
+        raise
+
+
+def _manifest(
+    bucket: str,
+    key: str,
+    version_id: str,
+    meta: ObjectMeta,
+    *,
+    md5: Any,
+    entries: Sequence[SegmentEntry],
+) -> Manifest:
+    return Manifest(
+        bucket=bucket,
+        key=key,
+        version_id=version_id,
+        created_at=time.time(),
+        size=sum(e.plaintext_size for e in entries),
+        etag=md5.hexdigest(),
+        meta=meta,
+        segments=tuple(entries),
+    )
+
+
+def _manifest_blob(
+    manifest: Manifest, recipients: list[X25519Recipient]
+) -> list[tuple[str, bytes]]:
+    return [(manifest_blob_id(manifest.version_id), encrypt_bytes(manifest.to_json(), recipients))]
+
+
+def _put_blobs(
+    ctx: EngineContext, sites: Sequence[Site], blobs: Sequence[tuple[str, bytes]]
+) -> None:
+    """Write small in-memory blobs to every site at once; raise the first failure."""
+    futures = [
+        ctx.executor.submit(site.put, blob_id, [data]) for site in sites for blob_id, data in blobs
+    ]
+    errors = [exc for fut in futures if (exc := fut.exception()) is not None]
+    if errors:
+        raise errors[0]
 
 
 def _commit(ctx: EngineContext, manifest: Manifest, site_ids: Sequence[str]) -> None:
