@@ -107,3 +107,24 @@ def test_demo(tmp_path: Path, run: Run) -> None:
     again = run("--config", str(config), "demo")  # re-running reuses the deployment
     assert again.code == 0, again.err
     assert "using the demo deployment" in again.out
+
+
+def test_verify_repair_rebuild(deployment: Path, run: Run) -> None:
+    cfg = ("--config", str(deployment))
+    assert run(*cfg, "put", str(deployment), "reports/conf.toml").code == 0
+    assert run(*cfg, "--json", "verify", "--level", "deep").json()["ok"] is True
+    holder = run(*cfg, "--json", "where", "reports/conf.toml").json()[0]["site_id"]
+    site_dir = deployment.parent / "sites" / holder
+    for blob in [p for p in site_dir.rglob("b*") if p.is_file()]:
+        blob.unlink()
+    bad = run(*cfg, "verify")
+    assert bad.code == 11
+    assert "missing" in bad.out
+    fixed = run(*cfg, "--json", "repair").json()
+    assert [a["site_id"] for a in fixed["added"]] == [holder]
+    assert run(*cfg, "verify", "--level", "full").code == 0
+    for file in deployment.parent.glob("catalog.db*"):
+        file.unlink()
+    rebuilt = run(*cfg, "--json", "rebuild-catalog").json()
+    assert rebuilt["versions"] == 1 and rebuilt["placements"] == 2
+    assert run(*cfg, "get", "reports/conf.toml", "-").out == deployment.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import BinaryIO
@@ -28,6 +29,13 @@ READ_SIZE = 1024 * 1024
 
 def _info_dict(info: ObjectInfo) -> dict[str, object]:
     return {**asdict(info), "meta": {**asdict(info.meta), "user": dict(info.meta.user)}}
+
+
+def _closing_unless_std(stream: BinaryIO) -> AbstractContextManager[object]:
+    """Close files we opened; never the process's standard streams."""
+    if stream in (sys.stdin.buffer, sys.stdout.buffer):
+        return nullcontext()
+    return stream
 
 
 def _parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -57,7 +65,7 @@ def put(state: State, src: str, dest: str, content_type: str, meta: tuple[str, .
     bucket, key = split_path(dest)
     stream: BinaryIO = sys.stdin.buffer if src == "-" else Path(src).open("rb")  # noqa: SIM115
     total = None if src == "-" else os.fstat(stream.fileno()).st_size
-    with stream, transfer_progress(f"put {key}", total) as advance:
+    with _closing_unless_std(stream), transfer_progress(f"put {key}", total) as advance:
         info = state.engine.put(
             bucket,
             key,
@@ -87,7 +95,10 @@ def get(state: State, src: str, dest: str, byte_range: str | None) -> None:
     start, end = _parse_range(byte_range)
     reader = state.engine.get(bucket, key, start, end)
     out: BinaryIO = sys.stdout.buffer if dest == "-" else Path(dest).open("wb")  # noqa: SIM115
-    with out, transfer_progress(f"get {key}", reader.end - reader.start) as advance:
+    with (
+        _closing_unless_std(out),
+        transfer_progress(f"get {key}", reader.end - reader.start) as advance,
+    ):
         for piece in reader:
             out.write(piece)
             advance(len(piece))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +21,7 @@ from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.reader import iter_range
+from domicile.engine.rebuild import RebuildReport, rebuild_catalog
 from domicile.engine.records import (
     CopyInfo,
     ListResult,
@@ -29,7 +30,9 @@ from domicile.engine.records import (
     ObjectReader,
     SiteView,
 )
+from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidRange
 from domicile.policy import Decision, decide, load_world
@@ -198,6 +201,34 @@ class Domicile:
     def sites(self) -> builtins.list[SiteView]:
         """Each configured site with its country, operator, status and observed health."""
         return site_views(self._ctx)
+
+    # --- upkeep -------------------------------------------------------------------------
+
+    def verify(
+        self,
+        level: Level | str = Level.QUICK,
+        *,
+        bucket: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> VerifyReport:
+        """Check every copy (quick: size; full: SHA-256; deep: decrypt); mark bad ones."""
+        return verify(self._ctx, Level(level), bucket=bucket, progress=progress)
+
+    def repair(
+        self, *, bucket: str | None = None, progress: Callable[[int], None] | None = None
+    ) -> RepairReport:
+        """Restore every version's copy count from healthy copies, under its policy."""
+        report = repair(self._ctx, bucket=bucket, progress=progress)
+        collect_garbage(self._ctx)
+        return report
+
+    def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
+        """Fill this (empty) catalog from the manifests on the sites."""
+        return rebuild_catalog(self._ctx, progress=progress)
+
+    def count_versions(self, bucket: str | None = None) -> int:
+        """How many object versions the catalog holds (for progress bars)."""
+        return sum(1 for _ in self._ctx.catalog.iter_versions(bucket))
 
 
 def _info(version: Version) -> ObjectInfo:

@@ -4,7 +4,8 @@ With the keyring alone, the manifests on the sites are enough to rebuild the cat
 carry the object's name, metadata and the ordered list of its segment blobs. A manifest is
 an age file (the same recipients as the version's blobs) whose plaintext is canonical JSON::
 
-    {"schema": 1, "bucket": ..., "key": ..., "version_id": ..., "created_at": <epoch s>,
+    {"schema": 1, "bucket": ..., "policy": ..., "tenant": ..., "key": ...,
+     "version_id": ..., "created_at": <epoch s>,
      "size": ..., "etag": ..., "meta": {content_type, ..., "user": {...}},
      "segments": [{"blob_id", "plaintext_size", "header_length", "ciphertext_length",
                    "sha256"}, ...]}
@@ -43,6 +44,8 @@ class SegmentEntry:
 @dataclass(frozen=True, slots=True)
 class Manifest:
     bucket: str
+    policy: str
+    tenant: str
     key: str
     version_id: str
     created_at: float
@@ -55,6 +58,8 @@ class Manifest:
         doc: dict[str, Any] = {
             "schema": SCHEMA,
             "bucket": self.bucket,
+            "policy": self.policy,
+            "tenant": self.tenant,
             "key": self.key,
             "version_id": self.version_id,
             "created_at": self.created_at,
@@ -77,6 +82,8 @@ class Manifest:
             meta = dict(doc["meta"])
             return cls(
                 bucket=doc["bucket"],
+                policy=doc["policy"],
+                tenant=doc["tenant"],
                 key=doc["key"],
                 version_id=doc["version_id"],
                 created_at=float(doc["created_at"]),

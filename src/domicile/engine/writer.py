@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from domicile.catalog import Placement, Segment, Version
+from domicile.catalog import Bucket, Placement, Segment, Version
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
 from domicile.engine.context import EngineContext
 from domicile.engine.fanout import FanOut
@@ -118,7 +118,7 @@ def put_object(
             md5.update(data)
             entry, ciphertext = _encrypt_small(data, recipients)
             entries.append(entry)
-            manifest = _manifest(bucket_name, key, version_id, meta, md5=md5, entries=entries)
+            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
             _put_blobs(
                 ctx, sites, [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
             )
@@ -126,7 +126,7 @@ def put_object(
             _stream_segments(
                 ctx, sites, recipients, itertools.chain(head, pieces), md5=md5, entries=entries
             )
-            manifest = _manifest(bucket_name, key, version_id, meta, md5=md5, entries=entries)
+            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
             _put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
         _commit(ctx, manifest, site_ids)
     except BaseException as exc:
@@ -209,7 +209,7 @@ def _stream_segments(
 
 
 def _manifest(
-    bucket: str,
+    bucket: Bucket,
     key: str,
     version_id: str,
     meta: ObjectMeta,
@@ -218,7 +218,9 @@ def _manifest(
     entries: Sequence[SegmentEntry],
 ) -> Manifest:
     return Manifest(
-        bucket=bucket,
+        bucket=bucket.name,
+        policy=bucket.policy,
+        tenant=bucket.tenant,
         key=key,
         version_id=version_id,
         created_at=time.time(),

@@ -18,7 +18,8 @@
     timeout = 60                        # optional: seconds per socket read
 
 Errors are ConfigError naming the site and the key; secrets never appear in them. The
-bucket is never created here: ``create=True`` (site setup) changes nothing for S3.
+bucket is never created here: ``create=True`` (site setup) changes nothing for S3. boto3 is
+imported only when an S3 site is opened, so that deployments without one start fast.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domicile.errors import ConfigError
-from domicile.sites.s3 import MiB, S3Site
+
+if TYPE_CHECKING:
+    from domicile.sites.s3 import S3Site
+
+MiB = 1024 * 1024
 
 KEYS = {
     "type",
@@ -53,6 +58,8 @@ def open_s3_site(
     site_id: str, backend: Mapping[str, Any], base_dir: Path, create: bool = False
 ) -> S3Site:
     """The S3 site that ``backend`` describes (see the module docstring for the keys)."""
+    from domicile.sites.s3 import S3Site  # noqa: PLC0415 -- boto3 loads in ~0.25 s
+
     unknown = sorted(set(backend) - KEYS)
     if unknown:
         raise _error(

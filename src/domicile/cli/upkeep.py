@@ -1,0 +1,102 @@
+"""Upkeep commands: verify, repair, rebuild-catalog."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from domicile.cli.state import State, pass_state
+from domicile.cli.ui import console, emit_json, err_console, human_size, table
+
+
+def _progress(total: int, label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
+@click.command()
+@click.option(
+    "--level",
+    type=click.Choice(["quick", "full", "deep"]),
+    default="quick",
+    show_default=True,
+    help="quick: exists with its size; full: re-hash the ciphertext; deep: decrypt it.",
+)
+@click.argument("bucket", required=False)
+@pass_state
+def verify(state: State, level: str, bucket: str | None) -> None:
+    """Check every copy (of BUCKET, or of all buckets); mark missing and corrupt ones."""
+    engine = state.engine
+    total = engine.count_versions(bucket)
+    with _progress(total, f"verify ({level})") as bar:
+        task = bar.add_task("verify", total=total)
+        report = engine.verify(level, bucket=bucket, progress=lambda n: bar.advance(task, n))
+    if state.as_json:
+        emit_json({**asdict(report), "ok": report.ok})
+    else:
+        console.print(
+            f"verified {report.copies} copies of {report.versions} objects ({level}, "
+            f"{human_size(report.bytes_read)} read): "
+            + ("[green]all good[/]" if report.ok else f"[red]{len(report.problems)} problems[/]")
+        )
+        if report.problems:
+            t = table("problems", "object", "site", "kind", "detail")
+            for p in report.problems:
+                t.add_row(f"{p.bucket}/{p.key}", p.site_id, p.kind, p.detail)
+            console.print(t)
+            console.print("next: 'domicile repair' restores the copies from healthy ones")
+    if not report.ok:
+        raise SystemExit(11)
+
+
+@click.command()
+@click.argument("bucket", required=False)
+@pass_state
+def repair(state: State, bucket: str | None) -> None:
+    """Restore every object's copy count from healthy copies, within its policy."""
+    engine = state.engine
+    total = engine.count_versions(bucket)
+    with _progress(total, "repair") as bar:
+        task = bar.add_task("repair", total=total)
+        report = engine.repair(bucket=bucket, progress=lambda n: bar.advance(task, n))
+    if state.as_json:
+        emit_json(asdict(report))
+    else:
+        t = table(f"repaired {len(report.added)} copies", "object", "to site", "from", "bytes")
+        for a in report.added:
+            t.add_row(f"{a.bucket}/{a.key}", a.site_id, a.source, human_size(a.bytes))
+        console.print(t)
+        for u in report.unrepairable:
+            console.print(f"[red]cannot repair[/] {u.bucket}/{u.key}: {u.reason}", highlight=False)
+    if report.unrepairable:
+        raise SystemExit(11)
+
+
+@click.command(name="rebuild-catalog")
+@pass_state
+def rebuild_catalog(state: State) -> None:
+    """Rebuild an empty catalog from the manifests on the sites and the keyring."""
+    with _progress(0, "manifests") as bar:
+        task = bar.add_task("manifests", total=None)
+        report = state.engine.rebuild_catalog(progress=lambda n: bar.advance(task, n))
+    if state.as_json:
+        emit_json(asdict(report))
+        return
+    console.print(
+        f"rebuilt {report.versions} objects with {report.placements} copies from "
+        f"{report.manifests} manifests; buckets created: {', '.join(report.buckets_created) or '-'}"
+    )
+    for problem in report.problems:
+        console.print(f"[yellow]warning[/] {problem}", highlight=False)
+
+
+COMMANDS = (verify, repair, rebuild_catalog)

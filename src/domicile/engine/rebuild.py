@@ -1,0 +1,146 @@
+"""Rebuild a lost catalog from the sites' manifests and the keyring alone.
+
+Every readable site is listed for manifests (blob ids starting with ``m``); each manifest
+is decrypted with the keyring and names its bucket, policy, tenant, key, metadata and
+segments. A version is restored with a placement on every site that holds its manifest
+and all of its segments at their recorded sizes. When a key has several versions on the
+sites (a replaced version whose blobs were not yet collected), the newest one is made
+current and the older ones are reported: their blobs are orphans for the sweep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from domicile.catalog import Placement, Segment, Version
+from domicile.crypto import decrypt_bytes
+from domicile.engine.context import EngineContext
+from domicile.engine.manifest import MANIFEST_PREFIX, Manifest
+from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
+from domicile.sites import Site
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RebuildReport:
+    manifests: int = 0
+    versions: int = 0
+    placements: int = 0
+    buckets_created: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> RebuildReport:
+    """Fill an empty catalog from the manifests on the sites; refuse a non-empty one."""
+    if any(True for _ in ctx.catalog.iter_versions()):
+        raise CatalogError(
+            "the catalog is not empty; rebuilding would mix two histories",
+            hint="point [deployment] catalog at a new, empty file and run it again",
+        )
+    report = RebuildReport()
+    found: dict[str, tuple[Manifest, list[str]]] = {}
+    for site_id, site in sorted(ctx.sites.items()):
+        spec = ctx.world.sites.get(site_id)
+        if spec is None or not spec.status.readable:
+            continue
+        try:
+            infos = list(site.list(MANIFEST_PREFIX))
+        except SiteError as exc:
+            report.problems.append(f"site {site_id} could not be listed: {exc}")
+            continue
+        for info in infos:
+            report.manifests += 1
+            manifest = _read_manifest(ctx, site_id, info.blob_id, report)
+            if manifest is not None and _complete(site, manifest, site_id, report):
+                found.setdefault(manifest.version_id, (manifest, []))[1].append(site_id)
+            if progress is not None:
+                progress(1)
+    newest: dict[tuple[str, str], tuple[Manifest, list[str]]] = {}
+    for manifest, sites in found.values():
+        slot = (manifest.bucket, manifest.key)
+        other = newest.get(slot)
+        if other is None or manifest.created_at > other[0].created_at:
+            if other is not None:
+                report.superseded.append(other[0].version_id)
+            newest[slot] = (manifest, sites)
+        else:
+            report.superseded.append(manifest.version_id)
+    for manifest, sites in sorted(newest.values(), key=lambda m: (m[0].bucket, m[0].key)):
+        _ensure_bucket(ctx, manifest, report)
+        _restore(ctx, manifest, sites)
+        report.versions += 1
+        report.placements += len(sites)
+    return report
+
+
+def _read_manifest(
+    ctx: EngineContext, site_id: str, blob_id: str, report: RebuildReport
+) -> Manifest | None:
+    try:
+        data = b"".join(ctx.site(site_id).get(blob_id))
+        return Manifest.from_json(decrypt_bytes(data, ctx.keyring.identities))
+    except (SiteError, CryptoError) as exc:
+        report.problems.append(f"manifest {blob_id} on {site_id} is unreadable: {exc}")
+        return None
+
+
+def _complete(site: Site, manifest: Manifest, site_id: str, report: RebuildReport) -> bool:
+    for seg in manifest.segments:
+        try:
+            size = site.head(seg.blob_id).size
+        except SiteError as exc:
+            report.problems.append(f"{manifest.bucket}/{manifest.key} on {site_id}: {exc}")
+            return False
+        if size != seg.ciphertext_length:
+            report.problems.append(
+                f"{manifest.bucket}/{manifest.key} on {site_id}: blob {seg.blob_id} is "
+                f"{size} bytes, its manifest says {seg.ciphertext_length}"
+            )
+            return False
+    return True
+
+
+def _ensure_bucket(ctx: EngineContext, manifest: Manifest, report: RebuildReport) -> None:
+    try:
+        ctx.catalog.get_bucket(manifest.bucket)
+    except BucketNotFound:
+        ctx.catalog.create_bucket(manifest.bucket, manifest.policy, manifest.tenant)
+        report.buckets_created.append(manifest.bucket)
+
+
+def _restore(ctx: EngineContext, m: Manifest, sites: list[str]) -> None:
+    version = Version(
+        version_id=m.version_id,
+        bucket=m.bucket,
+        key=m.key,
+        state="current",
+        size=m.size,
+        etag=m.etag,
+        content_type=m.meta.content_type,
+        content_encoding=m.meta.content_encoding,
+        content_disposition=m.meta.content_disposition,
+        cache_control=m.meta.cache_control,
+        expires=m.meta.expires,
+        user_metadata=dict(m.meta.user),
+        created_at=m.created_at,
+        manifest_blob_id=f"{MANIFEST_PREFIX}{m.version_id}",
+    )
+    segments = [
+        Segment(
+            m.version_id,
+            i,
+            e.blob_id,
+            e.plaintext_size,
+            e.header_length,
+            e.ciphertext_length,
+            e.sha256,
+        )
+        for i, e in enumerate(m.segments)
+    ]
+    now = time.time()
+    placements = [Placement(m.version_id, s, "ok", m.created_at, now) for s in sorted(sites)]
+    ctx.catalog.commit_version(version, segments, placements)

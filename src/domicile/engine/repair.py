@@ -1,0 +1,168 @@
+"""Repair: restore every version's copy count from its healthy copies.
+
+For each version: copies with open read faults are re-verified (full hash) first; the
+copies still ``ok`` on readable sites that the policy still allows are *held*; the
+placement decision (the same one PUT uses, so residency is never traded for
+availability) picks the sites that complete the count. Ciphertext is copied byte for
+byte from a held copy — never decrypted — and its SHA-256 is checked while it streams, so
+a bad source cannot plant a bad copy. Then the placement is recorded and the copy's
+faults resolved. A version whose policy can no longer be met is reported, not moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from domicile.catalog import Placement, Segment, Version
+from domicile.engine.context import EngineContext
+from domicile.engine.verify import Level, VerifyReport, verify_copy
+from domicile.errors import CryptoError, SiteError
+from domicile.policy import check_copy, decide
+from domicile.sites import Site
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyAdded:
+    bucket: str
+    key: str
+    site_id: str
+    source: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unrepairable:
+    bucket: str
+    key: str
+    reason: str
+
+
+@dataclass
+class RepairReport:
+    versions: int = 0
+    added: list[CopyAdded] = field(default_factory=list)
+    unrepairable: list[Unrepairable] = field(default_factory=list)
+
+
+class BlobMismatch(CryptoError):
+    """A copied blob's SHA-256 or size differs from what the catalog recorded."""
+
+
+def repair(
+    ctx: EngineContext, *, bucket: str | None = None, progress: Progress | None = None
+) -> RepairReport:
+    """Restore the copy count of every version (of ``bucket``, or of all buckets)."""
+    report = RepairReport()
+    for version in ctx.catalog.iter_versions(bucket):
+        report.versions += 1
+        _repair_version(ctx, version, report)
+        if progress is not None:
+            progress(1)
+    return report
+
+
+def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) -> None:
+    vid = version.version_id
+    segments = ctx.catalog.segments(vid)
+    suspects = {f.site_id for f in ctx.catalog.open_faults(version_id=vid)}
+    for site_id in sorted(suspects):
+        verify_copy(ctx, Level.FULL, version, segments, site_id, report=VerifyReport("full"))
+    placements = {p.site_id: p for p in ctx.catalog.placements(vid)}
+    policy = ctx.policy(ctx.catalog.get_bucket(version.bucket).policy)
+    good = [s for s, p in placements.items() if p.state == "ok" and _readable(ctx, s)]
+    held = [s for s in good if check_copy(policy, ctx.world, s).accepted]
+    if len(held) >= policy.copies:
+        return
+    if not good:
+        report.unrepairable.append(
+            Unrepairable(version.bucket, version.key, "no healthy copy is left to copy from")
+        )
+        return
+    decision = decide(
+        policy, ctx.world, ctx.health.snapshot(ctx.world.sites), held=held, spread=vid
+    )
+    if not decision.ok:
+        report.unrepairable.append(
+            Unrepairable(
+                version.bucket,
+                version.key,
+                f"policy {policy.name} cannot be met: {decision.missing} more copies needed "
+                "and no compliant, healthy site is free ('domicile policy explain')",
+            )
+        )
+        return
+    for target in (s for s in decision.chosen if s not in held):
+        try:
+            copied = _copy_version(ctx, version, segments, good, target)
+        except (SiteError, CryptoError) as exc:
+            report.unrepairable.append(
+                Unrepairable(version.bucket, version.key, f"copy to {target} failed: {exc}")
+            )
+            continue
+        source, nbytes = copied
+        if target in placements:
+            ctx.catalog.set_placement_state(vid, target, "ok", _now())
+        else:
+            ctx.catalog.add_placement(Placement(vid, target, "ok", _now(), _now()))
+        ctx.catalog.resolve_faults(vid, target)
+        report.added.append(CopyAdded(version.bucket, version.key, target, source, nbytes))
+
+
+def _copy_version(
+    ctx: EngineContext, version: Version, segments: list[Segment], sources: list[str], target: str
+) -> tuple[str, int]:
+    """Copy every blob of ``version`` to ``target`` from the first source that works."""
+    last: Exception | None = None
+    for source in sources:
+        try:
+            total = 0
+            src, dst = ctx.site(source), ctx.site(target)
+            for segment in segments:
+                total += copy_blob(
+                    src, dst, segment.blob_id, segment.ciphertext_sha256, segment.ciphertext_length
+                )
+            dst.put(version.manifest_blob_id, _chunks(src, version.manifest_blob_id))
+        except (SiteError, CryptoError) as exc:
+            last = exc
+            continue
+        return source, total
+    assert last is not None
+    raise last
+
+
+def copy_blob(src: Site, dst: Site, blob_id: str, sha256: str, size: int) -> int:
+    """Stream ``blob_id`` from ``src`` to ``dst``, checking size and hash before it lands."""
+
+    def checked() -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        seen = 0
+        for piece in src.get(blob_id):
+            digest.update(piece)
+            seen += len(piece)
+            yield piece
+        if seen != size or digest.hexdigest() != sha256:
+            raise BlobMismatch(
+                f"blob {blob_id} from {src.site_id} does not match the catalog",
+                site=src.site_id,
+                hint="run 'domicile verify --level full' to mark the bad copy",
+            )
+
+    return dst.put(blob_id, checked())
+
+
+def _chunks(site: Site, blob_id: str) -> Iterator[bytes]:
+    yield from site.get(blob_id)
+
+
+def _readable(ctx: EngineContext, site_id: str) -> bool:
+    spec = ctx.world.sites.get(site_id)
+    return spec is not None and spec.status.readable and site_id in ctx.sites
+
+
+def _now() -> float:
+    return time.time()

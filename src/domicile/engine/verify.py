@@ -1,0 +1,151 @@
+"""Verify copies: quick (exists, right size), full (re-hash the ciphertext), deep (decrypt).
+
+Every placement of every version (or of one bucket) is checked on its site, segment by
+segment and its manifest too. The placement's state becomes ``ok`` (with ``verified_at``),
+``missing`` or ``corrupt``, and each problem is also recorded as a fault, so that
+:mod:`domicile.engine.repair` restores the copy count from healthy copies. Copies on sites
+that may not be read (suspended, retired) or that are not configured are reported as
+skipped, never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from domicile.catalog import Segment, Version
+from domicile.crypto import SeekableReader
+from domicile.engine.context import EngineContext
+from domicile.errors import BlobNotFound, CryptoError, SiteError
+from domicile.sites import Site
+
+Progress = Callable[[int], None]
+
+
+class Level(StrEnum):
+    QUICK = "quick"
+    FULL = "full"
+    DEEP = "deep"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    bucket: str
+    key: str
+    version_id: str
+    site_id: str
+    kind: str  # missing | corrupt | unreachable | skipped
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    level: str
+    versions: int = 0
+    copies: int = 0
+    bytes_read: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.kind in ("missing", "corrupt") for p in self.problems)
+
+
+def verify(
+    ctx: EngineContext,
+    level: Level = Level.QUICK,
+    *,
+    bucket: str | None = None,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Check every copy at ``level``; update placement states; return what was found."""
+    report = VerifyReport(level=level.value)
+    for version in ctx.catalog.iter_versions(bucket):
+        report.versions += 1
+        segments = ctx.catalog.segments(version.version_id)
+        for placement in ctx.catalog.placements(version.version_id):
+            report.copies += 1
+            verify_copy(ctx, level, version, segments, placement.site_id, report=report)
+        if progress is not None:
+            progress(1)
+    return report
+
+
+def verify_copy(
+    ctx: EngineContext,
+    level: Level,
+    version: Version,
+    segments: list[Segment],
+    site_id: str,
+    *,
+    report: VerifyReport,
+) -> None:
+    def problem(kind: str, detail: str) -> None:
+        report.problems.append(
+            Problem(version.bucket, version.key, version.version_id, site_id, kind, detail)
+        )
+
+    spec = ctx.world.sites.get(site_id)
+    site = ctx.sites.get(site_id)
+    if spec is None or site is None or not spec.status.readable:
+        status = "not configured" if spec is None else f"status {spec.status.value}"
+        problem("skipped", f"site {site_id} is {status}; its copy was not read")
+        return
+    try:
+        for segment in segments:
+            report.bytes_read += _check_segment(ctx, level, site, segment)
+        _check_blob(site, version.manifest_blob_id)
+    except BlobNotFound as exc:
+        _mark(ctx, version, site_id, "missing", exc)
+        problem("missing", str(exc))
+    except _Mismatch as exc:
+        _mark(ctx, version, site_id, "corrupt", exc)
+        problem("corrupt", str(exc))
+    except CryptoError as exc:
+        _mark(ctx, version, site_id, "corrupt", exc)
+        problem("corrupt", f"{type(exc).__name__}: {exc}")
+    except SiteError as exc:
+        ctx.health.record_failure(site_id, exc)
+        problem("unreachable", f"{type(exc).__name__}: {exc}")
+    else:
+        ctx.catalog.set_placement_state(version.version_id, site_id, "ok", time.time())
+
+
+class _Mismatch(Exception):
+    """A blob's size or hash differs from what the catalog recorded."""
+
+
+def _check_blob(site: Site, blob_id: str) -> int:
+    return site.head(blob_id).size
+
+
+def _check_segment(ctx: EngineContext, level: Level, site: Site, segment: Segment) -> int:
+    size = site.head(segment.blob_id).size
+    if size != segment.ciphertext_length:
+        raise _Mismatch(
+            f"blob {segment.blob_id} is {size} bytes, the catalog says {segment.ciphertext_length}"
+        )
+    if level is Level.QUICK:
+        return 0
+    if level is Level.FULL:
+        digest = hashlib.sha256()
+        for piece in site.get(segment.blob_id):
+            digest.update(piece)
+        if digest.hexdigest() != segment.ciphertext_sha256:
+            raise _Mismatch(f"blob {segment.blob_id} does not match its recorded SHA-256")
+        return size
+
+    def read(offset: int, length: int) -> bytes:
+        return b"".join(site.get(segment.blob_id, offset, offset + length))
+
+    SeekableReader(read, size, ctx.keyring.identities, header_length=segment.header_length).verify()
+    return size
+
+
+def _mark(ctx: EngineContext, version: Version, site_id: str, state: str, exc: Exception) -> None:
+    kind = "not_found" if state == "missing" else "corrupt"
+    ctx.catalog.set_placement_state(version.version_id, site_id, state, time.time())
+    ctx.catalog.record_fault(version.version_id, site_id, kind, f"verify: {exc}")
