@@ -128,3 +128,22 @@ def test_verify_repair_rebuild(deployment: Path, run: Run) -> None:
     rebuilt = run(*cfg, "--json", "rebuild-catalog").json()
     assert rebuilt["versions"] == 1 and rebuilt["placements"] == 2
     assert run(*cfg, "get", "reports/conf.toml", "-").out == deployment.read_text()
+
+
+def test_set_status_plan_apply(deployment: Path, run: Run) -> None:
+    cfg = ("--config", str(deployment))
+    assert run(*cfg, "put", str(deployment), "reports/a").code == 0
+    holders = {c["site_id"] for c in run(*cfg, "--json", "where", "reports/a").json()}
+    assert holders == {"ovh-gra", "hetzner-fsn"}
+    assert "nothing to do" in run(*cfg, "plan").out
+    changed = run(*cfg, "sites", "set-status", "hetzner-fsn", "suspended")
+    assert changed.code == 0, changed.err
+    assert "active -> suspended" in changed.out
+    assert "cannot comply" in changed.out  # only two EU providers: nowhere to move it
+    plan = run(*cfg, "--json", "plan").json()
+    assert plan["steps"] == [] and len(plan["blocked"]) == 1
+    assert run(*cfg, "apply", "--yes").code == 11
+    assert run(*cfg, "sites", "set-status", "hetzner-fsn", "active").code == 0
+    assert run(*cfg, "--json", "plan").json()["empty"] is True
+    bad = run(*cfg, "sites", "set-status", "nowhere", "active")
+    assert bad.code == 3 and "the sites are" in bad.err

@@ -6,15 +6,21 @@ from dataclasses import asdict
 
 import click
 
+from domicile.cli.plans import plan_json, print_plan
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, table
+from domicile.engine import set_site_status
 from domicile.policy import explain_json, explain_text
 
 
-@click.command()
-@pass_state
-def sites(state: State) -> None:
+@click.group(invoke_without_command=True)
+@click.pass_context
+def sites(ctx: click.Context) -> None:
     """The configured sites: country, operator, legal exposure, status and health."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state = ctx.find_object(State)
+    assert state is not None
     if state.as_json:
         emit_json([asdict(v) for v in state.engine.sites()])
         return
@@ -37,6 +43,24 @@ def print_sites(state: State) -> None:
             health,
         )
     console.print(t)
+
+
+@sites.command(name="set-status")
+@click.argument("site")
+@click.argument("status", type=click.Choice(["active", "draining", "suspended", "retired"]))
+@pass_state
+def sites_set_status(state: State, site: str, status: str) -> None:
+    """Set SITE's STATUS in the configuration, then show the plan it calls for."""
+    previous = set_site_status(state.config_path, site, status)
+    state.reopen()
+    plan = state.engine.plan()
+    if state.as_json:
+        emit_json({"site": site, "previous": previous, "status": status, "plan": plan_json(plan)})
+        return
+    console.print(f"site {site}: {previous} -> {status}", highlight=False)
+    print_plan(plan)
+    if not plan.empty:
+        console.print("run 'domicile apply' to carry it out", highlight=False)
 
 
 @click.group()

@@ -24,6 +24,12 @@ class State:
             self._engine = open_deployment(self.config_path)
         return self._engine
 
+    def reopen(self) -> None:
+        """Forget the opened engine (after the configuration changed)."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
     def __enter__(self) -> State:
         return self
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from domicile.engine.api import Domicile, open
+from domicile.engine.configedit import set_site_status
 from domicile.engine.keys import keyring_add, keyring_open
+from domicile.engine.plan import ApplyReport, Plan, Step
 from domicile.engine.records import (
     CopyInfo,
     ListResult,
@@ -17,17 +19,21 @@ from domicile.engine.setup import example_config, init_deployment
 open_deployment = open
 
 __all__ = [
+    "ApplyReport",
     "CopyInfo",
     "Domicile",
     "ListResult",
     "ObjectInfo",
     "ObjectMeta",
     "ObjectReader",
+    "Plan",
     "SiteView",
+    "Step",
     "example_config",
     "init_deployment",
     "keyring_add",
     "keyring_open",
     "open",
     "open_deployment",
+    "set_site_status",
 ]

@@ -20,6 +20,7 @@ from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.names import check_bucket_name, check_key
+from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
 from domicile.engine.reader import iter_range
 from domicile.engine.rebuild import RebuildReport, rebuild_catalog
 from domicile.engine.records import (
@@ -225,6 +226,16 @@ class Domicile:
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
         """Fill this (empty) catalog from the manifests on the sites."""
         return rebuild_catalog(self._ctx, progress=progress)
+
+    def plan(self, *, bucket: str | None = None) -> Plan:
+        """What must change for every copy to comply with its policy today (a dry run)."""
+        return make_plan(self._ctx, bucket=bucket)
+
+    def apply(
+        self, plan: Plan | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> ApplyReport:
+        """Carry out ``plan`` (or a fresh one); safe to interrupt and run again."""
+        return apply_plan(self._ctx, plan or make_plan(self._ctx), progress=progress)
 
     def count_versions(self, bucket: str | None = None) -> int:
         """How many object versions the catalog holds (for progress bars)."""

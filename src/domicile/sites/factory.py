@@ -18,6 +18,7 @@ from domicile.errors import ConfigError
 from domicile.sites.base import Site
 from domicile.sites.local import LocalSite
 from domicile.sites.memory import MemorySite
+from domicile.sites.s3_config import open_s3_site
 
 _Opener = Callable[[str, Mapping[str, Any], Path, bool], Site]
 
@@ -88,5 +89,5 @@ def _only_keys(site_id: str, backend: Mapping[str, Any], allowed: set[str]) -> N
 _OPENERS: dict[str, _Opener] = {
     "local": _open_local,
     "memory": _open_memory,
-    # "s3": _open_s3,  -- added with sites/s3.py
+    "s3": open_s3_site,
 }

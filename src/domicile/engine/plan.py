@@ -1,0 +1,209 @@
+"""Plan and apply: make every copy comply with what its policy demands today.
+
+:func:`make_plan` compares each version's copies with its policy, given each site's
+status, health, operator and the registry — a dry run that changes nothing. It lists
+copies to add (with the source they are copied from), copies to remove (on a site the
+policy now refuses, a draining/suspended/retired site, or beyond the count), and the
+versions that cannot be made compliant, with why.
+
+:func:`apply_plan` carries it out, version by version: copy the ciphertext byte for byte
+(hash-checked while it streams), write the manifest, record the placement, and only then
+remove the copies that must go (their blobs are queued for deletion in the same
+transaction). Every step is idempotent and the plan is recomputed from the catalog, so an
+apply killed at any instant is resumed by running it again: nothing is lost, duplicated,
+or left on a refused site.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from domicile.catalog import Placement, Version
+from domicile.engine.context import EngineContext
+from domicile.engine.garbage import collect_garbage
+from domicile.engine.repair import copy_blob
+from domicile.errors import CryptoError, SiteError
+from domicile.policy import Policy, check_copy, decide
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One change to one copy: ``add`` (from ``source``) or ``remove``."""
+
+    action: str
+    bucket: str
+    key: str
+    version_id: str
+    site_id: str
+    source: str | None
+    bytes: int
+    reason: str
+    violation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    bucket: str
+    key: str
+    version_id: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    blocked: list[Blocked] = field(default_factory=list)
+    versions: int = 0
+
+    @property
+    def adds(self) -> list[Step]:
+        return [s for s in self.steps if s.action == "add"]
+
+    @property
+    def removes(self) -> list[Step]:
+        return [s for s in self.steps if s.action == "remove"]
+
+    @property
+    def violations(self) -> list[Step]:
+        return [s for s in self.steps if s.violation]
+
+    def routes(self) -> dict[str, int]:
+        """Bytes to copy per ``source -> target``."""
+        out: dict[str, int] = defaultdict(int)
+        for s in self.adds:
+            out[f"{s.source} -> {s.site_id}"] += s.bytes
+        return dict(sorted(out.items()))
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not self.blocked
+
+
+@dataclass
+class ApplyReport:
+    added: int = 0
+    removed: int = 0
+    bytes_copied: int = 0
+    failed: list[str] = field(default_factory=list)
+    blocked: list[Blocked] = field(default_factory=list)
+
+
+def make_plan(ctx: EngineContext, *, bucket: str | None = None) -> Plan:
+    """What must change for every copy to comply; changes nothing."""
+    plan = Plan()
+    for version in ctx.catalog.iter_versions(bucket):
+        plan.versions += 1
+        steps, blocked = _plan_version(ctx, version)
+        plan.steps += steps
+        if blocked is not None:
+            plan.blocked.append(blocked)
+    return plan
+
+
+def _plan_version(ctx: EngineContext, version: Version) -> tuple[list[Step], Blocked | None]:
+    vid = version.version_id
+    policy = ctx.policy(ctx.catalog.get_bucket(version.bucket).policy)
+    placements = {p.site_id: p for p in ctx.catalog.placements(vid)}
+    verdicts = {s: check_copy(policy, ctx.world, s) for s in placements}
+    ok = [s for s, p in placements.items() if p.state == "ok"]
+    held = [s for s in ok if verdicts[s].accepted]
+    sources = [s for s in ok if _readable(ctx, s)]
+    sources.sort(key=lambda s: (not verdicts[s].accepted, not ctx.health.healthy(s), s))
+    size = sum(seg.ciphertext_length for seg in ctx.catalog.segments(vid))
+    decision = decide(
+        policy, ctx.world, ctx.health.snapshot(ctx.world.sites), held=held, spread=vid
+    )
+    targets = list(decision.selected)
+    steps: list[Step] = []
+    blocked = None
+
+    def step(action: str, site: str, source: str | None, reason: str, violation: bool) -> Step:
+        return Step(action, version.bucket, version.key, vid, site, source, size, reason, violation)
+
+    if not sources:
+        return [], Blocked(version.bucket, version.key, vid, "no readable copy to copy from")
+    if not decision.ok:
+        blocked = Blocked(
+            version.bucket,
+            version.key,
+            vid,
+            f"policy {policy.name} needs {policy.copies} copies; only {len(targets)} compliant "
+            "sites are available ('domicile policy explain' for each site's reason)",
+        )
+    for site in targets:
+        if site not in held:
+            steps.append(step("add", site, sources[0], _why_add(policy, held), False))
+    for site, placement in sorted(placements.items()):
+        if site in targets:
+            continue
+        verdict = verdicts[site]
+        residency = any(r.residency for r in verdict.reasons)
+        if not decision.ok and not residency:
+            continue  # never reduce copies of an object that is already short
+        if residency and not targets:
+            continue  # never delete the last copies: reported as blocked
+        reason = "; ".join(r.text for r in verdict.reasons) or (
+            f"not needed: {policy.copies} copies are enough"
+            if placement.state == "ok"
+            else f"copy is {placement.state}"
+        )
+        steps.append(step("remove", site, None, reason, residency))
+    return steps, blocked
+
+
+def _why_add(policy: Policy, held: list[str]) -> str:
+    return f"policy {policy.name} needs {policy.copies} compliant copies; {len(held)} held"
+
+
+def apply_plan(ctx: EngineContext, plan: Plan, *, progress: Progress | None = None) -> ApplyReport:
+    """Carry out ``plan``: adds first, then removes, version by version."""
+    report = ApplyReport(blocked=list(plan.blocked))
+    by_version: dict[str, list[Step]] = defaultdict(list)
+    for s in plan.steps:
+        by_version[s.version_id].append(s)
+    for vid, steps in by_version.items():
+        added_ok = True
+        for s in (s for s in steps if s.action == "add"):
+            try:
+                _add(ctx, s)
+            except (SiteError, CryptoError) as exc:
+                added_ok = False
+                report.failed.append(f"{s.bucket}/{s.key}: copy to {s.site_id} failed: {exc}")
+                continue
+            report.added += 1
+            report.bytes_copied += s.bytes
+            if progress is not None:
+                progress(s.bytes)
+        for s in (s for s in steps if s.action == "remove"):
+            if not added_ok and not s.violation:
+                continue  # keep the extra copy until its replacement exists
+            ctx.catalog.remove_placement(vid, s.site_id)
+            report.removed += 1
+    collect_garbage(ctx)
+    return report
+
+
+def _add(ctx: EngineContext, s: Step) -> None:
+    assert s.source is not None
+    version = ctx.catalog.get_version(s.version_id)
+    src, dst = ctx.site(s.source), ctx.site(s.site_id)
+    for seg in ctx.catalog.segments(s.version_id):
+        copy_blob(src, dst, seg.blob_id, seg.ciphertext_sha256, seg.ciphertext_length)
+    dst.put(version.manifest_blob_id, src.get(version.manifest_blob_id))
+    now = time.time()
+    existing = {p.site_id for p in ctx.catalog.placements(s.version_id)}
+    if s.site_id in existing:
+        ctx.catalog.set_placement_state(s.version_id, s.site_id, "ok", now)
+    else:
+        ctx.catalog.add_placement(Placement(s.version_id, s.site_id, "ok", now, now))
+    ctx.catalog.resolve_faults(s.version_id, s.site_id)
+
+
+def _readable(ctx: EngineContext, site_id: str) -> bool:
+    spec = ctx.world.sites.get(site_id)
+    return spec is not None and spec.status.readable and site_id in ctx.sites

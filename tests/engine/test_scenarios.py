@@ -1,0 +1,177 @@
+"""The seeds' stories end to end: a handover, a provider ban, an apply killed mid-way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import domicile
+from domicile.crypto import Keyring
+from domicile.engine import set_site_status
+from domicile.sites import LocalSite
+from tests.engine.conftest import blob_files
+
+MiB = 1024 * 1024
+
+WORLD = """
+[deployment]
+segment_size_mib = 1
+
+[entities.acme-de]
+name = "ACME Cloud GmbH"
+country = "DE"
+
+[entities.acme-cn]
+name = "ACME Beijing Operations Co., Ltd."
+country = "CN"
+
+[sites.fra]
+country = "DE"
+operator = "acme-de"
+provider = "acme"
+backend = { type = "local", path = "sites/fra" }
+
+[sites.gra]
+template = "ovhcloud:gra"
+backend = { type = "local", path = "sites/gra" }
+
+[sites.fsn]
+template = "hetzner:fsn1"
+backend = { type = "local", path = "sites/fsn" }
+
+[sites.waw]
+template = "scaleway:pl-waw"
+backend = { type = "local", path = "sites/waw" }
+
+[policies.sovereign]
+allow = ["EU"]
+deny_subject_to = ["CN", "US"]
+copies = 2
+distinct = "provider"
+
+[buckets.records]
+policy = "sovereign"
+"""
+
+
+def deployment(root: Path) -> Path:
+    for site in ("fra", "gra", "fsn", "waw"):
+        LocalSite.create(site, root / "sites" / site)
+    Keyring.create(root / "keyring.txt")
+    path = root / "domicile.toml"
+    path.write_text(WORLD)
+    return path
+
+
+def referenced(engine: domicile.Domicile, site: str) -> set[str]:
+    catalog = engine.context.catalog
+    ids: set[str] = set()
+    for version in catalog.versions_on_site(site):
+        ids.add(version.manifest_blob_id)
+        ids.update(s.blob_id for s in catalog.segments(version.version_id))
+    return ids
+
+
+def on_disk(root: Path, site: str) -> set[str]:
+    return {p.name for p in blob_files(root, site)}
+
+
+def test_beijing_handover_evacuates_the_site(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    bodies = {f"r{i}": os.urandom(50_000 + i) for i in range(12)}
+    with domicile.open(path) as engine:
+        for key, body in bodies.items():
+            engine.put("records", key, body)
+        assert engine.plan().empty
+        held_on_fra = len(referenced(engine, "fra"))
+    assert held_on_fra > 0
+    # The operator of the Frankfurt site is handed to a local partner under Chinese law.
+    path.write_text(path.read_text().replace('operator = "acme-de"', 'operator = "acme-cn"'))
+    with domicile.open(path) as engine:
+        plan = engine.plan()
+        assert plan.violations and all(s.site_id == "fra" for s in plan.violations)
+        assert all("CN" in s.reason for s in plan.violations)
+        assert all(s.site_id != "fra" for s in plan.adds)
+        report = engine.apply(plan)
+        assert not report.failed and not report.blocked
+        assert engine.plan().empty
+        for key, body in bodies.items():
+            copies = engine.where("records", key)
+            assert len(copies) == 2 and all(c.compliant for c in copies)
+            assert "fra" not in {c.site_id for c in copies}
+            assert engine.get("records", key).read() == body
+    assert on_disk(tmp_path, "fra") == set()  # no copy left there
+
+
+def test_provider_ban_reads_keep_working_and_apply_restores_copies(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    body = os.urandom(3 * MiB)
+    with domicile.open(path) as engine:
+        engine.put("records", "ledger", body)
+        banned = engine.where("records", "ledger")[0].site_id
+    set_site_status(path, banned, "suspended")
+    assert 'status = "suspended"' in path.read_text()
+    with domicile.open(path) as engine:
+        assert engine.get("records", "ledger").read() == body  # from the other copy
+        plan = engine.plan()
+        assert [s.site_id for s in plan.removes] == [banned]
+        assert len(plan.adds) == 1 and plan.adds[0].site_id != banned
+        engine.apply(plan)
+        copies = engine.where("records", "ledger")
+        assert len(copies) == 2 and all(c.compliant for c in copies)
+        assert banned not in {c.site_id for c in copies}
+        assert engine.verify("deep").ok
+
+
+def test_draining_site_ends_empty(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    with domicile.open(path) as engine:
+        for i in range(10):
+            engine.put("records", f"k{i}", os.urandom(10_000))
+    set_site_status(path, "gra", "draining")
+    with domicile.open(path) as engine:
+        engine.apply()
+        assert referenced(engine, "gra") == set()
+        assert engine.plan().empty
+    assert on_disk(tmp_path, "gra") == set()
+
+
+APPLY = """
+import sys, domicile
+with domicile.open(sys.argv[1]) as engine:
+    print("start", flush=True)
+    engine.apply(progress=lambda n: print("copied", n, flush=True))
+"""
+
+
+def test_kill_during_apply_then_rerun(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    bodies = {f"big{i}": os.urandom(2 * MiB + i) for i in range(30)}
+    with domicile.open(path) as engine:
+        for key, body in bodies.items():
+            engine.put("records", key, body)
+    set_site_status(path, "fsn", "draining")  # move out of two providers at once
+    set_site_status(path, "gra", "draining")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APPLY, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
+    assert proc.stdout.readline().startswith("copied")  # one copy done, dozens to go
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL  # killed mid-way, not finished
+    with domicile.open(path) as engine:
+        engine.apply()
+        assert engine.plan().empty
+        for key, body in bodies.items():
+            copies = engine.where("records", key)
+            assert sorted(c.site_id for c in copies) == ["fra", "waw"]
+            assert engine.get("records", key).read() == body
+        for site in ("fra", "waw"):
+            LocalSite("x", tmp_path / "sites" / site).sweep_temp(0)
+            assert on_disk(tmp_path, site) == referenced(engine, site)  # nothing duplicated
+        assert engine.verify("full").ok
