@@ -151,3 +151,24 @@ def test_rebuild_catalog_from_the_sites(tmp_path: Path) -> None:
             assert dict(info.meta.user) == {"n": key}
         assert engine.get("archive", "old").read() == b"second"
         assert engine.verify("deep").ok
+
+
+def test_sweep_removes_only_old_unreferenced_blobs(
+    engine: domicile.Domicile, tmp_path: Path
+) -> None:
+    engine.put("docs", "kept", b"referenced")
+    holder = engine.where("docs", "kept")[0].site_id
+    site = engine.context.sites[holder]
+    site.put("b" + "0" * 32, [b"orphan from a crashed write"])
+    site.put("b" + "1" * 32, [b"an upload still in flight"])
+    old = tmp_path / "sites" / holder
+    [orphan] = list(old.rglob("b" + "0" * 32))
+    os.utime(orphan, (1, 1))  # written long ago
+    dry = engine.sweep(grace=3600, dry_run=True)
+    assert dry.removed == 1 and orphan.exists()
+    report = engine.sweep(grace=3600)
+    assert [s.removed for s in report.sites if s.site_id == holder] == [["b" + "0" * 32]]
+    assert {s.young for s in report.sites if s.site_id == holder} == {1}
+    assert not orphan.exists()
+    assert engine.get("docs", "kept").read() == b"referenced"
+    assert engine.verify("full").ok

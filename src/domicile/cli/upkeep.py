@@ -99,4 +99,23 @@ def rebuild_catalog(state: State) -> None:
         console.print(f"[yellow]warning[/] {problem}", highlight=False)
 
 
-COMMANDS = (verify, repair, rebuild_catalog)
+@click.command()
+@click.option("--grace", default=24.0, show_default=True, help="Hours a blob must be old.")
+@click.option("--dry-run", is_flag=True, help="List the orphans without removing them.")
+@pass_state
+def sweep(state: State, grace: float, dry_run: bool) -> None:
+    """Remove blobs that no catalog entry references (crashed writes, interrupted jobs)."""
+    report = state.engine.sweep(grace=grace * 3600, dry_run=dry_run)
+    if state.as_json:
+        emit_json({**asdict(report), "removed": report.removed})
+        return
+    verb = "would remove" if dry_run else "removed"
+    t = table(f"orphan sweep ({verb} {report.removed} blobs)", "site", verb, "bytes", "too young")
+    for s in report.sites:
+        t.add_row(s.site_id, str(len(s.removed)), human_size(s.bytes_removed), str(s.young))
+        if s.error:
+            console.print(f"[red]{s.site_id}[/]: {s.error}", highlight=False)
+    console.print(t)
+
+
+COMMANDS = (verify, repair, rebuild_catalog, sweep)

@@ -33,6 +33,7 @@ from domicile.engine.records import (
 )
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidRange
@@ -236,6 +237,10 @@ class Domicile:
     ) -> ApplyReport:
         """Carry out ``plan`` (or a fresh one); safe to interrupt and run again."""
         return apply_plan(self._ctx, plan or make_plan(self._ctx), progress=progress)
+
+    def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
+        """Remove blobs no catalog entry references, once older than ``grace`` seconds."""
+        return sweep_orphans(self._ctx, grace=grace, dry_run=dry_run)
 
     def count_versions(self, bucket: str | None = None) -> int:
         """How many object versions the catalog holds (for progress bars)."""

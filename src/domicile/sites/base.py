@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from domicile.errors import InvalidName, InvalidRange
@@ -104,10 +104,12 @@ def chunk_views(chunks: Iterable[bytes]) -> Iterator[memoryview]:
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
-    """What a site knows of one blob: its id and its size in bytes."""
+    """What a site knows of one blob: its id, its size in bytes, and when it was written
+    (seconds since the epoch, when the site can tell; ``list`` fills it in)."""
 
     blob_id: str
     size: int
+    modified: float | None = field(default=None, compare=False)
 
 
 @runtime_checkable

@@ -388,7 +388,8 @@ class LocalSite:
                 if fan_of(e.name) != fan or not e.is_file(follow_symlinks=False):
                     continue
                 try:
-                    out.append(BlobInfo(e.name, e.stat(follow_symlinks=False).st_size))
+                    st = e.stat(follow_symlinks=False)
+                    out.append(BlobInfo(e.name, st.st_size, st.st_mtime))
                 except FileNotFoundError:
                     continue  # deleted while we listed
         return out

@@ -8,6 +8,7 @@ survives the process.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 from domicile.errors import BlobNotFound
@@ -23,6 +24,7 @@ class MemorySite:
     def __init__(self, site_id: str) -> None:
         self._site_id = site_id
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -38,6 +40,7 @@ class MemorySite:
         data = b"".join(chunk_views(chunks))
         with self._lock:
             self._blobs[blob_id] = data
+            self._written[blob_id] = time.time()
         return len(data)
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -56,12 +59,17 @@ class MemorySite:
         check_blob_id(blob_id)
         with self._lock:
             self._blobs.pop(blob_id, None)
+            self._written.pop(blob_id, None)
 
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
         """A snapshot of the blobs whose id starts with ``prefix``, in id order."""
         check_prefix(prefix)
         with self._lock:
-            found = [BlobInfo(k, len(v)) for k, v in self._blobs.items() if k.startswith(prefix)]
+            found = [
+                BlobInfo(k, len(v), self._written.get(k))
+                for k, v in self._blobs.items()
+                if k.startswith(prefix)
+            ]
         return iter(sorted(found, key=lambda info: info.blob_id))
 
     def close(self) -> None:

@@ -1,0 +1,77 @@
+"""The orphan sweep: remove blobs that no catalog entry references, after a grace period.
+
+Orphans come from crashed writes (blobs written before a commit that never happened),
+interrupted migrations (a copy made but never recorded) and deletions that could not
+reach a site. A blob is removed only when (1) the catalog does not reference it *on that
+site*, (2) it is not already queued for deletion, and (3) it was written longer than
+``grace`` seconds ago, so that uploads in flight are never touched. Sites that cannot
+tell a blob's age keep their unreferenced blobs and report them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from domicile.engine.context import EngineContext
+from domicile.errors import SiteError
+
+DEFAULT_GRACE = 24 * 3600.0
+
+
+@dataclass
+class SiteSweep:
+    site_id: str
+    removed: list[str] = field(default_factory=list)
+    bytes_removed: int = 0
+    young: int = 0
+    error: str | None = None
+
+
+@dataclass
+class SweepReport:
+    dry_run: bool
+    sites: list[SiteSweep] = field(default_factory=list)
+
+    @property
+    def removed(self) -> int:
+        return sum(len(s.removed) for s in self.sites)
+
+
+def referenced_on(ctx: EngineContext, site_id: str) -> set[str]:
+    """Every blob id the catalog expects on ``site_id`` (segments and manifests)."""
+    ids: set[str] = set()
+    for version in ctx.catalog.versions_on_site(site_id):
+        ids.add(version.manifest_blob_id)
+        ids.update(s.blob_id for s in ctx.catalog.segments(version.version_id))
+    return ids
+
+
+def sweep_orphans(
+    ctx: EngineContext, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
+) -> SweepReport:
+    """Remove (or, with ``dry_run``, list) the orphans of every writable site."""
+    report = SweepReport(dry_run=dry_run)
+    queued = {(g.site_id, g.blob_id) for g in ctx.catalog.garbage(limit=1_000_000)}
+    cutoff = time.time() - grace
+    for site_id, site in sorted(ctx.sites.items()):
+        spec = ctx.world.sites.get(site_id)
+        if spec is None or not spec.status.readable:
+            continue
+        result = SiteSweep(site_id)
+        report.sites.append(result)
+        try:
+            keep = referenced_on(ctx, site_id)
+            for info in site.list():
+                if info.blob_id in keep or (site_id, info.blob_id) in queued:
+                    continue
+                if info.modified is None or info.modified > cutoff:
+                    result.young += 1
+                    continue
+                if not dry_run:
+                    site.delete(info.blob_id)
+                result.removed.append(info.blob_id)
+                result.bytes_removed += info.size
+        except SiteError as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+    return report
