@@ -175,3 +175,31 @@ def test_kill_during_apply_then_rerun(tmp_path: Path) -> None:
             LocalSite("x", tmp_path / "sites" / site).sweep_temp(0)
             assert on_disk(tmp_path, site) == referenced(engine, site)  # nothing duplicated
         assert engine.verify("full").ok
+
+
+def test_new_region_opens_and_the_policy_requires_germany(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    # Before: no German site in service yet.
+    text = path.read_text()
+    for site in ("fra", "fsn"):
+        marker = f'path = "sites/{site}" }}'
+        text = text.replace(marker, marker + '\nstatus = "retired"')
+    path.write_text(text)
+    bodies = {f"k{i}": os.urandom(30_000 + i) for i in range(8)}
+    with domicile.open(path) as engine:
+        for key, body in bodies.items():
+            engine.put("records", key, body)
+    # A new region opens in Germany, and the policy now requires a copy there.
+    set_site_status(path, "fsn", "active")
+    path.write_text(path.read_text().replace("copies = 2\n", 'copies = 2\nrequire = ["DE"]\n', 1))
+    with domicile.open(path) as engine:
+        plan = engine.plan()
+        assert {s.site_id for s in plan.adds} == {"fsn"} and len(plan.adds) == len(bodies)
+        assert not plan.violations
+        engine.apply(plan)
+        assert engine.plan().empty
+        assert engine.verify("full").ok
+        for key, body in bodies.items():
+            copies = engine.where("records", key)
+            assert "DE" in {c.country for c in copies} and len(copies) == 2
+            assert engine.get("records", key).read() == body

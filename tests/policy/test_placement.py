@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domicile.errors import PlacementRefused
+from domicile.errors import ConfigError, PlacementRefused
 from domicile.policy import Policy, SiteSpec, SiteStatus, World, check_copy, decide
 from tests.policy.conftest import FIVE_SITES, world
 
@@ -221,3 +221,47 @@ def test_policies_built_in_code_work_on_worlds_built_in_code() -> None:
     w = World.of([site])
     assert decide(Policy("p", allow=("FR",)), w).chosen == ("x",)
     assert not decide(Policy("p", allow=("DE",)), w).ok
+
+
+REQUIRE_DE = {"allow": ["EU"], "deny_subject_to": ["US", "CN"], "copies": 2, "require": ["DE"]}
+
+
+@pytest.mark.parametrize("spread", [f"v{i}" for i in range(20)])
+def test_require_puts_a_copy_in_the_required_country(spread: str) -> None:
+    d = _decide(FIVE_SITES, REQUIRE_DE, spread=spread)
+    assert d.ok and "de" in d.chosen and len(d.chosen) == 2
+    assert d.unmet == ()
+
+
+def test_require_keeps_one_held_copy_and_adds_the_required_place() -> None:
+    sites = {
+        **FIVE_SITES,
+        "fr2": {"template": "ovhcloud:sbg"},
+        "pl": {"template": "scaleway:pl-waw"},
+    }
+    d = _decide(sites, REQUIRE_DE, held=["fr", "pl"], spread="x")
+    assert d.ok
+    assert "de" in d.chosen and len(d.chosen) == 2
+    assert set(d.chosen) & {"fr", "pl"}  # one held copy kept, the other will go
+
+
+def test_unhealthy_required_site_refuses_with_the_reason() -> None:
+    d = _decide(FIVE_SITES, REQUIRE_DE, health={"de": False})
+    assert not d.ok and d.unmet == ("DE",) and d.chosen == ()
+    with pytest.raises(PlacementRefused) as err:
+        d.raise_if_refused()
+    assert "no compliant site available in DE" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({**REQUIRE_DE, "require": ["JP"]}, "no compliant site is in JP"),
+        ({**REQUIRE_DE, "require": ["DE", "FR", "PL"]}, "only 2 copies"),
+    ],
+)
+def test_unsatisfiable_requirements_are_config_errors(policy: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        world(FIVE_SITES, {"p": policy})
+    assert message in err.value.message
+    assert err.value.context["key"] == "policies.p.require"

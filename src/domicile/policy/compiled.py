@@ -42,6 +42,8 @@ class Compiled:
     eligible_hashes: tuple[int, ...]
     domain: Mapping[str, str]
     notes: Mapping[str, tuple[str, ...]]
+    required: tuple[frozenset[str], ...] = ()
+    country: Mapping[str, str] | None = None
 
     def capacity(self, world: World) -> int:
         """How many distinct failure domains the compliant, non-retired sites span.
@@ -113,6 +115,8 @@ def _compile(world: World, policy: Policy) -> Compiled:
         tuple(e[2] for e in eligible),
         domain,
         notes,
+        tuple(resolve_terms(world, policy, "require", (t,)) for t in policy.require),
+        {sid: site.country for sid, site in world.sites.items()},
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domicile.errors import ConfigError
-from domicile.policy.compiled import compiled
+from domicile.policy.compiled import Compiled, compiled
 from domicile.policy.countries import countries, normalize_country, suggest
 from domicile.policy.model import Distinct, Entity, Policy, SiteSpec, SiteStatus
 from domicile.policy.registry import Registry, load_registry
@@ -27,6 +27,7 @@ POLICY_KEYS = (
     "distinct",
     "recipients",
     "audit_reads",
+    "require",
 )
 
 
@@ -67,6 +68,7 @@ def load_world(
 def check_satisfiable(world: World, policy: Policy) -> None:
     """ConfigError unless the policy's compliant, non-retired sites span ``copies`` domains."""
     plan = compiled(world, policy)
+    _check_required(world, policy, plan)
     capacity = plan.capacity(world)
     if capacity >= policy.copies:
         return
@@ -84,6 +86,30 @@ def check_satisfiable(world: World, policy: Policy) -> None:
         file=world.source,
         key=f"policies.{policy.name}.copies",
     )
+
+
+def _check_required(world: World, policy: Policy, plan: Compiled) -> None:
+    key = f"policies.{policy.name}.require"
+    if len(policy.require) > policy.copies:
+        raise ConfigError(
+            f"{world.source}: {key}: {len(policy.require)} required places but only "
+            f"{policy.copies} copies",
+            hint="raise copies or require fewer places",
+            file=world.source,
+            key=key,
+        )
+    for term, places in zip(policy.require, plan.required, strict=True):
+        if not any(
+            world.sites[s].country in places
+            for s in world.sites
+            if s not in plan.residency and world.sites[s].status is not SiteStatus.RETIRED
+        ):
+            raise ConfigError(
+                f"{world.source}: {key}: no compliant site is in {term}",
+                hint=f"add a site in {term} that the policy allows, or drop the requirement",
+                file=world.source,
+                key=key,
+            )
 
 
 class _Where:
@@ -244,6 +270,7 @@ def _policy(where: _Where, name: str, body: Mapping[str, Any]) -> Policy:
         distinct=Distinct(distinct),
         recipients=where.strings(f"{key}.recipients", body.get("recipients", [])),
         audit_reads=audit,
+        require=where.strings(f"{key}.require", body.get("require", [])),
     )
 
 

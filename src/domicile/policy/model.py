@@ -103,7 +103,8 @@ class Policy:
     must be in ``allow`` and not in ``deny``); ``deny_subject_to`` holds jurisdictions
     (countries or blocs) no operator in a site's parent chain may be subject to. Every
     object gets ``copies`` copies, no two in the same ``distinct`` failure domain, and every
-    blob is also wrapped to ``recipients`` (age public keys).
+    blob is also wrapped to ``recipients`` (age public keys). Each term of ``require`` (a
+    country or bloc) must hold at least one of the copies.
     """
 
     name: str
@@ -114,6 +115,7 @@ class Policy:
     distinct: Distinct = Distinct.PROVIDER
     recipients: tuple[str, ...] = ()
     audit_reads: bool = False
+    require: tuple[str, ...] = ()
 
 
 class Exposure(NamedTuple):

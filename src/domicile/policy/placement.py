@@ -67,9 +67,19 @@ class Decision:
         return self.policy.copies - len(self._selected)
 
     @property
+    def unmet(self) -> tuple[str, ...]:
+        """The ``require`` terms that no selected site satisfies."""
+        country = self.compiled.country or {}
+        return tuple(
+            term
+            for term, places in zip(self.policy.require, self.compiled.required, strict=True)
+            if not any(country.get(s) in places for s in self._selected)
+        )
+
+    @property
     def ok(self) -> bool:
-        """True when ``policy.copies`` sites were chosen."""
-        return self.missing == 0
+        """True when ``policy.copies`` sites were chosen and every requirement is met."""
+        return self.missing == 0 and not self.unmet
 
     @property
     def chosen(self) -> tuple[str, ...]:
@@ -102,10 +112,11 @@ class Decision:
         policy = self.policy
         counts = Counter(r.code for v in self.verdicts if not v.accepted for r in v.reasons)
         summary = ", ".join(f"{n} x {code}" for code, n in sorted(counts.items()))
+        unmet = f"; no compliant site available in {', '.join(self.unmet)}" if self.unmet else ""
         raise PlacementRefused(
             f"policy {policy.name!r} needs {policy.copies} copies on distinct "
             f"{policy.distinct.value}s; only {len(self._selected)} possible now "
-            f"(refusals: {summary or 'none'})",
+            f"(refusals: {summary or 'none'}){unmet}",
             decision=self,
             policy=policy.name,
             hint=_hint(counts),
@@ -136,11 +147,12 @@ def decide(
     selected: list[str] = []
     used: dict[str, str] = {}
     held_t = tuple(dict.fromkeys(held))
-    for sid in held_t:
+    keep = [s for s in held_t if s not in plan.refusals and s in world.sites]
+    if plan.required:
+        _meet_requirements(plan, health, spread, keep=keep, selected=selected, used=used)
+    for sid in keep:
         if len(selected) == copies:
             break
-        if sid in plan.refusals or sid not in world.sites:
-            continue
         dom = plan.domain[sid]
         if dom not in used:
             used[dom] = sid
@@ -165,6 +177,35 @@ def check_copy(policy: Policy, world: World, site_id: str) -> Verdict:
     return Verdict(site_id, not reasons, reasons, held=True, notes=plan.notes.get(site_id, ()))
 
 
+def _meet_requirements(
+    plan: Compiled,
+    health: Mapping[str, bool] | None,
+    spread: bytes | str,
+    *,
+    keep: list[str],
+    selected: list[str],
+    used: dict[str, str],
+) -> None:
+    """For each ``require`` term: a held copy there, else the best new site there."""
+    country = plan.country or {}
+
+    def met(places: frozenset[str]) -> bool:
+        return any(country[s] in places for s in selected)
+
+    for places in plan.required:
+        if met(places) or len(selected) >= plan.policy.copies:
+            continue
+        for sid in keep:
+            if country[sid] in places and plan.domain[sid] not in used:
+                used[plan.domain[sid]] = sid
+                selected.append(sid)
+                break
+        else:
+            _rank_into(
+                plan, health, spread=spread, need=1, selected=selected, used=used, within=places
+            )
+
+
 def _rank_into(
     plan: Compiled,
     health: Mapping[str, bool] | None,
@@ -173,6 +214,7 @@ def _rank_into(
     need: int,
     selected: list[str],
     used: dict[str, str],
+    within: frozenset[str] | None = None,
 ) -> None:
     raw = spread.encode() if isinstance(spread, str) else bytes(spread)
     m = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
@@ -187,6 +229,9 @@ def _rank_into(
             idx = [i for i, s in enumerate(ids) if s not in taken and get(s, True)]
         else:
             idx = [i for i, s in enumerate(ids) if get(s, True)]
+    if within is not None:
+        country = plan.country or {}
+        idx = [i for i in idx if country[ids[i]] in within]
     # Rendezvous score per candidate. Only ints are allocated (no tuples), so the hot path
     # does not feed the cyclic garbage collector.
     scores = [(((hashes[i] ^ m) * _K1) & _M64) * _K2 >> 64 for i in idx]
