@@ -165,8 +165,11 @@ def test_kill_during_apply_then_rerun(tmp_path: Path) -> None:
     proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL  # killed mid-way, not finished
     with domicile.open(path) as engine:
-        engine.apply()
+        report = engine.apply(concurrency=2)
+        assert report.interrupted > 0  # the killed run's pending jobs, re-planned
         assert engine.plan().empty
+        jobs = engine.context.catalog.jobs(limit=10_000)
+        assert {j.state for j in jobs} <= {"done", "interrupted"}
         for key, body in bodies.items():
             copies = engine.where("records", key)
             assert sorted(c.site_id for c in copies) == ["fra", "waw"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 from domicile.catalog.base import Catalog
 from domicile.catalog.records import (
     FAULT_KINDS,
+    JOB_STATES,
     PLACEMENT_STATES,
     Bucket,
     BucketStats,
     Fault,
     GarbageItem,
+    Job,
     ListPage,
     Placement,
     Segment,
@@ -29,12 +31,14 @@ def open_catalog(url: str) -> SqlCatalog:
 
 __all__ = [
     "FAULT_KINDS",
+    "JOB_STATES",
     "PLACEMENT_STATES",
     "Bucket",
     "BucketStats",
     "Catalog",
     "Fault",
     "GarbageItem",
+    "Job",
     "ListPage",
     "Placement",
     "Segment",

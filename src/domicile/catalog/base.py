@@ -14,13 +14,14 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from domicile.catalog.records import (
     Bucket,
     BucketStats,
     Fault,
     GarbageItem,
+    Job,
     ListPage,
     Placement,
     Segment,
@@ -82,6 +83,11 @@ class Catalog(Protocol):
         self, version_id: str | None = None, site_id: str | None = None
     ) -> list[Fault]: ...
     def resolve_faults(self, version_id: str, site_id: str) -> int: ...
+
+    # jobs
+    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]: ...
+    def finish_job(self, job_id: int, state: str, detail: str = "") -> None: ...
+    def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]: ...
 
     # garbage
     def garbage(self, limit: int = 1000) -> list[GarbageItem]: ...

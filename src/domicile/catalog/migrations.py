@@ -30,7 +30,12 @@ def _v1_initial(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
-STEPS: tuple[tuple[int, Step], ...] = ((1, _v1_initial),)
+def _v2_jobs(conn: sa.Connection) -> None:
+    """0.1: the jobs of plan/apply runs."""
+    schema.metadata.create_all(conn, tables=[schema.jobs])
+
+
+STEPS: tuple[tuple[int, Step], ...] = ((1, _v1_initial), (2, _v2_jobs))
 LATEST = STEPS[-1][0]
 
 

@@ -89,6 +89,27 @@ class GarbageItem:
     queued_at: float
 
 
+#: Job states: to do, done, failed, or left pending by an apply that was interrupted.
+JOB_STATES = ("pending", "done", "failed", "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One step of a plan being applied: add or remove one copy of one version."""
+
+    id: int
+    run_id: str
+    action: str
+    version_id: str
+    site_id: str
+    source: str | None
+    bytes: int
+    state: str
+    detail: str
+    created_at: float
+    updated_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class ListPage:
     """One page of a listing, S3 ListObjectsV2 style."""

@@ -107,6 +107,24 @@ faults = sa.Table(
 )
 sa.Index("faults_open", faults.c.version_id, faults.c.resolved_at)
 
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("site_id", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(128)),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+    sa.CheckConstraint("state IN ('pending', 'done', 'failed', 'interrupted')", name="job_state"),
+)
+sa.Index("jobs_state", jobs.c.state)
+
 garbage = sa.Table(
     "garbage",
     metadata,

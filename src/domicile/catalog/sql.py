@@ -27,6 +27,7 @@ from domicile.catalog.records import (
     BucketStats,
     Fault,
     GarbageItem,
+    Job,
     ListPage,
     Placement,
     Segment,
@@ -374,6 +375,57 @@ class SqlCatalog:
                 .values(resolved_at=_now())
             )
             return int(result.rowcount)
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]:
+        """Record ``steps`` as pending jobs of ``run_id``; mark older pending jobs
+        ``interrupted``. Returns the new job ids and how many were interrupted."""
+        now = _now()
+        with self._write() as conn:
+            stale = conn.execute(
+                sa.update(t.jobs)
+                .where(t.jobs.c.state == "pending")
+                .values(state="interrupted", updated_at=now)
+            ).rowcount
+            ids = []
+            for step in steps:
+                row = {
+                    "run_id": run_id,
+                    "state": "pending",
+                    "detail": "",
+                    "created_at": now,
+                    "updated_at": now,
+                    **step,
+                }
+                key = conn.execute(sa.insert(t.jobs).values(**row)).inserted_primary_key
+                assert key is not None
+                ids.append(int(key[0]))
+        return ids, int(stale)
+
+    def finish_job(self, job_id: int, state: str, detail: str = "") -> None:
+        with self._write() as conn:
+            conn.execute(
+                sa.update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(state=state, detail=detail[:2000], updated_at=_now())
+            )
+
+    def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]:
+        query = sa.select(t.jobs).order_by(t.jobs.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(t.jobs.c.state == state)
+        with self._read() as conn:
+            return [
+                Job(
+                    **{
+                        **r._asdict(),
+                        "created_at": r.created_at / 1_000_000,
+                        "updated_at": r.updated_at / 1_000_000,
+                    }
+                )
+                for r in conn.execute(query)
+            ]
 
     # --- garbage ----------------------------------------------------------------------
 

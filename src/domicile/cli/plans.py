@@ -78,8 +78,12 @@ def plan_cmd(state: State, bucket: str | None) -> None:
 @click.command(name="apply")
 @click.argument("bucket", required=False)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--concurrency", default=4, show_default=True, help="Objects moved at once.")
+@click.option("--limit", "limit_mib", type=float, help="Bandwidth limit in MiB/s.")
 @pass_state
-def apply_cmd(state: State, bucket: str | None, yes: bool) -> None:
+def apply_cmd(
+    state: State, bucket: str | None, yes: bool, concurrency: int, limit_mib: float | None
+) -> None:
     """Carry out the plan: copy, verify, switch, then delete; safe to interrupt and re-run."""
     plan = state.engine.plan(bucket=bucket)
     if not state.as_json:
@@ -104,7 +108,12 @@ def apply_cmd(state: State, bucket: str | None, yes: bool) -> None:
         disable=not err_console.is_terminal,
     ) as bar:
         task = bar.add_task("apply", total=total)
-        report = state.engine.apply(plan, progress=lambda n: bar.advance(task, n))
+        report = state.engine.apply(
+            plan,
+            progress=lambda n: bar.advance(task, n),
+            concurrency=concurrency,
+            bandwidth=limit_mib * 1024 * 1024 if limit_mib else None,
+        )
     if state.as_json:
         emit_json(asdict(report))
     else:
@@ -113,6 +122,10 @@ def apply_cmd(state: State, bucket: str | None, yes: bool) -> None:
             f"removed {report.removed}",
             highlight=False,
         )
+        if report.interrupted:
+            console.print(
+                f"resumed: {report.interrupted} steps of an interrupted apply were re-planned"
+            )
         for line in report.failed:
             console.print(f"[red]failed[/] {line}", highlight=False)
     if report.failed or report.blocked:

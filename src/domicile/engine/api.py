@@ -233,10 +233,22 @@ class Domicile:
         return make_plan(self._ctx, bucket=bucket)
 
     def apply(
-        self, plan: Plan | None = None, *, progress: Callable[[int], None] | None = None
+        self,
+        plan: Plan | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+        concurrency: int = 4,
+        bandwidth: float | None = None,
     ) -> ApplyReport:
-        """Carry out ``plan`` (or a fresh one); safe to interrupt and run again."""
-        return apply_plan(self._ctx, plan or make_plan(self._ctx), progress=progress)
+        """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
+        ``bandwidth`` bytes/s; safe to interrupt and run again."""
+        return apply_plan(
+            self._ctx,
+            plan or make_plan(self._ctx),
+            progress=progress,
+            concurrency=concurrency,
+            bandwidth=bandwidth,
+        )
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
         """Remove blobs no catalog entry references, once older than ``grace`` seconds."""

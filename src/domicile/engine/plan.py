@@ -16,15 +16,19 @@ or left on a refused site.
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from domicile.catalog import Placement, Version
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.repair import copy_blob
+from domicile.engine.throttle import Throttle
 from domicile.errors import CryptoError, SiteError
 from domicile.policy import Policy, check_copy, decide
 
@@ -91,6 +95,7 @@ class ApplyReport:
     bytes_copied: int = 0
     failed: list[str] = field(default_factory=list)
     blocked: list[Blocked] = field(default_factory=list)
+    interrupted: int = 0
 
 
 def make_plan(ctx: EngineContext, *, bucket: str | None = None) -> Plan:
@@ -160,40 +165,103 @@ def _why_add(policy: Policy, held: list[str]) -> str:
     return f"policy {policy.name} needs {policy.copies} compliant copies; {len(held)} held"
 
 
-def apply_plan(ctx: EngineContext, plan: Plan, *, progress: Progress | None = None) -> ApplyReport:
-    """Carry out ``plan``: adds first, then removes, version by version."""
+def apply_plan(
+    ctx: EngineContext,
+    plan: Plan,
+    *,
+    progress: Progress | None = None,
+    concurrency: int = 4,
+    bandwidth: float | None = None,
+) -> ApplyReport:
+    """Carry out ``plan``: per version adds first, then removes; ``concurrency`` versions
+    at a time, all copies together within ``bandwidth`` bytes/s. Each step is a job in the
+    catalog; pending jobs of an earlier, interrupted apply are marked ``interrupted``."""
     report = ApplyReport(blocked=list(plan.blocked))
-    by_version: dict[str, list[Step]] = defaultdict(list)
-    for s in plan.steps:
-        by_version[s.version_id].append(s)
-    for vid, steps in by_version.items():
-        added_ok = True
-        for s in (s for s in steps if s.action == "add"):
-            try:
-                _add(ctx, s)
-            except (SiteError, CryptoError) as exc:
-                added_ok = False
-                report.failed.append(f"{s.bucket}/{s.key}: copy to {s.site_id} failed: {exc}")
-                continue
-            report.added += 1
-            report.bytes_copied += s.bytes
-            if progress is not None:
-                progress(s.bytes)
-        for s in (s for s in steps if s.action == "remove"):
-            if not added_ok and not s.violation:
-                continue  # keep the extra copy until its replacement exists
-            ctx.catalog.remove_placement(vid, s.site_id)
-            report.removed += 1
+    run_id = secrets.token_hex(8)
+    job_ids, report.interrupted = ctx.catalog.start_jobs(
+        run_id,
+        [
+            {
+                "action": s.action,
+                "version_id": s.version_id,
+                "site_id": s.site_id,
+                "source": s.source,
+                "bytes": s.bytes,
+            }
+            for s in plan.steps
+        ],
+    )
+    by_version: dict[str, list[tuple[int, Step]]] = defaultdict(list)
+    for job_id, s in zip(job_ids, plan.steps, strict=True):
+        by_version[s.version_id].append((job_id, s))
+    throttle = Throttle(bandwidth)
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max(1, concurrency), "domicile-apply") as pool:
+        futures = [
+            pool.submit(
+                _apply_version,
+                ctx,
+                steps,
+                throttle=throttle,
+                report=report,
+                lock=lock,
+                progress=progress,
+            )
+            for steps in by_version.values()
+        ]
+        for fut in futures:
+            fut.result()
     collect_garbage(ctx)
     return report
 
 
-def _add(ctx: EngineContext, s: Step) -> None:
+def _apply_version(
+    ctx: EngineContext,
+    steps: list[tuple[int, Step]],
+    *,
+    throttle: Throttle,
+    report: ApplyReport,
+    lock: threading.Lock,
+    progress: Progress | None,
+) -> None:
+    added_ok = True
+    for job_id, s in steps:
+        if s.action != "add":
+            continue
+        try:
+            _add(ctx, s, throttle)
+        except (SiteError, CryptoError) as exc:
+            added_ok = False
+            ctx.catalog.finish_job(job_id, "failed", f"{type(exc).__name__}: {exc}")
+            with lock:
+                report.failed.append(f"{s.bucket}/{s.key}: copy to {s.site_id} failed: {exc}")
+            continue
+        ctx.catalog.finish_job(job_id, "done")
+        with lock:
+            report.added += 1
+            report.bytes_copied += s.bytes
+        if progress is not None:
+            progress(s.bytes)
+    for job_id, s in steps:
+        if s.action != "remove":
+            continue
+        if not added_ok and not s.violation:
+            ctx.catalog.finish_job(job_id, "failed", "kept until its replacement exists")
+            continue  # keep the extra copy until its replacement exists
+        ctx.catalog.remove_placement(s.version_id, s.site_id)
+        ctx.catalog.finish_job(job_id, "done")
+        with lock:
+            report.removed += 1
+
+
+def _add(ctx: EngineContext, s: Step, throttle: Throttle) -> None:
     assert s.source is not None
     version = ctx.catalog.get_version(s.version_id)
     src, dst = ctx.site(s.source), ctx.site(s.site_id)
     for seg in ctx.catalog.segments(s.version_id):
-        copy_blob(src, dst, seg.blob_id, seg.ciphertext_sha256, seg.ciphertext_length)
+        copy_blob(
+            src, dst, seg.blob_id, seg.ciphertext_sha256, seg.ciphertext_length, throttle=throttle
+        )
     dst.put(version.manifest_blob_id, src.get(version.manifest_blob_id))
     now = time.time()
     existing = {p.site_id for p in ctx.catalog.placements(s.version_id)}

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from domicile.catalog import Placement, Segment, Version
 from domicile.engine.context import EngineContext
+from domicile.engine.throttle import Throttle
 from domicile.engine.verify import Level, VerifyReport, verify_copy
 from domicile.errors import CryptoError, SiteError
 from domicile.policy import check_copy, decide
@@ -135,13 +136,23 @@ def _copy_version(
     raise last
 
 
-def copy_blob(src: Site, dst: Site, blob_id: str, sha256: str, size: int) -> int:
+def copy_blob(
+    src: Site,
+    dst: Site,
+    blob_id: str,
+    sha256: str,
+    size: int,
+    *,
+    throttle: Throttle | None = None,
+) -> int:
     """Stream ``blob_id`` from ``src`` to ``dst``, checking size and hash before it lands."""
 
     def checked() -> Iterator[bytes]:
         digest = hashlib.sha256()
         seen = 0
         for piece in src.get(blob_id):
+            if throttle is not None:
+                throttle.consume(len(piece))
             digest.update(piece)
             seen += len(piece)
             yield piece
