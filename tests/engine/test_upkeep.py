@@ -10,7 +10,7 @@ import pytest
 
 import domicile
 from domicile.errors import CatalogError
-from domicile.sites import LocalSite
+from domicile.sites import FaultySite, LocalSite
 from tests.engine.conftest import blob_files, make_deployment
 
 MiB = 1024 * 1024
@@ -172,3 +172,21 @@ def test_sweep_removes_only_old_unreferenced_blobs(
     assert not orphan.exists()
     assert engine.get("docs", "kept").read() == b"referenced"
     assert engine.verify("full").ok
+
+
+def test_a_copy_that_does_not_read_back_is_not_recorded(
+    engine: domicile.Domicile, tmp_path: Path
+) -> None:
+    engine.put("docs", "k", os.urandom(70_000))
+    holder = engine.where("docs", "k")[0].site_id
+    for blob in blob_files(tmp_path, holder):
+        blob.unlink()
+    engine.verify("quick")
+    liar = FaultySite(engine.context.sites[holder])
+    liar.flip_byte(100)  # the site alters what it returns
+    engine.context.sites[holder] = liar
+    report = engine.repair()
+    assert report.added == []
+    assert "does not read back" in report.unrepairable[0].reason
+    states = {c.site_id: c.state for c in engine.where("docs", "k")}
+    assert states[holder] == "missing"

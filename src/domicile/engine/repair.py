@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from domicile.catalog import Placement, Segment, Version
+from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
 from domicile.engine.throttle import Throttle
 from domicile.engine.verify import Level, VerifyReport, verify_copy
@@ -145,7 +146,8 @@ def copy_blob(
     *,
     throttle: Throttle | None = None,
 ) -> int:
-    """Stream ``blob_id`` from ``src`` to ``dst``, checking size and hash before it lands."""
+    """Stream ``blob_id`` from ``src`` to ``dst``, checking size and hash before it lands,
+    then read the copy back from ``dst`` and check its hash again."""
 
     def checked() -> Iterator[bytes]:
         digest = hashlib.sha256()
@@ -163,7 +165,15 @@ def copy_blob(
                 hint="run 'domicile verify --level full' to mark the bad copy",
             )
 
-    return dst.put(blob_id, checked())
+    written = dst.put(blob_id, checked())
+    if hash_blob(dst, blob_id) != sha256:
+        raise BlobMismatch(
+            f"the copy of blob {blob_id} on {dst.site_id} does not read back as written",
+            site=dst.site_id,
+            hint="the target site is losing or altering data; suspend it ('domicile sites "
+            "set-status')",
+        )
+    return written
 
 
 def _chunks(site: Site, blob_id: str) -> Iterator[bytes]:

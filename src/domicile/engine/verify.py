@@ -10,7 +10,6 @@ skipped, never touched.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from enum import StrEnum
 
 from domicile.catalog import Segment, Version
 from domicile.crypto import SeekableReader
+from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
 from domicile.errors import BlobNotFound, CryptoError, SiteError
 from domicile.sites import Site
@@ -131,10 +131,7 @@ def _check_segment(ctx: EngineContext, level: Level, site: Site, segment: Segmen
     if level is Level.QUICK:
         return 0
     if level is Level.FULL:
-        digest = hashlib.sha256()
-        for piece in site.get(segment.blob_id):
-            digest.update(piece)
-        if digest.hexdigest() != segment.ciphertext_sha256:
+        if hash_blob(site, segment.blob_id) != segment.ciphertext_sha256:
             raise _Mismatch(f"blob {segment.blob_id} does not match its recorded SHA-256")
         return size
 
