@@ -17,9 +17,11 @@ site by listing the prefix ``m``; data blobs start with ``b``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from domicile.catalog import Placement, Segment, Version
 from domicile.engine.records import ObjectMeta
 from domicile.errors import CryptoError
 
@@ -94,3 +96,43 @@ class Manifest:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CryptoError(f"malformed manifest: {exc}") from None
+
+
+def catalog_records(
+    manifest: Manifest, site_ids: Sequence[str], verified_at: float
+) -> tuple[Version, list[Segment], list[Placement]]:
+    """The catalog rows of a version described by ``manifest``, held on ``site_ids``."""
+    meta = manifest.meta
+    version = Version(
+        version_id=manifest.version_id,
+        bucket=manifest.bucket,
+        key=manifest.key,
+        state="current",
+        size=manifest.size,
+        etag=manifest.etag,
+        content_type=meta.content_type,
+        content_encoding=meta.content_encoding,
+        content_disposition=meta.content_disposition,
+        cache_control=meta.cache_control,
+        expires=meta.expires,
+        user_metadata=dict(meta.user),
+        created_at=manifest.created_at,
+        manifest_blob_id=manifest_blob_id(manifest.version_id),
+    )
+    segments = [
+        Segment(
+            version_id=manifest.version_id,
+            idx=i,
+            blob_id=e.blob_id,
+            plaintext_size=e.plaintext_size,
+            header_length=e.header_length,
+            ciphertext_length=e.ciphertext_length,
+            ciphertext_sha256=e.sha256,
+        )
+        for i, e in enumerate(manifest.segments)
+    ]
+    placements = [
+        Placement(manifest.version_id, site_id, "ok", manifest.created_at, verified_at)
+        for site_id in site_ids
+    ]
+    return version, segments, placements

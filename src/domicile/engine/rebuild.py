@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from domicile.catalog import Placement, Segment, Version
 from domicile.crypto import decrypt_bytes
 from domicile.engine.context import EngineContext
-from domicile.engine.manifest import MANIFEST_PREFIX, Manifest
+from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records
 from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
 from domicile.sites import Site
 
@@ -112,35 +111,5 @@ def _ensure_bucket(ctx: EngineContext, manifest: Manifest, report: RebuildReport
         report.buckets_created.append(manifest.bucket)
 
 
-def _restore(ctx: EngineContext, m: Manifest, sites: list[str]) -> None:
-    version = Version(
-        version_id=m.version_id,
-        bucket=m.bucket,
-        key=m.key,
-        state="current",
-        size=m.size,
-        etag=m.etag,
-        content_type=m.meta.content_type,
-        content_encoding=m.meta.content_encoding,
-        content_disposition=m.meta.content_disposition,
-        cache_control=m.meta.cache_control,
-        expires=m.meta.expires,
-        user_metadata=dict(m.meta.user),
-        created_at=m.created_at,
-        manifest_blob_id=f"{MANIFEST_PREFIX}{m.version_id}",
-    )
-    segments = [
-        Segment(
-            m.version_id,
-            i,
-            e.blob_id,
-            e.plaintext_size,
-            e.header_length,
-            e.ciphertext_length,
-            e.sha256,
-        )
-        for i, e in enumerate(m.segments)
-    ]
-    now = time.time()
-    placements = [Placement(m.version_id, s, "ok", m.created_at, now) for s in sorted(sites)]
-    ctx.catalog.commit_version(version, segments, placements)
+def _restore(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
+    ctx.catalog.commit_version(*catalog_records(manifest, sorted(sites), time.time()))

@@ -18,11 +18,17 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from domicile.catalog import Bucket, Placement, Segment, Version
+from domicile.catalog import Bucket
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
 from domicile.engine.context import EngineContext
 from domicile.engine.fanout import FanOut
-from domicile.engine.manifest import BLOB_PREFIX, Manifest, SegmentEntry, manifest_blob_id
+from domicile.engine.manifest import (
+    BLOB_PREFIX,
+    Manifest,
+    SegmentEntry,
+    catalog_records,
+    manifest_blob_id,
+)
 from domicile.engine.names import check_key
 from domicile.engine.records import ObjectInfo, ObjectMeta
 from domicile.errors import SiteError
@@ -250,45 +256,7 @@ def _put_blobs(
 
 
 def _commit(ctx: EngineContext, manifest: Manifest, site_ids: Sequence[str]) -> None:
-    version = Version(
-        version_id=manifest.version_id,
-        bucket=manifest.bucket,
-        key=manifest.key,
-        state="current",
-        size=manifest.size,
-        etag=manifest.etag,
-        content_type=manifest.meta.content_type,
-        content_encoding=manifest.meta.content_encoding,
-        content_disposition=manifest.meta.content_disposition,
-        cache_control=manifest.meta.cache_control,
-        expires=manifest.meta.expires,
-        user_metadata=dict(manifest.meta.user),
-        created_at=manifest.created_at,
-        manifest_blob_id=manifest_blob_id(manifest.version_id),
-    )
-    segments = [
-        Segment(
-            version_id=manifest.version_id,
-            idx=i,
-            blob_id=e.blob_id,
-            plaintext_size=e.plaintext_size,
-            header_length=e.header_length,
-            ciphertext_length=e.ciphertext_length,
-            ciphertext_sha256=e.sha256,
-        )
-        for i, e in enumerate(manifest.segments)
-    ]
-    placements = [
-        Placement(
-            version_id=manifest.version_id,
-            site_id=site_id,
-            state="ok",
-            created_at=manifest.created_at,
-            verified_at=manifest.created_at,
-        )
-        for site_id in site_ids
-    ]
-    ctx.catalog.commit_version(version, segments, placements)
+    ctx.catalog.commit_version(*catalog_records(manifest, site_ids, manifest.created_at))
 
 
 def _remove(ctx: EngineContext, sites: Sequence[Site], blob_ids: Sequence[str]) -> None:
