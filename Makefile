@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench clean
+.PHONY: run test lint fmt bench clean servers servers-stop
 
 # Bootstrap the virtual environment once, again whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -24,10 +24,17 @@ test: $(STAMP)
 
 ## make lint: ruff, mypy --strict, import-linter layer contracts
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench testbed
+	$(BIN)/ruff format --check src tests bench testbed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## make servers: install (once, cached) and start the S3 test bed (Swift + SeaweedFS on 127.0.0.1)
+servers: $(STAMP)
+	$(BIN)/python -m testbed.servers start
+
+servers-stop: $(STAMP)
+	$(BIN)/python -m testbed.servers stop
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench

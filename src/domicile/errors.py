@@ -38,6 +38,9 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotEmpty
     │   ├── ObjectNotFound
     │   └── CatalogVersionError      the catalog schema is newer than this program
+    ├── AuditError
+    │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
+    │   └── AuditKeyError            the audit signing key is missing or unreadable
     └── CopiesUnavailable            no copy of an object could be read (every fault listed)
 """
 
@@ -223,6 +226,21 @@ class ObjectNotFound(CatalogError):
 
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+class AuditError(DomicileError):
+    """The audit log could not be read, written or verified."""
+
+
+class AuditFormatError(AuditError):
+    """An audit record, checkpoint or export line is malformed (``context`` says where)."""
+
+
+class AuditKeyError(AuditError):
+    """The audit signing key or its public half is missing or unreadable."""
 
 
 # --- reads ------------------------------------------------------------------------------

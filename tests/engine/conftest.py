@@ -73,3 +73,8 @@ def blob_files(root: Path, site: str) -> list[Path]:
     return sorted(
         p for p in base.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.name != MARKER
     )
+
+
+def first_reader(engine: Domicile, bucket: str, key: str) -> str:
+    """The site a read of bucket/key tries first (healthy, then lowest probed latency)."""
+    return engine.context.health.read_order([c.site_id for c in engine.where(bucket, key)])[0]

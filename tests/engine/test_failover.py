@@ -10,7 +10,7 @@ import pytest
 
 import domicile
 from domicile.errors import CopiesUnavailable
-from tests.engine.conftest import blob_files
+from tests.engine.conftest import blob_files, first_reader
 
 MiB = 1024 * 1024
 
@@ -22,7 +22,7 @@ def _data_blobs(root: Path, site: str) -> list[Path]:
 def test_corrupt_copy_fails_over_and_is_recorded(engine: domicile.Domicile, tmp_path: Path) -> None:
     body = os.urandom(300_000)
     info = engine.put("docs", "k", body)
-    first = engine.where("docs", "k")[0].site_id
+    first = first_reader(engine, "docs", "k")
     for blob in _data_blobs(tmp_path, first):
         data = bytearray(blob.read_bytes())
         data[len(data) // 2] ^= 0x01  # one flipped bit in the middle of the payload
@@ -38,7 +38,7 @@ def test_corrupt_copy_fails_over_and_is_recorded(engine: domicile.Domicile, tmp_
 def test_vanished_site_folder_fails_over(engine: domicile.Domicile, tmp_path: Path) -> None:
     body = os.urandom(2 * MiB + 1)
     info = engine.put("docs", "k", body)
-    lost = engine.where("docs", "k")[0].site_id
+    lost = first_reader(engine, "docs", "k")
     shutil.rmtree(tmp_path / "sites" / lost)
     assert engine.get("docs", "k").read() == body
     kinds = {f.kind for f in engine.context.catalog.open_faults(version_id=info.version_id)}
@@ -59,7 +59,7 @@ def test_every_copy_lost_is_a_clear_error(engine: domicile.Domicile, tmp_path: P
 def test_truncated_copy_is_detected(engine: domicile.Domicile, tmp_path: Path) -> None:
     body = os.urandom(200_000)
     engine.put("docs", "k", body)
-    first = engine.where("docs", "k")[0].site_id
+    first = first_reader(engine, "docs", "k")
     for blob in _data_blobs(tmp_path, first):
         blob.write_bytes(blob.read_bytes()[:-65552])  # drop the final chunk
     assert engine.get("docs", "k").read() == body

@@ -48,12 +48,10 @@ def test_a_down_site_makes_the_policy_unsatisfiable_and_put_fails_closed(
     engine: domicile.Domicile, tmp_path: Path
 ) -> None:
     _faulty(engine, "de").go_down()
-    with pytest.raises(SiteUnavailable):
-        engine.put("docs", "k", b"first attempt discovers the outage")
-    # The outage is now known: the decision refuses before writing anything, and the
-    # non-EU site is never used as a fallback.
+    # The probe before the decision finds the outage: the decision refuses before writing
+    # anything, and the non-EU site is never used as a fallback.
     with pytest.raises(PlacementRefused) as err:
-        engine.put("docs", "k", b"second attempt")
+        engine.put("docs", "k", b"payload")
     reasons = {v.site_id: [r.code for r in v.reasons] for v in err.value.decision.verdicts}
     assert "unhealthy" in reasons["de"]
     assert "country_not_allowed" in reasons["us"]
@@ -73,3 +71,25 @@ def test_reads_never_touch_a_suspended_site(tmp_path: Path) -> None:
         spy = _faulty(engine, suspended)
         assert engine.get("docs", "k").read() == b"payload"
         assert spy.calls["get"] == 0
+
+
+def test_an_outage_during_the_write_fails_the_put_cleanly(
+    engine: domicile.Domicile, tmp_path: Path
+) -> None:
+    engine.put("docs", "warm", b"probes are fresh now")
+    _faulty(engine, "de").go_down()  # after the probe, before the next write
+    with pytest.raises(SiteUnavailable):
+        engine.put("docs", "k", b"payload")
+    assert not engine.context.health.healthy("de")
+    with pytest.raises(ObjectNotFound):
+        engine.head("docs", "k")
+
+
+def test_probes_measure_latency_and_order_reads(engine: domicile.Domicile) -> None:
+    views = {v.site_id: v for v in engine.sites()}
+    assert all(v.latency_ms is not None and v.healthy for v in views.values())
+    slow = _faulty(engine, "fr")
+    slow.latency = 0.05
+    engine.sites()  # probe again
+    assert engine.context.health.latency("fr") >= 0.05
+    assert engine.context.health.read_order(["fr", "de"]) == ["de", "fr"]

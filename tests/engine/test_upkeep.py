@@ -11,7 +11,7 @@ import pytest
 import domicile
 from domicile.errors import CatalogError
 from domicile.sites import FaultySite, LocalSite
-from tests.engine.conftest import blob_files, make_deployment
+from tests.engine.conftest import blob_files, first_reader, make_deployment
 
 MiB = 1024 * 1024
 # A fourth EU site at a fourth provider, so a lost copy has somewhere new to go.
@@ -81,7 +81,7 @@ def test_repair_rewrites_a_lost_copy_in_place(engine: domicile.Domicile, tmp_pat
 def test_repair_follows_read_faults(engine: domicile.Domicile, tmp_path: Path) -> None:
     body = os.urandom(150_000)
     engine.put("docs", "k", body)
-    holder = engine.where("docs", "k")[0].site_id
+    holder = first_reader(engine, "docs", "k")
     [blob] = _blobs(tmp_path, holder)
     _flip_last_byte(blob)
     for _ in range(2):

@@ -32,7 +32,12 @@ def print_sites(state: State) -> None:
     views = state.engine.sites()
     t = table("sites", "site", "country", "operator", "provider", "subject to", "status", "health")
     for v in views:
-        health = "[green]ok[/]" if v.healthy else f"[red]failing[/] {v.last_error}"
+        if not v.healthy:
+            health = f"[red]failing[/] {v.last_error}"
+        elif v.latency_ms is not None:
+            health = f"[green]ok[/] {v.latency_ms:.1f} ms"
+        else:
+            health = "[green]ok[/]"
         t.add_row(
             v.site_id,
             v.country,

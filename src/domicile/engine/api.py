@@ -19,6 +19,7 @@ from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
+from domicile.engine.health import probe_sites
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
 from domicile.engine.reader import iter_range
@@ -200,8 +201,11 @@ class Domicile:
         policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
         return decide(policy, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
 
-    def sites(self) -> builtins.list[SiteView]:
-        """Each configured site with its country, operator, status and observed health."""
+    def sites(self, *, probe: bool = True) -> builtins.list[SiteView]:
+        """Each configured site with its country, operator, status and health (probed now,
+        concurrently, unless ``probe`` is False)."""
+        if probe:
+            probe_sites(self._ctx.health, self._ctx.sites, self._ctx.executor, ttl=0)
         return site_views(self._ctx)
 
     # --- upkeep -------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from domicile.catalog import Placement, Segment, Version
-from domicile.crypto import SeekableReader
+from domicile.crypto import CHUNK_SIZE, SeekableReader, chunk_offset
 from domicile.engine.context import EngineContext
+from domicile.engine.streamread import StreamingReader
 from domicile.errors import (
     BlobNotFound,
     CopiesUnavailable,
@@ -26,7 +27,7 @@ from domicile.errors import (
 from domicile.policy import SiteStatus
 from domicile.sites import Site
 
-WINDOW_CHUNKS = 16
+WINDOW_CHUNKS = 64  # 4 MiB of ciphertext per decryption window
 _READABLE = {SiteStatus.ACTIVE, SiteStatus.DRAINING}
 _FAULT_KINDS: tuple[tuple[type[Exception], str], ...] = (
     (SiteUnavailable, "unreachable"),
@@ -37,14 +38,15 @@ _FAULT_KINDS: tuple[tuple[type[Exception], str], ...] = (
 
 
 def readable_sites(ctx: EngineContext, placements: Sequence[Placement]) -> list[str]:
-    """The sites to read from, best first: readable status, state ok, healthy first."""
+    """The sites to read from, best first: readable status, state ok, healthy first, then
+    the fastest by probed latency."""
     candidates = []
     for p in placements:
         spec = ctx.world.sites.get(p.site_id)
         if p.state != "ok" or spec is None or spec.status not in _READABLE:
             continue
         candidates.append(p.site_id)
-    return sorted(candidates, key=lambda s: (not ctx.health.healthy(s), s))
+    return ctx.health.read_order(candidates)
 
 
 def iter_range(
@@ -77,8 +79,9 @@ def _segment_range(
     position = start
     faults: list[dict[str, str]] = []
     for site_id in order:
+        stream = None
         try:
-            reader = _open(ctx, ctx.site(site_id), segment)
+            reader, stream = _open(ctx, ctx.site(site_id), segment, position, end)
             for piece in reader.iter_range(position, end, window_chunks=WINDOW_CHUNKS):
                 position += len(piece)
                 yield piece
@@ -86,6 +89,9 @@ def _segment_range(
             faults.append({"site": site_id, "error": type(exc).__name__, "detail": str(exc)})
             _record(ctx, version, segment, site_id, exc)
             continue
+        finally:
+            if stream is not None:
+                stream.close()
         ctx.health.record_success(site_id)
         return
     raise CopiesUnavailable(
@@ -99,16 +105,21 @@ def _segment_range(
     )
 
 
-def _open(ctx: EngineContext, site: Site, segment: Segment) -> SeekableReader:
-    def read(offset: int, length: int) -> bytes:
-        return b"".join(site.get(segment.blob_id, offset, offset + length))
-
-    return SeekableReader(
-        read,
+def _open(
+    ctx: EngineContext, site: Site, segment: Segment, start: int, end: int
+) -> tuple[SeekableReader, StreamingReader]:
+    last_chunk = max(end - 1, start) // CHUNK_SIZE
+    stop = min(chunk_offset(last_chunk + 1, segment.header_length), segment.ciphertext_length)
+    stream = StreamingReader(
+        site, segment.blob_id, header_length=segment.header_length, start=start, stop=stop
+    )
+    reader = SeekableReader(
+        stream,
         segment.ciphertext_length,
         ctx.keyring.identities,
         header_length=segment.header_length,
     )
+    return reader, stream
 
 
 def _record(

@@ -87,3 +87,4 @@ class SiteView:
     healthy: bool
     last_error: str | None
     template: str | None
+    latency_ms: float | None = None

@@ -67,6 +67,7 @@ def site_views(ctx: EngineContext) -> list[SiteView]:
                 healthy=health.healthy,
                 last_error=health.last_error,
                 template=spec.template,
+                latency_ms=health.latency_ms,
             )
         )
     return views

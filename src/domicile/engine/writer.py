@@ -22,6 +22,7 @@ from domicile.catalog import Bucket
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
 from domicile.engine.context import EngineContext
 from domicile.engine.fanout import FanOut
+from domicile.engine.health import probe_sites
 from domicile.engine.manifest import (
     BLOB_PREFIX,
     Manifest,
@@ -108,6 +109,7 @@ def put_object(
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
     version_id = secrets.token_hex(16)
+    probe_sites(ctx.health, ctx.sites, ctx.executor)
     decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=version_id)
     decision.raise_if_refused()
     site_ids = list(decision.chosen)

@@ -4,8 +4,9 @@ Known backend types and their keys::
 
     {type = "local", path = "...", fsync = true}   a folder (relative: to the config file)
     {type = "memory"}                              a throw-away dict, for tests and demos
+    {type = "s3", endpoint = "...", bucket = "..."} any S3-compatible bucket (docs/s3-sites.md)
 
-Each type has one opener in ``_OPENERS``; the S3 site joins there.
+Each type has one opener in ``_OPENERS``.
 """
 
 from __future__ import annotations

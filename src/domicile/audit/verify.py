@@ -1,0 +1,304 @@
+"""Verify an audit chain and its checkpoints, and say where it was tampered with.
+
+:func:`verify_chain` never raises on tampering: it returns a :class:`ChainReport` listing
+every :class:`Problem` with the seq it is located at. How each kind is found:
+
+- ``reordered``: the records are not in increasing seq order as given (located at the
+  smallest seq that is out of place). The rest of the checks run on the records sorted.
+- ``inserted``: a seq occurs more than once. The copy that links to its neighbours (its
+  ``prev`` matches the record before, and the record after or a checkpoint matches its
+  hash) is kept for the other checks; the others are reported.
+- ``removed``: a gap in the seqs (located at the first missing seq of each gap).
+- ``truncated``: the records end at seq L but a validly signed checkpoint covers a seq
+  beyond L (located at L + 1).
+- ``changed``: a broken link. Link k joins record k to whatever vouches for its hash:
+  the ``prev`` of record k + 1 and any valid checkpoint at seq k. Changing a record's
+  content breaks only its outgoing link k; changing its ``prev`` also changes its hash, so
+  it breaks links k - 1 and k. So an isolated broken link k locates record k, and a run of
+  broken links a..b locates the records a + 1..b.
+- ``checkpoint-mismatch``: an isolated broken link vouched for only by a checkpoint: the
+  record at that seq (or the history since the previous good checkpoint, rewritten
+  consistently) differs from what the audit key signed.
+- ``bad-signature``: a checkpoint whose signature does not verify with the public key, or
+  that names another key; it is ignored by every other check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from domicile.audit.chain import Head
+from domicile.audit.checkpoint import Checkpoint, verify_checkpoint
+from domicile.audit.keys import key_id
+from domicile.audit.record import ZERO, Record
+
+
+class ProblemKind(StrEnum):
+    """What kind of tampering (or damage) a :class:`Problem` reports."""
+
+    CHANGED = "changed"
+    REMOVED = "removed"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    TRUNCATED = "truncated"
+    BAD_SIGNATURE = "bad-signature"
+    CHECKPOINT_MISMATCH = "checkpoint-mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding: where (``seq``), what (``kind``) and the evidence (``message``)."""
+
+    seq: int
+    kind: ProblemKind
+    message: str
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}: {self.kind}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of :func:`verify_chain`.
+
+    ``records`` counts the distinct seqs examined; ``head`` is the last of them (None if
+    there were none); ``problems`` is sorted by seq; ``latest_checkpoint`` is the
+    highest-seq checkpoint whose signature verifies and whose head matches the record at its
+    seq; ``unsigned`` counts the records after it, which no signature covers yet.
+    """
+
+    ok: bool
+    records: int
+    head: Head | None
+    problems: tuple[Problem, ...]
+    latest_checkpoint: Checkpoint | None
+    unsigned: int
+
+    @property
+    def first_problem(self) -> Problem | None:
+        """The problem at the lowest seq, or None when the chain verifies."""
+        return self.problems[0] if self.problems else None
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(ProblemKind)}
+
+
+def verify_chain(
+    records: Iterable[Record],
+    checkpoints: Iterable[Checkpoint],
+    public_key: Ed25519PublicKey,
+    *,
+    expected_head: Checkpoint | None = None,
+) -> ChainReport:
+    """Recompute the chain from seq 1 and check every checkpoint against it.
+
+    ``records`` in the order stored or exported; ``checkpoints`` from the catalog or the
+    export; ``expected_head`` the latest checkpoint found on the sites (it counts as one
+    more checkpoint, so a truncated catalog or export is caught against it).
+    """
+    given = list(records)
+    problems: list[Problem] = []
+    all_cps = [*checkpoints, *([expected_head] if expected_head is not None else [])]
+    valid = _check_signatures(all_cps, public_key, problems)
+    problems += _order_problems(given)
+    chosen = _choose(given, valid, problems)
+    last = max(chosen, default=0)
+    problems += _gap_problems(chosen)
+    top = max((cp.seq for cp in valid), default=0)
+    if top > last:
+        problems.append(
+            Problem(
+                last + 1,
+                ProblemKind.TRUNCATED,
+                f"records end at seq {last} but a checkpoint signed seq {top}: "
+                f"records {last + 1}..{top} (at least) were removed",
+            )
+        )
+    problems += _link_problems(chosen, valid)
+    matching = [cp for cp in valid if cp.seq in chosen and chosen[cp.seq].hash == cp.head_hash]
+    latest = max(matching, key=lambda cp: cp.seq, default=None)
+    problems.sort(key=lambda p: (p.seq, _KIND_ORDER[p.kind]))
+    return ChainReport(
+        ok=not problems,
+        records=len(chosen),
+        head=Head(last, chosen[last].hash) if chosen else None,
+        problems=tuple(problems),
+        latest_checkpoint=latest,
+        unsigned=last - (latest.seq if latest else 0),
+    )
+
+
+def _check_signatures(
+    cps: Sequence[Checkpoint], public_key: Ed25519PublicKey, problems: list[Problem]
+) -> list[Checkpoint]:
+    ours = key_id(public_key)
+    valid = []
+    for cp in cps:
+        if verify_checkpoint(public_key, cp):
+            valid.append(cp)
+        elif cp.key_id != ours:
+            problems.append(
+                Problem(
+                    cp.seq,
+                    ProblemKind.BAD_SIGNATURE,
+                    f"checkpoint at seq {cp.seq} names key {cp.key_id}, not {ours}: "
+                    "check that you passed this deployment's audit public key",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    cp.seq,
+                    ProblemKind.BAD_SIGNATURE,
+                    f"checkpoint at seq {cp.seq} has a signature that does not verify: "
+                    "its seq, head, time or signature was altered",
+                )
+            )
+    return valid
+
+
+def _order_problems(given: Sequence[Record]) -> list[Problem]:
+    seen: set[int] = set()
+    firsts = []
+    for record in given:
+        if record.seq not in seen:
+            seen.add(record.seq)
+            firsts.append(record.seq)
+    for position, (found, wanted) in enumerate(zip(firsts, sorted(firsts), strict=True)):
+        if found != wanted:
+            return [
+                Problem(
+                    wanted,
+                    ProblemKind.REORDERED,
+                    f"records are out of order: record {found} is at position "
+                    f"{position + 1}, where record {wanted} belongs",
+                )
+            ]
+    return []
+
+
+def _choose(
+    given: Sequence[Record], valid: Sequence[Checkpoint], problems: list[Problem]
+) -> dict[int, Record]:
+    by_seq: dict[int, list[Record]] = {}
+    for record in given:
+        by_seq.setdefault(record.seq, []).append(record)
+    signed = {(cp.seq, cp.head_hash) for cp in valid}
+
+    def score(r: Record) -> int:
+        before = by_seq.get(r.seq - 1, [])
+        fits_prev = r.prev == ZERO if r.seq == 1 else any(r.prev == b.hash for b in before)
+        fits_next = (r.seq, r.hash) in signed or any(
+            a.prev == r.hash for a in by_seq.get(r.seq + 1, [])
+        )
+        return int(fits_prev) + int(fits_next)
+
+    chosen = {}
+    for seq in sorted(by_seq):
+        candidates = by_seq[seq]
+        if len(candidates) > 1:
+            problems.append(
+                Problem(
+                    seq,
+                    ProblemKind.INSERTED,
+                    f"seq {seq} occurs {len(candidates)} times: all but one were inserted "
+                    "(the copy that links to its neighbours is kept for the other checks)",
+                )
+            )
+        chosen[seq] = max(candidates, key=score)  # max keeps the first among equals
+    return chosen
+
+
+def _gap_problems(chosen: dict[int, Record]) -> list[Problem]:
+    problems = []
+    expected = 1
+    for seq in sorted(chosen):
+        if seq > expected:
+            count = seq - expected
+            problems.append(
+                Problem(
+                    expected,
+                    ProblemKind.REMOVED,
+                    f"records {expected}..{seq - 1} are missing ({count} removed)"
+                    if count > 1
+                    else f"record {expected} is missing (removed)",
+                )
+            )
+        expected = seq + 1
+    return problems
+
+
+def _link_problems(chosen: dict[int, Record], valid: Sequence[Checkpoint]) -> list[Problem]:
+    chain_broken: set[int] = set()
+    for seq, record in chosen.items():
+        if seq == 1:
+            if record.prev != ZERO:
+                chain_broken.add(0)
+        elif seq - 1 in chosen and record.prev != chosen[seq - 1].hash:
+            chain_broken.add(seq - 1)
+    cp_broken = {cp.seq for cp in valid if cp.seq in chosen and chosen[cp.seq].hash != cp.head_hash}
+    broken = sorted(chain_broken | cp_broken)
+    good_cps = sorted(
+        cp.seq for cp in valid if cp.seq in chosen and chosen[cp.seq].hash == cp.head_hash
+    )
+    problems = []
+    for start, end in _runs(broken):
+        if start == end:
+            problems.append(_isolated(start, chain_broken, cp_broken, good_cps))
+            continue
+        for seq in range(start + 1, end + 1):
+            problems.append(
+                Problem(
+                    seq,
+                    ProblemKind.CHANGED,
+                    f"record {seq} was altered: its prev does not match record {seq - 1} "
+                    f"and its hash does not match {_vouchers(seq, chain_broken, cp_broken)}",
+                )
+            )
+    return problems
+
+
+def _isolated(
+    slot: int, chain_broken: set[int], cp_broken: set[int], good_cps: Sequence[int]
+) -> Problem:
+    seq = max(slot, 1)
+    if slot == 0:
+        return Problem(1, ProblemKind.CHANGED, "record 1 was altered: its prev is not 64 zeros")
+    if slot not in chain_broken:
+        earlier = [s for s in good_cps if s < seq]
+        since = f"seq {earlier[-1]}" if earlier else "the start"
+        return Problem(
+            seq,
+            ProblemKind.CHECKPOINT_MISMATCH,
+            f"record {seq} differs from the checkpoint signed at seq {seq}: it, or the "
+            f"records since the last matching checkpoint ({since}), were rewritten",
+        )
+    return Problem(
+        seq,
+        ProblemKind.CHANGED,
+        f"record {seq} was altered: its hash does not match "
+        f"{_vouchers(seq, chain_broken, cp_broken)}",
+    )
+
+
+def _vouchers(seq: int, chain_broken: set[int], cp_broken: set[int]) -> str:
+    parts = []
+    if seq in chain_broken:
+        parts.append(f"the prev of record {seq + 1}")
+    if seq in cp_broken:
+        parts.append(f"the checkpoint signed at seq {seq}")
+    return " nor ".join(parts) if parts else "anything (no later record or checkpoint)"
+
+
+def _runs(slots: Sequence[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for slot in slots:
+        if runs and slot == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], slot)
+        else:
+            runs.append((slot, slot))
+    return runs
