@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -31,15 +30,9 @@ class _DiesAfter(MemorySite):
         return super().put(blob_id, counted())
 
 
-@pytest.fixture
-def pool() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(4) as executor:
-        yield executor
-
-
-def test_every_site_gets_the_same_bytes(pool: ThreadPoolExecutor) -> None:
+def test_every_site_gets_the_same_bytes() -> None:
     sites = [MemorySite(f"s{i}") for i in range(3)]
-    fan = FanOut(sites, "b1", pool, depth=2)
+    fan = FanOut(sites, "b1", depth=2)
     pieces = [bytes([i]) * 1000 for i in range(50)]
     for piece in pieces:
         fan.send(piece)
@@ -48,10 +41,10 @@ def test_every_site_gets_the_same_bytes(pool: ThreadPoolExecutor) -> None:
         assert b"".join(site.get("b1")) == b"".join(pieces)
 
 
-def test_one_failure_aborts_all_and_leaves_nothing(pool: ThreadPoolExecutor) -> None:
+def test_one_failure_aborts_all_and_leaves_nothing() -> None:
     good = MemorySite("good")
     bad = _DiesAfter("bad", budget=10_000)
-    fan = FanOut([good, bad], "b1", pool, depth=2)
+    fan = FanOut([good, bad], "b1", depth=2)
     with pytest.raises(SiteFull) as err:
         for _ in range(100):
             fan.send(b"x" * 1000)
@@ -61,10 +54,10 @@ def test_one_failure_aborts_all_and_leaves_nothing(pool: ThreadPoolExecutor) -> 
     assert list(bad.list()) == []
 
 
-def test_failure_at_the_very_end_rolls_back_completed_sites(pool: ThreadPoolExecutor) -> None:
+def test_failure_at_the_very_end_rolls_back_completed_sites() -> None:
     good = MemorySite("good")
     bad = _DiesAfter("bad", budget=999)
-    fan = FanOut([good, bad], "b1", pool)
+    fan = FanOut([good, bad], "b1")
     fan.send(b"x" * 1000)  # small enough to queue: the failure shows at finish()
     with pytest.raises(SiteFull):
         fan.finish()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import domicile
 from domicile.engine import Domicile
 from domicile.errors import (
     BucketNotEmpty,
@@ -17,7 +18,7 @@ from domicile.errors import (
     InvalidRange,
     ObjectNotFound,
 )
-from tests.engine.conftest import blob_files
+from tests.engine.conftest import blob_files, make_deployment
 
 MiB = 1024 * 1024
 
@@ -142,3 +143,14 @@ def test_bucket_lifecycle(engine: Domicile) -> None:
     engine.delete_bucket("archive")
     with pytest.raises(InvalidName):
         engine.create_bucket("Bad_Name", "eu-only")
+
+
+def test_one_worker_and_many_segments_do_not_deadlock(tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    path.write_text(
+        path.read_text().replace("segment_size_mib = 1", "segment_size_mib = 1\nworkers = 1")
+    )
+    with domicile.open(path) as engine:
+        body = os.urandom(5 * MiB + 3)
+        engine.put("docs", "k", body)
+        assert engine.get("docs", "k").read() == body

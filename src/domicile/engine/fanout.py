@@ -13,7 +13,8 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
+from typing import Any
 
 from domicile.errors import SiteError
 from domicile.sites.base import Site
@@ -29,13 +30,15 @@ class FanOutAborted(Exception):
 class FanOut:
     """Concurrent, atomic upload of one blob to several sites."""
 
-    def __init__(self, sites: Sequence[Site], blob_id: str, executor: Executor, depth: int = 8):
+    def __init__(self, sites: Sequence[Site], blob_id: str, depth: int = 8):
         self.blob_id = blob_id
         self._sites = list(sites)
         self._abort = threading.Event()
         self._queues: list[queue.Queue[object]] = [queue.Queue(depth) for _ in self._sites]
+        # One thread per site and blob: a shared pool could starve a site's put of a worker
+        # while the producer waits on that site's full queue.
         self._futures: list[Future[int]] = [
-            executor.submit(site.put, blob_id, self._drain(q))
+            _run(site.put, blob_id, self._drain(q))
             for site, q in zip(self._sites, self._queues, strict=True)
         ]
 
@@ -53,7 +56,16 @@ class FanOut:
 
     def finish(self) -> list[Site]:
         """End the blob and wait for every site; return the sites, or raise after rollback."""
+        self.end()
+        return self.wait()
+
+    def end(self) -> None:
+        """Mark the end of the blob; the sites finish writing in the background."""
         self.send(_END)  # type: ignore[arg-type]
+
+    def wait(self) -> list[Site]:
+        """Wait until every site holds the blob durably; return the sites, or raise after
+        rollback."""
         for fut in self._futures:
             if fut.exception() is not None:
                 self._fail()
@@ -90,3 +102,19 @@ class FanOut:
             if item is _END:
                 return
             yield item  # type: ignore[misc]
+
+
+def _run(fn: Any, *args: Any) -> Future[int]:
+    """Run ``fn(*args)`` on a new daemon thread; its outcome lands in the returned future."""
+    fut: Future[int] = Future()
+
+    def target() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    threading.Thread(target=target, name="domicile-fanout", daemon=True).start()
+    return fut

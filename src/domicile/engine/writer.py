@@ -39,6 +39,8 @@ from domicile.sites import Site, new_blob_id
 PIECE = 1024 * 1024
 #: Bodies up to this size are encrypted in memory and written with their manifest at once.
 SMALL_OBJECT = 1024 * 1024
+#: Segments whose upload may still be finishing while the next one is written.
+SEGMENTS_IN_FLIGHT = 2
 
 Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 
@@ -69,7 +71,7 @@ class _SegmentWriter:
     ):
         self.blob_id = new_blob_id(BLOB_PREFIX)
         self._encryptor = Encryptor(recipients)
-        self._fan = FanOut(sites, self.blob_id, ctx.executor)
+        self._fan = FanOut(sites, self.blob_id)
         self._sha = hashlib.sha256()
         self.header_length = len(self._encryptor.header)
         self.plaintext_size = 0
@@ -81,8 +83,14 @@ class _SegmentWriter:
         self._emit(self._encryptor.update(piece))
 
     def close(self) -> SegmentEntry:
+        entry = self.seal()
+        self.wait()
+        return entry
+
+    def seal(self) -> SegmentEntry:
+        """Encrypt the last chunk and end the blob; the sites finish it in the background."""
         self._emit(self._encryptor.finalize())
-        self._fan.finish()
+        self._fan.end()
         return SegmentEntry(
             blob_id=self.blob_id,
             plaintext_size=self.plaintext_size,
@@ -90,6 +98,10 @@ class _SegmentWriter:
             ciphertext_length=self.ciphertext_length,
             sha256=self._sha.hexdigest(),
         )
+
+    def wait(self) -> None:
+        """Wait until every site holds the sealed blob durably (or raise after rollback)."""
+        self._fan.wait()
 
     def abort(self) -> None:
         self._fan.abort()
@@ -191,8 +203,12 @@ def _stream_segments(
     md5: Any,
     entries: list[SegmentEntry],
 ) -> None:
-    """Cut the body into segments, each streamed to every site; append each to ``entries``."""
+    """Cut the body into segments, each streamed to every site; append each to ``entries``.
+
+    A sealed segment finishes on the sites while the next one is encrypted, so a remote
+    site's upload of one segment overlaps the next; at most ``SEGMENTS_IN_FLIGHT`` are."""
     current: _SegmentWriter | None = None
+    sealed: list[_SegmentWriter] = []
     try:
         for piece in pieces:
             md5.update(piece)
@@ -204,15 +220,21 @@ def _stream_segments(
                 current.write(rest[:room])
                 rest = rest[room:]
                 if current.plaintext_size == ctx.segment_size:
-                    entries.append(current.close())
+                    entries.append(current.seal())
+                    sealed.append(current)
                     current = None
+                    while len(sealed) >= SEGMENTS_IN_FLIGHT:
+                        sealed.pop(0).wait()
         if current is not None or not entries:
             current = current or _SegmentWriter(ctx, sites, recipients)
-            entries.append(current.close())
+            entries.append(current.seal())
+            sealed.append(current)
             current = None
+        while sealed:
+            sealed.pop(0).wait()
     except BaseException:
-        if current is not None:
-            current.abort()
+        for writer in [*sealed, *([current] if current is not None else [])]:
+            writer.abort()
         raise
 
 
