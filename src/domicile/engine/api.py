@@ -37,7 +37,7 @@ from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, put_object
-from domicile.errors import ConfigError, CryptoError, InvalidRange
+from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
 from domicile.policy import Decision, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
 
@@ -117,8 +117,17 @@ class Domicile:
         self._ctx.catalog.delete_bucket(name)
 
     def _ensure_bucket(self, name: str, policy: str, tenant: str) -> None:
-        if not any(b.name == name for b in self._ctx.catalog.list_buckets(None)):
+        if any(b.name == name for b in self._ctx.catalog.list_buckets(None)):
+            return
+        try:
             self.create_bucket(name, policy, tenant)
+        except (InvalidName, ConfigError) as exc:
+            raise ConfigError(
+                f"{self.config.path}: buckets.{name}: {exc.message}",
+                hint=exc.hint,
+                file=str(self.config.path),
+                key=f"buckets.{name}",
+            ) from None
 
     # --- objects ------------------------------------------------------------------------
 

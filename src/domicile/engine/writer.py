@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from domicile.catalog import Bucket
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
+from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.fanout import FanOut
 from domicile.engine.health import probe_sites
@@ -128,7 +129,7 @@ def put_object(
     sites = [ctx.site(s) for s in site_ids]
     recipients = ctx.recipients_for(policy)
 
-    md5 = hashlib.md5(usedforsecurity=False)
+    md5: Any = hashlib.md5(usedforsecurity=False)
     entries: list[SegmentEntry] = []
     pieces = iter_body(body)
     head, small = _take(pieces, SMALL_OBJECT)
@@ -143,6 +144,7 @@ def put_object(
                 ctx, sites, [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
             )
         else:
+            md5 = BackgroundHash("md5")  # the ETag's MD5 runs beside the encryption
             _stream_segments(
                 ctx, sites, recipients, itertools.chain(head, pieces), md5=md5, entries=entries
             )
@@ -150,6 +152,8 @@ def put_object(
             _put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
         _commit(ctx, manifest, site_ids)
     except BaseException as exc:
+        if isinstance(md5, BackgroundHash):
+            md5.close()
         _remove(ctx, sites, [e.blob_id for e in entries] + [manifest_blob_id(version_id)])
         for site_id in site_ids:
             if isinstance(exc, SiteError) and exc.context.get("site") == site_id:
