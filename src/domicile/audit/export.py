@@ -8,7 +8,9 @@ An export is UTF-8 text, one JSON object per line, each with a ``"type"``:
   stored, the verifier recomputes them all;
 - ``{"type":"checkpoint","seq":...,"head":...,"time":...,"key_id":...,"signature":...}``.
 
-Each line is canonical JSON, so an export of the same log is the same bytes. Records and
+Each line is canonical JSON, except that U+0085, U+2028 and U+2029 are written as
+``\\u`` escapes so that no splitter breaks a line inside a string; an export of the same
+log is therefore always the same bytes, and any line splitter works. Records and
 checkpoints may interleave; the verifier only needs the export and the public key.
 """
 
@@ -36,8 +38,12 @@ def export_lines(records: Iterable[Record], checkpoints: Iterable[Checkpoint]) -
         yield _line({"type": "checkpoint", **cp.to_dict()})
 
 
+# Characters that str.splitlines() treats as line ends but JSON leaves unescaped.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _line(obj: dict[str, Any]) -> str:
-    return encode_canonical(obj).decode("utf-8")
+    return encode_canonical(obj).decode("utf-8").translate(_LINE_BREAKS)
 
 
 def parse_lines(lines: Iterable[str | bytes]) -> tuple[list[Record], list[Checkpoint]]:

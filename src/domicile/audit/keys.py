@@ -28,6 +28,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from domicile.errors import AuditKeyError
 
 _RAW = serialization.Encoding.Raw
+_PRIVATE_HINT = (
+    "restore the audit key from backup, or create a new one "
+    "(checkpoints signed before stay verifiable with the old public key)"
+)
+_PUBLIC_HINT = "ask the deployment's operator for its audit public key (PEM, raw or base64)"
 _RAW_PUBLIC = serialization.PublicFormat.Raw
 
 
@@ -82,7 +87,7 @@ class AuditKey:
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise AuditKeyError(
                 "the audit key is not an unencrypted PEM PKCS#8 private key",
-                hint="generate one with `domicile audit keygen`, or restore it from backup",
+                hint=_PRIVATE_HINT,
                 file=source,
             ) from exc
         if not isinstance(key, Ed25519PrivateKey):
@@ -114,7 +119,7 @@ def parse_public_key(data: bytes, *, source: str = "<bytes>") -> Ed25519PublicKe
     except (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error) as exc:
         raise AuditKeyError(
             f"not an Ed25519 public key (PEM, 32 raw bytes or base64): {exc}",
-            hint="export it with `domicile audit pubkey` on the deployment",
+            hint=_PUBLIC_HINT,
             file=source,
         ) from exc
 
@@ -148,7 +153,7 @@ def load_private_key(path: Path) -> AuditKey:
     except FileNotFoundError as exc:
         raise AuditKeyError(
             "no audit key file",
-            hint="generate one with `domicile audit keygen`, or restore it from backup",
+            hint=_PRIVATE_HINT,
             file=str(path),
         ) from exc
     return AuditKey.from_pem(data, source=str(path))
@@ -161,7 +166,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     except FileNotFoundError as exc:
         raise AuditKeyError(
             "no public key file",
-            hint="ask the deployment for its audit public key (`domicile audit pubkey`)",
+            hint=_PUBLIC_HINT,
             file=str(path),
         ) from exc
     return parse_public_key(data, source=str(path))
