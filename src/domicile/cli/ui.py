@@ -37,8 +37,10 @@ def emit_json(data: Any) -> None:
 
 def table(title: str | None, *columns: str) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        t.add_column(column)
+    for i, column in enumerate(columns):
+        # Never hide an id behind an ellipsis: the first column (the id) stays whole, the
+        # others wrap between words, or fold when a single word is too long.
+        t.add_column(column, overflow="fold", no_wrap=i == 0)
     return t
 
 
