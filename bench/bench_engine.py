@@ -159,6 +159,7 @@ def main() -> None:
             for i in range(args.small):
                 d.get("bench", f"small/{i:05d}").read()
             gets = args.small / (time.perf_counter() - start)
+            audit_on, audit_off = audit_ratio(d, small, args.small // 2)
         raw = raw_small_writes(root, args.small, small)
         same = raw_small_writes(root, args.small, small, files=4, dirsync=True)
         print(f"raw 64 KiB write+fsync x2   : {raw:8.0f} /s (two files each, like two copies)")
@@ -171,8 +172,28 @@ def main() -> None:
             f"(vs our durability {puts / same:.2f})"
         )
         print(f"get 64 KiB                  : {gets:8.0f} /s")
+        print(
+            f"put 64 KiB, audit on / off  : {audit_on:8.0f} / {audit_off:.0f} /s  "
+            f"ratio {audit_on / audit_off:.2f} (goal >= 0.95)"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def audit_ratio(d: object, data: bytes, count: int) -> tuple[float, float]:
+    """64 KiB puts per second with the audit log on and off, interleaved in rounds."""
+    ctx = d.context  # type: ignore[attr-defined]
+    log = ctx.audit
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(4):
+        for on in (True, False):
+            ctx.audit = log if on else None
+            start = time.perf_counter()
+            for i in range(count // 4):
+                d.put("bench", f"audit/{on}/{round_}/{i}", data)  # type: ignore[attr-defined]
+            rates[on].append((count // 4) / (time.perf_counter() - start))
+    ctx.audit = log
+    return max(rates[True]), max(rates[False])
 
 
 def raw_small_writes(

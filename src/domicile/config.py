@@ -47,6 +47,8 @@ class DeploymentSection(_Strict):
     name: str = "domicile"
     catalog: str = "sqlite:///catalog.db"
     keyring: str = "keyring.txt"
+    audit_key: str = "audit-key.pem"
+    checkpoint_every: int = Field(default=1000, ge=1)
     segment_size_mib: int = Field(default=64, ge=1, le=4096)
     workers: int = Field(default=8, ge=1, le=256)
 

@@ -147,3 +147,20 @@ def test_set_status_plan_apply(deployment: Path, run: Run) -> None:
     assert run(*cfg, "--json", "plan").json()["empty"] is True
     bad = run(*cfg, "sites", "set-status", "nowhere", "active")
     assert bad.code == 3 and "the sites are" in bad.err
+
+
+def test_audit_commands(deployment: Path, run: Run, tmp_path: Path) -> None:
+    cfg = ("--config", str(deployment))
+    assert run(*cfg, "put", str(deployment), "reports/a").code == 0
+    assert "audit chain intact" in run(*cfg, "audit", "verify").out
+    tail = run(*cfg, "--json", "audit", "tail", "-n", "5").json()
+    assert tail[-1]["action"] == "put" and tail[-1]["key"] == "a"
+    export = tmp_path / "audit.jsonl"
+    assert run(*cfg, "audit", "export", "-o", str(export)).code == 0
+    key = tmp_path / "audit.pub"
+    key.write_text(run(*cfg, "audit", "public-key").out)
+    offline = run("audit", "verify", "--export", str(export), "--public-key", str(key))
+    assert offline.code == 0, offline.err
+    export.write_text(export.read_text().replace('"bucket_create"', '"bucket_delete"', 1))
+    bad = run("audit", "verify", "--export", str(export), "--public-key", str(key))
+    assert bad.code == 12

@@ -71,7 +71,12 @@ def blob_files(root: Path, site: str) -> list[Path]:
     """Every blob file a local site holds (temp files excluded)."""
     base = root / "sites" / site
     return sorted(
-        p for p in base.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.name != MARKER
+        p
+        for p in base.rglob("*")
+        if p.is_file()
+        and ".tmp" not in p.parts
+        and p.name != MARKER
+        and not p.name.startswith("ckpt-")  # audit checkpoints, not data
     )
 
 

@@ -13,7 +13,7 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from domicile.catalog.records import (
@@ -27,6 +27,9 @@ from domicile.catalog.records import (
     Segment,
     Version,
 )
+
+#: Given the audit head (seq, hash), the rows ``(seq, hash, body)`` to append after it.
+AuditBuilder = Callable[[int, str], Sequence[tuple[int, str, str]]]
 
 
 class Catalog(Protocol):
@@ -88,6 +91,12 @@ class Catalog(Protocol):
     def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]: ...
     def finish_job(self, job_id: int, state: str, detail: str = "") -> None: ...
     def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]: ...
+
+    # audit
+    def append_audit(self, build: AuditBuilder) -> list[tuple[int, str, str]]: ...
+    def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]: ...
+    def add_audit_checkpoint(self, seq: int, body: str) -> None: ...
+    def audit_checkpoints(self) -> list[str]: ...
 
     # garbage
     def garbage(self, limit: int = 1000) -> list[GarbageItem]: ...

@@ -35,7 +35,12 @@ def _v2_jobs(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.jobs])
 
 
-STEPS: tuple[tuple[int, Step], ...] = ((1, _v1_initial), (2, _v2_jobs))
+def _v3_audit(conn: sa.Connection) -> None:
+    """0.1: the audit chain and its signed checkpoints."""
+    schema.metadata.create_all(conn, tables=[schema.audit_records, schema.audit_checkpoints])
+
+
+STEPS: tuple[tuple[int, Step], ...] = ((1, _v1_initial), (2, _v2_jobs), (3, _v3_audit))
 LATEST = STEPS[-1][0]
 
 

@@ -125,6 +125,21 @@ jobs = sa.Table(
 )
 sa.Index("jobs_state", jobs.c.state)
 
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
 garbage = sa.Table(
     "garbage",
     metadata,

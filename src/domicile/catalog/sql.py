@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 from domicile.catalog import schema as t
+from domicile.catalog.base import AuditBuilder
 from domicile.catalog.listing import list_page
 from domicile.catalog.migrations import migrate
 from domicile.catalog.records import (
@@ -426,6 +427,45 @@ class SqlCatalog:
                 )
                 for r in conn.execute(query)
             ]
+
+    # --- audit ------------------------------------------------------------------------
+
+    def append_audit(self, build: AuditBuilder) -> list[tuple[int, str, str]]:
+        """Append records built from the head, atomically: ``build(seq, hash)`` gets the
+        current head (0 and "" when empty) and returns ``(seq, hash, body)`` rows."""
+        with self._write() as conn:
+            head = conn.execute(
+                sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
+                .order_by(t.audit_records.c.seq.desc())
+                .limit(1)
+            ).first()
+            rows = list(build(*(head if head is not None else (0, ""))))
+            if rows:
+                conn.execute(
+                    sa.insert(t.audit_records),
+                    [{"seq": s, "hash": h, "body": b} for s, h, b in rows],
+                )
+        return rows
+
+    def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]:
+        """Records with ``seq > since`` in order, as ``(seq, hash, body)``."""
+        c = t.audit_records.c
+        query = sa.select(c.seq, c.hash, c.body).where(c.seq > since).order_by(c.seq).limit(limit)
+        with self._read() as conn:
+            return [(int(s), h, b) for s, h, b in conn.execute(query)]
+
+    def add_audit_checkpoint(self, seq: int, body: str) -> None:
+        with self._write() as conn:
+            exists = conn.execute(
+                sa.select(t.audit_checkpoints.c.seq).where(t.audit_checkpoints.c.seq == seq)
+            ).first()
+            if exists is None:
+                conn.execute(sa.insert(t.audit_checkpoints).values(seq=seq, body=body))
+
+    def audit_checkpoints(self) -> list[str]:
+        query = sa.select(t.audit_checkpoints.c.body).order_by(t.audit_checkpoints.c.seq)
+        with self._read() as conn:
+            return [b for (b,) in conn.execute(query)]
 
     # --- garbage ----------------------------------------------------------------------
 

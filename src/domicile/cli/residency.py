@@ -58,6 +58,7 @@ def sites_set_status(state: State, site: str, status: str) -> None:
     """Set SITE's STATUS in the configuration, then show the plan it calls for."""
     previous = set_site_status(state.config_path, site, status)
     state.reopen()
+    state.engine.record_event("site_status", sites=(site,), detail={"from": previous, "to": status})
     plan = state.engine.plan()
     if state.as_json:
         emit_json({"site": site, "previous": previous, "status": status, "plan": plan_json(plan)})

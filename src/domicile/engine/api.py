@@ -13,10 +13,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from domicile.audit import CheckpointPolicy
 from domicile.catalog import Bucket, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
+from domicile.engine.auditlog import AuditLog, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
@@ -38,7 +41,7 @@ from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
-from domicile.policy import Decision, decide, load_world
+from domicile.policy import Decision, check_copy, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
 
 
@@ -74,13 +77,32 @@ class Domicile:
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
         )
+        audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
+        # Checkpoints go to every site some policy allows: a site no policy allows gets
+        # no byte from us, not even a signature.
+        evidence_sites = {
+            sid: site
+            for sid, site in sites.items()
+            if any(check_copy(p, world, sid).compliant for p in world.policies.values())
+        }
+        self._ctx.audit = AuditLog(
+            catalog,
+            audit_key,
+            evidence_sites,
+            actor=cli_actor(),
+            policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
+        )
+        if created:
+            self._ctx.record("audit_key_created", detail={"key_id": audit_key.key_id})
         for name, section in config.buckets.items():
             self._ensure_bucket(name, section.policy, section.tenant)
 
     # --- life cycle ---------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release threads, connections and the catalog."""
+        """Sign the audit head, then release threads, connections and the catalog."""
+        if self._ctx.audit is not None:
+            self._ctx.audit.seal()
         self._ctx.executor.shutdown(wait=True)
         for site in self._ctx.sites.values():
             site.close()
@@ -105,7 +127,9 @@ class Domicile:
         """Create a bucket bound to ``policy``; the policy must exist and be satisfiable."""
         check_bucket_name(name)
         self._ctx.policy(policy)
-        return self._ctx.catalog.create_bucket(name, policy, tenant)
+        bucket = self._ctx.catalog.create_bucket(name, policy, tenant)
+        self._ctx.record("bucket_create", bucket=name, policy=policy, detail={"tenant": tenant})
+        return bucket
 
     def bucket(self, name: str) -> Bucket:
         return self._ctx.catalog.get_bucket(name)
@@ -115,6 +139,7 @@ class Domicile:
 
     def delete_bucket(self, name: str) -> None:
         self._ctx.catalog.delete_bucket(name)
+        self._ctx.record("bucket_delete", bucket=name)
 
     def _ensure_bucket(self, name: str, policy: str, tenant: str) -> None:
         if any(b.name == name for b in self._ctx.catalog.list_buckets(None)):
@@ -173,6 +198,8 @@ class Domicile:
         check_key(key, bucket=bucket)
         self._ctx.catalog.get_bucket(bucket)
         removed = self._ctx.catalog.delete_object(bucket, key)
+        if removed is not None:
+            self._ctx.record("delete", bucket=bucket, key=key, version=removed.version_id)
         collect_garbage(self._ctx)
         return removed is not None
 
@@ -227,7 +254,18 @@ class Domicile:
         progress: Callable[[int], None] | None = None,
     ) -> VerifyReport:
         """Check every copy (quick: size; full: SHA-256; deep: decrypt); mark bad ones."""
-        return verify(self._ctx, Level(level), bucket=bucket, progress=progress)
+        report = verify(self._ctx, Level(level), bucket=bucket, progress=progress)
+        self._ctx.record(
+            "verify",
+            bucket=bucket,
+            result="ok" if report.ok else "problems",
+            detail={
+                "level": report.level,
+                "copies": report.copies,
+                "problems": len(report.problems),
+            },
+        )
+        return report
 
     def repair(
         self, *, bucket: str | None = None, progress: Callable[[int], None] | None = None
@@ -266,6 +304,16 @@ class Domicile:
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
         """Remove blobs no catalog entry references, once older than ``grace`` seconds."""
         return sweep_orphans(self._ctx, grace=grace, dry_run=dry_run)
+
+    @property
+    def audit(self) -> AuditLog:
+        """The deployment's audit log."""
+        assert self._ctx.audit is not None
+        return self._ctx.audit
+
+    def record_event(self, action: str, **fields: Any) -> None:
+        """Append an audit event for a change made outside the engine (e.g. a config edit)."""
+        self._ctx.record(action, **fields)
 
     def count_versions(self, bucket: str | None = None) -> int:
         """How many object versions the catalog holds (for progress bars)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from domicile.catalog import Catalog
 from domicile.crypto import Keyring, X25519Recipient
+from domicile.engine.auditlog import AuditLog
 from domicile.engine.health import HealthBook
 from domicile.errors import ConfigError, SiteUnavailable
 from domicile.policy import Policy, World
@@ -24,6 +26,12 @@ class EngineContext:
     executor: ThreadPoolExecutor
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
+    audit: AuditLog | None = None
+
+    def record(self, action: str, **fields: Any) -> None:
+        """Append an audit event (when the deployment has an audit log)."""
+        if self.audit is not None:
+            self.audit.record(action, **fields)
 
     def site(self, site_id: str) -> Site:
         try:

@@ -237,6 +237,14 @@ def _apply_version(
                 report.failed.append(f"{s.bucket}/{s.key}: copy to {s.site_id} failed: {exc}")
             continue
         ctx.catalog.finish_job(job_id, "done")
+        ctx.record(
+            "placement_added",
+            bucket=s.bucket,
+            key=s.key,
+            version=s.version_id,
+            sites=(s.site_id,),
+            detail={"source": s.source or "", "job": job_id, "reason": s.reason[:200]},
+        )
         with lock:
             report.added += 1
             report.bytes_copied += s.bytes
@@ -250,6 +258,14 @@ def _apply_version(
             continue  # keep the extra copy until its replacement exists
         ctx.catalog.remove_placement(s.version_id, s.site_id)
         ctx.catalog.finish_job(job_id, "done")
+        ctx.record(
+            "placement_removed",
+            bucket=s.bucket,
+            key=s.key,
+            version=s.version_id,
+            sites=(s.site_id,),
+            detail={"job": job_id, "violation": s.violation, "reason": s.reason[:200]},
+        )
         with lock:
             report.removed += 1
 

@@ -112,6 +112,15 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
         else:
             ctx.catalog.add_placement(Placement(vid, target, "ok", _now(), _now()))
         ctx.catalog.resolve_faults(vid, target)
+        ctx.record(
+            "placement_added",
+            bucket=version.bucket,
+            key=version.key,
+            version=vid,
+            sites=(target,),
+            policy=policy.name,
+            detail={"source": source, "reason": "repair"},
+        )
         report.added.append(CopyAdded(version.bucket, version.key, target, source, nbytes))
 
 

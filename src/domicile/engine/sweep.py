@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from domicile.engine.auditlog import CHECKPOINT_PREFIX
 from domicile.engine.context import EngineContext
 from domicile.errors import SiteError
 
@@ -63,6 +64,8 @@ def sweep_orphans(
         try:
             keep = referenced_on(ctx, site_id)
             for info in site.list():
+                if info.blob_id.startswith(CHECKPOINT_PREFIX):
+                    continue  # audit checkpoints are evidence, never orphans
                 if info.blob_id in keep or (site_id, info.blob_id) in queued:
                     continue
                 if info.modified is None or info.modified > cutoff:

@@ -145,4 +145,13 @@ def _check_segment(ctx: EngineContext, level: Level, site: Site, segment: Segmen
 def _mark(ctx: EngineContext, version: Version, site_id: str, state: str, exc: Exception) -> None:
     kind = "not_found" if state == "missing" else "corrupt"
     ctx.catalog.set_placement_state(version.version_id, site_id, state, time.time())
+    ctx.record(
+        "placement_failed",
+        bucket=version.bucket,
+        key=version.key,
+        version=version.version_id,
+        sites=(site_id,),
+        result=state,
+        detail={"error": str(exc)[:200]},
+    )
     ctx.catalog.record_fault(version.version_id, site_id, kind, f"verify: {exc}")

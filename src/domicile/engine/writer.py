@@ -161,6 +161,15 @@ def put_object(
         raise
     for site_id in site_ids:
         ctx.health.record_success(site_id)
+    ctx.record(
+        "put",
+        bucket=bucket_name,
+        key=key,
+        version=version_id,
+        sites=site_ids,
+        policy=policy.name,
+        detail={"size": manifest.size, "etag": manifest.etag},
+    )
     return ObjectInfo(
         bucket=bucket_name,
         key=key,

@@ -1,0 +1,129 @@
+"""Audit commands: audit verify, audit export, audit tail."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from domicile.audit import (
+    export_lines,
+    load_public_key,
+    parse_lines,
+    public_key_text,
+    verify_chain,
+)
+from domicile.cli.state import State, pass_state
+from domicile.cli.ui import console, emit_json, table, when
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained, signed audit log."""
+
+
+@audit.command(name="verify")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Verify an export offline instead of the catalog.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --export: the deployment's audit public key.",
+)
+@pass_state
+def audit_verify(state: State, export_file: Path | None, public_key: Path | None) -> None:
+    """Recompute the chain and check every checkpoint; say where history was changed."""
+    if export_file is not None:
+        if public_key is None:
+            raise click.UsageError("--export needs --public-key")
+        with export_file.open(encoding="utf-8") as lines:
+            records, checkpoints = parse_lines(lines)
+        latest = max(checkpoints, key=lambda c: c.seq, default=None)
+        report = verify_chain(
+            records, checkpoints, load_public_key(public_key), expected_head=latest
+        )
+    else:
+        report = state.engine.audit.verify()
+    if state.as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "records": report.records,
+                "unsigned": report.unsigned,
+                "latest_checkpoint": report.latest_checkpoint.seq
+                if report.latest_checkpoint
+                else None,
+                "problems": [
+                    {"seq": p.seq, "kind": str(p.kind), "message": p.message}
+                    for p in report.problems
+                ],
+            }
+        )
+    elif report.ok:
+        cp = report.latest_checkpoint
+        console.print(
+            f"[green]audit chain intact[/]: {report.records} records, last signed checkpoint "
+            f"at {cp.seq if cp else '-'}, {report.unsigned} records after it",
+            highlight=False,
+        )
+    else:
+        for p in report.problems:
+            console.print(f"[red]seq {p.seq}: {p.kind}[/] {p.message}", highlight=False)
+    if not report.ok:
+        raise SystemExit(12)
+
+
+@audit.command(name="export")
+@click.option("--since", default=0, show_default=True, help="Records after this sequence.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default="-",
+    help="File to write (default: stdout).",
+)
+@pass_state
+def audit_export(state: State, since: int, output: Path) -> None:
+    """Write records and checkpoints as JSON Lines, for offline verification."""
+    log = state.engine.audit
+    lines = export_lines(log.records(since), log.checkpoints())
+    if str(output) == "-":
+        for line in lines:
+            sys.stdout.write(line if line.endswith("\n") else line + "\n")
+        return
+    with output.open("w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(line if line.endswith("\n") else line + "\n")
+
+
+@audit.command(name="public-key")
+@pass_state
+def audit_public_key(state: State) -> None:
+    """Print the audit public key (base64), to verify exports elsewhere."""
+    click.echo(public_key_text(state.engine.audit.public_key))
+
+
+@audit.command(name="tail")
+@click.option("-n", "count", default=20, show_default=True, help="How many records.")
+@pass_state
+def audit_tail(state: State, count: int) -> None:
+    """The latest audit records."""
+    records = list(state.engine.audit.records())[-count:]
+    if state.as_json:
+        emit_json([r.body() for r in records])
+        return
+    t = table("audit", "seq", "time", "actor", "action", "object", "sites", "result")
+    for r in records:
+        obj = "/".join(x for x in (r.bucket, r.key) if x)
+        t.add_row(
+            str(r.seq), when(r.time / 1e6), r.actor, r.action, obj, ", ".join(r.sites), r.result
+        )
+    console.print(t)
+
+
+COMMANDS = (audit,)

@@ -1,0 +1,184 @@
+"""The deployment's audit log: events appended to a hash chain in the catalog, signed
+checkpoints in the catalog and on every site, and verification from either.
+
+Appends run in a catalog write transaction that reads the head first, so concurrent
+writers (threads, or a CLI next to a gateway) never fork the chain. A checkpoint is
+signed with the deployment's Ed25519 audit key every ``every_records`` records or
+``every_seconds`` seconds and written to every writable site as a small public blob
+(``ckpt-<seq>``): rewriting history then needs the catalog and every site at once.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from domicile.audit import (
+    ZERO,
+    AuditKey,
+    Chain,
+    ChainReport,
+    Checkpoint,
+    CheckpointPolicy,
+    Record,
+    Scalar,
+    load_private_key,
+    save_private_key,
+    sign_checkpoint,
+    verify_chain,
+    wall_clock_us,
+)
+from domicile.catalog import Catalog
+from domicile.errors import SiteError
+from domicile.sites import Site
+
+CHECKPOINT_PREFIX = "ckpt-"
+
+
+def cli_actor() -> str:
+    """The actor of commands run from the CLI: ``cli:<user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid-{os.getuid()}"
+
+
+def open_audit_key(path: Path) -> tuple[AuditKey, bool]:
+    """The audit key at ``path``, created (0600) if absent; True when it was created."""
+    if path.exists():
+        return load_private_key(path), False
+    key = AuditKey.generate()
+    save_private_key(path, key)
+    return key, True
+
+
+class AuditLog:
+    """Append events, checkpoint them, and verify the chain."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        key: AuditKey,
+        sites: Mapping[str, Site],
+        *,
+        actor: str,
+        policy: CheckpointPolicy | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._key = key
+        self._sites = sites
+        self.actor = actor
+        self._policy = policy or CheckpointPolicy()
+        self._lock = threading.Lock()
+        stored = catalog.audit_checkpoints()
+        self._last_cp = Checkpoint.from_dict(json.loads(stored[-1])) if stored else None
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public
+
+    def record(
+        self,
+        action: str,
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        version: str | None = None,
+        sites: Sequence[str] = (),
+        policy: str | None = None,
+        result: str = "ok",
+        detail: Mapping[str, Scalar] | None = None,
+        actor: str | None = None,
+    ) -> Record:
+        """Append one event; sign a checkpoint when one is due."""
+        made: list[Record] = []
+
+        def build(seq: int, head: str) -> list[tuple[int, str, str]]:
+            record = Chain(seq, head or ZERO).append(
+                actor=actor or self.actor,
+                action=action,
+                result=result,
+                bucket=bucket,
+                key=key,
+                version=version,
+                sites=tuple(sites),
+                policy=policy,
+                detail=detail,
+            )
+            made.append(record)
+            return [(record.seq, record.hash, record.canonical.decode("utf-8"))]
+
+        self._catalog.append_audit(build)
+        record = made[-1]
+        if self._policy.due(record.seq, wall_clock_us(), self._last_cp):
+            self.checkpoint(record.seq, record.hash)
+        return record
+
+    def checkpoint(self, seq: int | None = None, head: str | None = None) -> Checkpoint | None:
+        """Sign the head (or ``seq``/``head``), store it in the catalog and on every site."""
+        if seq is None or head is None:
+            rows = self._catalog.audit_records(since=0, limit=10**12)
+            if not rows:
+                return None
+            seq, head = rows[-1][0], rows[-1][1]
+        with self._lock:
+            cp = sign_checkpoint(self._key, seq, head, wall_clock_us())
+            self._catalog.add_audit_checkpoint(seq, json.dumps(cp.to_dict(), sort_keys=True))
+            self._last_cp = cp
+        for site in self._sites.values():
+            try:
+                site.put(f"{CHECKPOINT_PREFIX}{seq:020d}", [cp.to_bytes()])
+            except SiteError:
+                continue  # the next checkpoint goes there again; verify reads every site
+        return cp
+
+    def seal(self) -> Checkpoint | None:
+        """Sign the head if records were appended since the last checkpoint (on close)."""
+        rows = self._catalog.audit_records(since=self._last_cp.seq if self._last_cp else 0)
+        if not rows:
+            return None
+        return self.checkpoint(rows[-1][0], rows[-1][1])
+
+    def records(self, since: int = 0) -> Iterator[Record]:
+        """Every record after ``since``, in order, parsed from the catalog."""
+        while True:
+            rows = self._catalog.audit_records(since=since, limit=5000)
+            for _, _, body in rows:
+                yield Record.from_body(json.loads(body))
+            if len(rows) < 5000:
+                return
+            since = rows[-1][0]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return [Checkpoint.from_dict(json.loads(b)) for b in self._catalog.audit_checkpoints()]
+
+    def site_checkpoints(self) -> list[Checkpoint]:
+        """The newest checkpoint found on each reachable site."""
+        found: list[Checkpoint] = []
+        for site in self._sites.values():
+            try:
+                latest = max((i.blob_id for i in site.list(CHECKPOINT_PREFIX)), default=None)
+                if latest is not None:
+                    data = b"".join(site.get(latest))
+                    found.append(Checkpoint.from_dict(json.loads(data)))
+            except (SiteError, ValueError):
+                continue
+        return found
+
+    def verify(self) -> ChainReport:
+        """Recompute the chain from the catalog; check every signature; detect truncation
+        against the newest checkpoint found on the sites."""
+        on_sites = self.site_checkpoints()
+        newest = max(on_sites, key=lambda c: c.seq, default=None)
+        return verify_chain(
+            self.records(),
+            [*self.checkpoints(), *on_sites],
+            self._key.public,
+            expected_head=newest,
+        )
