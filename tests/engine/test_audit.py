@@ -95,3 +95,16 @@ def test_offline_verification_from_an_export(tmp_path: Path) -> None:
     assert verify_chain(records, checkpoints, public).ok
     tampered = [line.replace('"k3"', '"k9"') for line in lines]
     assert not verify_chain(*parse_lines(tampered), public).ok
+
+
+def test_reads_are_recorded_when_the_policy_asks(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    with domicile.open(path) as engine:
+        engine.put("docs", "k", b"quiet")
+        engine.get("docs", "k").read()
+        assert "get" not in [r.action for r in engine.audit.records()]
+    path.write_text(path.read_text().replace("copies = 2\n", "copies = 2\naudit_reads = true\n", 1))
+    with domicile.open(path) as engine:
+        engine.get("docs", "k", 1, 3).read()
+        last = list(engine.audit.records())[-1]
+        assert (last.action, last.key, dict(last.detail)) == ("get", "k", {"start": 1, "end": 3})

@@ -190,6 +190,16 @@ class Domicile:
                 key=key,
             )
         segments = self._ctx.catalog.segments(version.version_id)
+        policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
+        if policy.audit_reads:
+            self._ctx.record(
+                "get",
+                bucket=bucket,
+                key=key,
+                version=version.version_id,
+                policy=policy.name,
+                detail={"start": start, "end": stop},
+            )
         chunks = iter_range(self._ctx, version, segments, start, stop)
         return ObjectReader(_info(version), start, stop, chunks)
 
