@@ -43,9 +43,15 @@ class Catalog(Protocol):
 
     # versions
     def commit_version(
-        self, version: Version, segments: Sequence[Segment], placements: Sequence[Placement]
+        self,
+        version: Version,
+        segments: Sequence[Segment],
+        placements: Sequence[Placement],
+        *,
+        audit: AuditBuilder | None = None,
     ) -> Version | None:
-        """Make ``version`` current; return the version it replaced (its blobs are queued)."""
+        """Make ``version`` current; return the version it replaced (its blobs are queued).
+        ``audit`` appends the event's audit records in the same transaction."""
         ...
 
     def current_version(self, bucket: str, key: str) -> Version: ...

@@ -161,7 +161,12 @@ class SqlCatalog:
     # --- versions ---------------------------------------------------------------------
 
     def commit_version(
-        self, version: Version, segments: Sequence[Segment], placements: Sequence[Placement]
+        self,
+        version: Version,
+        segments: Sequence[Segment],
+        placements: Sequence[Placement],
+        *,
+        audit: AuditBuilder | None = None,
     ) -> Version | None:
         with self._write() as conn:
             _require_bucket(conn, version.bucket)
@@ -173,6 +178,8 @@ class SqlCatalog:
                 conn.execute(sa.insert(t.segments), [_segment_row(s) for s in segments])
             if placements:
                 conn.execute(sa.insert(t.placements), [_placement_row(p) for p in placements])
+            if audit is not None:
+                _append_audit(conn, audit)
         return previous
 
     def current_version(self, bucket: str, key: str) -> Version:
@@ -434,18 +441,7 @@ class SqlCatalog:
         """Append records built from the head, atomically: ``build(seq, hash)`` gets the
         current head (0 and "" when empty) and returns ``(seq, hash, body)`` rows."""
         with self._write() as conn:
-            head = conn.execute(
-                sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
-                .order_by(t.audit_records.c.seq.desc())
-                .limit(1)
-            ).first()
-            rows = list(build(*(head if head is not None else (0, ""))))
-            if rows:
-                conn.execute(
-                    sa.insert(t.audit_records),
-                    [{"seq": s, "hash": h, "body": b} for s, h, b in rows],
-                )
-        return rows
+            return _append_audit(conn, build)
 
     def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]:
         """Records with ``seq > since`` in order, as ``(seq, hash, body)``."""
@@ -504,6 +500,20 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def _append_audit(conn: sa.Connection, build: AuditBuilder) -> list[tuple[int, str, str]]:
+    head = conn.execute(
+        sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
+        .order_by(t.audit_records.c.seq.desc())
+        .limit(1)
+    ).first()
+    rows = list(build(*(head if head is not None else (0, ""))))
+    if rows:
+        conn.execute(
+            sa.insert(t.audit_records), [{"seq": s, "hash": h, "body": b} for s, h, b in rows]
+        )
+    return rows
 
 
 def _no_bucket(name: str) -> BucketNotFound:

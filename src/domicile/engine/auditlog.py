@@ -35,6 +35,7 @@ from domicile.audit import (
     wall_clock_us,
 )
 from domicile.catalog import Catalog
+from domicile.catalog.base import AuditBuilder
 from domicile.errors import SiteError
 from domicile.sites import Site
 
@@ -97,6 +98,35 @@ class AuditLog:
         actor: str | None = None,
     ) -> Record:
         """Append one event; sign a checkpoint when one is due."""
+        build, made = self.builder(
+            action,
+            bucket=bucket,
+            key=key,
+            version=version,
+            sites=sites,
+            policy=policy,
+            result=result,
+            detail=detail,
+            actor=actor,
+        )
+        self._catalog.append_audit(build)
+        return self.appended(made)
+
+    def builder(
+        self,
+        action: str,
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        version: str | None = None,
+        sites: Sequence[str] = (),
+        policy: str | None = None,
+        result: str = "ok",
+        detail: Mapping[str, Scalar] | None = None,
+        actor: str | None = None,
+    ) -> tuple[AuditBuilder, list[Record]]:
+        """A builder for the catalog to run inside a mutation's own transaction, and the
+        list it fills with the record; pass that list to :meth:`appended` afterwards."""
         made: list[Record] = []
 
         def build(seq: int, head: str) -> list[tuple[int, str, str]]:
@@ -114,7 +144,10 @@ class AuditLog:
             made.append(record)
             return [(record.seq, record.hash, record.canonical.decode("utf-8"))]
 
-        self._catalog.append_audit(build)
+        return build, made
+
+    def appended(self, made: list[Record]) -> Record:
+        """After a builder ran: sign a checkpoint when one is due; return the record."""
         record = made[-1]
         if self._policy.due(record.seq, wall_clock_us(), self._last_cp):
             self.checkpoint(record.seq, record.hash)

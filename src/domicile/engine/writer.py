@@ -18,7 +18,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
+from domicile.audit import Record
 from domicile.catalog import Bucket
+from domicile.catalog.base import AuditBuilder
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
@@ -150,7 +152,7 @@ def put_object(
             )
             manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
             _put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
-        _commit(ctx, manifest, site_ids)
+        made = _commit(ctx, manifest, site_ids, policy.name)
     except BaseException as exc:
         if isinstance(md5, BackgroundHash):
             md5.close()
@@ -161,15 +163,8 @@ def put_object(
         raise
     for site_id in site_ids:
         ctx.health.record_success(site_id)
-    ctx.record(
-        "put",
-        bucket=bucket_name,
-        key=key,
-        version=version_id,
-        sites=site_ids,
-        policy=policy.name,
-        detail={"size": manifest.size, "etag": manifest.etag},
-    )
+    if ctx.audit is not None and made:
+        ctx.audit.appended(made)
     return ObjectInfo(
         bucket=bucket_name,
         key=key,
@@ -292,8 +287,25 @@ def _put_blobs(
         raise errors[0]
 
 
-def _commit(ctx: EngineContext, manifest: Manifest, site_ids: Sequence[str]) -> None:
-    ctx.catalog.commit_version(*catalog_records(manifest, site_ids, manifest.created_at))
+def _commit(
+    ctx: EngineContext, manifest: Manifest, site_ids: Sequence[str], policy: str
+) -> list[Record]:
+    """Commit the version and its audit record in one catalog transaction."""
+    build: AuditBuilder | None = None
+    made: list[Record] = []
+    if ctx.audit is not None:
+        build, made = ctx.audit.builder(
+            "put",
+            bucket=manifest.bucket,
+            key=manifest.key,
+            version=manifest.version_id,
+            sites=site_ids,
+            policy=policy,
+            detail={"size": manifest.size, "etag": manifest.etag},
+        )
+    records = catalog_records(manifest, site_ids, manifest.created_at)
+    ctx.catalog.commit_version(*records, audit=build)
+    return made
 
 
 def _remove(ctx: EngineContext, sites: Sequence[Site], blob_ids: Sequence[str]) -> None:
