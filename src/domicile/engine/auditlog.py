@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -84,31 +85,9 @@ class AuditLog:
     def public_key(self) -> Ed25519PublicKey:
         return self._key.public
 
-    def record(
-        self,
-        action: str,
-        *,
-        bucket: str | None = None,
-        key: str | None = None,
-        version: str | None = None,
-        sites: Sequence[str] = (),
-        policy: str | None = None,
-        result: str = "ok",
-        detail: Mapping[str, Scalar] | None = None,
-        actor: str | None = None,
-    ) -> Record:
-        """Append one event; sign a checkpoint when one is due."""
-        build, made = self.builder(
-            action,
-            bucket=bucket,
-            key=key,
-            version=version,
-            sites=sites,
-            policy=policy,
-            result=result,
-            detail=detail,
-            actor=actor,
-        )
+    def record(self, action: str, **fields: Any) -> Record:
+        """Append one event (fields as for :meth:`builder`); sign a checkpoint when due."""
+        build, made = self.builder(action, **fields)
         self._catalog.append_audit(build)
         return self.appended(made)
 
