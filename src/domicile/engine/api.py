@@ -78,12 +78,13 @@ class Domicile:
             segment_size=config.segment_size,
         )
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
-        # Checkpoints go to every site some policy allows: a site no policy allows gets
-        # no byte from us, not even a signature.
+        # Checkpoints go to every active site some policy allows: a site no policy allows,
+        # or a suspended one, gets no byte from us, not even a signature.
         evidence_sites = {
             sid: site
             for sid, site in sites.items()
-            if any(check_copy(p, world, sid).compliant for p in world.policies.values())
+            if world.sites[sid].status.writable
+            and any(check_copy(p, world, sid).compliant for p in world.policies.values())
         }
         self._ctx.audit = AuditLog(
             catalog,
