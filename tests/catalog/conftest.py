@@ -1,4 +1,10 @@
-"""A catalog per test: SQLite in a file (WAL); set DOMICILE_TEST_CATALOG_URL for another."""
+"""A fresh catalog per test.
+
+SQLite in a file (WAL) by default. Set ``DOMICILE_TEST_CATALOG_URL`` (e.g. a PostgreSQL
+URL) to run the same tests against another database: it must be a database the tests may
+fill and empty; every table is dropped after each test. Tests that poke at SQLite itself
+take the ``sqlite_url`` fixture instead and are skipped then.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from domicile.catalog import SqlCatalog, open_catalog
 
+_ENV = "DOMICILE_TEST_CATALOG_URL"
+
 
 @pytest.fixture
-def catalog_url(tmp_path: Path) -> str:
-    return os.environ.get("DOMICILE_TEST_CATALOG_URL") or f"sqlite:///{tmp_path}/catalog.db"
+def catalog_url(tmp_path: Path) -> Iterator[str]:
+    url = os.environ.get(_ENV)
+    if not url:
+        yield f"sqlite:///{tmp_path}/catalog.db"
+        return
+    yield url
+    engine = sa.create_engine(url)
+    try:
+        tables = sa.MetaData()
+        tables.reflect(engine)
+        tables.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    if os.environ.get(_ENV):
+        pytest.skip("tests SQLite itself")
+    return f"sqlite:///{tmp_path}/catalog.db"
 
 
 @pytest.fixture

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from pathlib import Path
-
 import pytest
 
-from domicile.catalog import SqlCatalog, open_catalog
+from domicile.catalog import Placement, SqlCatalog
 from domicile.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
-    CatalogVersionError,
     ObjectNotFound,
 )
 from tests.catalog.records import commit, parts, version
@@ -60,6 +55,13 @@ def test_commit_and_read_back(catalog: SqlCatalog) -> None:
     assert err.value.context == {"bucket": "docs", "key": "other"}
     with pytest.raises(BucketNotFound):
         catalog.current_version("nope", "a/b")
+    found = catalog.lookup("docs", "a/b")
+    assert (found.version, found.segments, found.placements) == (v, segs, places)
+    with pytest.raises(ObjectNotFound) as err:
+        catalog.lookup("docs", "other")
+    assert err.value.context == {"bucket": "docs", "key": "other"}
+    with pytest.raises(BucketNotFound):
+        catalog.lookup("nope", "a/b")
 
 
 def test_replacing_a_version_queues_all_its_blobs(catalog: SqlCatalog) -> None:
@@ -153,43 +155,64 @@ def test_iter_versions_pages_through_everything(catalog: SqlCatalog) -> None:
     assert stats["docs"].objects == 1203 and stats["docs"].bytes == 12030
 
 
-def test_wal_mode_and_reopen(catalog_url: str, catalog: SqlCatalog) -> None:
-    assert catalog.journal_mode() == "wal"
+def test_get_version_of_a_replaced_version(catalog: SqlCatalog) -> None:
     catalog.create_bucket("docs", "p")
-    catalog.close()
-    again = open_catalog(catalog_url)
-    assert again.get_bucket("docs").policy == "p"
-    again.close()
+    old = commit(catalog, "docs", "k")
+    commit(catalog, "docs", "k")
+    with pytest.raises(ObjectNotFound) as err:
+        catalog.get_version(old.version_id)
+    assert err.value.context == {"version": old.version_id}
+    assert err.value.hint
+    assert catalog.segments(old.version_id) == []
+    assert catalog.placements(old.version_id) == []
 
 
-def test_future_schema_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/c.db"
-    open_catalog(url).close()
-    with sqlite3.connect(tmp_path / "c.db") as db:
-        db.execute("UPDATE schema_version SET version = 99")
-    with pytest.raises(CatalogVersionError) as err:
-        open_catalog(url)
-    assert "upgrade domicile" in (err.value.hint or "")
-
-
-def test_one_current_version_under_concurrent_commits(catalog: SqlCatalog) -> None:
+def test_add_placement_adds_replaces_and_refuses_a_gone_version(catalog: SqlCatalog) -> None:
     catalog.create_bucket("docs", "p")
-    errors: list[BaseException] = []
+    v = commit(catalog, "docs", "k")
+    catalog.add_placement(Placement(v.version_id, "s3", "ok", 5.0, 6.0))
+    catalog.add_placement(Placement(v.version_id, "s1", "missing", 7.0, None))
+    got = {p.site_id: p for p in catalog.placements(v.version_id)}
+    assert sorted(got) == ["s1", "s2", "s3"]
+    assert got["s3"] == Placement(v.version_id, "s3", "ok", 5.0, 6.0)
+    assert got["s1"].state == "missing"
+    with pytest.raises(ValueError, match="unknown placement state"):
+        catalog.add_placement(Placement(v.version_id, "s4", "weird", 1.0))
+    catalog.delete_object("docs", "k")
+    with pytest.raises(ObjectNotFound):
+        catalog.add_placement(Placement(v.version_id, "s5", "ok", 1.0))
 
-    def writer() -> None:
-        try:
-            for _ in range(20):
-                commit(catalog, "docs", "same-key")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
 
-    threads = [threading.Thread(target=writer) for _ in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
-    current = list(catalog.iter_versions("docs"))
-    assert len(current) == 1
-    # 119 replaced versions, each 2 sites x 3 blobs, all queued exactly once
-    assert len(catalog.garbage(limit=10_000)) == 119 * 6
+def test_removing_an_absent_copy_queues_nothing(catalog: SqlCatalog) -> None:
+    catalog.create_bucket("docs", "p")
+    v = commit(catalog, "docs", "k")
+    catalog.remove_placement(v.version_id, "elsewhere")
+    catalog.remove_placement("no-such-version", "s1")
+    catalog.set_placement_state("no-such-version", "s1", "ok")
+    assert catalog.garbage() == []
+    assert len(catalog.placements(v.version_id)) == 2
+
+
+def test_listing_and_stats_of_missing_and_empty_buckets(catalog: SqlCatalog) -> None:
+    with pytest.raises(BucketNotFound):
+        catalog.list_objects("nope")
+    with pytest.raises(BucketNotFound):
+        catalog.delete_object("nope", "k")
+    catalog.create_bucket("empty", "p")
+    page = catalog.list_objects("empty")
+    assert (page.objects, page.common_prefixes, page.is_truncated) == ([], [], False)
+    assert [(s.bucket, s.objects, s.bytes) for s in catalog.stats()] == [("empty", 0, 0)]
+
+
+def test_garbage_is_paged_and_done_ignores_unknown_ids(catalog: SqlCatalog) -> None:
+    catalog.create_bucket("docs", "p")
+    for i in range(4):
+        commit(catalog, "docs", f"k{i}")
+        catalog.delete_object("docs", f"k{i}")
+    items = catalog.garbage(limit=5)
+    assert len(items) == 5 and [g.id for g in items] == sorted(g.id for g in items)
+    catalog.garbage_done([g.id for g in items] + [10_000_000])
+    rest = catalog.garbage()
+    assert len(rest) == 4 * 6 - 5
+    assert not {g.id for g in rest} & {g.id for g in items}
+    assert {g.reason for g in rest} == {"deleted"}

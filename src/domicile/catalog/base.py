@@ -1,14 +1,21 @@
 """The ``Catalog`` protocol: the engine's one seam to its metadata store.
 
-Contract:
+Contract, for every implementation:
 
-- Lookups of a missing bucket raise :class:`~domicile.errors.BucketNotFound`; of a missing
-  object, :class:`~domicile.errors.ObjectNotFound`. Both carry ``bucket`` (and ``key``).
+- A missing bucket raises :class:`~domicile.errors.BucketNotFound` (context ``bucket``);
+  a missing object :class:`~domicile.errors.ObjectNotFound` (context ``bucket`` and
+  ``key``, or ``version`` when looked up by id). Other failures of the database raise
+  :class:`~domicile.errors.CatalogError`; an invalid argument (an unknown placement state)
+  raises ``ValueError``, a programming error.
+- Every method is one transaction: it happens entirely or not at all.
 - Every method that unreferences blobs (``commit_version`` replacing a version,
-  ``delete_object``, ``remove_placement``) queues them in the garbage table *in the same
-  transaction*, so a crash never leaks a blob nor deletes a referenced one.
+  ``delete_object``, ``remove_placement``) queues them in the garbage queue *in the same
+  transaction*, so a crash never leaks a blob nor deletes a referenced one. The engine
+  deletes queued blobs from the sites, then calls ``garbage_done``.
+- At most one version per (bucket, key) is current, also under concurrent writers.
 - Listing follows S3 ListObjectsV2: keys in UTF-8 byte order, ``start_after`` exclusive,
   common prefixes rolled up under ``delimiter`` and counted toward ``limit``.
+- Implementations are thread-safe: one instance serves every worker thread.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from domicile.catalog.records import (
     GarbageItem,
     Job,
     ListPage,
+    Lookup,
     Placement,
     Segment,
     Version,
@@ -36,10 +44,21 @@ class Catalog(Protocol):
     """Buckets, object versions, segments, placements, faults and the garbage queue."""
 
     # buckets
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket: ...
-    def get_bucket(self, name: str) -> Bucket: ...
-    def list_buckets(self, tenant: str | None = None) -> list[Bucket]: ...
-    def delete_bucket(self, name: str) -> None: ...
+    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
+        """Create a bucket bound to ``policy``. BucketAlreadyExists if the name is taken."""
+        ...
+
+    def get_bucket(self, name: str) -> Bucket:
+        """BucketNotFound if absent."""
+        ...
+
+    def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
+        """Buckets by name, of one tenant or (None) of all."""
+        ...
+
+    def delete_bucket(self, name: str) -> None:
+        """BucketNotFound if absent, BucketNotEmpty while it holds an object."""
+        ...
 
     # versions
     def commit_version(
@@ -50,15 +69,40 @@ class Catalog(Protocol):
         *,
         audit: AuditBuilder | None = None,
     ) -> Version | None:
-        """Make ``version`` current; return the version it replaced (its blobs are queued).
-        ``audit`` appends the event's audit records in the same transaction."""
+        """Make ``version`` (its ``state`` ignored) the current version of its key, with its
+        segments and placements, in one transaction. The version it replaces, if any, is
+        forgotten and all its blobs (segments and manifest, on each of its sites) queued as
+        garbage; it is returned for the audit trail. ``audit`` appends the event's audit
+        records in the same transaction. BucketNotFound if the bucket is gone."""
         ...
 
-    def current_version(self, bucket: str, key: str) -> Version: ...
-    def get_version(self, version_id: str) -> Version: ...
-    def segments(self, version_id: str) -> list[Segment]: ...
-    def placements(self, version_id: str) -> list[Placement]: ...
-    def delete_object(self, bucket: str, key: str) -> Version | None: ...
+    def current_version(self, bucket: str, key: str) -> Version:
+        """The version a GET serves. BucketNotFound, or ObjectNotFound (bucket, key)."""
+        ...
+
+    def lookup(self, bucket: str, key: str) -> Lookup:
+        """``current_version`` with its segments and placements in one read transaction:
+        never a version with the segments of another, nor none if replaced meanwhile.
+        BucketNotFound, or ObjectNotFound (bucket, key)."""
+        ...
+
+    def get_version(self, version_id: str) -> Version:
+        """ObjectNotFound (context ``version``) once replaced or deleted."""
+        ...
+
+    def segments(self, version_id: str) -> list[Segment]:
+        """Ordered by ``idx``; empty for an unknown version."""
+        ...
+
+    def placements(self, version_id: str) -> list[Placement]:
+        """Ordered by site id; empty for an unknown version."""
+        ...
+
+    def delete_object(self, bucket: str, key: str) -> Version | None:
+        """Forget the current version, queueing its blobs; None if there was none (S3
+        deletes are idempotent). BucketNotFound if the bucket is gone."""
+        ...
+
     def list_objects(
         self,
         bucket: str,
@@ -67,17 +111,39 @@ class Catalog(Protocol):
         delimiter: str = "",
         start_after: str = "",
         limit: int = 1000,
-    ) -> ListPage: ...
-    def iter_versions(self, bucket: str | None = None) -> Iterator[Version]: ...
-    def versions_on_site(self, site_id: str) -> Iterator[Version]: ...
-    def stats(self) -> list[BucketStats]: ...
+    ) -> ListPage:
+        """One ListObjectsV2 page (``limit`` capped at 1,000); continue from
+        ``next_start_after`` while ``is_truncated``. BucketNotFound if absent."""
+        ...
+
+    def iter_versions(self, bucket: str | None = None) -> Iterator[Version]:
+        """Every current version (of one bucket), paged internally: bounded memory."""
+        ...
+
+    def versions_on_site(self, site_id: str) -> Iterator[Version]:
+        """Every version with a placement on ``site_id``, paged internally."""
+        ...
+
+    def stats(self) -> list[BucketStats]:
+        """Objects and bytes per bucket, by bucket name (empty buckets included)."""
+        ...
 
     # placements
-    def add_placement(self, placement: Placement) -> None: ...
+    def add_placement(self, placement: Placement) -> None:
+        """Record a copy (replacing the row if the site already has one). ObjectNotFound
+        if the version was replaced or deleted meanwhile: the copied blobs are then
+        unreferenced and left for the sweep."""
+        ...
+
     def set_placement_state(
         self, version_id: str, site_id: str, state: str, verified_at: float | None = None
-    ) -> None: ...
-    def remove_placement(self, version_id: str, site_id: str) -> None: ...
+    ) -> None:
+        """Set a copy's state (``verified_at`` kept when None); no-op if no such copy."""
+        ...
+
+    def remove_placement(self, version_id: str, site_id: str) -> None:
+        """Forget a copy and queue its blobs on that site; no-op if no such copy."""
+        ...
 
     # faults
     def record_fault(
@@ -87,25 +153,50 @@ class Catalog(Protocol):
         kind: str,
         detail: str,
         segment_idx: int | None = None,
-    ) -> None: ...
-    def open_faults(
-        self, version_id: str | None = None, site_id: str | None = None
-    ) -> list[Fault]: ...
-    def resolve_faults(self, version_id: str, site_id: str) -> int: ...
+    ) -> None:
+        """Record a fault seen reading a copy (``kind``: see FAULT_KINDS)."""
+        ...
+
+    def open_faults(self, version_id: str | None = None, site_id: str | None = None) -> list[Fault]:
+        """Unresolved faults, oldest first, optionally filtered."""
+        ...
+
+    def resolve_faults(self, version_id: str, site_id: str) -> int:
+        """Mark a copy's open faults resolved; return how many."""
+        ...
 
     # jobs
-    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]: ...
+    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]:
+        """Record pending jobs; mark older pending ones interrupted. (ids, interrupted)."""
+        ...
+
     def finish_job(self, job_id: int, state: str, detail: str = "") -> None: ...
     def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]: ...
 
     # audit
-    def append_audit(self, build: AuditBuilder) -> list[tuple[int, str, str]]: ...
-    def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]: ...
-    def add_audit_checkpoint(self, seq: int, body: str) -> None: ...
+    def append_audit(self, build: AuditBuilder) -> list[tuple[int, str, str]]:
+        """Append ``build(head_seq, head_hash)`` atomically: the chain never forks."""
+        ...
+
+    def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]:
+        """Records with ``seq > since`` in order, as ``(seq, hash, body)``."""
+        ...
+
+    def add_audit_checkpoint(self, seq: int, body: str) -> None:
+        """Store a checkpoint; idempotent per ``seq``."""
+        ...
+
     def audit_checkpoints(self) -> list[str]: ...
 
     # garbage
-    def garbage(self, limit: int = 1000) -> list[GarbageItem]: ...
-    def garbage_done(self, ids: Sequence[int]) -> None: ...
+    def garbage(self, limit: int = 1000) -> list[GarbageItem]:
+        """Queued blobs to delete, oldest first."""
+        ...
 
-    def close(self) -> None: ...
+    def garbage_done(self, ids: Sequence[int]) -> None:
+        """Drop these items from the queue (after deleting the blobs); unknown ids ignored."""
+        ...
+
+    def close(self) -> None:
+        """Release the database's connections."""
+        ...

@@ -3,7 +3,8 @@
 ``fetch(low, inclusive, high, n)`` returns up to ``n`` current versions with
 ``low < key`` (or ``low <= key`` when ``inclusive``) and ``key < high`` (no upper bound when
 ``high`` is None), in key order. Rolled-up common prefixes are skipped with one seek past
-their successor, so a prefix holding millions of keys costs one query, not a scan.
+their successor, so a prefix holding millions of keys costs one query, not a scan, and
+at most a small batch of rows read for nothing.
 
 Keys are compared in code-point order, which is UTF-8 byte order (the order S3 lists in).
 """
@@ -16,6 +17,7 @@ from domicile.catalog.records import ListPage, Version
 
 Fetch = Callable[[str, bool, str | None, int], list[Version]]
 _MAX = 0x10FFFF
+_FIRST_BATCH = 16
 
 
 def prefix_successor(prefix: str) -> str | None:
@@ -36,14 +38,20 @@ def prefix_successor(prefix: str) -> str | None:
 def list_page(
     fetch: Fetch, *, prefix: str, delimiter: str, start_after: str, limit: int
 ) -> ListPage:
-    """One page: objects and common prefixes after ``start_after``, at most ``limit`` in all."""
+    """One page: objects and common prefixes after ``start_after``, at most ``limit`` in all
+    (capped at 1,000). ``limit`` 0 is an empty, complete page, as S3 answers max-keys=0."""
     limit = max(0, min(limit, 1000))
+    if limit == 0:
+        return ListPage([], [], False, None)
     high = prefix_successor(prefix) if prefix else None
     low, inclusive = (start_after, False) if start_after >= prefix else (prefix, True)
     objects: list[Version] = []
     prefixes: list[str] = []
     last: str | None = None
-    batch = max(limit + 1, 16)
+    # With a delimiter, any row may start a common prefix, after which the rest of the batch
+    # is discarded: start small, grow while rows are plain objects, shrink after a seek.
+    most = limit + 1
+    batch = min(_FIRST_BATCH, most) if delimiter else most
     while True:
         rows = fetch(low, inclusive, high, batch)
         if not rows:
@@ -65,10 +73,12 @@ def list_page(
             if successor is None or (high is not None and successor >= high):
                 return ListPage(objects, prefixes, False, None)
             low, inclusive = successor, True
+            batch = min(_FIRST_BATCH, most)
             break  # seek past the whole common prefix
         else:
             if len(rows) < batch:
                 return ListPage(objects, prefixes, False, None)
+            batch = min(batch * 2, most)
 
 
 def _rollup(key: str, prefix: str, delimiter: str) -> str | None:

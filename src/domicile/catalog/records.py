@@ -121,6 +121,15 @@ class ListPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """A current version with its segments (by ``idx``) and placements, from one snapshot."""
+
+    version: Version
+    segments: list[Segment]
+    placements: list[Placement]
+
+
+@dataclass(frozen=True, slots=True)
 class BucketStats:
     bucket: str
     objects: int

@@ -1,0 +1,110 @@
+"""The catalog's two append-mostly journals: plan/apply jobs and the audit chain.
+
+A mixin of :class:`~domicile.catalog.sql.SqlCatalog`, kept apart so each file has one job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from domicile.catalog import rows
+from domicile.catalog import schema as t
+from domicile.catalog.base import AuditBuilder
+from domicile.catalog.database import Database
+from domicile.catalog.records import Job
+
+
+class Journals:
+    """Jobs and audit records over ``self._db``."""
+
+    _db: Database
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]:
+        """Record ``steps`` as pending jobs of ``run_id``; mark older pending jobs
+        ``interrupted``. Returns the new job ids and how many were interrupted."""
+        now = rows.now_us()
+        with self._db.write() as conn:
+            stale = conn.execute(
+                sa.update(t.jobs)
+                .where(t.jobs.c.state == "pending")
+                .values(state="interrupted", updated_at=now)
+            ).rowcount
+            ids = []
+            for step in steps:
+                row = {
+                    "run_id": run_id,
+                    "state": "pending",
+                    "detail": "",
+                    "created_at": now,
+                    "updated_at": now,
+                    **step,
+                }
+                key = conn.execute(sa.insert(t.jobs).values(**row)).inserted_primary_key
+                assert key is not None
+                ids.append(int(key[0]))
+        return ids, int(stale)
+
+    def finish_job(self, job_id: int, state: str, detail: str = "") -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                sa.update(t.jobs)
+                .where(t.jobs.c.id == job_id)
+                .values(state=state, detail=detail[:2000], updated_at=rows.now_us())
+            )
+
+    def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]:
+        """The latest ``limit`` jobs, newest first, optionally only those in ``state``."""
+        query = sa.select(t.jobs).order_by(t.jobs.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(t.jobs.c.state == state)
+        with self._db.read() as conn:
+            return [rows.job(r) for r in conn.execute(query)]
+
+    # --- audit ------------------------------------------------------------------------
+
+    def append_audit(self, build: AuditBuilder) -> list[tuple[int, str, str]]:
+        """Append records built from the head, atomically: ``build(seq, hash)`` gets the
+        current head (0 and "" when empty) and returns ``(seq, hash, body)`` rows."""
+        with self._db.write() as conn:
+            return append_audit(conn, build)
+
+    def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]:
+        """Records with ``seq > since`` in order, as ``(seq, hash, body)``."""
+        c = t.audit_records.c
+        query = sa.select(c.seq, c.hash, c.body).where(c.seq > since).order_by(c.seq).limit(limit)
+        with self._db.read() as conn:
+            return [(int(s), h, b) for s, h, b in conn.execute(query)]
+
+    def add_audit_checkpoint(self, seq: int, body: str) -> None:
+        """Store the checkpoint at ``seq`` unless one is stored already (idempotent)."""
+        with self._db.write() as conn:
+            exists = conn.execute(
+                sa.select(t.audit_checkpoints.c.seq).where(t.audit_checkpoints.c.seq == seq)
+            ).first()
+            if exists is None:
+                conn.execute(sa.insert(t.audit_checkpoints).values(seq=seq, body=body))
+
+    def audit_checkpoints(self) -> list[str]:
+        query = sa.select(t.audit_checkpoints.c.body).order_by(t.audit_checkpoints.c.seq)
+        with self._db.read() as conn:
+            return [b for (b,) in conn.execute(query)]
+
+
+def append_audit(conn: sa.Connection, build: AuditBuilder) -> list[tuple[int, str, str]]:
+    """Append ``build(head_seq, head_hash)`` in the caller's write transaction."""
+    head = conn.execute(
+        sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
+        .order_by(t.audit_records.c.seq.desc())
+        .limit(1)
+    ).first()
+    new = list(build(*(head if head is not None else (0, ""))))
+    if new:
+        conn.execute(
+            sa.insert(t.audit_records), [{"seq": s, "hash": h, "body": b} for s, h, b in new]
+        )
+    return new

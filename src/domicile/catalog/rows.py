@@ -1,0 +1,141 @@
+"""Records to rows and back: times become integer microseconds, metadata JSON text."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from domicile.catalog.records import (
+    PLACEMENT_STATES,
+    Bucket,
+    Fault,
+    GarbageItem,
+    Job,
+    Placement,
+    Segment,
+    Version,
+)
+
+
+def us(seconds: float | None) -> int | None:
+    """Seconds (float) to integer microseconds; None stays None."""
+    return None if seconds is None else round(seconds * 1_000_000)
+
+
+def secs(micros: int | None) -> float | None:
+    """Integer microseconds to seconds (float); None stays None."""
+    return None if micros is None else micros / 1_000_000
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def check_placement_state(state: str) -> None:
+    """Raise ValueError for a state outside :data:`PLACEMENT_STATES` (a programming error)."""
+    if state not in PLACEMENT_STATES:
+        raise ValueError(f"unknown placement state {state!r}; expected one of {PLACEMENT_STATES}")
+
+
+def bucket(row: Any) -> Bucket:
+    return Bucket(row.name, row.policy, row.tenant, row.created_at / 1_000_000)
+
+
+def version_row(v: Version) -> dict[str, Any]:
+    """The row of ``v`` as the current version of its key (``v.state`` is not stored)."""
+    return {
+        "version_id": v.version_id,
+        "bucket": v.bucket,
+        "key": v.key,
+        "state": "current",
+        "size": v.size,
+        "etag": v.etag,
+        "content_type": v.content_type,
+        "content_encoding": v.content_encoding,
+        "content_disposition": v.content_disposition,
+        "cache_control": v.cache_control,
+        "expires": v.expires,
+        "user_metadata": json.dumps(dict(v.user_metadata), sort_keys=True),
+        "created_at": us(v.created_at),
+        "manifest_blob_id": v.manifest_blob_id,
+    }
+
+
+def version(row: Any) -> Version:
+    return Version(
+        version_id=row.version_id,
+        bucket=row.bucket,
+        key=row.key,
+        state=row.state,
+        size=row.size,
+        etag=row.etag,
+        content_type=row.content_type,
+        content_encoding=row.content_encoding,
+        content_disposition=row.content_disposition,
+        cache_control=row.cache_control,
+        expires=row.expires,
+        user_metadata=json.loads(row.user_metadata),
+        created_at=row.created_at / 1_000_000,
+        manifest_blob_id=row.manifest_blob_id,
+    )
+
+
+def segment_row(s: Segment) -> dict[str, Any]:
+    return {
+        "version_id": s.version_id,
+        "idx": s.idx,
+        "blob_id": s.blob_id,
+        "plaintext_size": s.plaintext_size,
+        "header_length": s.header_length,
+        "ciphertext_length": s.ciphertext_length,
+        "ciphertext_sha256": s.ciphertext_sha256,
+    }
+
+
+def segment(row: Any) -> Segment:
+    return Segment(**row._asdict())
+
+
+def placement_row(p: Placement) -> dict[str, Any]:
+    check_placement_state(p.state)
+    return {
+        "version_id": p.version_id,
+        "site_id": p.site_id,
+        "state": p.state,
+        "created_at": us(p.created_at),
+        "verified_at": us(p.verified_at),
+    }
+
+
+def placement(row: Any) -> Placement:
+    return Placement(
+        row.version_id, row.site_id, row.state, row.created_at / 1_000_000, secs(row.verified_at)
+    )
+
+
+def fault(row: Any) -> Fault:
+    return Fault(
+        row.id,
+        row.version_id,
+        row.site_id,
+        row.segment_idx,
+        row.kind,
+        row.detail,
+        row.seen_at / 1_000_000,
+        secs(row.resolved_at),
+    )
+
+
+def garbage_item(row: Any) -> GarbageItem:
+    return GarbageItem(row.id, row.site_id, row.blob_id, row.reason, row.queued_at / 1_000_000)
+
+
+def job(row: Any) -> Job:
+    return Job(
+        **{
+            **row._asdict(),
+            "created_at": row.created_at / 1_000_000,
+            "updated_at": row.updated_at / 1_000_000,
+        }
+    )

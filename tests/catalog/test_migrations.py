@@ -1,0 +1,156 @@
+"""Migrations: applied on open, idempotent, refusing newer catalogs, and free of drift."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from domicile.catalog import open_catalog, schema
+from domicile.catalog.database import configure_sqlite
+from domicile.catalog.migrations import LATEST, STEPS, current_version, migrate
+from domicile.errors import CatalogError, CatalogVersionError
+from tests.catalog.records import commit
+
+
+def _version_rows(url: str) -> list[int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [v for (v,) in conn.execute(sa.select(schema.schema_version.c.version))]
+    finally:
+        engine.dispose()
+
+
+def _shape(url: str) -> dict[str, Any]:
+    """Tables, columns (type, nullable), primary keys, indexes, foreign keys of a database."""
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        shape: dict[str, Any] = {}
+        for table in sorted(inspector.get_table_names()):
+            shape[table] = {
+                "columns": [
+                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+                ],
+                "pk": inspector.get_pk_constraint(table)["constrained_columns"],
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in inspector.get_indexes(table)
+                ),
+                "fks": sorted(
+                    (tuple(f["constrained_columns"]), f["referred_table"])
+                    for f in inspector.get_foreign_keys(table)
+                ),
+            }
+        return shape
+    finally:
+        engine.dispose()
+
+
+def test_open_an_empty_file_then_reopen(catalog_url: str) -> None:
+    first = open_catalog(catalog_url)
+    first.create_bucket("docs", "p")
+    commit(first, "docs", "k")
+    first.close()
+    assert _version_rows(catalog_url) == [LATEST]
+    again = open_catalog(catalog_url)
+    assert again.current_version("docs", "k").key == "k"
+    again.close()
+    assert _version_rows(catalog_url) == [LATEST]
+
+
+def test_the_steps_build_exactly_the_declared_schema(catalog_url: str, tmp_path: Path) -> None:
+    open_catalog(catalog_url).close()
+    declared = f"sqlite:///{tmp_path}/declared.db"
+    engine = sa.create_engine(declared)
+    schema.metadata.create_all(engine)
+    engine.dispose()
+    assert _shape(catalog_url) == _shape(declared), (
+        "schema.py and the migration steps disagree: add a step to migrations/"
+    )
+
+
+def test_an_old_catalog_is_upgraded_keeping_its_rows(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=[schema.schema_version])
+        STEPS[0][1](conn)
+        conn.execute(sa.insert(schema.schema_version).values(version=1))
+        conn.execute(
+            sa.insert(schema.buckets).values(name="old", tenant="t", policy="p", created_at=0)
+        )
+    engine.dispose()
+    catalog = open_catalog(sqlite_url)
+    assert catalog.get_bucket("old").tenant == "t"
+    assert catalog.jobs() == [] and catalog.audit_records() == []
+    catalog.close()
+    assert _version_rows(sqlite_url) == [LATEST]
+
+
+def test_a_newer_catalog_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    open_catalog(sqlite_url).close()
+    with sqlite3.connect(tmp_path / "catalog.db") as db:
+        db.execute("UPDATE schema_version SET version = ?", (LATEST + 1,))
+    db.close()
+    with pytest.raises(CatalogVersionError) as err:
+        open_catalog(sqlite_url)
+    assert "upgrade domicile" in (err.value.hint or "")
+    assert err.value.context["found"] == LATEST + 1
+    assert err.value.context["supported"] == LATEST
+
+
+def test_a_failing_step_leaves_the_previous_version(sqlite_url: str) -> None:
+    def broken(conn: sa.Connection) -> None:
+        conn.execute(sa.text("CREATE TABLE half_done (x INTEGER)"))
+        raise RuntimeError("step failed")
+
+    engine = sa.create_engine(sqlite_url)
+    configure_sqlite(engine)  # DDL inside our explicit transactions, as the catalog runs it
+    steps = (*STEPS, (LATEST + 1, broken))
+    try:
+        migrate(engine, sqlite_url)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("domicile.catalog.migrations.STEPS", steps)
+            mp.setattr("domicile.catalog.migrations.LATEST", LATEST + 1)
+            with pytest.raises(RuntimeError, match="step failed"):
+                migrate(engine, sqlite_url)
+        with engine.connect() as conn:
+            assert current_version(conn) == LATEST
+            assert not sa.inspect(conn).has_table("half_done")
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_opens_of_a_new_catalog(sqlite_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            open_catalog(sqlite_url).close()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert _version_rows(sqlite_url) == [LATEST]
+
+
+def test_unusable_catalogs_are_catalog_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CatalogError, match="cannot open the catalog") as err:
+        open_catalog(f"sqlite:///{junk}")
+    assert err.value.hint
+    with pytest.raises(CatalogError):
+        open_catalog(f"sqlite:///{tmp_path}/no/such/folder/c.db")
+    with pytest.raises(CatalogError, match="cannot open"):
+        open_catalog("not a url")
