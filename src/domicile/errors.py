@@ -37,11 +37,16 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketAlreadyExists
     │   ├── BucketNotEmpty
     │   ├── ObjectNotFound
+    │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
     │   └── CatalogVersionError      the catalog schema is newer than this program
+    ├── MultipartError               a multipart upload cannot be completed as asked
+    │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
+    │   └── EntityTooSmall           a part other than the last is under the 5 MiB minimum
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
     │   └── AuditKeyError            the audit signing key is missing or unreadable
-    └── CopiesUnavailable            no copy of an object could be read (every fault listed)
+    ├── CopiesUnavailable            no copy of an object could be read (every fault listed)
+    └── RequestRejected              the gateway refuses a request (signature, body; S3 code)
 """
 
 from __future__ import annotations
@@ -224,8 +229,27 @@ class ObjectNotFound(CatalogError):
     """No object of that key exists in the bucket."""
 
 
+class UploadNotFound(CatalogError):
+    """No multipart upload of that id is in progress (completed, aborted or swept)."""
+
+
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
+
+
+# --- multipart uploads ------------------------------------------------------------------
+
+
+class MultipartError(DomicileError):
+    """A multipart upload cannot be completed with the parts listed."""
+
+
+class InvalidPart(MultipartError):
+    """A listed part was never uploaded, or its ETag is not the one given."""
+
+
+class EntityTooSmall(MultipartError):
+    """A part other than the last is smaller than the minimum part size (5 MiB)."""
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -250,3 +274,18 @@ class CopiesUnavailable(DomicileError):
     """No copy of the object could be read; ``context['faults']`` lists each failure."""
 
     retryable = True
+
+
+# --- requests at the edge ---------------------------------------------------------------
+
+
+class RequestRejected(DomicileError):
+    """The gateway refuses a client request before it reaches the engine.
+
+    ``code`` is the S3 error code to answer with (``SignatureDoesNotMatch``,
+    ``MalformedXML``, ...); the gateway's table gives its HTTP status.
+    """
+
+    def __init__(self, message: str, *, code: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.code = code

@@ -1,0 +1,358 @@
+"""S3 XML response documents, encoded from plain values.
+
+Every document is UTF-8 with the XML declaration, in the S3 namespace
+(``http://s3.amazonaws.com/doc/2006-03-01/``); dates are ISO 8601 in UTC with milliseconds
+and ``Z`` (``2026-01-02T03:04:05.000Z``); ETags are sent quoted. With
+``encoding_type="url"`` the fields AWS encodes are URL-encoded (form style: space as
+``+``, ``/`` kept), as botocore decodes them: ``Key``, ``Prefix``, ``Delimiter``,
+``StartAfter`` (V2), ``Marker``/``NextMarker`` (V1), ``KeyMarker``/``NextKeyMarker``
+(multipart uploads) and each common prefix; continuation tokens and upload ids are opaque
+and never encoded. Request bodies are parsed by :mod:`.s3bodies`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+from urllib.parse import quote_plus
+
+from domicile.gateway._xmltext import element, xml_text
+
+NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
+_DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A bucket or object owner as S3 shows it (the tenant, for domicile)."""
+
+    id: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectEntry:
+    """One object of a listing."""
+
+    key: str
+    last_modified: datetime
+    etag: str
+    size: int
+    storage_class: str = "STANDARD"
+    owner: Owner | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BucketEntry:
+    """One bucket of ListBuckets."""
+
+    name: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PartEntry:
+    """One uploaded part of ListParts."""
+
+    part_number: int
+    last_modified: datetime
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadEntry:
+    """One multipart upload in progress, for ListMultipartUploads."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
+    owner: Owner | None = None
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteError:
+    """A key DeleteObjects could not delete, with its S3 code and message."""
+
+    key: str
+    code: str
+    message: str
+    version_id: str | None = None
+
+
+def iso8601(when: datetime) -> str:
+    """``when`` (timezone-aware) as S3 writes dates: UTC, milliseconds, ``Z``."""
+    if when.tzinfo is None:
+        raise ValueError("S3 dates must be timezone-aware")
+    utc = when.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def quote_etag(etag: str) -> str:
+    """The ETag in double quotes (kept as is when already quoted)."""
+    return etag if len(etag) >= 2 and etag[0] == etag[-1] == '"' else f'"{etag}"'
+
+
+def _url(value: str, encoding_type: str | None) -> str:
+    if encoding_type is None:
+        return value
+    if encoding_type != "url":
+        raise ValueError(f"unknown encoding type {encoding_type!r}")
+    return quote_plus(value.encode("utf-8", "surrogateescape"), safe="/")
+
+
+def _document(root: str, parts: Iterable[str]) -> bytes:
+    body = f'{_DECLARATION}<{root} xmlns="{NAMESPACE}">{"".join(parts)}</{root}>'
+    return body.encode("utf-8")
+
+
+def _opt(name: str, value: str | int | None) -> str:
+    return "" if value is None else element(name, str(value))
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _owner(tag: str, owner: Owner | None) -> str:
+    if owner is None:
+        return ""
+    return f"<{tag}>{element('ID', owner.id)}{_opt('DisplayName', owner.display_name)}</{tag}>"
+
+
+def _contents(entries: Sequence[ObjectEntry], encoding_type: str | None) -> str:
+    return "".join(
+        "<Contents>"
+        + element("Key", _url(o.key, encoding_type))
+        + element("LastModified", iso8601(o.last_modified))
+        + element("ETag", quote_etag(o.etag))
+        + element("Size", str(o.size))
+        + _owner("Owner", o.owner)
+        + element("StorageClass", o.storage_class)
+        + "</Contents>"
+        for o in entries
+    )
+
+
+def _prefixes(prefixes: Sequence[str], encoding_type: str | None) -> str:
+    return "".join(
+        f"<CommonPrefixes>{element('Prefix', _url(p, encoding_type))}</CommonPrefixes>"
+        for p in prefixes
+    )
+
+
+def list_objects_v2(
+    bucket: str,
+    contents: Sequence[ObjectEntry],
+    *,
+    prefix: str = "",
+    delimiter: str | None = None,
+    max_keys: int = 1000,
+    common_prefixes: Sequence[str] = (),
+    is_truncated: bool = False,
+    continuation_token: str | None = None,
+    next_continuation_token: str | None = None,
+    start_after: str | None = None,
+    encoding_type: str | None = None,
+) -> bytes:
+    """``ListBucketResult`` for ListObjectsV2 (``KeyCount`` counts keys and prefixes)."""
+    e = encoding_type
+    parts = [
+        element("Name", bucket),
+        element("Prefix", _url(prefix, e)),
+        _opt("Delimiter", None if delimiter is None else _url(delimiter, e)),
+        element("MaxKeys", str(max_keys)),
+        element("KeyCount", str(len(contents) + len(common_prefixes))),
+        element("IsTruncated", _bool(is_truncated)),
+        _opt("ContinuationToken", continuation_token),
+        _opt("NextContinuationToken", next_continuation_token),
+        _opt("StartAfter", None if start_after is None else _url(start_after, e)),
+        _opt("EncodingType", e),
+        _contents(contents, e),
+        _prefixes(common_prefixes, e),
+    ]
+    return _document("ListBucketResult", parts)
+
+
+def list_objects_v1(
+    bucket: str,
+    contents: Sequence[ObjectEntry],
+    *,
+    prefix: str = "",
+    marker: str = "",
+    delimiter: str | None = None,
+    max_keys: int = 1000,
+    common_prefixes: Sequence[str] = (),
+    is_truncated: bool = False,
+    next_marker: str | None = None,
+    encoding_type: str | None = None,
+) -> bytes:
+    """``ListBucketResult`` for ListObjects (V1); ``next_marker`` only with a delimiter."""
+    e = encoding_type
+    parts = [
+        element("Name", bucket),
+        element("Prefix", _url(prefix, e)),
+        element("Marker", _url(marker, e)),
+        _opt("NextMarker", None if next_marker is None else _url(next_marker, e)),
+        element("MaxKeys", str(max_keys)),
+        _opt("Delimiter", None if delimiter is None else _url(delimiter, e)),
+        element("IsTruncated", _bool(is_truncated)),
+        _opt("EncodingType", e),
+        _contents(contents, e),
+        _prefixes(common_prefixes, e),
+    ]
+    return _document("ListBucketResult", parts)
+
+
+def list_buckets(owner: Owner, buckets: Sequence[BucketEntry]) -> bytes:
+    """``ListAllMyBucketsResult``: the tenant's buckets."""
+    items = "".join(
+        f"<Bucket>{element('Name', b.name)}{element('CreationDate', iso8601(b.created))}</Bucket>"
+        for b in buckets
+    )
+    return _document(
+        "ListAllMyBucketsResult", [_owner("Owner", owner), f"<Buckets>{items}</Buckets>"]
+    )
+
+
+def bucket_location(location: str | None) -> bytes:
+    """``LocationConstraint``: for domicile, the bucket's policy name (empty: none)."""
+    text = xml_text(location or "")
+    body = f'{_DECLARATION}<LocationConstraint xmlns="{NAMESPACE}">{text}</LocationConstraint>'
+    return body.encode("utf-8")
+
+
+def delete_result(
+    deleted: Sequence[tuple[str, str | None]], errors: Sequence[DeleteError], *, quiet: bool
+) -> bytes:
+    """``DeleteResult`` of DeleteObjects: ``deleted`` holds (key, version id) pairs,
+    left out in quiet mode (errors are always listed)."""
+    parts = (
+        []
+        if quiet
+        else [
+            f"<Deleted>{element('Key', key)}{_opt('VersionId', version)}</Deleted>"
+            for key, version in deleted
+        ]
+    )
+    parts += [
+        "<Error>"
+        + element("Key", err.key)
+        + _opt("VersionId", err.version_id)
+        + element("Code", err.code)
+        + element("Message", err.message)
+        + "</Error>"
+        for err in errors
+    ]
+    return _document("DeleteResult", parts)
+
+
+def copy_object_result(etag: str, last_modified: datetime, *, part: bool = False) -> bytes:
+    """``CopyObjectResult`` (or ``CopyPartResult`` for UploadPartCopy)."""
+    root = "CopyPartResult" if part else "CopyObjectResult"
+    parts = [element("LastModified", iso8601(last_modified)), element("ETag", quote_etag(etag))]
+    return _document(root, parts)
+
+
+def initiate_multipart_upload(bucket: str, key: str, upload_id: str) -> bytes:
+    """``InitiateMultipartUploadResult`` of CreateMultipartUpload."""
+    parts = [element("Bucket", bucket), element("Key", key), element("UploadId", upload_id)]
+    return _document("InitiateMultipartUploadResult", parts)
+
+
+def complete_multipart_upload(location: str, bucket: str, key: str, etag: str) -> bytes:
+    """``CompleteMultipartUploadResult``: the object's URL, bucket, key and ETag."""
+    parts = [
+        element("Location", location),
+        element("Bucket", bucket),
+        element("Key", key),
+        element("ETag", quote_etag(etag)),
+    ]
+    return _document("CompleteMultipartUploadResult", parts)
+
+
+def list_parts(
+    bucket: str,
+    key: str,
+    upload_id: str,
+    parts: Sequence[PartEntry],
+    *,
+    part_number_marker: int = 0,
+    next_part_number_marker: int | None = None,
+    max_parts: int = 1000,
+    is_truncated: bool = False,
+    owner: Owner | None = None,
+    storage_class: str = "STANDARD",
+) -> bytes:
+    """``ListPartsResult`` of ListParts (``owner`` is also shown as the initiator)."""
+    items = "".join(
+        "<Part>"
+        + element("PartNumber", str(p.part_number))
+        + element("LastModified", iso8601(p.last_modified))
+        + element("ETag", quote_etag(p.etag))
+        + element("Size", str(p.size))
+        + "</Part>"
+        for p in parts
+    )
+    body = [
+        element("Bucket", bucket),
+        element("Key", key),
+        element("UploadId", upload_id),
+        _owner("Initiator", owner),
+        _owner("Owner", owner),
+        element("StorageClass", storage_class),
+        element("PartNumberMarker", str(part_number_marker)),
+        _opt("NextPartNumberMarker", next_part_number_marker),
+        element("MaxParts", str(max_parts)),
+        element("IsTruncated", _bool(is_truncated)),
+        items,
+    ]
+    return _document("ListPartsResult", body)
+
+
+def list_multipart_uploads(
+    bucket: str,
+    uploads: Sequence[UploadEntry],
+    *,
+    prefix: str = "",
+    delimiter: str | None = None,
+    key_marker: str = "",
+    upload_id_marker: str = "",
+    next_key_marker: str | None = None,
+    next_upload_id_marker: str | None = None,
+    max_uploads: int = 1000,
+    is_truncated: bool = False,
+    common_prefixes: Sequence[str] = (),
+    encoding_type: str | None = None,
+) -> bytes:
+    """``ListMultipartUploadsResult`` of ListMultipartUploads."""
+    e = encoding_type
+    items = "".join(
+        "<Upload>"
+        + element("Key", _url(u.key, e))
+        + element("UploadId", u.upload_id)
+        + _owner("Initiator", u.owner)
+        + _owner("Owner", u.owner)
+        + element("StorageClass", u.storage_class)
+        + element("Initiated", iso8601(u.initiated))
+        + "</Upload>"
+        for u in uploads
+    )
+    body = [
+        element("Bucket", bucket),
+        element("KeyMarker", _url(key_marker, e)),
+        element("UploadIdMarker", upload_id_marker),
+        _opt("NextKeyMarker", None if next_key_marker is None else _url(next_key_marker, e)),
+        _opt("NextUploadIdMarker", next_upload_id_marker),
+        _opt("Delimiter", None if delimiter is None else _url(delimiter, e)),
+        element("Prefix", _url(prefix, e)),
+        element("MaxUploads", str(max_uploads)),
+        element("IsTruncated", _bool(is_truncated)),
+        _opt("EncodingType", e),
+        items,
+        _prefixes(common_prefixes, e),
+    ]
+    return _document("ListMultipartUploadsResult", body)
