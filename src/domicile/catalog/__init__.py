@@ -18,8 +18,11 @@ from domicile.catalog.records import (
     Job,
     ListPage,
     Lookup,
+    Part,
+    PartSegment,
     Placement,
     Segment,
+    Upload,
     Version,
 )
 from domicile.catalog.sql import SqlCatalog
@@ -42,9 +45,12 @@ __all__ = [
     "Job",
     "ListPage",
     "Lookup",
+    "Part",
+    "PartSegment",
     "Placement",
     "Segment",
     "SqlCatalog",
+    "Upload",
     "Version",
     "open_catalog",
 ]

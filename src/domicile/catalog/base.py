@@ -9,9 +9,11 @@ Contract, for every implementation:
   raises ``ValueError``, a programming error.
 - Every method is one transaction: it happens entirely or not at all.
 - Every method that unreferences blobs (``commit_version`` replacing a version,
-  ``delete_object``, ``remove_placement``) queues them in the garbage queue *in the same
-  transaction*, so a crash never leaks a blob nor deletes a referenced one. The engine
-  deletes queued blobs from the sites, then calls ``garbage_done``.
+  ``delete_object``, ``remove_placement``, and for multipart uploads ``put_part`` replacing
+  a part, ``complete_upload``, ``abort_upload``, ``delete_bucket``) queues them in the
+  garbage queue *in the same transaction*, so a crash never leaks a blob nor deletes a
+  referenced one. The engine deletes queued blobs from the sites, then calls
+  ``garbage_done``.
 - At most one version per (bucket, key) is current, also under concurrent writers.
 - Listing follows S3 ListObjectsV2: keys in UTF-8 byte order, ``start_after`` exclusive,
   common prefixes rolled up under ``delimiter`` and counted toward ``limit``.
@@ -31,8 +33,10 @@ from domicile.catalog.records import (
     Job,
     ListPage,
     Lookup,
+    Part,
     Placement,
     Segment,
+    Upload,
     Version,
 )
 
@@ -56,8 +60,10 @@ class Catalog(Protocol):
         """Buckets by name, of one tenant or (None) of all."""
         ...
 
-    def delete_bucket(self, name: str) -> None:
-        """BucketNotFound if absent, BucketNotEmpty while it holds an object."""
+    def delete_bucket(self, name: str) -> list[str]:
+        """BucketNotFound if absent, BucketNotEmpty while it holds an object. Multipart
+        uploads in progress into it are aborted in the same transaction (their blobs
+        queued); their ids are returned."""
         ...
 
     # versions
@@ -126,6 +132,74 @@ class Catalog(Protocol):
 
     def stats(self) -> list[BucketStats]:
         """Objects and bytes per bucket, by bucket name (empty buckets included)."""
+        ...
+
+    # multipart uploads
+    def create_upload(self, upload: Upload, *, audit: AuditBuilder | None = None) -> None:
+        """Record an upload in progress (its sites decided already). BucketNotFound if the
+        bucket is gone. ``audit`` is appended in the same transaction."""
+        ...
+
+    def get_upload(self, upload_id: str) -> Upload:
+        """UploadNotFound (context ``upload``) once completed or aborted, or if never begun."""
+        ...
+
+    def put_part(self, part: Part) -> Part | None:
+        """Record ``part`` with its segments, replacing the part of that number if there
+        is one (its blobs queued on the upload's sites); return the replaced part.
+        UploadNotFound if the upload is gone: the caller then owns the part's blobs."""
+        ...
+
+    def list_parts(self, upload_id: str, *, after: int = 0, limit: int = 1000) -> list[Part]:
+        """Up to ``limit`` parts numbered above ``after``, ascending, without segments.
+        UploadNotFound if the upload is gone."""
+        ...
+
+    def upload_parts(self, upload_id: str) -> list[Part]:
+        """Every part, ascending, with its segments, in one snapshot. UploadNotFound."""
+        ...
+
+    def complete_upload(
+        self,
+        upload_id: str,
+        version: Version,
+        segments: Sequence[Segment],
+        placements: Sequence[Placement],
+        *,
+        audit: AuditBuilder | None = None,
+    ) -> Version | None:
+        """``commit_version`` for the object an upload assembled, in one transaction that
+        also forgets the upload and its parts and queues the blobs of parts ``segments``
+        do not use. UploadNotFound if the upload is gone or is for another bucket/key;
+        InvalidPart if a segment's blob is no longer one of the upload's (its part was
+        replaced meanwhile). Returns the version replaced, as ``commit_version`` does."""
+        ...
+
+    def abort_upload(self, upload_id: str, *, audit: AuditBuilder | None = None) -> Upload:
+        """Forget the upload and its parts, queueing their blobs; return it. UploadNotFound."""
+        ...
+
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        limit: int = 1000,
+    ) -> list[Upload]:
+        """Up to ``limit`` uploads (not capped) into ``bucket`` under ``prefix``, by key then
+        upload id, after the markers as S3 ListMultipartUploads reads them: keys above
+        ``key_marker``, and with ``upload_id_marker`` also that key's uploads with a greater
+        id. BucketNotFound if absent."""
+        ...
+
+    def uploads_initiated_before(self, when: float, limit: int = 1000) -> list[Upload]:
+        """Up to ``limit`` uploads begun before ``when`` (epoch seconds), oldest first."""
+        ...
+
+    def upload_blobs_on_site(self, site_id: str) -> set[str]:
+        """The blob ids of every uploaded part whose upload writes to ``site_id``."""
         ...
 
     # placements

@@ -134,3 +134,45 @@ class BucketStats:
     bucket: str
     objects: int
     bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A multipart upload in progress: where its parts go, decided once when it began.
+
+    ``meta`` is the object's metadata as a JSON-ready mapping (the engine's to interpret);
+    ``sites`` the site ids every part is written to, under ``policy``."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    tenant: str
+    policy: str
+    sites: tuple[str, ...]
+    meta: Mapping[str, object]
+    initiated: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartSegment:
+    """One age blob of a part, stored under ``blob_id`` on every site of its upload."""
+
+    idx: int
+    blob_id: str
+    plaintext_size: int
+    header_length: int
+    ciphertext_length: int
+    ciphertext_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One uploaded part; ``etag`` is the hex MD5 of its plaintext. ``segments`` are filled
+    by the calls that say so, empty otherwise."""
+
+    upload_id: str
+    part_number: int
+    etag: str
+    size: int
+    created_at: float
+    segments: tuple[PartSegment, ...] = ()

@@ -12,8 +12,11 @@ from domicile.catalog.records import (
     Fault,
     GarbageItem,
     Job,
+    Part,
+    PartSegment,
     Placement,
     Segment,
+    Upload,
     Version,
 )
 
@@ -138,4 +141,70 @@ def job(row: Any) -> Job:
             "created_at": row.created_at / 1_000_000,
             "updated_at": row.updated_at / 1_000_000,
         }
+    )
+
+
+def upload_row(u: Upload) -> dict[str, Any]:
+    return {
+        "upload_id": u.upload_id,
+        "bucket": u.bucket,
+        "key": u.key,
+        "tenant": u.tenant,
+        "policy": u.policy,
+        "sites": json.dumps(list(u.sites)),
+        "meta": json.dumps(dict(u.meta), sort_keys=True),
+        "initiated": us(u.initiated),
+    }
+
+
+def upload(row: Any) -> Upload:
+    return Upload(
+        upload_id=row.upload_id,
+        bucket=row.bucket,
+        key=row.key,
+        tenant=row.tenant,
+        policy=row.policy,
+        sites=tuple(json.loads(row.sites)),
+        meta=json.loads(row.meta),
+        initiated=row.initiated / 1_000_000,
+    )
+
+
+def part_row(p: Part) -> dict[str, Any]:
+    return {
+        "upload_id": p.upload_id,
+        "part_number": p.part_number,
+        "etag": p.etag,
+        "size": p.size,
+        "created_at": us(p.created_at),
+    }
+
+
+def part(row: Any, segments: tuple[PartSegment, ...] = ()) -> Part:
+    return Part(
+        row.upload_id, row.part_number, row.etag, row.size, row.created_at / 1_000_000, segments
+    )
+
+
+def part_segment_row(upload_id: str, part_number: int, s: PartSegment) -> dict[str, Any]:
+    return {
+        "upload_id": upload_id,
+        "part_number": part_number,
+        "idx": s.idx,
+        "blob_id": s.blob_id,
+        "plaintext_size": s.plaintext_size,
+        "header_length": s.header_length,
+        "ciphertext_length": s.ciphertext_length,
+        "ciphertext_sha256": s.ciphertext_sha256,
+    }
+
+
+def part_segment(row: Any) -> PartSegment:
+    return PartSegment(
+        row.idx,
+        row.blob_id,
+        row.plaintext_size,
+        row.header_length,
+        row.ciphertext_length,
+        row.ciphertext_sha256,
     )

@@ -149,3 +149,52 @@ garbage = sa.Table(
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Column("queued_at", Micros, nullable=False),
 )
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("upload_id", sa.String(64), primary_key=True),
+    sa.Column("bucket", sa.String(63), sa.ForeignKey("buckets.name"), nullable=False),
+    sa.Column("key", KeyText, nullable=False),
+    sa.Column("tenant", sa.String(128), nullable=False),
+    sa.Column("policy", sa.String(128), nullable=False),
+    sa.Column("sites", sa.Text, nullable=False),  # JSON list of the chosen site ids
+    sa.Column("meta", sa.Text, nullable=False),  # JSON object: the object's metadata
+    sa.Column("initiated", Micros, nullable=False),
+)
+# ListMultipartUploads walks (bucket, key, upload_id); the expiry sweep walks initiated.
+sa.Index("uploads_key", uploads.c.bucket, uploads.c.key, uploads.c.upload_id)
+sa.Index("uploads_initiated", uploads.c.initiated)
+
+upload_parts = sa.Table(
+    "upload_parts",
+    metadata,
+    sa.Column(
+        "upload_id",
+        sa.String(64),
+        sa.ForeignKey("uploads.upload_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("part_number", sa.Integer, primary_key=True),
+    sa.Column("etag", sa.String(32), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Micros, nullable=False),
+)
+
+upload_segments = sa.Table(
+    "upload_segments",
+    metadata,
+    sa.Column("upload_id", sa.String(64), primary_key=True),
+    sa.Column("part_number", sa.Integer, primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("blob_id", sa.String(128), nullable=False),
+    sa.Column("plaintext_size", sa.BigInteger, nullable=False),
+    sa.Column("header_length", sa.Integer, nullable=False),
+    sa.Column("ciphertext_length", sa.BigInteger, nullable=False),
+    sa.Column("ciphertext_sha256", sa.String(64), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["upload_id", "part_number"],
+        ["upload_parts.upload_id", "upload_parts.part_number"],
+        ondelete="CASCADE",
+    ),
+)

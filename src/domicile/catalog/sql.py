@@ -1,7 +1,8 @@
 """The catalog on SQLAlchemy Core: SQLite (WAL) by default, PostgreSQL-ready schema.
 
 Transactions and locking are :mod:`domicile.catalog.database`'s; row mapping is
-:mod:`domicile.catalog.rows`'; jobs and the audit chain are :mod:`domicile.catalog.journals`'.
+:mod:`domicile.catalog.rows`'; jobs and the audit chain are :mod:`domicile.catalog.journals`';
+multipart uploads are :mod:`domicile.catalog.uploads`'.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from domicile.catalog.records import (
     Segment,
     Version,
 )
+from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_upload
 from domicile.errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, ObjectNotFound
 
 #: Rows per query when paging internally (bounded memory).
@@ -65,7 +67,7 @@ _INSERT_SEGMENT = sa.insert(t.segments)
 _INSERT_PLACEMENT = sa.insert(t.placements)
 
 
-class SqlCatalog(Journals):
+class SqlCatalog(Journals, Uploads):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -116,7 +118,7 @@ class SqlCatalog(Journals):
         with self._db.read() as conn:
             return [rows.bucket(r) for r in conn.execute(query)]
 
-    def delete_bucket(self, name: str) -> None:
+    def delete_bucket(self, name: str) -> list[str]:
         with self._db.write() as conn:
             _require_bucket(conn, name)
             if conn.execute(
@@ -127,7 +129,9 @@ class SqlCatalog(Journals):
                     hint="delete its objects first ('domicile ls' lists them)",
                     bucket=name,
                 )
+            aborted = abort_bucket_uploads(conn, name)
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
+        return aborted
 
     # --- versions ---------------------------------------------------------------------
 
@@ -140,18 +144,20 @@ class SqlCatalog(Journals):
         audit: AuditBuilder | None = None,
     ) -> Version | None:
         with self._db.write() as conn:
-            _require_bucket(conn, version.bucket)
-            previous = _current(conn, version.bucket, version.key)
-            if previous is not None:
-                _drop_version(conn, previous, reason="replaced")
-            conn.execute(_INSERT_VERSION, rows.version_row(version))
-            if segments:
-                conn.execute(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
-            if placements:
-                conn.execute(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
-            if audit is not None:
-                append_audit(conn, audit)
-        return previous
+            return _commit(conn, version, segments, placements, audit)
+
+    def complete_upload(
+        self,
+        upload_id: str,
+        version: Version,
+        segments: Sequence[Segment],
+        placements: Sequence[Placement],
+        *,
+        audit: AuditBuilder | None = None,
+    ) -> Version | None:
+        with self._db.write() as conn:
+            finish_upload(conn, upload_id, version, segments)
+            return _commit(conn, version, segments, placements, audit)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.read() as conn:
@@ -401,6 +407,28 @@ def _get(conn: sa.Connection, version_id: str) -> Version | None:
 def _current(conn: sa.Connection, bucket: str, key: str) -> Version | None:
     row = conn.execute(_CURRENT, {"bucket": bucket, "key": key}).first()
     return None if row is None else rows.version(row)
+
+
+def _commit(
+    conn: sa.Connection,
+    version: Version,
+    segments: Sequence[Segment],
+    placements: Sequence[Placement],
+    audit: AuditBuilder | None,
+) -> Version | None:
+    """``commit_version`` in the caller's write transaction."""
+    _require_bucket(conn, version.bucket)
+    previous = _current(conn, version.bucket, version.key)
+    if previous is not None:
+        _drop_version(conn, previous, reason="replaced")
+    conn.execute(_INSERT_VERSION, rows.version_row(version))
+    if segments:
+        conn.execute(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
+    if placements:
+        conn.execute(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
+    if audit is not None:
+        append_audit(conn, audit)
+    return previous
 
 
 def _drop_version(conn: sa.Connection, version: Version, *, reason: str) -> None:

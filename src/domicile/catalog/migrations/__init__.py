@@ -19,7 +19,12 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from domicile.catalog import schema
-from domicile.catalog.migrations import v0001_initial, v0002_jobs, v0003_audit
+from domicile.catalog.migrations import (
+    v0001_initial,
+    v0002_jobs,
+    v0003_audit,
+    v0004_multipart,
+)
 from domicile.errors import CatalogVersionError
 
 Step = Callable[[sa.Connection], None]
@@ -29,6 +34,7 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (1, v0001_initial.upgrade),
     (2, v0002_jobs.upgrade),
     (3, v0003_audit.upgrade),
+    (4, v0004_multipart.upgrade),
 )
 LATEST = STEPS[-1][0]
 
