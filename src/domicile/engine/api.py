@@ -36,6 +36,7 @@ from domicile.engine.records import (
     SiteView,
 )
 from domicile.engine.repair import RepairReport, repair
+from domicile.engine.report import Report, build_report
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
@@ -329,6 +330,13 @@ class Domicile:
     def count_versions(self, bucket: str | None = None) -> int:
         """How many object versions the catalog holds (for progress bars)."""
         return sum(1 for _ in self._ctx.catalog.iter_versions(bucket))
+
+    def report(self, *, bucket: str | None = None, tenant: str | None = None) -> Report:
+        """The residency report of one bucket, one tenant's buckets, or everything: where
+        copies rest, compliance, copy counts, verification and audit chain status."""
+        return build_report(
+            self._ctx, deployment=self.config.deployment.name, bucket=bucket, tenant=tenant
+        )
 
 
 def _info(version: Version) -> ObjectInfo:

@@ -7,6 +7,7 @@ template carries the public ``source`` it was checked against and the ``as_of`` 
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,8 +64,18 @@ class Registry:
 @cache
 def load_registry() -> Registry:
     """The registry shipped with this version of domicile (parsed once, then cached)."""
-    text = resources.files("domicile.policy").joinpath("data/registry.toml").read_text("utf-8")
-    return parse_registry(tomllib.loads(text), source=REGISTRY_FILE)
+    return parse_registry(tomllib.loads(_shipped().decode("utf-8")), source=REGISTRY_FILE)
+
+
+@cache
+def shipped_registry_sha256() -> str:
+    """The SHA-256 (hex) of the shipped registry file's bytes: pins the exact data that
+    :func:`load_registry` read, beyond its ``version`` and ``date``."""
+    return hashlib.sha256(_shipped()).hexdigest()
+
+
+def _shipped() -> bytes:
+    return resources.files("domicile.policy").joinpath("data/registry.toml").read_bytes()
 
 
 def parse_registry(doc: Mapping[str, Any], *, source: str) -> Registry:

@@ -1,0 +1,327 @@
+"""The residency report: where every copy rests, who can compel it, and whether it may.
+
+:func:`build_report` walks the catalog once (every current version of the buckets in
+scope, and its placements), judges each copy with :func:`domicile.policy.check_copy` (the
+one place residency is decided) and verifies the audit chain. The figures are defined in
+``docs/reports.md``; the renderers are :mod:`domicile.engine.report_json`,
+:mod:`domicile.engine.report_html` and the CLI's ``report`` command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from domicile.catalog import Bucket, Placement, Version
+from domicile.engine.context import EngineContext
+from domicile.engine.report_facts import (
+    ChainStatus,
+    RegistryInfo,
+    Verification,
+    chain_status,
+    registry_info,
+    verification,
+)
+from domicile.policy import Policy, Verdict, check_copy, countries, subject_to
+
+UNKNOWN = "?"  # country, operator or status of a site that is no longer configured
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the report covers: ``all`` buckets, one ``bucket`` or one ``tenant``'s."""
+
+    kind: str
+    name: str | None
+    buckets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """One row of a breakdown: ``objects`` with at least one copy there, their ``bytes``
+    (plaintext, each object once) and the ``copies`` there."""
+
+    id: str
+    name: str
+    objects: int
+    bytes: int
+    copies: int
+
+
+@dataclass(frozen=True, slots=True)
+class SiteTally:
+    """One site's share: what it is, and the copies (one per object) it holds."""
+
+    id: str
+    country: str
+    operator: str
+    provider: str
+    status: str
+    subject_to: tuple[str, ...]
+    objects: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A copy on a site its bucket's policy refuses, and every residency reason why."""
+
+    bucket: str
+    key: str
+    version_id: str
+    site_id: str
+    policy: str
+    country: str
+    operator: str
+    codes: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyCounts:
+    """Per policy: how many good copies its objects have against the ``required`` count.
+
+    A good copy is in state ``ok`` on a site the policy accepts today (as ``plan`` counts
+    held copies). ``distribution`` is ``(good copies, objects)`` pairs, ascending.
+    """
+
+    policy: str
+    required: int
+    objects: int
+    distribution: tuple[tuple[int, int], ...]
+
+    @property
+    def under(self) -> int:
+        return sum(n for copies, n in self.distribution if copies < self.required)
+
+    @property
+    def met(self) -> int:
+        return sum(n for copies, n in self.distribution if copies == self.required)
+
+    @property
+    def over(self) -> int:
+        return sum(n for copies, n in self.distribution if copies > self.required)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything ``domicile report`` shows; times are epoch seconds (UTC)."""
+
+    deployment: str
+    generated_at: float
+    scope: Scope
+    objects: int
+    bytes: int
+    copies: int
+    by_country: tuple[Tally, ...]
+    by_operator: tuple[Tally, ...]
+    by_exposure: tuple[Tally, ...]
+    by_site: tuple[SiteTally, ...]
+    violations: tuple[Violation, ...]
+    copy_counts: tuple[CopyCounts, ...]
+    states: tuple[tuple[str, int], ...]
+    verification: Verification
+    chain: ChainStatus
+    registry: RegistryInfo
+
+    @property
+    def compliant(self) -> bool:
+        """No copy rests where its policy refuses it."""
+        return not self.violations
+
+
+def build_report(
+    ctx: EngineContext,
+    *,
+    deployment: str,
+    bucket: str | None = None,
+    tenant: str | None = None,
+    now: float | None = None,
+) -> Report:
+    """The report for one bucket, one tenant's buckets, or (neither given) everything."""
+    if bucket is not None and tenant is not None:
+        raise ValueError("a report covers one bucket or one tenant, not both")
+    scope, buckets = _scope(ctx, bucket, tenant)
+    tally = _Tallies(ctx)
+    for b in buckets:
+        policy = ctx.policy(b.policy)
+        for version in ctx.catalog.iter_versions(b.name):
+            tally.add(policy, version, ctx.catalog.placements(version.version_id))
+    return Report(
+        deployment=deployment,
+        generated_at=time.time() if now is None else now,
+        scope=scope,
+        objects=tally.objects,
+        bytes=tally.bytes,
+        copies=tally.copies,
+        by_country=tally.rows("country", countries()),
+        by_operator=tally.rows("operator", {e.id: e.name for e in ctx.world.entities.values()}),
+        by_exposure=tally.rows("exposure", countries()),
+        by_site=tally.sites(),
+        violations=tuple(tally.violations),
+        copy_counts=tally.copy_counts(),
+        states=tuple(sorted(tally.states.items())),
+        verification=verification(tally.verified_at),
+        chain=chain_status(ctx.audit),
+        registry=registry_info(ctx.world.registry),
+    )
+
+
+def _scope(
+    ctx: EngineContext, bucket: str | None, tenant: str | None
+) -> tuple[Scope, list[Bucket]]:
+    if bucket is not None:
+        buckets = [ctx.catalog.get_bucket(bucket)]
+        kind, name = "bucket", bucket
+    elif tenant is not None:
+        buckets = ctx.catalog.list_buckets(tenant)
+        kind, name = "tenant", tenant
+    else:
+        buckets = ctx.catalog.list_buckets(None)
+        kind, name = "all", None
+    return Scope(kind, name, tuple(b.name for b in buckets)), buckets
+
+
+class _Group:
+    """Accumulates one Tally: objects and bytes once per object, copies each."""
+
+    __slots__ = ("bytes", "copies", "objects")
+
+    def __init__(self) -> None:
+        self.objects = self.bytes = self.copies = 0
+
+    def figures(self) -> tuple[int, int, int]:
+        return self.objects, self.bytes, self.copies
+
+
+#: The breakdowns, each keyed by what a copy's site says about it.
+DIMENSIONS = ("country", "operator", "exposure", "site")
+
+
+class _Tallies:
+    """The one pass over the catalog; per-site facts computed once per (policy, site)."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+        self._verdicts: dict[tuple[str, str], Verdict] = {}
+        self._keys: dict[str, list[tuple[str, str]]] = {}
+        self.objects = self.bytes = self.copies = 0
+        self.groups: dict[str, dict[str, _Group]] = {d: {} for d in DIMENSIONS}
+        self.violations: list[Violation] = []
+        self.good: dict[str, Counter[int]] = {}
+        self.states: Counter[str] = Counter()
+        self.verified_at: list[float | None] = []
+
+    def add(self, policy: Policy, version: Version, placements: Sequence[Placement]) -> None:
+        """Count one object version and each of its copies."""
+        self.objects += 1
+        self.bytes += version.size
+        self.copies += len(placements)
+        good = 0
+        seen: set[tuple[str, str]] = set()
+        for p in placements:
+            self.states[p.state] += 1
+            self.verified_at.append(p.verified_at)
+            verdict = self._verdict(policy, p.site_id)
+            good += p.state == "ok" and verdict.accepted
+            if not verdict.compliant:
+                self.violations.append(_violation(self._ctx, policy, version, p, verdict))
+            for dim_key in self._dimension_keys(p.site_id):
+                group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
+                group.copies += 1
+                if dim_key not in seen:
+                    seen.add(dim_key)
+                    group.objects += 1
+                    group.bytes += version.size
+        self.good.setdefault(policy.name, Counter())[good] += 1
+
+    def _verdict(self, policy: Policy, site_id: str) -> Verdict:
+        key = (policy.name, site_id)
+        if key not in self._verdicts:
+            self._verdicts[key] = check_copy(policy, self._ctx.world, site_id)
+        return self._verdicts[key]
+
+    def _dimension_keys(self, site_id: str) -> list[tuple[str, str]]:
+        """(dimension, key) for a copy on ``site_id``: its country, operator, site and
+        every jurisdiction its operator is subject to."""
+        if site_id not in self._keys:
+            spec = self._ctx.world.sites.get(site_id)
+            self._keys[site_id] = [
+                ("country", spec.country if spec else UNKNOWN),
+                ("operator", spec.operator if spec else UNKNOWN),
+                ("site", site_id),
+                *(("exposure", j) for j in _jurisdictions(self._ctx, site_id)),
+            ]
+        return self._keys[site_id]
+
+    def rows(self, dimension: str, names: Mapping[str, str]) -> tuple[Tally, ...]:
+        """The breakdown along ``dimension``, most bytes first."""
+        rows = [
+            Tally(key, names.get(key, _UNKNOWN_NAME if key == UNKNOWN else key), *g.figures())
+            for key, g in self.groups[dimension].items()
+        ]
+        return tuple(sorted(rows, key=lambda t: (-t.bytes, -t.copies, t.id)))
+
+    def sites(self) -> tuple[SiteTally, ...]:
+        """Every configured site (holding copies or not), and unconfigured ones that do."""
+        world = self._ctx.world
+        held = self.groups["site"]
+        out = []
+        for site_id in sorted({*world.sites, *held}):
+            spec = world.sites.get(site_id)
+            objects, size, _ = (held.get(site_id) or _Group()).figures()
+            out.append(
+                SiteTally(
+                    id=site_id,
+                    country=spec.country if spec else UNKNOWN,
+                    operator=spec.operator if spec else UNKNOWN,
+                    provider=spec.provider if spec else UNKNOWN,
+                    status=spec.status.value if spec else "unknown",
+                    subject_to=_jurisdictions(self._ctx, site_id),
+                    objects=objects,
+                    bytes=size,
+                )
+            )
+        return tuple(out)
+
+    def copy_counts(self) -> tuple[CopyCounts, ...]:
+        """Per policy, the distribution of good copies per object."""
+        return tuple(
+            CopyCounts(
+                policy=name,
+                required=self._ctx.policy(name).copies,
+                objects=sum(counter.values()),
+                distribution=tuple(sorted(counter.items())),
+            )
+            for name, counter in sorted(self.good.items())
+        )
+
+
+_UNKNOWN_NAME = "site not configured"
+
+
+def _jurisdictions(ctx: EngineContext, site_id: str) -> tuple[str, ...]:
+    spec = ctx.world.sites.get(site_id)
+    if spec is None:
+        return (UNKNOWN,)
+    return tuple(j for j, _ in subject_to(ctx.world, spec.operator))
+
+
+def _violation(
+    ctx: EngineContext, policy: Policy, version: Version, p: Placement, verdict: Verdict
+) -> Violation:
+    spec = ctx.world.sites.get(p.site_id)
+    residency = [r for r in verdict.reasons if r.residency]
+    return Violation(
+        bucket=version.bucket,
+        key=version.key,
+        version_id=version.version_id,
+        site_id=p.site_id,
+        policy=policy.name,
+        country=spec.country if spec else UNKNOWN,
+        operator=spec.operator if spec else UNKNOWN,
+        codes=tuple(r.code for r in residency),
+        reasons=tuple(r.text for r in residency),
+    )

@@ -1,0 +1,97 @@
+"""The report's deployment-wide facts: copy verification times, the audit chain's state,
+and the registry the residency decisions were made with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from domicile.engine.auditlog import AuditLog
+from domicile.policy import Registry, load_registry
+from domicile.policy.registry import shipped_registry_sha256
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """When the copies in scope were last checked by ``domicile verify``.
+
+    ``oldest`` and ``newest`` are over the verified copies (None when none is); a copy
+    never verified counts in ``never`` and in neither time.
+    """
+
+    copies: int
+    never: int
+    oldest: float | None
+    newest: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    seq: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStatus:
+    """The audit chain as ``domicile audit verify`` finds it (deployment-wide, whatever the
+    report's scope). ``enabled`` is False when the engine runs without an audit log."""
+
+    enabled: bool
+    ok: bool
+    records: int
+    head_seq: int | None
+    head_hash: str | None
+    checkpoint_seq: int | None
+    checkpoint_time: float | None
+    unsigned: int
+    problems: tuple[ChainProblem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryInfo:
+    """The registry in force: its own ``version`` and ``date``, and ``sha256`` of the
+    shipped file's bytes (None when the engine was given another registry)."""
+
+    version: str
+    date: str
+    sha256: str | None
+
+
+def verification(verified_at: Iterable[float | None]) -> Verification:
+    """Aggregate the copies' ``verified_at`` times."""
+    times = list(verified_at)
+    done = [t for t in times if t is not None]
+    return Verification(
+        copies=len(times),
+        never=len(times) - len(done),
+        oldest=min(done, default=None),
+        newest=max(done, default=None),
+    )
+
+
+def chain_status(audit: AuditLog | None) -> ChainStatus:
+    """Run the audit log's full verification (catalog and the sites' checkpoints)."""
+    if audit is None:
+        return ChainStatus(False, False, 0, None, None, None, None, 0, ())
+    found = audit.verify()
+    cp = found.latest_checkpoint
+    return ChainStatus(
+        enabled=True,
+        ok=found.ok,
+        records=found.records,
+        head_seq=found.head.seq if found.head else None,
+        head_hash=found.head.hash if found.head else None,
+        checkpoint_seq=cp.seq if cp else None,
+        checkpoint_time=cp.time / 1e6 if cp else None,
+        unsigned=found.unsigned,
+        problems=tuple(ChainProblem(p.seq, str(p.kind), p.message) for p in found.problems),
+    )
+
+
+def registry_info(registry: Registry) -> RegistryInfo:
+    """Version, date and (for the shipped registry) the digest of its data file."""
+    shipped = registry is load_registry()
+    return RegistryInfo(
+        registry.version, registry.date, shipped_registry_sha256() if shipped else None
+    )
