@@ -1,0 +1,200 @@
+"""``domicile report`` end to end: text, JSON, and an HTML page rendered by headless
+Chromium whose visible figures match the JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import domicile
+from domicile.engine.report_json import report_json
+from domicile.engine.worldmap import PALETTE
+from tests.cli.conftest import Run
+from tests.engine.report_seed import OBJECTS, seed
+from tests.pngpixels import colours
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seed(tmp_path_factory.mktemp("cli-report"))
+
+
+def without_time(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "generated_at"}
+
+
+def test_text_report_leads_with_the_verdict(seeded: Path, run: Run) -> None:
+    result = run("--config", str(seeded), "report")
+    assert result.code == 13, result.err  # violations found
+    first = result.out.index("NOT COMPLIANT")
+    assert first < result.out.index("by country") < result.out.index("violations")
+    for text in ("Singapore", "acme-cn", "draining", "audit chain: intact", "registry: version"):
+        assert text in result.out
+    clean = run("--config", str(seeded), "report", "--bucket", "minutes")
+    assert clean.code == 0, clean.err
+    assert "COMPLIANT" in clean.out and "NOT COMPLIANT" not in clean.out
+
+
+def test_json_report_is_the_engine_report(seeded: Path, run: Run, tmp_path: Path) -> None:
+    result = run("--config", str(seeded), "report", "--format", "json", "--tenant", "bank")
+    assert result.code == 13
+    doc = result.json()
+    with domicile.open(seeded) as engine:
+        want = report_json(engine.report(tenant="bank"))
+    assert without_time(doc) == without_time(want)
+    assert doc["scope"] == {"kind": "tenant", "name": "bank", "buckets": ["ledger", "records"]}
+    # The global --json flag means the same; -o writes a file instead of stdout.
+    out = tmp_path / "r.json"
+    assert run("--config", str(seeded), "--json", "report", "-o", str(out)).code == 13
+    assert json.loads(out.read_text())["totals"]["objects"] == sum(map(len, OBJECTS.values()))
+
+
+def test_bad_usage(seeded: Path, run: Run, tmp_path: Path) -> None:
+    cfg = ("--config", str(seeded))
+    assert run(*cfg, "report", "--bucket", "minutes", "--tenant", "bank").code == 2
+    assert run(*cfg, "report", "--output", str(tmp_path / "x.txt")).code == 2
+    missing = run(*cfg, "report", "--bucket", "nope")
+    assert missing.code == 4 and "error:" in missing.err
+
+
+class Tables(HTMLParser):
+    """Every ``data-table``'s rows as {data-field: text}, and the embedded JSON."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[dict[str, str]]] = {}
+        self.fields: dict[str, str] = {}
+        self.embedded = ""
+        self._table: str | None = None
+        self._field: str | None = None
+        self._in_json = False
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        table = a.get("data-table")
+        if tag == "table" and table:
+            self._table = table
+            self.tables[table] = []
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table].append({})
+        elif a.get("data-field"):
+            self._field, self._text = a["data-field"], ""
+        elif tag == "script" and a.get("type") == "application/json":
+            self._in_json = True
+
+    def handle_data(self, data: str) -> None:
+        if self._in_json:
+            self.embedded += data
+        elif self._field is not None:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
+        elif tag == "script":
+            self._in_json = False
+        elif tag in ("td", "span", "b", "div") and self._field is not None:
+            if self._table is not None and tag == "td":
+                self.tables[self._table][-1][self._field] = self._text
+            elif self._table is None:
+                self.fields[self._field] = self._text
+            self._field = None
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
+    page = Tables()
+    page.feed(html)
+    embedded = json.loads(page.embedded)
+    assert without_time(embedded) == without_time(doc)
+    for name in ("by_country", "by_operator", "by_exposure"):
+        rows = [r for r in page.tables[name] if r]
+        shown = [
+            (r["id"], r["name"], *(number(r[k]) for k in ("objects", "bytes", "copies")))
+            for r in rows
+        ]
+        want = [(t["id"], t["name"], t["objects"], t["bytes"], t["copies"]) for t in doc[name]]
+        assert shown == want, name
+    sites = [r for r in page.tables["by_site"] if r]
+    assert [(r["id"], r["status"], number(r["objects"]), number(r["bytes"])) for r in sites] == [
+        (s["id"], s["status"], s["objects"], s["bytes"]) for s in doc["by_site"]
+    ]
+    violations = [r for r in page.tables["violations"] if r]
+    assert [(r["object"], r["version_id"], r["site"]) for r in violations] == [
+        (f"{v['bucket']}/{v['key']}", v["version_id"], v["site"])
+        for v in doc["compliance"]["violations"]
+    ]
+    counts = [r for r in page.tables["copy_counts"] if r]
+    assert [(r["policy"], number(r["under"]), number(r["met"])) for r in counts] == [
+        (c["policy"], c["under"], c["met"]) for c in doc["copy_counts"]
+    ]
+    assert number(page.fields["objects"]) == doc["totals"]["objects"]
+    assert number(page.fields["copies"]) == doc["totals"]["copies"]
+    assert number(page.fields["violations"]) == len(doc["compliance"]["violations"])
+    assert page.fields["deployment"] == doc["deployment"]
+    assert page.fields["generated_at"] == embedded["generated_at"]
+    assert page.fields["compliant"].startswith("NOT COMPLIANT")
+    assert page.fields["audit_chain"] == "intact"
+
+
+def screenshot(page: Path, png: Path, profile: Path) -> None:
+    if shutil.which(CHROMIUM) is None and shutil.which("chromium") is None:
+        pytest.fail("headless Chromium is needed: apt-get install chromium (Debian)")
+    subprocess.run(
+        [
+            shutil.which("chromium") or CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1280,2000",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_html_report_renders_offline_and_matches_the_json(
+    seeded: Path, run: Run, tmp_path: Path
+) -> None:
+    page = tmp_path / "report.html"
+    result = run("--config", str(seeded), "report", "--format", "html", "--output", str(page))
+    assert result.code == 13, result.err
+    html = page.read_text("utf-8")
+    # Self-contained: no URL, no external stylesheet, image, font or script.
+    for needle in ("://", "<link", " src=", "@import", "url(http", "@font-face"):
+        assert needle not in html, needle
+    doc = run("--config", str(seeded), "report", "--format", "json").json()
+    check_visible_figures(html, doc)
+
+    png = tmp_path / "report.png"
+    screenshot(page, png, tmp_path / "profile")
+    seen = colours(png)
+    total = sum(seen.values())
+    assert total == 1280 * 2000
+    assert 1 - seen[(255, 255, 255)] / total > 0.10, "the page looks blank"
+    assert len(seen) > 50
+    red = (0xB3, 0x26, 0x1E)  # the NOT COMPLIANT banner
+    top = PALETTE[-1]  # the map's top class
+    darkest = (int(top[1:3], 16), int(top[3:5], 16), int(top[5:7], 16))
+    assert seen[red] > 20_000 and seen[darkest] > 100
