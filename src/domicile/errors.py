@@ -41,6 +41,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   └── CatalogVersionError      the catalog schema is newer than this program
     ├── MultipartError               a multipart upload cannot be completed as asked
     │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
+    │   ├── InvalidPartNumber        a part number outside 1..10,000
     │   └── EntityTooSmall           a part other than the last is under the 5 MiB minimum
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
@@ -246,6 +247,10 @@ class MultipartError(DomicileError):
 
 class InvalidPart(MultipartError):
     """A listed part was never uploaded, or its ETag is not the one given."""
+
+
+class InvalidPartNumber(MultipartError):
+    """A part number outside 1..10,000 (context ``part``)."""
 
 
 class EntityTooSmall(MultipartError):

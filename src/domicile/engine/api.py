@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +19,7 @@ from domicile.audit import CheckpointPolicy
 from domicile.catalog import Bucket, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
+from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
@@ -33,7 +34,11 @@ from domicile.engine.records import (
     ObjectInfo,
     ObjectMeta,
     ObjectReader,
+    PartInfo,
+    PartsPage,
     SiteView,
+    UploadInfo,
+    UploadsPage,
 )
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.report import Report, build_report
@@ -140,8 +145,12 @@ class Domicile:
         return list(self._ctx.catalog.list_buckets(tenant))
 
     def delete_bucket(self, name: str) -> None:
-        self._ctx.catalog.delete_bucket(name)
-        self._ctx.record("bucket_delete", bucket=name)
+        """Delete an empty bucket (BucketNotEmpty while it holds an object); multipart
+        uploads in progress into it are aborted and their parts' blobs removed."""
+        aborted = self._ctx.catalog.delete_bucket(name)
+        self._ctx.record("bucket_delete", bucket=name, detail={"uploads_aborted": len(aborted)})
+        if aborted:
+            collect_garbage(self._ctx)
 
     def _ensure_bucket(self, name: str, policy: str, tenant: str) -> None:
         if any(b.name == name for b in self._ctx.catalog.list_buckets(None)):
@@ -234,6 +243,108 @@ class Domicile:
             is_truncated=page.is_truncated,
             next_start_after=page.next_start_after,
         )
+
+    # --- multipart uploads --------------------------------------------------------------
+
+    def create_multipart(self, bucket: str, key: str, *, meta: ObjectMeta) -> UploadInfo:
+        """Begin a multipart upload; its sites are decided now, as a PUT's would be
+        (PlacementRefused before anything is recorded)."""
+        return multipart.create_upload(self._ctx, bucket, key, meta)
+
+    def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: Body
+    ) -> PartInfo:
+        """Store part ``part_number`` (1..10,000; InvalidPartNumber otherwise), replacing
+        any earlier part of that number. UploadNotFound; PlacementRefused if a site of the
+        upload is no longer active and compliant."""
+        info = multipart.upload_part(
+            self._ctx, bucket, key, upload_id, number=part_number, body=body
+        )
+        collect_garbage(self._ctx)
+        return info
+
+    def upload_part_copy(  # noqa: PLR0917 (S3's UploadPartCopy, as the gateway calls it)
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        start: int = 0,
+        end: int | None = None,
+    ) -> PartInfo:
+        """Store bytes ``[start, end)`` of an object as a part (see :meth:`upload_part`)."""
+        multipart.check_part_number(part_number)
+        multipart.find_upload(self._ctx, bucket, key, upload_id)
+        source = self.get(src_bucket, src_key, start, end)
+        return self.upload_part(bucket, key, upload_id, part_number, source.chunks)
+
+    def complete_multipart(
+        self, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> ObjectInfo:
+        """Make the listed ``(part number, ETag)`` parts, in ascending order, the object.
+        UploadNotFound (also on a second completion), InvalidPart (a part missing, an
+        ETag differing, or the list not ascending), EntityTooSmall (a part but the last
+        under ``multipart.MIN_PART_SIZE``), PlacementRefused (a site no longer allowed)."""
+        info = multipart.complete_upload(self._ctx, bucket, key, upload_id, parts)
+        collect_garbage(self._ctx)
+        return info
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        """Forget the upload and remove its parts from the sites. UploadNotFound."""
+        upload = multipart.find_upload(self._ctx, bucket, key, upload_id)
+        multipart.abort_upload(self._ctx, upload, "aborted")
+        collect_garbage(self._ctx)
+
+    def list_parts(
+        self, bucket: str, key: str, upload_id: str, *, after: int = 0, limit: int = 1000
+    ) -> PartsPage:
+        """Up to ``limit`` (at most 1,000) parts numbered above ``after``. UploadNotFound."""
+        upload = multipart.find_upload(self._ctx, bucket, key, upload_id)
+        limit = max(0, min(limit, 1000))
+        found = self._ctx.catalog.list_parts(upload_id, after=after, limit=limit + 1)
+        shown = found[:limit]
+        return PartsPage(
+            upload=multipart.upload_info(upload),
+            parts=[multipart.part_info(p) for p in shown],
+            is_truncated=len(found) > limit,
+            next_after=shown[-1].part_number if shown else None,
+        )
+
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        limit: int = 1000,
+    ) -> UploadsPage:
+        """Up to ``limit`` (at most 1,000) uploads in progress, by key then initiation,
+        after the markers (S3 ListMultipartUploads; no delimiter). BucketNotFound."""
+        limit = max(0, min(limit, 1000))
+        found = self._ctx.catalog.list_uploads(
+            bucket,
+            prefix=prefix,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            limit=limit + 1,
+        )
+        shown = found[:limit]
+        return UploadsPage(
+            uploads=[multipart.upload_info(u) for u in shown],
+            is_truncated=len(found) > limit,
+            next_key_marker=shown[-1].key if shown else None,
+            next_upload_id_marker=shown[-1].upload_id if shown else None,
+        )
+
+    def sweep_uploads(self, *, older_than: float) -> int:
+        """Abort the uploads initiated more than ``older_than`` seconds ago; how many."""
+        aborted = multipart.sweep_uploads(self._ctx, older_than=older_than)
+        if aborted:
+            collect_garbage(self._ctx)
+        return aborted
 
     # --- residency ----------------------------------------------------------------------
 

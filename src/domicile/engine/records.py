@@ -88,3 +88,45 @@ class SiteView:
     last_error: str | None
     template: str | None
     latency_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    """A multipart upload in progress (``initiated``: epoch seconds)."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    initiated: float
+    meta: ObjectMeta
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """One uploaded part: ``etag`` is the hex MD5 of its plaintext."""
+
+    part_number: int
+    etag: str
+    size: int
+    last_modified: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartsPage:
+    """One page of an upload's parts, by part number; continue after ``next_after``."""
+
+    upload: UploadInfo
+    parts: list[PartInfo]
+    is_truncated: bool
+    next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadsPage:
+    """One page of a bucket's uploads in progress, by key then upload id (initiation
+    order); continue from the two markers while ``is_truncated``."""
+
+    uploads: list[UploadInfo]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None

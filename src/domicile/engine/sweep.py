@@ -1,6 +1,7 @@
 """The orphan sweep: remove blobs that no catalog entry references, after a grace period.
 
-Orphans come from crashed writes (blobs written before a commit that never happened),
+Orphans come from crashed writes (blobs written before a commit that never happened, or
+a part before it was recorded),
 interrupted migrations (a copy made but never recorded) and deletions that could not
 reach a site. A blob is removed only when (1) the catalog does not reference it *on that
 site*, (2) it is not already queued for deletion, and (3) it was written longer than
@@ -40,8 +41,12 @@ class SweepReport:
 
 
 def referenced_on(ctx: EngineContext, site_id: str) -> set[str]:
-    """Every blob id the catalog expects on ``site_id`` (segments and manifests)."""
-    ids: set[str] = set()
+    """Every blob id the catalog expects on ``site_id``: segments and manifests of versions,
+    and the parts of multipart uploads in progress.
+
+    Uploads are read first: completing one moves its blobs to a version, never back, so
+    a blob cannot slip between the two reads."""
+    ids = ctx.catalog.upload_blobs_on_site(site_id)
     for version in ctx.catalog.versions_on_site(site_id):
         ids.add(version.manifest_blob_id)
         ids.update(s.blob_id for s in ctx.catalog.segments(version.version_id))

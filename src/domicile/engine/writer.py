@@ -15,16 +15,15 @@ import hashlib
 import itertools
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, BinaryIO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from domicile.audit import Record
+from domicile.audit import Record, Scalar
 from domicile.catalog import Bucket
 from domicile.catalog.base import AuditBuilder
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
-from domicile.engine.fanout import FanOut
 from domicile.engine.health import probe_sites
 from domicile.engine.manifest import (
     BLOB_PREFIX,
@@ -35,91 +34,37 @@ from domicile.engine.manifest import (
 )
 from domicile.engine.names import check_key
 from domicile.engine.records import ObjectInfo, ObjectMeta
-from domicile.errors import SiteError
+from domicile.engine.segments import (
+    Body,
+    iter_body,
+    put_blobs,
+    record_health,
+    remove_blobs,
+    stream_segments,
+)
 from domicile.policy import decide
-from domicile.sites import Site, new_blob_id
+from domicile.sites import new_blob_id
 
-PIECE = 1024 * 1024
+__all__ = ["SMALL_OBJECT", "Body", "put_object"]
+
 #: Bodies up to this size are encrypted in memory and written with their manifest at once.
 SMALL_OBJECT = 1024 * 1024
-#: Segments whose upload may still be finishing while the next one is written.
-SEGMENTS_IN_FLIGHT = 2
-
-Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
-
-
-def iter_body(body: Body) -> Iterator[memoryview]:
-    """The body as pieces of at most 1 MiB, whatever form it was given in."""
-    if isinstance(body, bytes | bytearray | memoryview):
-        view = memoryview(body).cast("B")
-        for offset in range(0, len(view), PIECE):
-            yield view[offset : offset + PIECE]
-        return
-    read = getattr(body, "read", None)
-    if read is not None:
-        while piece := read(PIECE):
-            yield memoryview(piece)
-        return
-    for chunk in body:
-        view = memoryview(chunk).cast("B")
-        for offset in range(0, len(view), PIECE):
-            yield view[offset : offset + PIECE]
-
-
-class _SegmentWriter:
-    """One segment: an age blob streamed to every chosen site while it is encrypted."""
-
-    def __init__(
-        self, ctx: EngineContext, sites: Sequence[Site], recipients: list[X25519Recipient]
-    ):
-        self.blob_id = new_blob_id(BLOB_PREFIX)
-        self._encryptor = Encryptor(recipients)
-        self._fan = FanOut(sites, self.blob_id)
-        self._sha = hashlib.sha256()
-        self.header_length = len(self._encryptor.header)
-        self.plaintext_size = 0
-        self.ciphertext_length = 0
-        self._emit(self._encryptor.header)
-
-    def write(self, piece: memoryview) -> None:
-        self.plaintext_size += len(piece)
-        self._emit(self._encryptor.update(piece))
-
-    def close(self) -> SegmentEntry:
-        entry = self.seal()
-        self.wait()
-        return entry
-
-    def seal(self) -> SegmentEntry:
-        """Encrypt the last chunk and end the blob; the sites finish it in the background."""
-        self._emit(self._encryptor.finalize())
-        self._fan.end()
-        return SegmentEntry(
-            blob_id=self.blob_id,
-            plaintext_size=self.plaintext_size,
-            header_length=self.header_length,
-            ciphertext_length=self.ciphertext_length,
-            sha256=self._sha.hexdigest(),
-        )
-
-    def wait(self) -> None:
-        """Wait until every site holds the sealed blob durably (or raise after rollback)."""
-        self._fan.wait()
-
-    def abort(self) -> None:
-        self._fan.abort()
-
-    def _emit(self, data: bytes) -> None:
-        if data:
-            self._sha.update(data)
-            self.ciphertext_length += len(data)
-            self._fan.send(data)
 
 
 def put_object(
-    ctx: EngineContext, bucket_name: str, key: str, body: Body, meta: ObjectMeta
+    ctx: EngineContext,
+    bucket_name: str,
+    key: str,
+    body: Body,
+    meta: ObjectMeta,
+    *,
+    action: str = "put",
+    detail: Mapping[str, Scalar] | None = None,
 ) -> ObjectInfo:
-    """Store ``body`` under ``bucket_name``/``key``; see the module docstring for the flow."""
+    """Store ``body`` under ``bucket_name``/``key``; see the module docstring for the flow.
+
+    The audit record (``action``, with ``detail`` beside the size and ETag) is appended in
+    the transaction that commits the version."""
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
@@ -142,27 +87,24 @@ def put_object(
             entry, ciphertext = _encrypt_small(data, recipients)
             entries.append(entry)
             manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
-            _put_blobs(
+            put_blobs(
                 ctx, sites, [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
             )
         else:
             md5 = BackgroundHash("md5")  # the ETag's MD5 runs beside the encryption
-            _stream_segments(
+            stream_segments(
                 ctx, sites, recipients, itertools.chain(head, pieces), md5=md5, entries=entries
             )
             manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
-            _put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
-        made = _commit(ctx, manifest, site_ids, policy.name)
+            put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
+        made = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
     except BaseException as exc:
         if isinstance(md5, BackgroundHash):
             md5.close()
-        _remove(ctx, sites, [e.blob_id for e in entries] + [manifest_blob_id(version_id)])
-        for site_id in site_ids:
-            if isinstance(exc, SiteError) and exc.context.get("site") == site_id:
-                ctx.health.record_failure(site_id, exc)
+        remove_blobs(sites, [e.blob_id for e in entries] + [manifest_blob_id(version_id)])
+        record_health(ctx, site_ids, exc)
         raise
-    for site_id in site_ids:
-        ctx.health.record_success(site_id)
+    record_health(ctx, site_ids, None)
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
     return ObjectInfo(
@@ -202,50 +144,6 @@ def _encrypt_small(data: bytes, recipients: list[X25519Recipient]) -> tuple[Segm
     return entry, ciphertext
 
 
-def _stream_segments(
-    ctx: EngineContext,
-    sites: Sequence[Site],
-    recipients: list[X25519Recipient],
-    pieces: Iterable[memoryview],
-    *,
-    md5: Any,
-    entries: list[SegmentEntry],
-) -> None:
-    """Cut the body into segments, each streamed to every site; append each to ``entries``.
-
-    A sealed segment finishes on the sites while the next one is encrypted, so a remote
-    site's upload of one segment overlaps the next; at most ``SEGMENTS_IN_FLIGHT`` are."""
-    current: _SegmentWriter | None = None
-    sealed: list[_SegmentWriter] = []
-    try:
-        for piece in pieces:
-            md5.update(piece)
-            rest = piece
-            while rest:
-                if current is None:
-                    current = _SegmentWriter(ctx, sites, recipients)
-                room = ctx.segment_size - current.plaintext_size
-                current.write(rest[:room])
-                rest = rest[room:]
-                if current.plaintext_size == ctx.segment_size:
-                    entries.append(current.seal())
-                    sealed.append(current)
-                    current = None
-                    while len(sealed) >= SEGMENTS_IN_FLIGHT:
-                        sealed.pop(0).wait()
-        if current is not None or not entries:
-            current = current or _SegmentWriter(ctx, sites, recipients)
-            entries.append(current.seal())
-            sealed.append(current)
-            current = None
-        while sealed:
-            sealed.pop(0).wait()
-    except BaseException:
-        for writer in [*sealed, *([current] if current is not None else [])]:
-            writer.abort()
-        raise
-
-
 def _manifest(
     bucket: Bucket,
     key: str,
@@ -275,44 +173,28 @@ def _manifest_blob(
     return [(manifest_blob_id(manifest.version_id), encrypt_bytes(manifest.to_json(), recipients))]
 
 
-def _put_blobs(
-    ctx: EngineContext, sites: Sequence[Site], blobs: Sequence[tuple[str, bytes]]
-) -> None:
-    """Write small in-memory blobs to every site at once; raise the first failure."""
-    futures = [
-        ctx.executor.submit(site.put, blob_id, [data]) for site in sites for blob_id, data in blobs
-    ]
-    errors = [exc for fut in futures if (exc := fut.exception()) is not None]
-    if errors:
-        raise errors[0]
-
-
 def _commit(
-    ctx: EngineContext, manifest: Manifest, site_ids: Sequence[str], policy: str
+    ctx: EngineContext,
+    manifest: Manifest,
+    site_ids: Sequence[str],
+    policy: str,
+    *,
+    action: str,
+    detail: Mapping[str, Scalar] | None,
 ) -> list[Record]:
     """Commit the version and its audit record in one catalog transaction."""
     build: AuditBuilder | None = None
     made: list[Record] = []
     if ctx.audit is not None:
         build, made = ctx.audit.builder(
-            "put",
+            action,
             bucket=manifest.bucket,
             key=manifest.key,
             version=manifest.version_id,
             sites=site_ids,
             policy=policy,
-            detail={"size": manifest.size, "etag": manifest.etag},
+            detail={**(detail or {}), "size": manifest.size, "etag": manifest.etag},
         )
     records = catalog_records(manifest, site_ids, manifest.created_at)
     ctx.catalog.commit_version(*records, audit=build)
     return made
-
-
-def _remove(ctx: EngineContext, sites: Sequence[Site], blob_ids: Sequence[str]) -> None:
-    """Best-effort removal of a failed PUT's blobs; what stays is swept as an orphan later."""
-    for site in sites:
-        for blob_id in blob_ids:
-            try:
-                site.delete(blob_id)
-            except SiteError:
-                continue

@@ -1,0 +1,357 @@
+"""Multipart uploads: placed once, parts streamed straight to the sites, assembled by reference.
+
+``create_upload`` takes the placement decision a PUT would (``decide``, after a health
+probe) and records the chosen sites and policy with the upload; a refusal raises before
+anything is recorded. Every part is then cut into age segments streamed to exactly those
+sites (``engine/segments.py``), nothing staged anywhere else, and recorded with its
+segments; a part number uploaded again replaces the old part, whose blobs are queued as
+garbage in the same transaction. Before each part and before completing, each chosen site
+must still be active and compliant with the policy (``check_copy``): if one is not, the
+call fails closed with :class:`~domicile.errors.PlacementRefused` and writes nothing.
+
+Completing checks the listed parts (ascending, present, ETags equal, all but the last at
+least :data:`MIN_PART_SIZE`), writes the manifest (the listed parts' segments in order) to
+every site, then commits the version, forgets the upload and queues unlisted parts' blobs
+in one catalog transaction together with the ``put`` audit record. No blob is re-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+
+from domicile.audit import Record
+from domicile.catalog import Part, PartSegment, Upload
+from domicile.catalog.base import AuditBuilder
+from domicile.crypto import encrypt_bytes
+from domicile.engine.bghash import BackgroundHash
+from domicile.engine.context import EngineContext
+from domicile.engine.health import probe_sites
+from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
+from domicile.engine.names import check_key
+from domicile.engine.records import ObjectInfo, ObjectMeta, PartInfo, UploadInfo
+from domicile.engine.segments import (
+    Body,
+    iter_body,
+    put_blobs,
+    record_health,
+    remove_blobs,
+    stream_segments,
+)
+from domicile.errors import (
+    EntityTooSmall,
+    InvalidPart,
+    InvalidPartNumber,
+    PlacementRefused,
+    UploadNotFound,
+)
+from domicile.policy import Policy, check_copy, decide
+from domicile.sites import Site
+
+#: The smallest size of a part other than the last (S3's rule).
+MIN_PART_SIZE = 5 * 1024 * 1024
+#: Part numbers run from 1 to this.
+MAX_PART_NUMBER = 10_000
+
+
+def create_upload(ctx: EngineContext, bucket_name: str, key: str, meta: ObjectMeta) -> UploadInfo:
+    """Begin an upload into ``bucket_name``/``key``, placed now under the bucket's policy."""
+    check_key(key, bucket=bucket_name)
+    bucket = ctx.catalog.get_bucket(bucket_name)
+    policy = ctx.policy(bucket.policy)
+    initiated = time.time_ns() // 1000
+    # The id starts with the time, so ids sort in initiation order (ListMultipartUploads).
+    upload_id = f"{initiated:014x}{secrets.token_hex(9)}"
+    probe_sites(ctx.health, ctx.sites, ctx.executor)
+    decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=upload_id)
+    decision.raise_if_refused()
+    upload = Upload(
+        upload_id=upload_id,
+        bucket=bucket.name,
+        key=key,
+        tenant=bucket.tenant,
+        policy=policy.name,
+        sites=tuple(decision.chosen),
+        meta=meta_to_json(meta),
+        initiated=initiated / 1_000_000,
+    )
+    build, made = _audit(
+        ctx, "multipart_create", upload, detail={"upload": upload_id, "tenant": bucket.tenant}
+    )
+    ctx.catalog.create_upload(upload, audit=build)
+    _appended(ctx, made)
+    return upload_info(upload)
+
+
+def upload_part(
+    ctx: EngineContext, bucket: str, key: str, upload_id: str, *, number: int, body: Body
+) -> PartInfo:
+    """Stream ``body`` as part ``number`` to the upload's sites and record it."""
+    check_part_number(number)
+    upload = find_upload(ctx, bucket, key, upload_id)
+    policy, sites = writable_sites(ctx, upload)
+    md5 = BackgroundHash("md5")
+    entries: list[SegmentEntry] = []
+    try:
+        stream_segments(
+            ctx, sites, ctx.recipients_for(policy), iter_body(body), md5=md5, entries=entries
+        )
+        part = Part(
+            upload_id=upload_id,
+            part_number=number,
+            etag=md5.hexdigest(),
+            size=sum(e.plaintext_size for e in entries),
+            created_at=_now(),
+            segments=tuple(_part_segment(i, e) for i, e in enumerate(entries)),
+        )
+        ctx.catalog.put_part(part)
+    except BaseException as exc:
+        md5.close()
+        remove_blobs(sites, [e.blob_id for e in entries])
+        record_health(ctx, upload.sites, exc)
+        raise
+    record_health(ctx, upload.sites, None)
+    return part_info(part)
+
+
+def complete_upload(
+    ctx: EngineContext,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    listed: Sequence[tuple[int, str]],
+) -> ObjectInfo:
+    """Assemble the listed ``(part number, ETag)`` parts into the object; see the module."""
+    upload = find_upload(ctx, bucket, key, upload_id)
+    parts = _chosen_parts(upload_id, listed, ctx.catalog.upload_parts(upload_id))
+    policy, sites = writable_sites(ctx, upload)
+    entries = [_entry(s) for p in parts for s in p.segments]
+    etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts), usedforsecurity=False)
+    manifest = Manifest(
+        bucket=upload.bucket,
+        policy=upload.policy,
+        tenant=upload.tenant,
+        key=upload.key,
+        version_id=secrets.token_hex(16),
+        created_at=_now(),
+        size=sum(p.size for p in parts),
+        etag=f"{etag.hexdigest()}-{len(parts)}",
+        meta=meta_from_json(upload.meta),
+        segments=tuple(entries),
+    )
+    blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
+    build, made = _audit(
+        ctx,
+        "put",
+        upload,
+        version=manifest.version_id,
+        detail={
+            "size": manifest.size,
+            "etag": manifest.etag,
+            "parts": len(parts),
+            "upload": upload_id,
+        },
+    )
+    try:
+        put_blobs(ctx, sites, [(manifest_blob_id(manifest.version_id), blob)])
+        records = catalog_records(manifest, upload.sites, manifest.created_at)
+        ctx.catalog.complete_upload(upload_id, *records, audit=build)
+    except BaseException as exc:
+        remove_blobs(sites, [manifest_blob_id(manifest.version_id)])
+        record_health(ctx, upload.sites, exc)
+        raise
+    record_health(ctx, upload.sites, None)
+    _appended(ctx, made)
+    return ObjectInfo(
+        bucket=manifest.bucket,
+        key=manifest.key,
+        version_id=manifest.version_id,
+        size=manifest.size,
+        etag=manifest.etag,
+        created_at=manifest.created_at,
+        meta=manifest.meta,
+    )
+
+
+def abort_upload(ctx: EngineContext, upload: Upload, reason: str) -> None:
+    """Forget ``upload`` and queue its parts' blobs; the audit record says ``reason``."""
+    build, made = _audit(
+        ctx, "multipart_abort", upload, detail={"upload": upload.upload_id, "reason": reason}
+    )
+    ctx.catalog.abort_upload(upload.upload_id, audit=build)
+    _appended(ctx, made)
+
+
+def sweep_uploads(ctx: EngineContext, *, older_than: float) -> int:
+    """Abort every upload initiated more than ``older_than`` seconds ago; how many."""
+    cutoff = time.time() - older_than
+    aborted = 0
+    while batch := ctx.catalog.uploads_initiated_before(cutoff, limit=500):
+        for upload in batch:
+            try:
+                abort_upload(ctx, upload, "expired")
+            except UploadNotFound:
+                continue  # completed or aborted meanwhile
+            aborted += 1
+    return aborted
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def check_part_number(part_number: int) -> None:
+    if not 1 <= part_number <= MAX_PART_NUMBER:
+        raise InvalidPartNumber(
+            f"part number {part_number} is outside 1..{MAX_PART_NUMBER}",
+            hint=f"number parts from 1 to {MAX_PART_NUMBER}",
+            part=part_number,
+        )
+
+
+def find_upload(ctx: EngineContext, bucket: str, key: str, upload_id: str) -> Upload:
+    """The upload in progress ``upload_id`` of ``bucket``/``key``; UploadNotFound if there
+    is none, or if that id is another object's upload."""
+    upload = ctx.catalog.get_upload(upload_id)
+    if (upload.bucket, upload.key) != (bucket, key):
+        raise UploadNotFound(
+            f"no multipart upload {upload_id} of {bucket}/{key} is in progress",
+            hint="use the bucket and key the upload was created for",
+            bucket=bucket,
+            key=key,
+            upload=upload_id,
+        )
+    return upload
+
+
+def writable_sites(ctx: EngineContext, upload: Upload) -> tuple[Policy, list[Site]]:
+    """The upload's policy and sites, if every site is still active and compliant with
+    it; else PlacementRefused (fail closed: nothing more goes to any of them)."""
+    policy = ctx.policy(upload.policy)
+    refused: dict[str, str] = {}
+    for site_id in upload.sites:
+        verdict = check_copy(policy, ctx.world, site_id)
+        if not verdict.accepted:
+            refused[site_id] = "; ".join(r.text for r in verdict.reasons) or "refused"
+    if refused:
+        why = ", ".join(f"{site}: {text}" for site, text in sorted(refused.items()))
+        raise PlacementRefused(
+            f"upload {upload.upload_id} was placed on sites that policy {policy.name!r} "
+            f"no longer allows ({why})",
+            hint="abort the upload and start it again: a new upload is placed under the "
+            "policy and the sites as they are now",
+            policy=policy.name,
+            upload=upload.upload_id,
+            sites=refused,
+        )
+    return policy, [ctx.site(s) for s in upload.sites]
+
+
+def _chosen_parts(
+    upload_id: str, listed: Sequence[tuple[int, str]], uploaded: Sequence[Part]
+) -> list[Part]:
+    """The uploaded parts the client listed, checked: InvalidPart, EntityTooSmall."""
+    if not listed:
+        raise InvalidPart(
+            f"completing upload {upload_id} needs at least one part",
+            hint="list the parts uploaded",
+            upload=upload_id,
+        )
+    by_number = {p.part_number: p for p in uploaded}
+    chosen: list[Part] = []
+    for number, etag in listed:
+        if chosen and number <= chosen[-1].part_number:
+            raise InvalidPart(
+                f"part {number} is listed after part {chosen[-1].part_number}",
+                hint="list the parts once each, in ascending order",
+                upload=upload_id,
+                part=number,
+            )
+        part = by_number.get(number)
+        if part is None or etag.strip().strip('"').lower() != part.etag:
+            raise InvalidPart(
+                f"part {number} of upload {upload_id} "
+                + ("was never uploaded" if part is None else f"has ETag {part.etag}, not {etag}"),
+                hint="list the parts with the ETags their uploads returned",
+                upload=upload_id,
+                part=number,
+            )
+        chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < MIN_PART_SIZE:
+            raise EntityTooSmall(
+                f"part {part.part_number} is {part.size} bytes; every part but the last "
+                f"must be at least {MIN_PART_SIZE}",
+                hint="upload larger parts",
+                upload=upload_id,
+                part=part.part_number,
+            )
+    return chosen
+
+
+# --- conversions --------------------------------------------------------------------------
+
+
+def meta_to_json(meta: ObjectMeta) -> dict[str, object]:
+    return {**asdict(meta), "user": dict(meta.user)}
+
+
+def meta_from_json(doc: Mapping[str, object]) -> ObjectMeta:
+    user = doc.get("user")
+    fields = {k: v for k, v in doc.items() if k != "user"}
+    return ObjectMeta(**fields, user=dict(user) if isinstance(user, Mapping) else {})  # type: ignore[arg-type]
+
+
+def upload_info(upload: Upload) -> UploadInfo:
+    return UploadInfo(
+        upload.upload_id, upload.bucket, upload.key, upload.initiated, meta_from_json(upload.meta)
+    )
+
+
+def part_info(part: Part) -> PartInfo:
+    return PartInfo(part.part_number, part.etag, part.size, part.created_at)
+
+
+def _part_segment(idx: int, e: SegmentEntry) -> PartSegment:
+    return PartSegment(
+        idx, e.blob_id, e.plaintext_size, e.header_length, e.ciphertext_length, e.sha256
+    )
+
+
+def _entry(s: PartSegment) -> SegmentEntry:
+    return SegmentEntry(
+        s.blob_id, s.plaintext_size, s.header_length, s.ciphertext_length, s.ciphertext_sha256
+    )
+
+
+def _audit(
+    ctx: EngineContext,
+    action: str,
+    upload: Upload,
+    *,
+    version: str | None = None,
+    detail: Mapping[str, str | int],
+) -> tuple[AuditBuilder | None, list[Record]]:
+    if ctx.audit is None:
+        return None, []
+    return ctx.audit.builder(
+        action,
+        bucket=upload.bucket,
+        key=upload.key,
+        version=version,
+        sites=upload.sites,
+        policy=upload.policy,
+        detail=detail,
+    )
+
+
+def _now() -> float:
+    """Now, in whole microseconds: the catalog's resolution, so values read back equal."""
+    return time.time_ns() // 1000 / 1_000_000
+
+
+def _appended(ctx: EngineContext, made: list[Record]) -> None:
+    if ctx.audit is not None and made:
+        ctx.audit.appended(made)
