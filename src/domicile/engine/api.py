@@ -22,6 +22,7 @@ from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
+from domicile.engine.copy import copy_object
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.names import check_bucket_name, check_key
@@ -243,6 +244,22 @@ class Domicile:
             is_truncated=page.is_truncated,
             next_start_after=page.next_start_after,
         )
+
+    def copy(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        *,
+        meta: ObjectMeta | None = None,
+    ) -> ObjectInfo:
+        """Copy an object, placed and encrypted under the destination bucket's policy;
+        ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE)."""
+        check_key(dst_key, bucket=dst_bucket)
+        info = copy_object(self._ctx, self.get(src_bucket, src_key), dst_bucket, dst_key, meta)
+        collect_garbage(self._ctx)
+        return info
 
     # --- multipart uploads --------------------------------------------------------------
 
