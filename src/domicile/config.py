@@ -51,6 +51,9 @@ class DeploymentSection(_Strict):
     checkpoint_every: int = Field(default=1000, ge=1)
     segment_size_mib: int = Field(default=64, ge=1, le=4096)
     workers: int = Field(default=8, ge=1, le=256)
+    #: Multipart uploads begun longer ago than this are aborted by ``domicile sweep`` and
+    #: the gateway's periodic sweep.
+    multipart_expiry_hours: float = Field(default=24, ge=0)
 
 
 class BucketSection(_Strict):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import domicile
+from domicile.engine import ObjectMeta
 from tests.cli.conftest import Run
 
 
@@ -164,3 +166,23 @@ def test_audit_commands(deployment: Path, run: Run, tmp_path: Path) -> None:
     export.write_text(export.read_text().replace('"bucket_create"', '"bucket_delete"', 1))
     bad = run("audit", "verify", "--export", str(export), "--public-key", str(key))
     assert bad.code == 12
+
+
+def test_sweep_aborts_expired_multipart_uploads(deployment: Path, run: Run) -> None:
+    text = deployment.read_text()
+    deployment.write_text(
+        text.replace("[deployment]\n", "[deployment]\nmultipart_expiry_hours = 0\n", 1)
+    )
+    with domicile.open(deployment) as engine:
+        for key in ("a", "b"):
+            upload = engine.create_multipart("reports", key, meta=ObjectMeta())
+            engine.upload_part("reports", key, upload.upload_id, 1, b"abandoned")
+    cfg = ("--config", str(deployment))
+    assert run(*cfg, "sweep", "--dry-run").code == 0
+    swept = run(*cfg, "--json", "sweep")
+    assert swept.code == 0, swept.err
+    assert swept.json()["uploads_aborted"] == 2
+    again = run(*cfg, "sweep")
+    assert "aborted 0 multipart uploads older than 0 h" in again.out
+    with domicile.open(deployment) as engine:
+        assert engine.list_uploads("reports").uploads == []

@@ -1,4 +1,4 @@
-"""Upkeep commands: verify, repair, rebuild-catalog."""
+"""Upkeep commands: verify, repair, rebuild-catalog, sweep."""
 
 from __future__ import annotations
 
@@ -104,11 +104,17 @@ def rebuild_catalog(state: State) -> None:
 @click.option("--dry-run", is_flag=True, help="List the orphans without removing them.")
 @pass_state
 def sweep(state: State, grace: float, dry_run: bool) -> None:
-    """Remove blobs that no catalog entry references (crashed writes, interrupted jobs)."""
-    report = state.engine.sweep(grace=grace * 3600, dry_run=dry_run)
+    """Abort expired multipart uploads, then remove blobs that no catalog entry references
+    (crashed writes, interrupted jobs)."""
+    engine = state.engine
+    expiry = engine.config.deployment.multipart_expiry_hours
+    aborted = 0 if dry_run else engine.sweep_uploads(older_than=expiry * 3600)
+    report = engine.sweep(grace=grace * 3600, dry_run=dry_run)
     if state.as_json:
-        emit_json({**asdict(report), "removed": report.removed})
+        emit_json({**asdict(report), "removed": report.removed, "uploads_aborted": aborted})
         return
+    if not dry_run:
+        console.print(f"aborted {aborted} multipart uploads older than {expiry:g} h")
     verb = "would remove" if dry_run else "removed"
     t = table(f"orphan sweep ({verb} {report.removed} blobs)", "site", verb, "bytes", "too young")
     for s in report.sites:
