@@ -95,16 +95,22 @@ class Journals:
             return [b for (b,) in conn.execute(query)]
 
 
+# Built once: every PUT runs these in its commit, where statement construction would show.
+_AUDIT_HEAD = (
+    sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
+    .order_by(t.audit_records.c.seq.desc())
+    .limit(1)
+)
+_AUDIT_INSERT = sa.insert(t.audit_records)
+
+
 def append_audit(conn: sa.Connection, build: AuditBuilder) -> list[tuple[int, str, str]]:
     """Append ``build(head_seq, head_hash)`` in the caller's write transaction."""
-    head = conn.execute(
-        sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
-        .order_by(t.audit_records.c.seq.desc())
-        .limit(1)
-    ).first()
+    head = conn.execute(_AUDIT_HEAD).first()
     new = list(build(*(head if head is not None else (0, ""))))
-    if new:
-        conn.execute(
-            sa.insert(t.audit_records), [{"seq": s, "hash": h, "body": b} for s, h, b in new]
-        )
+    rows = [{"seq": s, "hash": h, "body": b} for s, h, b in new]
+    if len(rows) == 1:
+        conn.execute(_AUDIT_INSERT, rows[0])  # one row: no executemany round
+    elif rows:
+        conn.execute(_AUDIT_INSERT, rows)
     return new
