@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-## make run: create a demo deployment in ./domicile-data (if none) and show it working
+## make run: create a demo deployment in ./domicile-data (if none), show it working, then
+## serve it over S3 (endpoint, credentials and a ready-to-paste aws command are printed)
 run: $(STAMP)
 	$(BIN)/domicile --config domicile-data/domicile.toml demo
+	$(BIN)/domicile --config domicile-data/domicile.toml serve
 
 ## make test: every test
 test: $(STAMP)

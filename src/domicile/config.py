@@ -7,8 +7,11 @@ The file has these top-level tables::
     [sites.<id>]          storage sites   -- validated by domicile.policy
     [policies.<id>]       residency rules -- validated by domicile.policy
     [buckets.<name>]      policy = "<policy id>", tenant = "<tenant>"
+    [gateway]             the S3 gateway: address, TLS, signing region, limits
+    [tenants.<name>]      who may call the gateway: keys = [{access_key, secret}]
 
-This module owns the file itself, ``[deployment]`` and ``[buckets]``; it hands the other
+This module owns the file itself, ``[deployment]``, ``[buckets]``, ``[gateway]`` and
+``[tenants]``; it hands the other
 sections to the residency model as plain dicts, together with the file path so that every
 error there names the file and the key path too. Relative paths are resolved against the
 folder holding the file.
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from domicile.errors import ConfigError
 
@@ -34,7 +37,7 @@ PASSPHRASE_ENV = "DOMICILE_PASSPHRASE"  # noqa: S105 (a variable name, not a sec
 
 MiB = 1024 * 1024
 _M = TypeVar("_M", bound=BaseModel)
-_KNOWN_TABLES = ("deployment", "entities", "sites", "policies", "buckets")
+_KNOWN_TABLES = ("deployment", "entities", "sites", "policies", "buckets", "gateway", "tenants")
 
 
 class _Strict(BaseModel):
@@ -63,6 +66,76 @@ class BucketSection(_Strict):
     tenant: str = "default"
 
 
+class GatewaySection(_Strict):
+    """``[gateway]``: where ``domicile serve`` listens and how it treats requests."""
+
+    listen: str = Field(default="127.0.0.1:9000", pattern=r"^[^\s:]+:\d{1,5}$")
+    #: Virtual-hosted addressing: ``<bucket>.<domain>`` names the bucket ("" = path-style only).
+    domain: str = ""
+    #: Regions a credential scope may name; empty accepts any (the region is only signed).
+    regions: tuple[str, ...] = ()
+    tls_cert: str = ""
+    tls_key: str = ""
+    skew_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    #: The policy of a bucket created without a LocationConstraint ("" = refuse).
+    default_policy: str = ""
+    #: Threads that run engine calls (each upload or download holds one while it streams).
+    threads: int = Field(default=64, ge=2, le=1024)
+    #: How often abandoned multipart uploads are looked for (their age limit is
+    #: ``[deployment] multipart_expiry_hours``).
+    sweep_minutes: float = Field(default=60, gt=0)
+    #: Seconds in-flight requests get to finish on shutdown.
+    shutdown_grace: float = Field(default=30, ge=0)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySection:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        return self
+
+
+class AccessKeySection(_Strict):
+    """One access key of a tenant; the secret is inline or in an environment variable."""
+
+    access_key: str = Field(min_length=3, max_length=128, pattern=r"^[A-Za-z0-9._:+=@-]+$")
+    secret: SecretStr | None = None
+    secret_env: str = ""
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> AccessKeySection:
+        if (self.secret is None) == (not self.secret_env):
+            raise ValueError("give exactly one of secret and secret_env")
+        return self
+
+    def secret_value(self) -> str:
+        """The secret (read from ``secret_env`` now if that is how it is given)."""
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        value = os.environ.get(self.secret_env)
+        if not value:
+            raise ConfigError(
+                f"the secret of access key {self.access_key} is in ${self.secret_env}, "
+                "which is not set",
+                hint=f"export {self.secret_env}=... before starting the gateway",
+                key="tenants",
+            )
+        return value
+
+
+class TenantSection(_Strict):
+    """``[tenants.<name>]``: a customer of the gateway; it sees only its own buckets."""
+
+    keys: tuple[AccessKeySection, ...] = Field(min_length=1)
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated configuration file."""
@@ -73,6 +146,8 @@ class Config:
     sites: Mapping[str, Any] = field(default_factory=dict)
     policies: Mapping[str, Any] = field(default_factory=dict)
     buckets: Mapping[str, BucketSection] = field(default_factory=dict)
+    gateway: GatewaySection = field(default_factory=GatewaySection)
+    tenants: Mapping[str, TenantSection] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -147,6 +222,16 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         )
         for name in tables["buckets"]
     }
+    tenants = {
+        name: _model(
+            TenantSection,
+            _table(tables["tenants"], name, path, "tenants."),
+            path,
+            f"tenants.{name}",
+        )
+        for name in tables["tenants"]
+    }
+    _check_unique_keys(tenants, path)
     return Config(
         path=path,
         deployment=deployment,
@@ -154,7 +239,24 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         sites=tables["sites"],
         policies=tables["policies"],
         buckets=buckets,
+        gateway=_model(GatewaySection, tables["gateway"], path, "gateway"),
+        tenants=tenants,
     )
+
+
+def _check_unique_keys(tenants: Mapping[str, TenantSection], path: Path) -> None:
+    owner: dict[str, str] = {}
+    for name, tenant in tenants.items():
+        for key in tenant.keys:
+            if key.access_key in owner:
+                raise ConfigError(
+                    f"{path}: access key {key.access_key} is given to both tenants "
+                    f"{owner[key.access_key]} and {name}",
+                    hint="an access key belongs to exactly one tenant",
+                    file=str(path),
+                    key=f"tenants.{name}.keys",
+                )
+            owner[key.access_key] = name
 
 
 def _table(doc: Mapping[str, Any], name: str, path: Path, where: str = "") -> Mapping[str, Any]:

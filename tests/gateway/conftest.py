@@ -141,3 +141,48 @@ class _Raw:
 
     def read(self, *_: Any, **__: Any) -> bytes:
         return b""
+
+
+# --- a live gateway ---------------------------------------------------------------------
+
+#: Beside the deployment's eu-only (fr + de, two copies): a policy of one French copy, and
+#: one whose only site (in Switzerland) is suspended, so that it cannot be met today.
+LIVE_POLICIES = """
+[sites.ch]
+country = "CH"
+operator = "ovh-sas"
+provider = "ovhcloud-ch"
+status = "suspended"
+backend = { type = "local", path = "sites/ch" }
+
+[policies.fr-only]
+allow = ["FR"]
+copies = 1
+
+[policies.ch-only]
+allow = ["CH"]
+copies = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One gateway (HTTP) per test module, over a fresh three-site deployment."""
+    from tests.gateway.live import run_gateway
+
+    root = tmp_path_factory.mktemp("gw")
+    with run_gateway(root, extra=LIVE_POLICIES, extra_sites=("ch",)) as running:
+        yield running
+
+
+_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def bucket(live: Any) -> str:
+    """A new eu-only bucket of tenant acme, unique to the test."""
+    name = f"t{next(_counter):04d}-bucket"
+    live.client().create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-only"}
+    )
+    return name

@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
-from domicile.cli import audit, buckets, keys, objects, plans, report, residency, setup, upkeep
+from domicile.cli import (
+    audit,
+    buckets,
+    keys,
+    objects,
+    plans,
+    report,
+    residency,
+    serve,
+    setup,
+    upkeep,
+)
 from domicile.cli.exitcodes import exit_code
 from domicile.cli.state import State
 from domicile.cli.ui import print_error
@@ -33,7 +44,7 @@ def cli(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     ctx.obj = ctx.with_resource(State(config_path, as_json))
 
 
-for module in (setup, objects, buckets, residency, keys, upkeep, plans, audit, report):
+for module in (setup, objects, buckets, residency, keys, upkeep, plans, audit, report, serve):
     for command in module.COMMANDS:
         cli.add_command(command)
 

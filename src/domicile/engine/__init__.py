@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domicile.catalog import Bucket
 from domicile.engine.api import Domicile, open
 from domicile.engine.configedit import set_site_status
 from domicile.engine.keys import keyring_add, keyring_open
@@ -20,6 +21,7 @@ open_deployment = open
 
 __all__ = [
     "ApplyReport",
+    "Bucket",
     "CopyInfo",
     "Domicile",
     "ListResult",

@@ -377,6 +377,21 @@ class Domicile:
         policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
         return decide(policy, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
 
+    def explain_policy(self, policy: str) -> Decision:
+        """The placement decision a PUT under ``policy`` would get right now (sites probed
+        if not recently). ConfigError (context ``policy``) if no such policy exists."""
+        rules = self._ctx.policy(policy)
+        probe_sites(self._ctx.health, self._ctx.sites, self._ctx.executor)
+        return decide(rules, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+
+    def site_errors(self) -> dict[str, int]:
+        """Failures seen per site since this engine started (reads, writes and probes)."""
+        return self._ctx.health.error_counts()
+
+    def policy_names(self) -> builtins.list[str]:
+        """The residency policies this deployment defines, by name."""
+        return sorted(self._ctx.world.policies)
+
     def sites(self, *, probe: bool = True) -> builtins.list[SiteView]:
         """Each configured site with its country, operator, status and health (probed now,
         concurrently, unless ``probe`` is False)."""

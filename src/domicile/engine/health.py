@@ -48,10 +48,17 @@ class HealthBook:
         self._lock = threading.Lock()
         self._failures: dict[str, tuple[float, str]] = {}
         self._latency: dict[str, tuple[float, float]] = {}  # site -> (probed at, seconds)
+        self._errors: dict[str, int] = {}  # site -> failures seen since start
 
     def record_failure(self, site_id: str, error: BaseException) -> None:
         with self._lock:
             self._failures[site_id] = (self._clock(), f"{type(error).__name__}: {error}")
+            self._errors[site_id] = self._errors.get(site_id, 0) + 1
+
+    def error_counts(self) -> dict[str, int]:
+        """How many failures each site has had since the engine started (for metrics)."""
+        with self._lock:
+            return dict(self._errors)
 
     def record_success(self, site_id: str) -> None:
         with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from importlib import resources
 from pathlib import Path
 
@@ -18,11 +20,19 @@ def example_config() -> str:
     return resources.files("domicile.engine").joinpath("example.toml").read_text("utf-8")
 
 
+def new_access_key() -> tuple[str, str]:
+    """A fresh S3 access key id (20 characters, ``DMCL...``) and its 40-character secret."""
+    alphabet = string.ascii_uppercase + string.digits
+    key = "DMCL" + "".join(secrets.choice(alphabet) for _ in range(16))
+    return key, secrets.token_urlsafe(30)
+
+
 def init_deployment(config_path: Path, *, passphrase: Secret | None = None) -> Path:
     """Write a working deployment at ``config_path``; refuse to overwrite an existing one.
 
-    Creates the configuration file, the folders of its local sites and a keyring with
-    one fresh identity (passphrase-protected if ``passphrase`` is given). Returns the path.
+    Creates the configuration file (mode 0600: it holds the gateway's generated access
+    key), the folders of its local sites and a keyring with one fresh identity
+    (passphrase-protected if ``passphrase`` is given). Returns the path.
     """
     config_path = config_path.absolute()
     if config_path.exists():
@@ -32,7 +42,10 @@ def init_deployment(config_path: Path, *, passphrase: Secret | None = None) -> P
             file=str(config_path),
         )
     config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config_path.write_text(example_config(), encoding="utf-8")
+    access_key, secret = new_access_key()
+    text = example_config().replace("@ACCESS_KEY@", access_key).replace("@SECRET@", secret)
+    config_path.touch(mode=0o600)
+    config_path.write_text(text, encoding="utf-8")
     config = load_config(config_path)
     for site_id, site in config.sites.items():
         open_site(site_id, site.get("backend", {}), base_dir=config.base_dir, create=True).close()

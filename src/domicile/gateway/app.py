@@ -1,0 +1,284 @@
+"""The ASGI application: authenticate, route, run the handler on a worker thread, answer.
+
+:class:`Gateway` is an ASGI 3 callable around one engine. For every request it assigns a
+request id (in ``x-amz-request-id`` and on every log line), parses the request, verifies
+its SigV4 signature, picks the handler (:mod:`.routes`) and runs it on the gateway's
+thread pool, where the request body is a blocking iterator (:mod:`.bridge`). Errors, from
+anywhere below, become S3 XML documents through the one table in :mod:`.s3errors`.
+
+Unsigned ``GET /health`` and ``GET /metrics`` are operational endpoints (a signed request
+to those paths is an S3 request for a bucket of that name: S3 refuses anonymous requests,
+so the two can never be confused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from domicile.config import GatewaySection, TenantSection
+from domicile.gateway import logs
+from domicile.gateway.bridge import Receive, ThreadBody
+from domicile.gateway.call import Call, Reply
+from domicile.gateway.metrics import CONTENT_TYPE, Metrics
+from domicile.gateway.request import S3Request, parse_request
+from domicile.gateway.routes import route
+from domicile.gateway.s3errors import render_error
+from domicile.gateway.sigv4 import verify_request
+
+if TYPE_CHECKING:
+    from domicile.engine import Domicile
+
+Send = Callable[[MutableMapping[str, Any]], Any]
+Scope = MutableMapping[str, Any]
+
+log = logging.getLogger(logs.LOGGER)
+SERVER: Final = "domicile"
+#: Status codes whose responses carry no body.
+_NO_BODY: Final = frozenset({204, 304})
+
+
+class Gateway:
+    """The S3 REST API over ``engine``, for the tenants and keys in ``tenants``."""
+
+    def __init__(
+        self,
+        engine: Domicile,
+        settings: GatewaySection | None = None,
+        tenants: Mapping[str, TenantSection] | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or engine.config.gateway
+        tenants = engine.config.tenants if tenants is None else tenants
+        self._keys = {
+            key.access_key: (key.secret_value(), name)
+            for name, tenant in tenants.items()
+            for key in tenant.keys
+        }
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
+        self.metrics = Metrics(engine.site_errors)
+        self.in_flight = 0
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # --- ASGI ---------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def start(self) -> None:
+        """Begin the periodic sweep of abandoned multipart uploads (needs a running loop)."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_uploads())
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop sweeping; wait up to ``grace`` seconds for requests in flight to finish."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _sweep_uploads(self) -> None:
+        loop = asyncio.get_running_loop()
+        expiry = getattr(self.engine.config.deployment, "multipart_expiry_hours", 24) * 3600
+        while True:
+            await asyncio.sleep(self.settings.sweep_minutes * 60)
+            try:
+                swept = await loop.run_in_executor(
+                    self.pool, lambda: self.engine.sweep_uploads(older_than=expiry)
+                )
+            except Exception:
+                log.exception("the sweep of abandoned multipart uploads failed")
+            else:
+                if swept:
+                    log.info("aborted abandoned multipart uploads", extra={"uploads": swept})
+
+    # --- one request --------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = secrets.token_hex(8).upper()
+        token = logs.request_id.set(rid)
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        body = ThreadBody(receive, loop)
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        operation, status, sent, req = "Unknown", 500, 0, None
+        try:
+            try:
+                req = parse_request(scope, domain=self.settings.domain)
+            except Exception as exc:
+                reply = self._error(exc, str(scope.get("path", "/")), rid)
+            else:
+                if not req.signed and req.method == "GET" and req.raw_path in _OPS:
+                    operation, reply = req.raw_path[1:], self._ops(req.raw_path)
+                else:
+                    context = contextvars.copy_context()
+                    operation, reply = await loop.run_in_executor(
+                        self.pool, context.run, self._serve, req, body, rid
+                    )
+            status = reply.status
+            sent = await self._send(send, req, reply, rid, loop)
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
+            seconds = time.perf_counter() - started
+            self.metrics.observe(operation, status, seconds, body.received, sent)
+            log.info(
+                "request",
+                extra={
+                    "operation": operation,
+                    "method": scope.get("method"),
+                    "bucket": req.bucket if req else None,
+                    "key": req.key if req else None,
+                    "status": status,
+                    "received": body.received,
+                    "sent": sent,
+                    "ms": round(seconds * 1000, 2),
+                },
+            )
+            logs.request_id.reset(token)
+
+    def _serve(self, req: S3Request, body: ThreadBody, rid: str) -> tuple[str, Reply]:
+        """Authenticate, route and run the handler (on a worker thread)."""
+        operation = "Unknown"
+        try:
+            auth = verify_request(
+                req.method,
+                req.raw_path,
+                req.query,
+                req.headers,
+                self._clock(),
+                self._keys.get,
+                self.settings.skew_seconds,
+                regions=self.settings.regions or None,
+            )
+            operation, handler = route(req)
+            call = Call(req, auth, self.engine, self.settings, body, rid, operation)
+            reply = handler(call)
+            if not isinstance(reply.body, bytes):
+                reply.body = _prefetch(reply.body)
+        except Exception as exc:
+            return operation, self._error(exc, req.resource, rid)
+        return operation, reply
+
+    def _error(self, exc: BaseException, resource: str, rid: str) -> Reply:
+        rendered = render_error(exc, resource=resource, request_id=rid)
+        if rendered.status >= 500:
+            log.error("internal error", exc_info=exc, extra={"code": rendered.code})
+        else:
+            log.info("refused", extra={"code": rendered.code, "reason": str(exc)[:500]})
+        return Reply(rendered.status, [("content-type", "application/xml")], rendered.body)
+
+    def _ops(self, path: str) -> Reply:
+        if path == "/metrics":
+            return Reply(200, [("content-type", CONTENT_TYPE)], self.metrics.render())
+        document = {"status": "ok", "in_flight": self.in_flight}
+        return Reply(200, [("content-type", "application/json")], json.dumps(document).encode())
+
+    async def _send(
+        self,
+        send: Send,
+        req: S3Request | None,
+        reply: Reply,
+        rid: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> int:
+        """Send ``reply``; return the body bytes sent."""
+        headers = [(k.lower(), v) for k, v in reply.headers]
+        headers += [("x-amz-request-id", rid), ("server", SERVER)]
+        with_body = not (req is not None and req.method == "HEAD") and reply.status not in _NO_BODY
+        sized = any(k == "content-length" for k, _ in headers)
+        if isinstance(reply.body, bytes) and not sized and reply.status not in _NO_BODY:
+            headers.append(("content-length", str(len(reply.body))))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+        if isinstance(reply.body, bytes) or not with_body:
+            data = reply.body if isinstance(reply.body, bytes) and with_body else b""
+            await send({"type": "http.response.body", "body": data})
+            return len(data)
+        return await self._stream(send, reply.body, loop)
+
+    async def _stream(
+        self, send: Send, chunks: Iterator[bytes], loop: asyncio.AbstractEventLoop
+    ) -> int:
+        sent = 0
+        context = contextvars.copy_context()
+
+        def step() -> bytes | None:
+            return next(chunks, None)
+
+        try:
+            while True:
+                chunk = await loop.run_in_executor(self.pool, context.run, step)
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+        except Exception:
+            # Headers are gone: the only honest signal left is a cut connection, which
+            # every client reports as a short body.
+            log.exception("a response failed mid-stream; the connection is cut")
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                await loop.run_in_executor(self.pool, close)
+        await send({"type": "http.response.body", "body": b""})
+        return sent
+
+    def close(self) -> None:
+        """Release the worker threads (the engine is the caller's to close)."""
+        self.pool.shutdown(wait=True)
+
+
+_OPS: Final = frozenset({"/health", "/metrics"})
+
+
+def _prefetch(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Read the first piece now, so that a failure before any byte is an S3 error, not a
+    cut connection (a GET whose every copy is unreachable, say)."""
+    first = next(chunks, None)
+
+    def rest() -> Iterator[bytes]:
+        try:
+            if first is not None:
+                yield first
+            yield from chunks
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    return rest()

@@ -1,0 +1,68 @@
+"""Between the event loop and the worker threads: request bodies in, response bodies out.
+
+The engine is synchronous (sites and the catalog block), so every S3 handler runs on a
+worker thread. :class:`ThreadBody` lets such a thread read the ASGI body as a plain
+iterator: each step asks the event loop for the next messages and gathers them up to
+``batch`` bytes, so a 1 GiB upload crosses threads about a thousand times, not once per
+network read. At most one batch is held: memory stays bounded whatever the body size.
+
+A client that disconnects before the body's end makes the iterator raise
+``IncompleteBody``: the engine then aborts the upload and nothing becomes visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Any, Final
+
+from domicile.gateway.s3errors import reject
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+BATCH: Final = 1024 * 1024
+
+
+class ThreadBody:
+    """The request body as a blocking iterator of pieces, for use on a worker thread."""
+
+    def __init__(
+        self, receive: Receive, loop: asyncio.AbstractEventLoop, *, batch: int = BATCH
+    ) -> None:
+        self._receive = receive
+        self._loop = loop
+        self._batch = batch
+        self._done = False
+        self.received = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self._done:
+            piece = asyncio.run_coroutine_threadsafe(self._gather(), self._loop).result()
+            if piece:
+                self.received += len(piece)
+                yield piece
+
+    def drain(self) -> None:
+        """Read and drop what is left of the body (so the connection can be reused)."""
+        for _ in self:
+            pass
+
+    async def _gather(self) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while size < self._batch and not self._done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._done = True
+                raise reject(
+                    "IncompleteBody",
+                    "the client went away before the end of the body",
+                    hint="send the request again; nothing of this one was kept",
+                )
+            chunk = message.get("body", b"")
+            if chunk:
+                parts.append(chunk)
+                size += len(chunk)
+            if not message.get("more_body", False):
+                self._done = True
+        return parts[0] if len(parts) == 1 else b"".join(parts)

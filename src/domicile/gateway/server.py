@@ -1,0 +1,134 @@
+"""Serve a :class:`~domicile.gateway.app.Gateway` over HTTP(S) with granian.
+
+granian (Rust, hyper) was chosen by measurement over uvicorn with uvloop and httptools:
+see ``bench/bench_gateway.py`` and docs/gateway.md. It runs embedded, on this process's
+event loop, with one ASGI worker; the S3 handlers run on the gateway's thread pool.
+
+Shutdown (SIGTERM or SIGINT, or :meth:`Server.stop`) is graceful: the listener closes,
+requests in flight get ``[gateway] shutdown_grace`` seconds to finish (an upload being
+received completes and commits), then the engine is closed, which signs the audit head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server.embed import Server as Granian
+
+from domicile.gateway.app import Gateway
+from domicile.gateway.logs import LOGGER
+
+log = logging.getLogger(LOGGER)
+
+
+class Server:
+    """One listening gateway: ``await serve()`` until :meth:`stop` or a signal."""
+
+    def __init__(self, gateway: Gateway, *, host: str | None = None, port: int | None = None):
+        settings = gateway.settings
+        self.gateway = gateway
+        self.host = host or settings.host
+        self.port = settings.port if port is None else port
+        base = gateway.engine.config.base_dir
+        cert = Path(base, settings.tls_cert) if settings.tls_cert else None
+        key = Path(base, settings.tls_key) if settings.tls_key else None
+        self.scheme = "https" if cert else "http"
+        self._granian = Granian(
+            gateway,
+            address=self.host,
+            port=self.port,
+            interface=Interfaces.ASGI,
+            log_enabled=False,
+            log_level=LogLevels.warning,
+            ssl_cert=cert,
+            ssl_key=key,
+            backlog=1024,
+        )
+        self._stopping = False
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    async def serve(self, *, handle_signals: bool = True) -> None:
+        """Serve until stopped; then let in-flight requests finish (graceful)."""
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stop)
+        log.info("listening", extra={"endpoint": self.endpoint})
+        try:
+            await self._granian.serve()
+        finally:
+            await self.gateway.stop()
+            log.info("stopped", extra={"endpoint": self.endpoint})
+
+    def stop(self) -> None:
+        """Stop accepting requests; those in flight finish (see the module docstring)."""
+        if not self._stopping:
+            self._stopping = True
+            log.info("shutting down", extra={"in_flight": self.gateway.in_flight})
+            self._granian.stop()  # type: ignore[no-untyped-call]
+
+
+class BackgroundServer:
+    """A :class:`Server` on its own thread and event loop (tests, benchmarks, embedding)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 15.0) -> str:
+        """Start serving; return the endpoint once it accepts connections."""
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            ready.set()
+            try:
+                loop.run_until_complete(self.server.serve(handle_signals=False))
+            except BaseException as exc:  # reported by start() and stop()
+                self._error = exc
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="domicile-gateway", daemon=True)
+        self._thread.start()
+        ready.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._error is not None:
+                raise self._error
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.server.host, self.server.port), timeout=0.5),
+            ):
+                return self.server.endpoint
+            time.sleep(0.05)
+        raise TimeoutError(f"the gateway did not start listening on {self.server.endpoint}")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop gracefully and wait for the thread to end."""
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.server.stop)
+            self._thread.join(timeout)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
