@@ -7,13 +7,22 @@
   process running master, volume, filer and S3 gateway.
 
 Each server gets its own virtualenv, installed once and cached under ``$DOMICILE_TESTBED``
-(default ``~/.cache/domicile-testbed``) so that later runs start in seconds. State (data,
-configuration, logs, pid files) lives beside it. The module uses only the standard library
-and the ``openssl`` command, so it runs under any Python >= 3.11::
+(default ``~/.cache/domicile-testbed``) so that later runs start in seconds. The module uses
+only the standard library and the ``openssl`` command, so it runs under any Python >= 3.11::
 
     python -m testbed.servers start|stop|status|install [swift|seaweed ...]
 
-``start`` reuses a server that is already running; ``stop`` stops it whatever started it.
+Two kinds of instances share the cached installs:
+
+- the *shared* instance (``make servers``, the benchmarks): ports from
+  ``$DOMICILE_TESTBED_PORT`` (default 18480), state (data, configuration, logs, pid files)
+  beside the install. ``start`` reuses it if it runs; ``stop`` stops it whatever started it.
+- *private* instances (:func:`private_servers`, what each pytest session uses): a free port
+  range taken from :data:`PRIVATE_BASES` and held by a lock file for the owner's lifetime,
+  state in ``instances/<base port>/``, stopped and removed when the owner is done. Several
+  test sessions (and ``make servers``) run side by side, and a drill that stops its servers
+  stops nobody else's.
+
 The pytest fixture in ``tests/s3/conftest.py`` drives the same classes. Failures raise
 :class:`TestbedError` with the log tail and a hint; nothing is skipped silently.
 """
@@ -24,8 +33,10 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +53,9 @@ SWIFT_VERSION = os.environ.get("DOMICILE_SWIFT_VERSION", "2.38.3")
 SEAWEED_VERSION = os.environ.get("DOMICILE_SEAWEED_VERSION", "4.48")
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0
+#: First ports of the private instances' ranges: each takes base..base+53 and, for SeaweedFS's
+#: gRPC, base+10050..base+10053 -- all below Linux's ephemeral range (32768-60999).
+PRIVATE_BASES = range(20000, 22500, 100)
 
 
 #: The server processes this Python process started, by pid: kept so that they are reaped
@@ -84,11 +98,14 @@ class Server:
     name = "server"
     package = ""
 
-    def __init__(self, root: Path | None = None, base_port: int | None = None) -> None:
-        self.root = (root or testbed_root()) / self.name
+    def __init__(
+        self, root: Path | None = None, base_port: int | None = None, state: Path | None = None
+    ) -> None:
+        self.root = (root or testbed_root()) / self.name  # the cached install
+        self.state = self.root if state is None else state / self.name  # data, config, logs
         self.base_port = port_base() if base_port is None else base_port
         self.venv = self.root / "venv"
-        self.run_dir, self.log_dir = self.root / "run", self.root / "log"
+        self.run_dir, self.log_dir = self.state / "run", self.state / "log"
 
     # --- what subclasses provide ------------------------------------------------------------
 
@@ -138,11 +155,24 @@ class Server:
                 pid = int(pid_file.read_text().strip())
             except ValueError:
                 pid = 0
-            if pid <= 0 or not _alive(pid):
+            if pid <= 0 or not _alive(pid) or not self._ours(pid):
                 pid_file.unlink(missing_ok=True)
                 continue
             found[pid_file.stem] = pid
         return found
+
+    def _ours(self, pid: int) -> bool:
+        """Whether ``pid`` still runs one of this install's programs (not a recycled pid).
+
+        A process started here is trusted as is: right after its exec, its command line may
+        not be readable yet."""
+        if pid in _CHILDREN:
+            return True
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False  # no /proc: trust only the processes started here
+        return str(self.venv).encode() in argv
 
     def running(self) -> bool:
         """True when every process is alive and the S3 endpoint answers."""
@@ -210,6 +240,10 @@ class Server:
     def ports(self) -> list[int]:
         raise NotImplementedError
 
+    def all_ports(self) -> list[int]:
+        """Every port the server listens on (its S3 and internal ones)."""
+        return self.ports()
+
     def _process_names(self) -> list[str]:
         return list(self._commands())
 
@@ -222,7 +256,7 @@ class SwiftServer(Server):
 
     @property
     def etc(self) -> Path:
-        return self.root / "etc"
+        return self.state / "etc"
 
     def ports(self) -> list[int]:
         return [self.base_port + i for i in range(5)]  # proxy, object, container, account, tls
@@ -247,7 +281,7 @@ class SwiftServer(Server):
         }
 
     def _prepare(self) -> None:
-        devices = self.root / "srv" / "node"
+        devices = self.state / "srv" / "node"
         (devices / "d1").mkdir(parents=True, exist_ok=True)
         _check_xattrs(devices / "d1")
         write_swift_configs(self.etc, devices, self.venv, self.ports())
@@ -272,6 +306,9 @@ class SeaweedServer(Server):
         base = self.base_port + 50  # s3, master, volume, filer; gRPC ports are these + 10000
         return [base, base + 1, base + 2, base + 3]
 
+    def all_ports(self) -> list[int]:
+        return [*self.ports(), *(p + 10000 for p in self.ports())]
+
     @property
     def credentials(self) -> Credentials:
         return Credentials(
@@ -281,7 +318,7 @@ class SeaweedServer(Server):
         )
 
     def _prepare(self) -> None:
-        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        (self.state / "data").mkdir(parents=True, exist_ok=True)
         creds = self.credentials
         identities = {
             "identities": [
@@ -292,7 +329,7 @@ class SeaweedServer(Server):
                 }
             ]
         }
-        (self.root / "s3.json").write_text(json.dumps(identities))
+        (self.state / "s3.json").write_text(json.dumps(identities))
 
     def _commands(self) -> dict[str, list[str]]:
         s3, master, volume, filer = self.ports()
@@ -302,7 +339,7 @@ class SeaweedServer(Server):
                 "server",
                 f"-ip={HOST}",
                 f"-ip.bind={HOST}",
-                f"-dir={self.root / 'data'}",
+                f"-dir={self.state / 'data'}",
                 f"-master.port={master}",
                 "-master.volumeSizeLimitMB=256",
                 "-master.telemetry=false",
@@ -318,19 +355,82 @@ class SeaweedServer(Server):
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 f"-s3.localSocket={self.run_dir / 's3.sock'}",
-                f"-s3.config={self.root / 's3.json'}",
+                f"-s3.config={self.state / 's3.json'}",
             ]
         }
 
     def _ready(self) -> bool:
-        s3, master, *_ = self.ports()
+        """S3 and the filer answer, and the volume server has joined the master (before
+        that, and for a while after a restart, S3 answers reads with InternalError)."""
+        s3, master, volume, filer = self.ports()
         return (
             _http_status(f"http://{HOST}:{s3}/") is not None
-            and _http_status(f"http://{HOST}:{master}/cluster/status") == 200
+            and _http_status(f"http://{HOST}:{filer}/") == 200
+            and f'"Url":"{HOST}:{volume}"' in _http_text(f"http://{HOST}:{master}/dir/status")
         )
 
 
 SERVERS: dict[str, type[Server]] = {"swift": SwiftServer, "seaweed": SeaweedServer}
+
+
+# --- private instances -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def private_servers(
+    names: Sequence[str] = tuple(SERVERS), root: Path | None = None
+) -> Iterator[dict[str, Server]]:
+    """Started servers of the caller's own, on a free port range; stopped and removed after.
+
+    The range is held by an exclusive lock on ``instances/<base>.lock`` while the block runs
+    (the lock dies with its process, so a crashed owner's range becomes free again; its
+    leftover servers, found by their pid files, are stopped before the range is reused).
+    """
+    cache = root or testbed_root()
+    folder = cache / "instances"
+    folder.mkdir(parents=True, exist_ok=True)
+    bases = list(PRIVATE_BASES)
+    random.shuffle(bases)
+    for base in bases:
+        handle = (folder / f"{base}.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            state = folder / str(base)
+            servers = {n: SERVERS[n](cache, base, state) for n in names}
+            for server in servers.values():
+                server.stop()  # a crashed owner's leftovers
+            shutil.rmtree(state, ignore_errors=True)
+            if not all(_port_free(p) for s in servers.values() for p in s.all_ports()):
+                continue  # some other program holds a port of this range
+            try:
+                _start_all(list(servers.values()))
+                yield servers
+            finally:
+                for server in servers.values():
+                    server.stop()
+                shutil.rmtree(state, ignore_errors=True)
+            return
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+    raise TestbedError(
+        f"no free port range for a private test bed among {len(bases)} in "
+        f"{PRIVATE_BASES.start}-{PRIVATE_BASES.stop + 10100}; hint: see {folder}"
+    )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -348,6 +448,15 @@ def _http_status(url: str, ca_file: str | None = None) -> int | None:
         return err.code
     except (OSError, ValueError):
         return None
+
+
+def _http_text(url: str) -> str:
+    """The body of a GET on ``url``, or "" if it fails."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
+            return str(answer.read().decode(errors="replace"))
+    except (OSError, ValueError):
+        return ""
 
 
 def _alive(pid: int) -> bool:

@@ -1,9 +1,13 @@
 """The S3 test bed as pytest fixtures: real Swift and SeaweedFS servers on 127.0.0.1.
 
-- ``testbed`` (session): installs (once, cached under ``$DOMICILE_TESTBED``) and starts both
-  servers, or reuses servers already running (``make servers``); stops at the end of the
-  session only the servers it started (``DOMICILE_TESTBED_KEEP=1`` keeps them). A server that
-  cannot be installed or started FAILS the tests with the reason: CI installs them.
+- ``testbed`` (session): installs both servers (once, cached under ``$DOMICILE_TESTBED``) and
+  starts a private instance of each on a free port range, stopped and removed at the end of
+  the session, so that test sessions run side by side and a drill that stops a server stops
+  no one else's. With ``DOMICILE_TESTBED_PORT`` set, it uses the shared instance on that
+  range instead (``make servers``), starting it if needed and stopping at the end only what
+  it started (``DOMICILE_TESTBED_KEEP=1`` keeps them); the drills then stop and restart
+  those shared servers. A server that cannot be installed or started FAILS the tests with
+  the reason: CI installs them.
 - ``s3_server`` (parametrised over ``swift`` and ``seaweed``) and ``bucket``: a fresh bucket
   per test, emptied and removed afterwards.
 - ``make_site``: builds an :class:`S3Site` on that bucket (keyword overrides allowed).
@@ -22,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from testbed.servers import SeaweedServer, Server, SwiftServer, TestbedError
+from testbed.servers import SeaweedServer, Server, SwiftServer, TestbedError, private_servers
 
 from domicile.sites.s3 import S3Site
 
@@ -58,6 +62,18 @@ def raw_client(server: Server, **overrides: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def testbed() -> Iterator[dict[str, Server]]:
+    if os.environ.get("DOMICILE_TESTBED_PORT"):
+        yield from shared_testbed()
+        return
+    try:
+        with private_servers() as servers:
+            yield servers
+    except TestbedError as err:
+        pytest.fail(f"the S3 test bed could not start: {err}", pytrace=False)
+
+
+def shared_testbed() -> Iterator[dict[str, Server]]:
+    """The shared instance on ``$DOMICILE_TESTBED_PORT``: reused, or started and stopped."""
     servers: dict[str, Server] = {"swift": SwiftServer(), "seaweed": SeaweedServer()}
     started: list[Server] = []
 
