@@ -47,6 +47,7 @@ class Live:
     engine: Domicile
     gateway: Gateway
     root: Path
+    background: BackgroundServer
     cert: Path | None = None
     clients: list[Any] = field(default_factory=list)
 
@@ -133,7 +134,7 @@ def run_gateway(
     background = BackgroundServer(Server(app))
     try:
         endpoint = background.start()
-        live = Live(endpoint, engine, app, root, cert)
+        live = Live(endpoint, engine, app, root, background, cert)
         try:
             yield live
         finally:

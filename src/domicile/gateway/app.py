@@ -31,7 +31,7 @@ from domicile.gateway.call import Call, Reply
 from domicile.gateway.metrics import CONTENT_TYPE, Metrics
 from domicile.gateway.request import S3Request, parse_request
 from domicile.gateway.routes import route
-from domicile.gateway.s3errors import render_error
+from domicile.gateway.s3errors import reject, render_error
 from domicile.gateway.sigv4 import verify_request
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ class Gateway:
         self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
         self.metrics = Metrics(engine.site_errors)
         self.in_flight = 0
+        #: Set on shutdown: requests in flight finish, new ones get 503 (retried elsewhere).
+        self.draining = False
         self._sweeper: asyncio.Task[None] | None = None
 
     # --- ASGI ---------------------------------------------------------------------------
@@ -96,7 +98,9 @@ class Gateway:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_uploads())
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop sweeping; wait up to ``grace`` seconds for requests in flight to finish."""
+        """Drain: refuse new requests, wait up to ``grace`` seconds (default
+        ``shutdown_grace``) for those in flight to finish, stop sweeping."""
+        self.draining = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -138,6 +142,10 @@ class Gateway:
             else:
                 if not req.signed and req.method == "GET" and req.raw_path in _OPS:
                     operation, reply = req.raw_path[1:], self._ops(req.raw_path)
+                elif self.draining:
+                    refusal = reject("ServiceUnavailable", "the gateway is shutting down")
+                    reply = self._error(refusal, req.resource, rid)
+                    reply.headers.append(("connection", "close"))
                 else:
                     context = contextvars.copy_context()
                     operation, reply = await loop.run_in_executor(
@@ -199,7 +207,8 @@ class Gateway:
     def _ops(self, path: str) -> Reply:
         if path == "/metrics":
             return Reply(200, [("content-type", CONTENT_TYPE)], self.metrics.render())
-        document = {"status": "ok", "in_flight": self.in_flight}
+        status = "draining" if self.draining else "ok"
+        document = {"status": status, "in_flight": self.in_flight}
         return Reply(200, [("content-type", "application/json")], json.dumps(document).encode())
 
     async def _send(

@@ -4,9 +4,12 @@ granian (Rust, hyper) was chosen by measurement over uvicorn with uvloop and htt
 see ``bench/bench_gateway.py`` and docs/gateway.md. It runs embedded, on this process's
 event loop, with one ASGI worker; the S3 handlers run on the gateway's thread pool.
 
-Shutdown (SIGTERM or SIGINT, or :meth:`Server.stop`) is graceful: the listener closes,
+Shutdown (SIGTERM or SIGINT, or :meth:`Server.stop`) is graceful: the gateway drains —
 requests in flight get ``[gateway] shutdown_grace`` seconds to finish (an upload being
-received completes and commits), then the engine is closed, which signs the audit head.
+received completes and commits) while new ones are answered ``503 ServiceUnavailable``
+with ``Connection: close``, which SDKs retry — and only then does the listener close (the
+embedded granian cuts open connections when it stops). The caller then closes the engine,
+which signs the audit head.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Server:
             backlog=1024,
         )
         self._stopping = False
+        self._drain: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -70,15 +74,19 @@ class Server:
         try:
             await self._granian.serve()
         finally:
-            await self.gateway.stop()
+            await self.gateway.stop(grace=0)
             log.info("stopped", extra={"endpoint": self.endpoint})
 
     def stop(self) -> None:
-        """Stop accepting requests; those in flight finish (see the module docstring)."""
+        """Drain, then close the listener (see the module docstring). Call on the loop."""
         if not self._stopping:
             self._stopping = True
             log.info("shutting down", extra={"in_flight": self.gateway.in_flight})
-            self._granian.stop()  # type: ignore[no-untyped-call]
+            self._drain = asyncio.get_running_loop().create_task(self._drain_then_stop())
+
+    async def _drain_then_stop(self) -> None:
+        await self.gateway.stop()
+        self._granian.stop()  # type: ignore[no-untyped-call]
 
 
 class BackgroundServer:
