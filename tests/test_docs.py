@@ -8,7 +8,13 @@ import click
 
 from domicile.cli.exitcodes import EXIT_CODES
 from domicile.cli.main import cli
-from domicile.config import BucketSection, DeploymentSection
+from domicile.config import (
+    AccessKeySection,
+    BucketSection,
+    DeploymentSection,
+    GatewaySection,
+    TenantSection,
+)
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -42,7 +48,13 @@ def test_every_option_is_documented() -> None:
 
 def test_every_config_key_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
-    for model in (DeploymentSection, BucketSection):
+    for model in (
+        DeploymentSection,
+        BucketSection,
+        GatewaySection,
+        TenantSection,
+        AccessKeySection,
+    ):
         for key in model.model_fields:
             assert f"`{key}`" in text, f"config key {key} is undocumented"
 

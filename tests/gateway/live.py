@@ -115,9 +115,11 @@ def run_gateway(
     gateway: str = "",
     extra: str = "",
     extra_sites: tuple[str, ...] = (),
+    deployment_extra: str = "",
 ) -> Iterator[Live]:
-    """Serve a fresh deployment under ``root``; ``gateway`` adds ``[gateway]`` keys,
-    ``extra`` configuration (sites, policies) whose local folders ``extra_sites`` names."""
+    """Serve a fresh deployment under ``root``; ``gateway`` and ``deployment_extra`` add
+    keys to ``[gateway]`` and ``[deployment]``, ``extra`` configuration (sites, policies)
+    whose local folders ``extra_sites`` names."""
     root.mkdir(parents=True, exist_ok=True)
     for site in extra_sites:
         LocalSite.create(site, root / "sites" / site)
@@ -128,7 +130,8 @@ def run_gateway(
     if tls:
         cert, key = self_signed(root)
         lines += [f'tls_cert = "{cert.name}"', f'tls_key = "{key.name}"']
-    path.write_text(path.read_text() + "\n[gateway]\n" + "\n".join(lines) + "\n" + TENANTS)
+    text = path.read_text().replace("[deployment]\n", f"[deployment]\n{deployment_extra}\n", 1)
+    path.write_text(text + "\n[gateway]\n" + "\n".join(lines) + "\n" + TENANTS)
     engine = domicile.open(path)
     app = Gateway(engine)
     background = BackgroundServer(Server(app))

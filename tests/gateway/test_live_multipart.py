@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from typing import Any
 
 import pytest
@@ -175,3 +176,26 @@ def test_boto3_transfer_manager_multipart(live: Any, bucket: str, tmp_path: Any)
     assert s3.head_object(Bucket=bucket, Key="big.bin")["ETag"].endswith('-3"')
     s3.download_file(bucket, "big.bin", str(tmp_path / "back.bin"), Config=config)
     assert (tmp_path / "back.bin").read_bytes() == data
+
+
+def test_abandoned_uploads_are_swept_by_age(tmp_path: Any) -> None:
+    from tests.gateway.live import run_gateway
+
+    # Uploads expire at once and the gateway looks for them every 0.3 s.
+    with run_gateway(
+        tmp_path, gateway="sweep_minutes = 0.005", deployment_extra="multipart_expiry_hours = 0"
+    ) as live:
+        s3 = live.client()
+        s3.create_bucket(
+            Bucket="sweep-me", CreateBucketConfiguration={"LocationConstraint": "eu-only"}
+        )
+        upload_id, _ = upload_parts(s3, "sweep-me", "left", [b"abandoned part"])
+        deadline = time.monotonic() + 10
+        while s3.list_multipart_uploads(Bucket="sweep-me").get("Uploads"):
+            assert time.monotonic() < deadline, "the abandoned upload was never swept"
+            time.sleep(0.1)
+        with pytest.raises(ClientError) as exc:
+            s3.list_parts(Bucket="sweep-me", Key="left", UploadId=upload_id)
+        assert code_of(exc) == ("NoSuchUpload", 404)
+        live.engine.sweep(grace=0)
+        assert blob_files(live.root, "fr") == [] and blob_files(live.root, "de") == []

@@ -110,7 +110,7 @@ class Gateway:
 
     async def _sweep_uploads(self) -> None:
         loop = asyncio.get_running_loop()
-        expiry = getattr(self.engine.config.deployment, "multipart_expiry_hours", 24) * 3600
+        expiry = self.engine.config.deployment.multipart_expiry_hours * 3600
         while True:
             await asyncio.sleep(self.settings.sweep_minutes * 60)
             try:
