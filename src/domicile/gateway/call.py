@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from domicile.config import GatewaySection
-from domicile.errors import BucketNotFound
 from domicile.gateway.body import VerifiedBody
 from domicile.gateway.request import S3Request
 from domicile.gateway.s3errors import reject
@@ -32,9 +31,8 @@ class Reply:
 
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: A GET's body is the engine's stream; its handler sets ``content-length``.
     body: bytes | Iterator[bytes] = b""
-    #: The payload size when ``body`` is an iterator (for Content-Length and metrics).
-    length: int | None = None
 
     @classmethod
     def xml(cls, document: bytes, status: int = 200) -> Reply:
@@ -95,11 +93,3 @@ class Call:
         if bucket.tenant != self.tenant:
             raise reject("AccessDenied", f"bucket {name} belongs to another tenant", bucket=name)
         return bucket
-
-    def owned(self, name: str) -> bool:
-        """True if ``name`` exists and belongs to this tenant."""
-        try:
-            self.bucket(name)
-        except BucketNotFound:
-            return False
-        return True

@@ -19,7 +19,8 @@ from domicile.gateway.s3errors import reject
 MAX_KEYS = 1000
 
 
-def _max_keys(value: str | None, name: str = "max-keys") -> int:
+def max_count(value: str | None, name: str = "max-keys") -> int:
+    """A `max-keys`-like parameter: a count from 0, capped at 1,000 (S3 caps silently)."""
     if value is None:
         return MAX_KEYS
     if not value.isascii() or not value.lstrip("-").isdigit() or int(value) < 0:
@@ -79,7 +80,7 @@ def list_objects_v2(call: Call) -> Reply:
     token = p.get("continuation-token")
     start_after = p.get("start-after", "")
     after = max(start_after, _untoken(token)) if token else start_after
-    limit = _max_keys(p.get("max-keys"))
+    limit = max_count(p.get("max-keys"))
     page = _page(call, prefix=prefix, delimiter=delimiter, start_after=after, limit=limit)
     owner = s3xml.Owner(call.tenant, call.tenant) if p.get("fetch-owner") == "true" else None
     following = page.next_start_after if page.is_truncated else None
@@ -103,7 +104,7 @@ def list_objects_v2(call: Call) -> Reply:
 def list_objects_v1(call: Call) -> Reply:
     p = call.req.params
     prefix, delimiter, marker = p.get("prefix", ""), p.get("delimiter", ""), p.get("marker", "")
-    limit = _max_keys(p.get("max-keys"))
+    limit = max_count(p.get("max-keys"))
     page = _page(call, prefix=prefix, delimiter=delimiter, start_after=marker, limit=limit)
     owner = s3xml.Owner(call.tenant, call.tenant)
     return Reply.xml(

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from domicile.gateway import s3xml
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.conditions import parse_range
-from domicile.gateway.handlers.listing import _max_keys, encoding_type
+from domicile.gateway.handlers.listing import encoding_type, max_count
 from domicile.gateway.handlers.objects import copy_source, require_length, upload_reply
 from domicile.gateway.headers import meta_from_request
 from domicile.gateway.s3bodies import parse_complete_multipart
@@ -102,7 +102,7 @@ def list_parts(call: Call) -> Reply:
     marker = call.req.params.get("part-number-marker", "0") or "0"
     if not marker.isascii() or not marker.isdigit():
         raise reject("InvalidArgument", f"part-number-marker {marker[:20]!r} is not a number")
-    limit = _max_keys(call.req.params.get("max-parts"), "max-parts")
+    limit = max_count(call.req.params.get("max-parts"), "max-parts")
     page = call.engine.list_parts(
         call.bucket_name, call.key, upload_id, after=int(marker), limit=limit
     )
@@ -130,7 +130,7 @@ def list_uploads(call: Call) -> Reply:
     p = call.req.params
     prefix, key_marker = p.get("prefix", ""), p.get("key-marker", "")
     id_marker = p.get("upload-id-marker", "") if key_marker else ""
-    limit = _max_keys(p.get("max-uploads"), "max-uploads")
+    limit = max_count(p.get("max-uploads"), "max-uploads")
     page = call.engine.list_uploads(
         call.bucket_name,
         prefix=prefix,

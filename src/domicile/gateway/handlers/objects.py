@@ -84,8 +84,8 @@ def _object_reply(call: Call, reader: ObjectReader, *, ranged: bool, body: bool)
         headers.append(("content-range", f"bytes {reader.start}-{reader.end - 1}/{info.size}"))
     headers.append(("content-length", str(length)))
     if not body:
-        return Reply(status, headers, b"", length=length)
-    return Reply(status, headers, iter(reader), length=length)
+        return Reply(status, headers, b"")
+    return Reply(status, headers, iter(reader))
 
 
 def _close(reader: ObjectReader) -> None:
