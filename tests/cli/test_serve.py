@@ -1,0 +1,108 @@
+"""``domicile serve`` as a user runs it: a process that prints how to connect, serves the
+aws CLI's requests with the printed credentials, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from domicile.gateway.server import free_port
+from tests.cli.conftest import Run
+
+BIN = Path(sys.executable).parent
+
+
+def _wait_for(process: subprocess.Popen[str], pattern: str, timeout: float = 30) -> str:
+    """Read the process's stdout until a line matches; return everything read."""
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen += line
+        if re.search(pattern, line):
+            return seen
+    raise AssertionError(f"no line matching {pattern!r}; the output was:\n{seen}")
+
+
+def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
+    deployment: Path, run: Run, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, "COLUMNS": "300"}
+    process = subprocess.Popen(
+        [
+            str(BIN / "domicile"),
+            "--config",
+            str(deployment),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        banner = _wait_for(process, r"Ctrl-C stops the gateway")
+        assert f"http://127.0.0.1:{port}" in banner
+        command = next(line.strip() for line in banner.splitlines() if " s3 mb " in line)
+        assert "AWS_SECRET_ACCESS_KEY=" in command
+        creds = dict(re.findall(r"(AWS_[A-Z_]+)=(\S+)", command))
+        aws_env = {
+            **os.environ,
+            **creds,
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        }
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:  # the banner comes just before the listener opens
+            made = subprocess.run(
+                [str(BIN / "aws"), "--endpoint-url", endpoint, "s3", "mb", "s3://served-bucket"],
+                capture_output=True,
+                text=True,
+                env=aws_env,
+                check=False,
+            )
+            if made.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert made.returncode == 0, made.stderr
+        source = tmp_path / "note.txt"
+        source.write_text("served through the gateway\n")
+        copied = subprocess.run(
+            [
+                str(BIN / "aws"),
+                "--endpoint-url",
+                endpoint,
+                "s3",
+                "cp",
+                str(source),
+                "s3://served-bucket/note.txt",
+            ],
+            capture_output=True,
+            text=True,
+            env=aws_env,
+            check=False,
+        )
+        assert copied.returncode == 0, copied.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "gateway stopped" in out
+    assert '"message": "request"' in err and '"operation": "PutObject"' in err
+    secret = creds["AWS_SECRET_ACCESS_KEY"]
+    assert secret not in err  # logs never carry the secret
+    where = run("--config", str(deployment), "--json", "where", "served-bucket/note.txt")
+    assert where.code == 0, where.err
+    assert {c["site_id"] for c in where.json()} == {"ovh-gra", "hetzner-fsn"}
