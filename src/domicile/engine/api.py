@@ -8,6 +8,7 @@ per configured site (wrapped for retries) and a pool of worker threads for fan-o
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from domicile.catalog import Bucket, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
-from domicile.engine.auditlog import AuditLog, cli_actor, open_audit_key
+from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object
 from domicile.engine.garbage import collect_garbage
@@ -465,6 +466,11 @@ class Domicile:
         """The deployment's audit log."""
         assert self._ctx.audit is not None
         return self._ctx.audit
+
+    def acting_as(self, actor: str) -> contextlib.AbstractContextManager[None]:
+        """Within the block, audit records made on this thread/context name ``actor``
+        (``tenant:ACCESSKEY`` for the gateway); elsewhere they name ``cli:<user>``."""
+        return acting_as(actor)
 
     def record_event(self, action: str, **fields: Any) -> None:
         """Append an audit event for a change made outside the engine (e.g. a config edit)."""

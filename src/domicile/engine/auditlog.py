@@ -6,15 +6,23 @@ writers (threads, or a CLI next to a gateway) never fork the chain. A checkpoint
 signed with the deployment's Ed25519 audit key every ``every_records`` records or
 ``every_seconds`` seconds and written to every writable site as a small public blob
 (``ckpt-<seq>``): rewriting history then needs the catalog and every site at once.
+
+Each record names its actor: the log's fixed ``actor`` (``cli:<user>``), unless the code
+appending it runs inside :func:`acting_as` (the gateway, per request: ``tenant:ACCESSKEY``).
+The override is a context variable, so it follows ``contextvars.copy_context().run`` onto a
+pool thread and never leaks between threads; engine code that hands work to its own pool
+threads copies the context along (``engine.plan.apply_plan``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,31 @@ from domicile.errors import SiteError
 from domicile.sites import Site
 
 CHECKPOINT_PREFIX = "ckpt-"
+
+_ACTOR: ContextVar[str | None] = ContextVar("domicile_audit_actor", default=None)
+
+
+def acting_as(actor: str) -> contextlib.AbstractContextManager[None]:
+    """Within the block, audit records made in this context name ``actor``.
+
+    ValueError at once (not on entering) if ``actor`` is not a non-empty string."""
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValueError("an audit actor is a non-empty string (tenant:ACCESSKEY, cli:user)")
+    return _acting(actor)
+
+
+@contextlib.contextmanager
+def _acting(actor: str) -> Iterator[None]:
+    token = _ACTOR.set(actor)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def current_actor() -> str | None:
+    """The actor set by the innermost :func:`acting_as` in this context, if any."""
+    return _ACTOR.get()
 
 
 def cli_actor() -> str:
@@ -107,10 +140,11 @@ class AuditLog:
         """A builder for the catalog to run inside a mutation's own transaction, and the
         list it fills with the record; pass that list to :meth:`appended` afterwards."""
         made: list[Record] = []
+        who = actor or _ACTOR.get() or self.actor  # resolved here, in the caller's context
 
         def build(seq: int, head: str) -> list[tuple[int, str, str]]:
             record = Chain(seq, head or ZERO).append(
-                actor=actor or self.actor,
+                actor=who,
                 action=action,
                 result=result,
                 bucket=bucket,

@@ -16,6 +16,7 @@ or left on a refused site.
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 import threading
 import time
@@ -199,6 +200,7 @@ def apply_plan(
     with ThreadPoolExecutor(max(1, concurrency), "domicile-apply") as pool:
         futures = [
             pool.submit(
+                contextvars.copy_context().run,  # the audit actor follows the work
                 _apply_version,
                 ctx,
                 steps,
