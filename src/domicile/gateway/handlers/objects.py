@@ -120,13 +120,16 @@ def copy_source(call: Call) -> tuple[str, str, ObjectInfo]:
     """The ``x-amz-copy-source`` object (owned by this tenant), its preconditions checked."""
     raw = call.req.header("x-amz-copy-source") or ""
     path, _, query = raw.partition("?")
-    source = unquote(path, errors="strict").lstrip("/")
+    try:
+        source = unquote(path, errors="strict").lstrip("/")
+    except UnicodeDecodeError:
+        source = ""
     bucket, slash, key = source.partition("/")
     if not bucket or not slash or not key:
         raise reject(
             "InvalidArgument",
-            f"x-amz-copy-source {raw[:200]!r} does not name an object",
-            hint="send x-amz-copy-source: <bucket>/<url-encoded key>",
+            f"x-amz-copy-source {raw[:200]!r} does not name an object (or is not UTF-8)",
+            hint="send x-amz-copy-source: <bucket>/<url-encoded UTF-8 key>",
         )
     call.bucket(bucket)
     info = call.engine.head(bucket, key)
