@@ -213,3 +213,32 @@ def test_empty_object(live: Any, bucket: str) -> None:
     assert put["ETag"] == f'"{hashlib.md5(b"").hexdigest()}"'
     got = s3.get_object(Bucket=bucket, Key="empty")
     assert got["Body"].read() == b"" and got["ContentLength"] == 0
+
+
+def test_audit_records_name_the_tenant_and_access_key(live: Any, bucket: str) -> None:
+    from tests.gateway.live import ACCESS_KEY, OTHER_KEY, OTHER_SECRET
+
+    s3 = live.client()
+    s3.put_object(Bucket=bucket, Key="audited", Body=b"who did this")
+    s3.copy_object(Bucket=bucket, Key="audited-copy", CopySource=f"{bucket}/audited")
+    s3.delete_object(Bucket=bucket, Key="audited")
+    other = live.client(OTHER_KEY, OTHER_SECRET)
+    other.create_bucket(
+        Bucket="globex-audit", CreateBucketConfiguration={"LocationConstraint": "fr-only"}
+    )
+    mine = [
+        r
+        for r in live.engine.audit.records()
+        if r.bucket == bucket and r.key and r.key.startswith("audited")
+    ]
+    assert [(r.action, r.actor) for r in mine] == [
+        ("put", f"acme:{ACCESS_KEY}"),
+        ("copy", f"acme:{ACCESS_KEY}"),
+        ("delete", f"acme:{ACCESS_KEY}"),
+    ]
+    created = [
+        r
+        for r in live.engine.audit.records()
+        if r.action == "bucket_create" and r.bucket == "globex-audit"
+    ]
+    assert [r.actor for r in created] == [f"globex:{OTHER_KEY}"]

@@ -189,7 +189,8 @@ class Gateway:
             )
             operation, handler = route(req)
             call = Call(req, auth, self.engine, self.settings, body, rid, operation)
-            reply = handler(call)
+            with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
+                reply = handler(call)
             if not isinstance(reply.body, bytes):
                 reply.body = _prefetch(reply.body)
         except Exception as exc:
