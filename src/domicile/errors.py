@@ -42,7 +42,8 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     ├── MultipartError               a multipart upload cannot be completed as asked
     │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
     │   ├── InvalidPartNumber        a part number outside 1..10,000
-    │   └── EntityTooSmall           a part other than the last is under the 5 MiB minimum
+    │   ├── EntityTooSmall           a part other than the last is under the 5 MiB minimum
+    │   └── MissingChecksum          a part lacks the checksum its upload requires
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
     │   └── AuditKeyError            the audit signing key is missing or unreadable
@@ -255,6 +256,10 @@ class InvalidPartNumber(MultipartError):
 
 class EntityTooSmall(MultipartError):
     """A part other than the last is smaller than the minimum part size (5 MiB)."""
+
+
+class MissingChecksum(MultipartError):
+    """A part comes without the named checksum its upload requires (context ``checksum``)."""
 
 
 # --- audit ------------------------------------------------------------------------------

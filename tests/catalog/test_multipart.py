@@ -201,3 +201,41 @@ def test_delete_bucket_aborts_its_uploads(docs: SqlCatalog) -> None:
     assert _garbage(docs) == _queued(part, "bucket deleted")
     with pytest.raises(UploadNotFound):
         docs.get_upload(upload.upload_id)
+
+
+def test_checksums_are_kept_with_uploads_parts_and_versions(docs: SqlCatalog) -> None:
+    upload = replace(_upload(), checksum="SHA256")
+    docs.create_upload(upload)
+    assert docs.get_upload(upload.upload_id).checksum == "SHA256"
+    part = replace(_part(upload, 1), checksums={"SHA256": "c" * 44})
+    docs.put_part(part)
+    plain = _part(upload, 2)
+    docs.put_part(plain)
+    listed = docs.list_parts(upload.upload_id)
+    assert [p.checksums for p in listed] == [{"SHA256": "c" * 44}, {}]
+    assert [p.checksums for p in docs.upload_parts(upload.upload_id)] == [{"SHA256": "c" * 44}, {}]
+    v = replace(
+        version("docs", "k"), checksums={"SHA256": "d" * 44 + "-2"}, checksum_type="composite"
+    )
+    segs = [
+        Segment(v.version_id, i, s.blob_id, 5, 100, 137, "f" * 64)
+        for i, s in enumerate(s for p in (part, plain) for s in p.segments)
+    ]
+    docs.complete_upload(upload.upload_id, v, segs, [Placement(v.version_id, "s1", "ok", 1.0)])
+    found = docs.current_version("docs", "k")
+    assert (found.checksums, found.checksum_type) == ({"SHA256": "d" * 44 + "-2"}, "composite")
+    assert docs.lookup("docs", "k").version.checksums == found.checksums
+    assert [x.checksums for x in docs.list_objects("docs").objects] == [found.checksums]
+
+
+def test_a_version_without_checksums_reads_back_empty(docs: SqlCatalog) -> None:
+    commit(docs, "docs", "plain")
+    found = docs.current_version("docs", "plain")
+    assert (found.checksums, found.checksum_type) == ({}, None)
+    assert docs.get_upload(_created(docs).upload_id).checksum is None
+
+
+def _created(catalog: SqlCatalog) -> Upload:
+    upload = _upload("other")
+    catalog.create_upload(upload)
+    return upload

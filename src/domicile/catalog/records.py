@@ -24,7 +24,11 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """One object version. ``state`` is ``current`` for the version a GET serves."""
+    """One object version. ``state`` is ``current`` for the version a GET serves.
+
+    ``checksums`` are the named checksums stored with it (name -> encoded value, the
+    engine's to interpret), ``checksum_type`` says what they cover (``full_object``: the
+    whole plaintext; ``composite``: the parts' checksums); both empty when none was given."""
 
     version_id: str
     bucket: str
@@ -40,6 +44,8 @@ class Version:
     user_metadata: Mapping[str, str] = field(default_factory=dict)
     created_at: float = 0.0
     manifest_blob_id: str = ""
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +147,8 @@ class Upload:
     """A multipart upload in progress: where its parts go, decided once when it began.
 
     ``meta`` is the object's metadata as a JSON-ready mapping (the engine's to interpret);
-    ``sites`` the site ids every part is written to, under ``policy``."""
+    ``sites`` the site ids every part is written to, under ``policy``; ``checksum`` the
+    name of the checksum every part must carry (None: none required)."""
 
     upload_id: str
     bucket: str
@@ -151,6 +158,7 @@ class Upload:
     sites: tuple[str, ...]
     meta: Mapping[str, object]
     initiated: float
+    checksum: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +175,9 @@ class PartSegment:
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One uploaded part; ``etag`` is the hex MD5 of its plaintext. ``segments`` are filled
-    by the calls that say so, empty otherwise."""
+    """One uploaded part; ``etag`` is the hex MD5 of its plaintext, ``checksums`` the named
+    checksums stored with it. ``segments`` are filled by the calls that say so, empty
+    otherwise."""
 
     upload_id: str
     part_number: int
@@ -176,3 +185,4 @@ class Part:
     size: int
     created_at: float
     segments: tuple[PartSegment, ...] = ()
+    checksums: Mapping[str, str] = field(default_factory=dict)

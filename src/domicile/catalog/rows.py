@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from domicile.catalog.records import (
@@ -41,6 +42,16 @@ def check_placement_state(state: str) -> None:
         raise ValueError(f"unknown placement state {state!r}; expected one of {PLACEMENT_STATES}")
 
 
+def checksums_text(checksums: Mapping[str, str]) -> str | None:
+    """Named checksums as the JSON text of their column; none is NULL."""
+    return json.dumps(dict(checksums), sort_keys=True) if checksums else None
+
+
+def checksums_of(text: str | None) -> dict[str, str]:
+    """The named checksums of a column (NULL, from before step 5 or none given: empty)."""
+    return dict(json.loads(text)) if text else {}
+
+
 def bucket(row: Any) -> Bucket:
     return Bucket(row.name, row.policy, row.tenant, row.created_at / 1_000_000)
 
@@ -62,6 +73,8 @@ def version_row(v: Version) -> dict[str, Any]:
         "user_metadata": json.dumps(dict(v.user_metadata), sort_keys=True),
         "created_at": us(v.created_at),
         "manifest_blob_id": v.manifest_blob_id,
+        "checksums": checksums_text(v.checksums),
+        "checksum_type": v.checksum_type if v.checksums else None,
     }
 
 
@@ -81,6 +94,8 @@ def version(row: Any) -> Version:
         user_metadata=json.loads(row.user_metadata),
         created_at=row.created_at / 1_000_000,
         manifest_blob_id=row.manifest_blob_id,
+        checksums=checksums_of(row.checksums),
+        checksum_type=row.checksum_type,
     )
 
 
@@ -154,6 +169,7 @@ def upload_row(u: Upload) -> dict[str, Any]:
         "sites": json.dumps(list(u.sites)),
         "meta": json.dumps(dict(u.meta), sort_keys=True),
         "initiated": us(u.initiated),
+        "checksum": u.checksum,
     }
 
 
@@ -167,6 +183,7 @@ def upload(row: Any) -> Upload:
         sites=tuple(json.loads(row.sites)),
         meta=json.loads(row.meta),
         initiated=row.initiated / 1_000_000,
+        checksum=row.checksum,
     )
 
 
@@ -177,12 +194,19 @@ def part_row(p: Part) -> dict[str, Any]:
         "etag": p.etag,
         "size": p.size,
         "created_at": us(p.created_at),
+        "checksums": checksums_text(p.checksums),
     }
 
 
 def part(row: Any, segments: tuple[PartSegment, ...] = ()) -> Part:
     return Part(
-        row.upload_id, row.part_number, row.etag, row.size, row.created_at / 1_000_000, segments
+        row.upload_id,
+        row.part_number,
+        row.etag,
+        row.size,
+        row.created_at / 1_000_000,
+        segments,
+        checksums_of(row.checksums),
     )
 
 

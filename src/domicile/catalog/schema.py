@@ -47,6 +47,8 @@ versions = sa.Table(
     sa.Column("user_metadata", sa.Text, nullable=False),
     sa.Column("created_at", Micros, nullable=False),
     sa.Column("manifest_blob_id", sa.String(128), nullable=False),
+    sa.Column("checksums", sa.Text),  # JSON object: name -> encoded value (step 5)
+    sa.Column("checksum_type", sa.String(16)),  # full_object | composite (step 5)
     sa.CheckConstraint("state IN ('current', 'superseded', 'deleted')", name="version_state"),
 )
 # At most one current version per (bucket, key); also the index listings walk.
@@ -161,6 +163,7 @@ uploads = sa.Table(
     sa.Column("sites", sa.Text, nullable=False),  # JSON list of the chosen site ids
     sa.Column("meta", sa.Text, nullable=False),  # JSON object: the object's metadata
     sa.Column("initiated", Micros, nullable=False),
+    sa.Column("checksum", sa.String(16)),  # the checksum each part must carry (step 5)
 )
 # ListMultipartUploads walks (bucket, key, upload_id); the expiry sweep walks initiated.
 sa.Index("uploads_key", uploads.c.bucket, uploads.c.key, uploads.c.upload_id)
@@ -179,6 +182,7 @@ upload_parts = sa.Table(
     sa.Column("etag", sa.String(32), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", Micros, nullable=False),
+    sa.Column("checksums", sa.Text),  # JSON object: name -> encoded value (step 5)
 )
 
 upload_segments = sa.Table(

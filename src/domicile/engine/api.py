@@ -23,15 +23,17 @@ from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
-from domicile.engine.copy import copy_object
+from domicile.engine.copy import copy_object, fed
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
+from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
 from domicile.engine.reader import iter_range
 from domicile.engine.rebuild import RebuildReport, rebuild_catalog
 from domicile.engine.records import (
     CopyInfo,
+    Digester,
     ListResult,
     ObjectInfo,
     ObjectMeta,
@@ -47,7 +49,7 @@ from domicile.engine.report import Report, build_report
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
-from domicile.engine.writer import Body, put_object
+from domicile.engine.writer import Body, Checksums, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
 from domicile.policy import Decision, check_copy, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
@@ -178,10 +180,14 @@ class Domicile:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
         meta: ObjectMeta | None = None,
+        checksums: Checksums | None = None,
     ) -> ObjectInfo:
-        """Store ``body`` (bytes, a binary file, or an iterable of bytes) as bucket/key."""
+        """Store ``body`` (bytes, a binary file, or an iterable of bytes) as bucket/key.
+
+        ``checksums``, called once the body has been read to its end, gives named
+        checksums (name -> encoded value) stored with the version as full-object ones."""
         meta = meta or ObjectMeta(content_type=content_type, user=dict(metadata or {}))
-        info = put_object(self._ctx, bucket, key, body, meta)
+        info = put_object(self._ctx, bucket, key, body, meta, checksums=checksums)
         collect_garbage(self._ctx)
         return info
 
@@ -254,29 +260,48 @@ class Domicile:
         dst_key: str,
         *,
         meta: ObjectMeta | None = None,
+        digester: Digester | None = None,
     ) -> ObjectInfo:
         """Copy an object, placed and encrypted under the destination bucket's policy;
-        ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE)."""
+        ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE).
+        The source's checksums are carried over, unless ``digester`` (fed the copy's
+        plaintext) gives full-object ones instead."""
         check_key(dst_key, bucket=dst_bucket)
-        info = copy_object(self._ctx, self.get(src_bucket, src_key), dst_bucket, dst_key, meta)
+        source = self.get(src_bucket, src_key)
+        info = copy_object(self._ctx, source, dst_bucket, dst_key, meta, digester=digester)
         collect_garbage(self._ctx)
         return info
 
     # --- multipart uploads --------------------------------------------------------------
 
-    def create_multipart(self, bucket: str, key: str, *, meta: ObjectMeta) -> UploadInfo:
+    def create_multipart(
+        self, bucket: str, key: str, *, meta: ObjectMeta, checksum: str | None = None
+    ) -> UploadInfo:
         """Begin a multipart upload; its sites are decided now, as a PUT's would be
-        (PlacementRefused before anything is recorded)."""
-        return multipart.create_upload(self._ctx, bucket, key, meta)
+        (PlacementRefused before anything is recorded). Every part must then carry the
+        named ``checksum``, if one is given."""
+        return multipart.create_upload(self._ctx, bucket, key, meta, checksum)
+
+    def upload(self, bucket: str, key: str, upload_id: str) -> UploadInfo:
+        """The upload in progress ``upload_id`` of bucket/key. UploadNotFound."""
+        return multipart.upload_info(multipart.find_upload(self._ctx, bucket, key, upload_id))
 
     def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, body: Body
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: Body,
+        *,
+        checksums: Checksums | None = None,
     ) -> PartInfo:
         """Store part ``part_number`` (1..10,000; InvalidPartNumber otherwise), replacing
-        any earlier part of that number. UploadNotFound; PlacementRefused if a site of the
-        upload is no longer active and compliant."""
+        any earlier part of that number, with the named ``checksums()`` (asked once the
+        body has ended). UploadNotFound; PlacementRefused if a site of the upload is no
+        longer active and compliant; MissingChecksum without the upload's checksum."""
         info = multipart.upload_part(
-            self._ctx, bucket, key, upload_id, number=part_number, body=body
+            self._ctx, bucket, key, upload_id, number=part_number, body=body, checksums=checksums
         )
         collect_garbage(self._ctx)
         return info
@@ -291,21 +316,39 @@ class Domicile:
         src_key: str,
         start: int = 0,
         end: int | None = None,
+        *,
+        digester: Digester | None = None,
     ) -> PartInfo:
-        """Store bytes ``[start, end)`` of an object as a part (see :meth:`upload_part`)."""
+        """Store bytes ``[start, end)`` of an object as a part (see :meth:`upload_part`);
+        the part's checksums are ``digester``'s, fed the bytes copied."""
         multipart.check_part_number(part_number)
         multipart.find_upload(self._ctx, bucket, key, upload_id)
         source = self.get(src_bucket, src_key, start, end)
-        return self.upload_part(bucket, key, upload_id, part_number, source.chunks)
+        if digester is None:
+            return self.upload_part(bucket, key, upload_id, part_number, source.chunks)
+        chunks = fed(source.chunks, digester)
+        return self.upload_part(
+            bucket, key, upload_id, part_number, chunks, checksums=digester.results
+        )
 
     def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: CompositeChecksums | None = None,
     ) -> ObjectInfo:
         """Make the listed ``(part number, ETag)`` parts, in ascending order, the object.
         UploadNotFound (also on a second completion), InvalidPart (a part missing, an
         ETag differing, or the list not ascending), EntityTooSmall (a part but the last
-        under ``multipart.MIN_PART_SIZE``), PlacementRefused (a site no longer allowed)."""
-        info = multipart.complete_upload(self._ctx, bucket, key, upload_id, parts)
+        under ``multipart.MIN_PART_SIZE``), PlacementRefused (a site no longer allowed).
+        ``checksums(upload, chosen parts)`` gives the object's composite checksums (it
+        may raise to refuse the completion)."""
+        info = multipart.complete_upload(
+            self._ctx, bucket, key, upload_id, parts, checksums=checksums
+        )
         collect_garbage(self._ctx)
         return info
 
@@ -504,6 +547,8 @@ def _info(version: Version) -> ObjectInfo:
             expires=version.expires,
             user=dict(version.user_metadata),
         ),
+        checksums=dict(version.checksums),
+        checksum_type=version.checksum_type,
     )
 
 

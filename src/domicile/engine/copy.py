@@ -5,12 +5,19 @@ A copy is a PUT whose body is a GET: the plaintext of the source flows chunk by 
 *destination* bucket's policy (its sites, its recipients) and memory stays bounded. The
 audit record is ``copy`` (not ``put``), naming the source, and is appended in the
 transaction that commits the new version.
+
+Checksums: the plaintext of a copy is the source's, so by default the source's named
+checksums are carried over as they are (no recomputation). A caller that wants others (a
+new algorithm, or full-object values in place of a multipart source's composite ones)
+passes a :class:`~domicile.engine.records.Digester`, which sees every byte of the copy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from domicile.engine.context import EngineContext
-from domicile.engine.records import ObjectInfo, ObjectMeta, ObjectReader
+from domicile.engine.records import FULL_OBJECT, Digester, ObjectInfo, ObjectMeta, ObjectReader
 from domicile.engine.writer import put_object
 
 
@@ -20,15 +27,24 @@ def copy_object(
     dst_bucket: str,
     dst_key: str,
     meta: ObjectMeta | None,
+    *,
+    digester: Digester | None = None,
 ) -> ObjectInfo:
-    """Store ``source`` as ``dst_bucket``/``dst_key``; ``meta`` None keeps the source's."""
+    """Store ``source`` as ``dst_bucket``/``dst_key``; ``meta`` None keeps the source's;
+    ``digester`` None carries the source's checksums, else its results are stored."""
     info = source.info
+    if digester is None:
+        chunks, checksums, kind = source.chunks, lambda: info.checksums, info.checksum_type
+    else:
+        chunks, checksums, kind = fed(source.chunks, digester), digester.results, FULL_OBJECT
     return put_object(
         ctx,
         dst_bucket,
         dst_key,
-        source.chunks,
+        chunks,
         info.meta if meta is None else meta,
+        checksums=checksums,
+        checksum_type=kind or FULL_OBJECT,
         action="copy",
         detail={
             "source_bucket": info.bucket,
@@ -36,3 +52,10 @@ def copy_object(
             "source_version": info.version_id,
         },
     )
+
+
+def fed(chunks: Iterator[bytes], digester: Digester) -> Iterator[bytes]:
+    """``chunks`` unchanged, each one fed to ``digester`` on its way."""
+    for chunk in chunks:
+        digester.update(chunk)
+        yield chunk

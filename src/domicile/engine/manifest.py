@@ -8,7 +8,13 @@ an age file (the same recipients as the version's blobs) whose plaintext is cano
      "version_id": ..., "created_at": <epoch s>,
      "size": ..., "etag": ..., "meta": {content_type, ..., "user": {...}},
      "segments": [{"blob_id", "plaintext_size", "header_length", "ciphertext_length",
-                   "sha256"}, ...]}
+                   "sha256"}, ...],
+     "checksums": {name: value, ...}, "checksum_type": "full_object" | "composite"}
+
+``checksums`` and ``checksum_type`` are written only when the version has checksums, so
+other manifests are byte for byte what they were before these keys existed; a manifest
+without them (older ones too) has none. Readers ignore keys they do not know, so adding
+the two did not need a new schema number.
 
 Its blob id is ``m`` followed by the version id, so a rebuild finds every manifest of a
 site by listing the prefix ``m``; data blobs start with ``b``.
@@ -17,8 +23,8 @@ site by listing the prefix ``m``; data blobs start with ``b``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from domicile.catalog import Placement, Segment, Version
@@ -55,6 +61,8 @@ class Manifest:
     etag: str
     meta: ObjectMeta
     segments: tuple[SegmentEntry, ...]
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksum_type: str | None = None
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {
@@ -70,6 +78,9 @@ class Manifest:
             "meta": {**asdict(self.meta), "user": dict(self.meta.user)},
             "segments": [asdict(s) for s in self.segments],
         }
+        if self.checksums:
+            doc["checksums"] = dict(self.checksums)
+            doc["checksum_type"] = self.checksum_type
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -93,6 +104,8 @@ class Manifest:
                 etag=doc["etag"],
                 meta=ObjectMeta(**{**meta, "user": dict(meta.get("user", {}))}),
                 segments=tuple(SegmentEntry(**s) for s in doc["segments"]),
+                checksums={str(k): str(v) for k, v in doc.get("checksums", {}).items()},
+                checksum_type=doc.get("checksum_type"),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CryptoError(f"malformed manifest: {exc}") from None
@@ -118,6 +131,8 @@ def catalog_records(
         user_metadata=dict(meta.user),
         created_at=manifest.created_at,
         manifest_blob_id=manifest_blob_id(manifest.version_id),
+        checksums=dict(manifest.checksums),
+        checksum_type=manifest.checksum_type,
     )
     segments = [
         Segment(

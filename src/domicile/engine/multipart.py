@@ -13,6 +13,14 @@ Completing checks the listed parts (ascending, present, ETags equal, all but the
 least :data:`MIN_PART_SIZE`), writes the manifest (the listed parts' segments in order) to
 every site, then commits the version, forgets the upload and queues unlisted parts' blobs
 in one catalog transaction together with the ``put`` audit record. No blob is re-read.
+
+Checksums: an upload may name a checksum every part must carry (``checksum``); a part's
+named checksums come from the caller once its body has been read, are stored with it and
+listed with it. A part without the upload's checksum is refused with
+:class:`~domicile.errors.MissingChecksum` (before its body is read when the caller gives
+none at all). Completing asks the caller's ``checksums`` function, given the upload and
+the chosen parts, for the object's checksums, stored as :data:`COMPOSITE`: the engine
+does not compute checksums itself.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
 from domicile.audit import Record
@@ -32,7 +40,7 @@ from domicile.engine.context import EngineContext
 from domicile.engine.health import probe_sites
 from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
 from domicile.engine.names import check_key
-from domicile.engine.records import ObjectInfo, ObjectMeta, PartInfo, UploadInfo
+from domicile.engine.records import COMPOSITE, ObjectInfo, ObjectMeta, PartInfo, UploadInfo
 from domicile.engine.segments import (
     Body,
     iter_body,
@@ -45,6 +53,7 @@ from domicile.errors import (
     EntityTooSmall,
     InvalidPart,
     InvalidPartNumber,
+    MissingChecksum,
     PlacementRefused,
     UploadNotFound,
 )
@@ -56,9 +65,17 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 #: Part numbers run from 1 to this.
 MAX_PART_NUMBER = 10_000
 
+#: Named checksums known once a part's body has been read to its end.
+Checksums = Callable[[], Mapping[str, str]]
+#: The completed object's checksums, from the upload and the parts chosen, in order.
+CompositeChecksums = Callable[[UploadInfo, Sequence[PartInfo]], Mapping[str, str]]
 
-def create_upload(ctx: EngineContext, bucket_name: str, key: str, meta: ObjectMeta) -> UploadInfo:
-    """Begin an upload into ``bucket_name``/``key``, placed now under the bucket's policy."""
+
+def create_upload(
+    ctx: EngineContext, bucket_name: str, key: str, meta: ObjectMeta, checksum: str | None = None
+) -> UploadInfo:
+    """Begin an upload into ``bucket_name``/``key``, placed now under the bucket's policy;
+    every part must carry the named ``checksum``, if one is given."""
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
@@ -77,6 +94,7 @@ def create_upload(ctx: EngineContext, bucket_name: str, key: str, meta: ObjectMe
         sites=tuple(decision.chosen),
         meta=meta_to_json(meta),
         initiated=initiated / 1_000_000,
+        checksum=checksum,
     )
     build, made = _audit(
         ctx, "multipart_create", upload, detail={"upload": upload_id, "tenant": bucket.tenant}
@@ -87,11 +105,21 @@ def create_upload(ctx: EngineContext, bucket_name: str, key: str, meta: ObjectMe
 
 
 def upload_part(
-    ctx: EngineContext, bucket: str, key: str, upload_id: str, *, number: int, body: Body
+    ctx: EngineContext,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    *,
+    number: int,
+    body: Body,
+    checksums: Checksums | None = None,
 ) -> PartInfo:
-    """Stream ``body`` as part ``number`` to the upload's sites and record it."""
+    """Stream ``body`` as part ``number`` to the upload's sites and record it, with the
+    named ``checksums()`` (asked once the body has ended)."""
     check_part_number(number)
     upload = find_upload(ctx, bucket, key, upload_id)
+    if upload.checksum is not None and checksums is None:
+        raise _missing(upload, number)
     policy, sites = writable_sites(ctx, upload)
     md5 = BackgroundHash("md5")
     entries: list[SegmentEntry] = []
@@ -99,6 +127,9 @@ def upload_part(
         stream_segments(
             ctx, sites, ctx.recipients_for(policy), iter_body(body), md5=md5, entries=entries
         )
+        named = dict(checksums()) if checksums is not None else {}
+        if upload.checksum is not None and upload.checksum not in named:
+            raise _missing(upload, number)
         part = Part(
             upload_id=upload_id,
             part_number=number,
@@ -106,6 +137,7 @@ def upload_part(
             size=sum(e.plaintext_size for e in entries),
             created_at=_now(),
             segments=tuple(_part_segment(i, e) for i, e in enumerate(entries)),
+            checksums=named,
         )
         ctx.catalog.put_part(part)
     except BaseException as exc:
@@ -123,11 +155,19 @@ def complete_upload(
     key: str,
     upload_id: str,
     listed: Sequence[tuple[int, str]],
+    *,
+    checksums: CompositeChecksums | None = None,
 ) -> ObjectInfo:
-    """Assemble the listed ``(part number, ETag)`` parts into the object; see the module."""
+    """Assemble the listed ``(part number, ETag)`` parts into the object, with the named
+    checksums ``checksums`` makes of the upload and the chosen parts; see the module."""
     upload = find_upload(ctx, bucket, key, upload_id)
     parts = _chosen_parts(upload_id, listed, ctx.catalog.upload_parts(upload_id))
     policy, sites = writable_sites(ctx, upload)
+    named = (
+        dict(checksums(upload_info(upload), [part_info(p) for p in parts]))
+        if checksums is not None
+        else {}
+    )
     entries = [_entry(s) for p in parts for s in p.segments]
     etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts), usedforsecurity=False)
     manifest = Manifest(
@@ -141,6 +181,8 @@ def complete_upload(
         etag=f"{etag.hexdigest()}-{len(parts)}",
         meta=meta_from_json(upload.meta),
         segments=tuple(entries),
+        checksums=named,
+        checksum_type=COMPOSITE if named else None,
     )
     blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
     build, made = _audit(
@@ -173,6 +215,8 @@ def complete_upload(
         etag=manifest.etag,
         created_at=manifest.created_at,
         meta=manifest.meta,
+        checksums=manifest.checksums,
+        checksum_type=manifest.checksum_type,
     )
 
 
@@ -224,6 +268,17 @@ def find_upload(ctx: EngineContext, bucket: str, key: str, upload_id: str) -> Up
             upload=upload_id,
         )
     return upload
+
+
+def _missing(upload: Upload, number: int) -> MissingChecksum:
+    return MissingChecksum(
+        f"part {number} of upload {upload.upload_id} has no {upload.checksum} checksum; "
+        "the upload was created requiring one on every part",
+        hint=f"send each part with its {upload.checksum} checksum",
+        upload=upload.upload_id,
+        part=number,
+        checksum=upload.checksum,
+    )
 
 
 def writable_sites(ctx: EngineContext, upload: Upload) -> tuple[Policy, list[Site]]:
@@ -306,12 +361,17 @@ def meta_from_json(doc: Mapping[str, object]) -> ObjectMeta:
 
 def upload_info(upload: Upload) -> UploadInfo:
     return UploadInfo(
-        upload.upload_id, upload.bucket, upload.key, upload.initiated, meta_from_json(upload.meta)
+        upload.upload_id,
+        upload.bucket,
+        upload.key,
+        upload.initiated,
+        meta_from_json(upload.meta),
+        upload.checksum,
     )
 
 
 def part_info(part: Part) -> PartInfo:
-    return PartInfo(part.part_number, part.etag, part.size, part.created_at)
+    return PartInfo(part.part_number, part.etag, part.size, part.created_at, part.checksums)
 
 
 def _part_segment(idx: int, e: SegmentEntry) -> PartSegment:

@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+#: ``ObjectInfo.checksum_type``: the checksums cover the whole plaintext...
+FULL_OBJECT: Final = "full_object"
+#: ...or each is the checksum of the concatenated checksums of the parts (multipart).
+COMPOSITE: Final = "composite"
+
+
+class Digester(Protocol):
+    """Named checksums computed by the caller over a plaintext the engine streams (a copy):
+    fed every piece with ``update``, asked for the values once the stream has ended."""
+
+    def update(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    def results(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +35,11 @@ class ObjectMeta:
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
-    """One object as HEAD sees it."""
+    """One object as HEAD sees it.
+
+    ``checksums``: the named checksums stored with it (name -> value, as the writer gave
+    them; the engine does not interpret them), covering what ``checksum_type`` says
+    (:data:`FULL_OBJECT` or :data:`COMPOSITE`; None when there are none)."""
 
     bucket: str
     key: str
@@ -29,6 +48,8 @@ class ObjectInfo:
     etag: str
     created_at: float
     meta: ObjectMeta
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +113,27 @@ class SiteView:
 
 @dataclass(frozen=True, slots=True)
 class UploadInfo:
-    """A multipart upload in progress (``initiated``: epoch seconds)."""
+    """A multipart upload in progress (``initiated``: epoch seconds); ``checksum`` names
+    the checksum every part must carry (None: none required)."""
 
     upload_id: str
     bucket: str
     key: str
     initiated: float
     meta: ObjectMeta
+    checksum: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PartInfo:
-    """One uploaded part: ``etag`` is the hex MD5 of its plaintext."""
+    """One uploaded part: ``etag`` is the hex MD5 of its plaintext; ``checksums`` the
+    named checksums stored with it."""
 
     part_number: int
     etag: str
     size: int
     last_modified: float
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

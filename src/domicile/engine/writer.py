@@ -15,7 +15,7 @@ import hashlib
 import itertools
 import secrets
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from domicile.audit import Record, Scalar
@@ -33,7 +33,7 @@ from domicile.engine.manifest import (
     manifest_blob_id,
 )
 from domicile.engine.names import check_key
-from domicile.engine.records import ObjectInfo, ObjectMeta
+from domicile.engine.records import FULL_OBJECT, ObjectInfo, ObjectMeta
 from domicile.engine.segments import (
     Body,
     iter_body,
@@ -45,7 +45,10 @@ from domicile.engine.segments import (
 from domicile.policy import decide
 from domicile.sites import new_blob_id
 
-__all__ = ["SMALL_OBJECT", "Body", "put_object"]
+__all__ = ["SMALL_OBJECT", "Body", "Checksums", "put_object"]
+
+#: Named checksums (name -> encoded value) known once a body has been read to its end.
+Checksums = Callable[[], Mapping[str, str]]
 
 #: Bodies up to this size are encrypted in memory and written with their manifest at once.
 SMALL_OBJECT = 1024 * 1024
@@ -60,11 +63,15 @@ def put_object(
     *,
     action: str = "put",
     detail: Mapping[str, Scalar] | None = None,
+    checksums: Checksums | None = None,
+    checksum_type: str = FULL_OBJECT,
 ) -> ObjectInfo:
     """Store ``body`` under ``bucket_name``/``key``; see the module docstring for the flow.
 
-    The audit record (``action``, with ``detail`` beside the size and ETag) is appended in
-    the transaction that commits the version."""
+    ``checksums``, if given, is called once the body has been read to its end (the caller
+    may know the values only then) and its named checksums are stored with the version,
+    as ``checksum_type``. The audit record (``action``, with ``detail`` beside the size
+    and ETag) is appended in the transaction that commits the version."""
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
@@ -86,7 +93,8 @@ def put_object(
             md5.update(data)
             entry, ciphertext = _encrypt_small(data, recipients)
             entries.append(entry)
-            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
+            sums = _named(checksums, checksum_type)
+            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
             put_blobs(
                 ctx, sites, [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
             )
@@ -95,7 +103,8 @@ def put_object(
             stream_segments(
                 ctx, sites, recipients, itertools.chain(head, pieces), md5=md5, entries=entries
             )
-            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries)
+            sums = _named(checksums, checksum_type)
+            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
             put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
         made = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
     except BaseException as exc:
@@ -115,7 +124,15 @@ def put_object(
         etag=manifest.etag,
         created_at=manifest.created_at,
         meta=meta,
+        checksums=manifest.checksums,
+        checksum_type=manifest.checksum_type,
     )
+
+
+def _named(checksums: Checksums | None, kind: str) -> tuple[dict[str, str], str | None]:
+    """The named checksums to store, and their type (None when there are none)."""
+    values = dict(checksums()) if checksums is not None else {}
+    return values, kind if values else None
 
 
 def _take(pieces: Iterator[memoryview], limit: int) -> tuple[list[memoryview], bool]:
@@ -152,6 +169,7 @@ def _manifest(
     *,
     md5: Any,
     entries: Sequence[SegmentEntry],
+    sums: tuple[dict[str, str], str | None],
 ) -> Manifest:
     return Manifest(
         bucket=bucket.name,
@@ -159,11 +177,13 @@ def _manifest(
         tenant=bucket.tenant,
         key=key,
         version_id=version_id,
-        created_at=time.time(),
+        created_at=time.time_ns() // 1000 / 1_000_000,  # the catalog keeps microseconds
         size=sum(e.plaintext_size for e in entries),
         etag=md5.hexdigest(),
         meta=meta,
         segments=tuple(entries),
+        checksums=sums[0],
+        checksum_type=sums[1],
     )
 
 

@@ -180,6 +180,7 @@ ERROR_CODES: Final[tuple[tuple[type[e.DomicileError], Rule], ...]] = (
     (e.InvalidPart, "InvalidPart"),
     (e.EntityTooSmall, "EntityTooSmall"),
     (e.InvalidPartNumber, "InvalidArgument"),
+    (e.MissingChecksum, "InvalidRequest"),
     (e.CopiesUnavailable, "ServiceUnavailable"),
     (e.SiteUnavailable, "ServiceUnavailable"),
     (e.SiteFull, "ServiceUnavailable"),

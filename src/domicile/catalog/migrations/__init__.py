@@ -24,6 +24,7 @@ from domicile.catalog.migrations import (
     v0002_jobs,
     v0003_audit,
     v0004_multipart,
+    v0005_checksums,
 )
 from domicile.errors import CatalogVersionError
 
@@ -35,6 +36,7 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (2, v0002_jobs.upgrade),
     (3, v0003_audit.upgrade),
     (4, v0004_multipart.upgrade),
+    (5, v0005_checksums.upgrade),
 )
 LATEST = STEPS[-1][0]
 
