@@ -6,7 +6,8 @@ import click
 
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, table
-from domicile.engine import keyring_add, keyring_open
+from domicile.engine import keyring_open
+from domicile.engine.keys import add_identity
 
 
 @click.group()
@@ -17,8 +18,9 @@ def keys() -> None:
 @keys.command(name="new")
 @pass_state
 def keys_new(state: State) -> None:
-    """Add a fresh X25519 identity to the keyring and print its recipient."""
-    recipient = keyring_add(state.config_path)
+    """Add a fresh X25519 identity to the keyring and print its recipient (recorded in
+    the audit log as key_created)."""
+    recipient = add_identity(state.engine)
     if state.as_json:
         emit_json({"recipient": recipient})
     else:

@@ -29,6 +29,7 @@ from domicile.engine.health import probe_sites
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
+from domicile.engine.policylog import record_policy_changes
 from domicile.engine.reader import iter_range
 from domicile.engine.rebuild import RebuildReport, rebuild_catalog
 from domicile.engine.records import (
@@ -105,6 +106,12 @@ class Domicile:
         )
         if created:
             self._ctx.record("audit_key_created", detail={"key_id": audit_key.key_id})
+            for recipient in keyring.recipients:  # made before the log began (domicile init)
+                self._ctx.record(
+                    "key_created", detail={"recipient": str(recipient), "source": "keyring"}
+                )
+        audit_cache = config.base_dir / f"{config.deployment.audit_key}.policies.json"
+        record_policy_changes(self._ctx.audit, world.policies, audit_cache)
         for name, section in config.buckets.items():
             self._ensure_bucket(name, section.policy, section.tenant)
 

@@ -124,6 +124,25 @@ class AuditLog:
         self._catalog.append_audit(build)
         return self.appended(made)
 
+    def record_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Record]:
+        """Append ``(action, fields)`` events in order in one catalog transaction (fields as
+        for :meth:`builder`, but no ``actor``); sign a checkpoint when due. Far cheaper than one
+        :meth:`record` each when there are many (a verify run)."""
+        if not events:
+            return []
+        who = _ACTOR.get() or self.actor
+        made: list[Record] = []
+
+        def build(seq: int, head: str) -> list[tuple[int, str, str]]:
+            made.clear()  # a retried transaction builds again from the new head
+            chain = Chain(seq, head or ZERO)
+            made.extend(chain.append(actor=who, action=a, **fields) for a, fields in events)
+            return [(r.seq, r.hash, r.canonical.decode("utf-8")) for r in made]
+
+        self._catalog.append_audit(build)
+        self.appended(made)
+        return list(made)
+
     def builder(
         self,
         action: str,
@@ -200,6 +219,27 @@ class AuditLog:
             if len(rows) < 5000:
                 return
             since = rows[-1][0]
+
+    def records_of(self, actions: Sequence[str]) -> Iterator[Record]:
+        """Every record whose action is one of ``actions``, in order (one scan of the
+        chain; bodies of other actions are skipped without being parsed)."""
+        needles = [f'"action":{json.dumps(a)}' for a in actions]
+        since = 0
+        while True:
+            rows = self._catalog.audit_records(since=since, limit=5000)
+            for _, _, body in rows:
+                if any(n in body for n in needles):
+                    yield Record.from_body(json.loads(body))
+            if len(rows) < 5000:
+                return
+            since = rows[-1][0]
+
+    def record_hash(self, seq: int) -> str | None:
+        """The hash of record ``seq`` as the catalog holds it (None if there is none)."""
+        if seq < 1:
+            return None
+        rows = self._catalog.audit_records(since=seq - 1, limit=1)
+        return rows[0][1] if rows and rows[0][0] == seq else None
 
     def checkpoints(self) -> list[Checkpoint]:
         return [Checkpoint.from_dict(json.loads(b)) for b in self._catalog.audit_checkpoints()]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from domicile.catalog import Segment, Version
 from domicile.crypto import SeekableReader
@@ -23,6 +24,7 @@ from domicile.errors import BlobNotFound, CryptoError, SiteError
 from domicile.sites import Site
 
 Progress = Callable[[int], None]
+BATCH = 500  # placement_verified records per catalog transaction
 
 
 class Level(StrEnum):
@@ -63,15 +65,60 @@ def verify(
 ) -> VerifyReport:
     """Check every copy at ``level``; update placement states; return what was found."""
     report = VerifyReport(level=level.value)
-    for version in ctx.catalog.iter_versions(bucket):
-        report.versions += 1
-        segments = ctx.catalog.segments(version.version_id)
-        for placement in ctx.catalog.placements(version.version_id):
-            report.copies += 1
-            verify_copy(ctx, level, version, segments, placement.site_id, report=report)
-        if progress is not None:
-            progress(1)
+    verified = VerifiedBatch(ctx)
+    try:
+        for version in ctx.catalog.iter_versions(bucket):
+            report.versions += 1
+            segments = ctx.catalog.segments(version.version_id)
+            for placement in ctx.catalog.placements(version.version_id):
+                report.copies += 1
+                verify_copy(
+                    ctx,
+                    level,
+                    version,
+                    segments,
+                    placement.site_id,
+                    report=report,
+                    verified=verified,
+                )
+            if progress is not None:
+                progress(1)
+    finally:
+        verified.flush()
     return report
+
+
+class VerifiedBatch:
+    """``placement_verified`` records of a run, appended ``size`` at a time in one catalog
+    transaction: one transaction per record would make a full verify of small objects
+    about 2.5 times slower (bench/bench_audit_verify.py)."""
+
+    def __init__(self, ctx: EngineContext, size: int | None = None) -> None:
+        self._ctx = ctx
+        self._size = size or BATCH
+        self._events: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, level: Level, version: Version, site_id: str) -> None:
+        if self._ctx.audit is None:
+            return
+        self._events.append(_verified_event(level, version, site_id))
+        if len(self._events) >= self._size:
+            self.flush()
+
+    def flush(self) -> None:
+        events, self._events = self._events, []
+        if events and self._ctx.audit is not None:
+            self._ctx.audit.record_many(events)
+
+
+def _verified_event(level: Level, version: Version, site_id: str) -> tuple[str, dict[str, Any]]:
+    return "placement_verified", {
+        "bucket": version.bucket,
+        "key": version.key,
+        "version": version.version_id,
+        "sites": (site_id,),
+        "detail": {"level": level.value},
+    }
 
 
 def verify_copy(
@@ -82,7 +129,11 @@ def verify_copy(
     site_id: str,
     *,
     report: VerifyReport,
+    verified: VerifiedBatch | None = None,
 ) -> None:
+    """Check one copy; mark it ``ok`` (and, above quick, record ``placement_verified``:
+    into ``verified`` if given, else at once), ``missing`` or ``corrupt``."""
+
     def problem(kind: str, detail: str) -> None:
         report.problems.append(
             Problem(version.bucket, version.key, version.version_id, site_id, kind, detail)
@@ -112,6 +163,13 @@ def verify_copy(
         problem("unreachable", f"{type(exc).__name__}: {exc}")
     else:
         ctx.catalog.set_placement_state(version.version_id, site_id, "ok", time.time())
+        if level is Level.QUICK:
+            return  # a size that matches proves little: no record per copy for quick
+        if verified is not None:
+            verified.add(level, version, site_id)
+        else:
+            action, fields = _verified_event(level, version, site_id)
+            ctx.record(action, **fields)
 
 
 class _Mismatch(Exception):
