@@ -192,6 +192,42 @@ def test_multipart_documents() -> None:
     assert parsed["NextKeyMarker"] == "k2" and parsed["CommonPrefixes"] == [{"Prefix": "k/"}]
 
 
+SHA = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+
+def test_checksums_in_multipart_and_copy_documents() -> None:
+    parts = [
+        PartEntry(1, WHEN, "e1", 5 << 20, {"SHA256": SHA, "CRC32": "AAAAAA=="}),
+        PartEntry(2, WHEN, "e2", 7),
+    ]
+    body = s3xml.list_parts(
+        "b", "k", "u-1", parts, owner=OWNER, checksum_algorithm="SHA256", checksum_type="COMPOSITE"
+    )
+    parsed = _parse("ListParts", body)
+    assert parsed["Parts"][0]["ChecksumSHA256"] == SHA
+    assert parsed["Parts"][0]["ChecksumCRC32"] == "AAAAAA=="
+    assert "ChecksumSHA256" not in parsed["Parts"][1]
+    assert parsed["ChecksumAlgorithm"] == "SHA256" and parsed["ChecksumType"] == "COMPOSITE"
+    assert "ChecksumAlgorithm" not in _parse("ListParts", s3xml.list_parts("b", "k", "u", parts))
+    done = s3xml.complete_multipart_upload(
+        "http://gw/b/k",
+        "b",
+        "k",
+        "aa-2",
+        checksums={"SHA256": SHA + "-2"},
+        checksum_type="COMPOSITE",
+    )
+    parsed = _parse("CompleteMultipartUpload", done)
+    assert parsed["ChecksumSHA256"] == SHA + "-2" and parsed["ChecksumType"] == "COMPOSITE"
+    copied = s3xml.copy_object_result(
+        "abc", WHEN, checksums={"CRC32C": "AAAAAA=="}, checksum_type="FULL_OBJECT"
+    )
+    result = _parse("CopyObject", copied)["CopyObjectResult"]
+    assert result["ChecksumCRC32C"] == "AAAAAA==" and result["ChecksumType"] == "FULL_OBJECT"
+    part = s3xml.copy_object_result("d", WHEN, part=True, checksums={"SHA1": "x"})
+    assert _parse("UploadPartCopy", part)["CopyPartResult"]["ChecksumSHA1"] == "x"
+
+
 # --- request bodies, as botocore serialises them ----------------------------------------
 
 
@@ -220,6 +256,10 @@ def test_parse_complete_multipart_from_botocore() -> None:
     params = {"Bucket": "b", "Key": "k", "UploadId": "u", "MultipartUpload": {"Parts": parts}}
     parsed = s3bodies.parse_complete_multipart(_serialize("CompleteMultipartUpload", params))
     assert parsed == (s3bodies.CompletedPart(1, "e1"), s3bodies.CompletedPart(3, "e3"))
+    parts[0]["ChecksumSHA256"] = SHA
+    parts[1]["ChecksumCRC32"] = "AAAAAA=="
+    parsed = s3bodies.parse_complete_multipart(_serialize("CompleteMultipartUpload", params))
+    assert [p.checksums for p in parsed] == [{"SHA256": SHA}, {"CRC32": "AAAAAA=="}]
 
 
 def test_parse_create_bucket_from_botocore() -> None:

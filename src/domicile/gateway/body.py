@@ -11,7 +11,8 @@ body that fails one; the failure aborts the upload and nothing is visible:
 - the signed ``x-amz-content-sha256`` (``XAmzContentSHA256Mismatch``);
 - ``Content-MD5`` (``BadDigest`` / ``InvalidDigest``);
 - ``x-amz-checksum-*`` from the headers or the trailers (:mod:`.checksums`), whose values
-  are kept in :attr:`VerifiedBody.checksums` for the response.
+  are kept in :attr:`VerifiedBody.checksums` for the response and for the engine to
+  store with the object or part (it asks for them once the body has ended).
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ class VerifiedBody:
         self.size = 0
         #: The checksums computed over the payload, S3-encoded, once the body is read.
         self.checksums: dict[str, str] = {}
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The checksum algorithms the request announced (headers and ``x-amz-trailer``)."""
+        return self._sums.algorithms
 
     def __iter__(self) -> Iterator[bytes]:
         for piece in self._raw:

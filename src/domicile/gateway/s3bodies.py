@@ -9,13 +9,14 @@ namespace, or none).
 
 - :func:`parse_delete`: ``<Delete>`` of DeleteObjects (1 to 1000 objects, ``Quiet``);
 - :func:`parse_complete_multipart`: ``<CompleteMultipartUpload>`` (part numbers strictly
-  ascending, else ``InvalidPartOrder``);
+  ascending, else ``InvalidPartOrder``; each part's ``Checksum*`` kept, checked later);
 - :func:`parse_create_bucket`: ``<CreateBucketConfiguration>`` (its ``LocationConstraint``,
   which names the bucket's policy in domicile).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final
@@ -27,6 +28,8 @@ from domicile.gateway.s3errors import reject
 MAX_BODY: Final = 2 * 1024 * 1024
 MAX_DELETE: Final = 1000
 MAX_PART_NUMBER: Final = 10000
+#: The algorithms of a part's ``Checksum<ALG>`` elements.
+CHECKSUM_NAMES: Final = ("CRC32", "CRC32C", "SHA1", "SHA256")
 _SEPARATOR: Final = "\x01"
 
 
@@ -154,10 +157,12 @@ def parse_delete(body: bytes) -> DeleteRequest:
 
 @dataclass(frozen=True, slots=True)
 class CompletedPart:
-    """One part named in CompleteMultipartUpload: number and ETag (quotes removed)."""
+    """One part named in CompleteMultipartUpload: number, ETag (quotes removed) and the
+    checksums listed with it (``ChecksumSHA256`` -> ``{"SHA256": value}``)."""
 
     part_number: int
     etag: str
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_complete_multipart(body: bytes) -> tuple[CompletedPart, ...]:
@@ -172,7 +177,12 @@ def parse_complete_multipart(body: bytes) -> tuple[CompletedPart, ...]:
             raise reject(
                 "InvalidArgument", f"part number {number[:20]!r} is not 1 to {MAX_PART_NUMBER}"
             )
-        parts.append(CompletedPart(int(number), etag.strip('"')))
+        checksums = {
+            name: value.strip()
+            for name in CHECKSUM_NAMES
+            if (value := part.text_of(f"Checksum{name}")) is not None
+        }
+        parts.append(CompletedPart(int(number), etag.strip('"'), checksums))
     if not parts:
         raise _malformed("<CompleteMultipartUpload> must list at least one <Part>")
     for before, after in pairwise(parts):

@@ -12,8 +12,8 @@ and never encoded. Request bodies are parsed by :mod:`.s3bodies`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import quote_plus
@@ -60,6 +60,8 @@ class PartEntry:
     last_modified: datetime
     etag: str
     size: int
+    #: The part's checksums by algorithm (``SHA256`` -> base64), shown as ``ChecksumSHA256``.
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,20 @@ def _url(value: str, encoding_type: str | None) -> str:
 def _document(root: str, parts: Iterable[str]) -> bytes:
     body = f'{_DECLARATION}<{root} xmlns="{NAMESPACE}">{"".join(parts)}</{root}>'
     return body.encode("utf-8")
+
+
+#: The algorithms of ``Checksum<ALG>`` elements, in S3's order.
+_CHECKSUM_ELEMENTS: Final = ("CRC32", "CRC32C", "SHA1", "SHA256")
+
+
+def _checksums(checksums: Mapping[str, str], kind: str | None = None) -> str:
+    """``<ChecksumCRC32>`` ... for each algorithm S3 names, then ``<ChecksumType>``."""
+    out = "".join(
+        element(f"Checksum{name}", checksums[name])
+        for name in _CHECKSUM_ELEMENTS
+        if name in checksums
+    )
+    return out + (_opt("ChecksumType", kind) if out else "")
 
 
 def _opt(name: str, value: str | int | None) -> str:
@@ -250,10 +266,19 @@ def delete_result(
     return _document("DeleteResult", parts)
 
 
-def copy_object_result(etag: str, last_modified: datetime, *, part: bool = False) -> bytes:
-    """``CopyObjectResult`` (or ``CopyPartResult`` for UploadPartCopy)."""
+def copy_object_result(
+    etag: str,
+    last_modified: datetime,
+    *,
+    part: bool = False,
+    checksums: Mapping[str, str] | None = None,
+    checksum_type: str | None = None,
+) -> bytes:
+    """``CopyObjectResult`` (or ``CopyPartResult`` for UploadPartCopy), with the copy's
+    checksums (``checksum_type`` is shown for an object only, as S3 does)."""
     root = "CopyPartResult" if part else "CopyObjectResult"
     parts = [element("LastModified", iso8601(last_modified)), element("ETag", quote_etag(etag))]
+    parts.append(_checksums(checksums or {}, None if part else checksum_type))
     return _document(root, parts)
 
 
@@ -263,13 +288,22 @@ def initiate_multipart_upload(bucket: str, key: str, upload_id: str) -> bytes:
     return _document("InitiateMultipartUploadResult", parts)
 
 
-def complete_multipart_upload(location: str, bucket: str, key: str, etag: str) -> bytes:
-    """``CompleteMultipartUploadResult``: the object's URL, bucket, key and ETag."""
+def complete_multipart_upload(
+    location: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    *,
+    checksums: Mapping[str, str] | None = None,
+    checksum_type: str | None = None,
+) -> bytes:
+    """``CompleteMultipartUploadResult``: the object's URL, bucket, key, ETag, checksums."""
     parts = [
         element("Location", location),
         element("Bucket", bucket),
         element("Key", key),
         element("ETag", quote_etag(etag)),
+        _checksums(checksums or {}, checksum_type),
     ]
     return _document("CompleteMultipartUploadResult", parts)
 
@@ -286,14 +320,18 @@ def list_parts(
     is_truncated: bool = False,
     owner: Owner | None = None,
     storage_class: str = "STANDARD",
+    checksum_algorithm: str | None = None,
+    checksum_type: str | None = None,
 ) -> bytes:
-    """``ListPartsResult`` of ListParts (``owner`` is also shown as the initiator)."""
+    """``ListPartsResult`` of ListParts (``owner`` is also shown as the initiator); each
+    part with its checksums, and the upload's checksum algorithm and type if it has one."""
     items = "".join(
         "<Part>"
         + element("PartNumber", str(p.part_number))
         + element("LastModified", iso8601(p.last_modified))
         + element("ETag", quote_etag(p.etag))
         + element("Size", str(p.size))
+        + _checksums(p.checksums)
         + "</Part>"
         for p in parts
     )
@@ -304,6 +342,8 @@ def list_parts(
         _owner("Initiator", owner),
         _owner("Owner", owner),
         element("StorageClass", storage_class),
+        _opt("ChecksumAlgorithm", checksum_algorithm),
+        _opt("ChecksumType", checksum_type if checksum_algorithm else None),
         element("PartNumberMarker", str(part_number_marker)),
         _opt("NextPartNumberMarker", next_part_number_marker),
         element("MaxParts", str(max_parts)),

@@ -1,5 +1,11 @@
 """Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and
-CopyObject. Each parses the request, calls the engine once, and encodes the answer."""
+CopyObject. Each parses the request, calls the engine once, and encodes the answer.
+
+Checksums (docs/gateway.md, "Checksums"): a PUT stores the ``x-amz-checksum-*`` values the
+client sent, once the body has proven them; a GET or HEAD of the whole object with
+``x-amz-checksum-mode: ENABLED`` returns them with ``x-amz-checksum-type``; a copy carries
+the source's, or computes the algorithm ``x-amz-checksum-algorithm`` names (or a composite
+source's algorithm, over the whole copy) as it streams."""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from domicile.engine import ObjectInfo, ObjectReader
+from domicile.engine.records import COMPOSITE
 from domicile.errors import DomicileError
 from domicile.gateway import s3xml
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.checksums import HEADERS as CHECKSUM_HEADERS
+from domicile.gateway.checksums import ChecksumSet, new_checksum
 from domicile.gateway.conditions import check_preconditions, parse_range
 from domicile.gateway.headers import meta_from_request, object_headers
 from domicile.gateway.s3bodies import parse_delete
@@ -42,8 +50,22 @@ def put_object(call: Call) -> Reply:
     require_length(call)
     meta = meta_from_request(call.req)
     body = call.payload()
-    info = call.engine.put(call.bucket_name, call.key, body, meta=meta)
+    info = call.engine.put(
+        call.bucket_name, call.key, body, meta=meta, checksums=lambda: body.checksums
+    )
     return upload_reply(info.etag, body.checksums)
+
+
+def stored_checksums(info: ObjectInfo) -> list[tuple[str, str]]:
+    """``x-amz-checksum-<alg>`` of each checksum stored with ``info``, and its type."""
+    headers = [
+        (CHECKSUM_HEADERS[name], value)
+        for name, value in info.checksums.items()
+        if name in CHECKSUM_HEADERS
+    ]
+    if headers and info.checksum_type:
+        headers.append(("x-amz-checksum-type", info.checksum_type.upper()))
+    return headers
 
 
 def head_object(call: Call) -> Reply:
@@ -79,6 +101,9 @@ def _object_reply(call: Call, reader: ObjectReader, *, ranged: bool, body: bool)
     headers = object_headers(info, call.req.params)
     length = reader.end - reader.start
     status = 200
+    mode = (call.req.header("x-amz-checksum-mode") or "").upper()
+    if mode == "ENABLED" and not ranged:  # as S3: a range has no checksum of its own
+        headers += stored_checksums(info)
     if ranged:
         status = 206
         headers.append(("content-range", f"bytes {reader.start}-{reader.end - 1}/{info.size}"))
@@ -142,7 +167,7 @@ def copy_source(call: Call) -> tuple[str, str, ObjectInfo]:
 
 def copy_object(call: Call) -> Reply:
     call.bucket()
-    src_bucket, src_key, _ = copy_source(call)
+    src_bucket, src_key, source = copy_source(call)
     directive = (call.req.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in {"COPY", "REPLACE"}:
         raise reject("InvalidArgument", f"unknown x-amz-metadata-directive {directive!r}")
@@ -153,6 +178,29 @@ def copy_object(call: Call) -> Reply:
             hint="send x-amz-metadata-directive: REPLACE with the new metadata",
         )
     meta = meta_from_request(call.req) if directive == "REPLACE" else None
-    info = call.engine.copy(src_bucket, src_key, call.bucket_name, call.key, meta=meta)
+    digester = copy_digester(call, source)
+    info = call.engine.copy(
+        src_bucket, src_key, call.bucket_name, call.key, meta=meta, digester=digester
+    )
     when = datetime.fromtimestamp(info.created_at, UTC)
-    return Reply.xml(s3xml.copy_object_result(info.etag, when))
+    kind = info.checksum_type.upper() if info.checksum_type else None
+    return Reply.xml(
+        s3xml.copy_object_result(info.etag, when, checksums=_s3_named(info), checksum_type=kind)
+    )
+
+
+def copy_digester(call: Call, source: ObjectInfo) -> ChecksumSet | None:
+    """What computes a copy's checksums: the algorithm ``x-amz-checksum-algorithm`` names;
+    else, for a source whose checksums are composite (a multipart upload's, which say
+    nothing of a one-part copy), the same algorithm over the whole copy; else None (the
+    source's checksums are carried: the plaintext is the same)."""
+    asked = call.req.header("x-amz-checksum-algorithm")
+    if asked:
+        return ChecksumSet([new_checksum(asked.strip()).algorithm])
+    if source.checksum_type == COMPOSITE:
+        return ChecksumSet([n for n in source.checksums if n in CHECKSUM_HEADERS])
+    return None
+
+
+def _s3_named(info: ObjectInfo) -> dict[str, str]:
+    return {n: v for n, v in info.checksums.items() if n in CHECKSUM_HEADERS}
