@@ -114,14 +114,16 @@ class Gateway:
         while True:
             await asyncio.sleep(self.settings.sweep_minutes * 60)
             try:
-                swept = await loop.run_in_executor(
-                    self.pool, lambda: self.engine.sweep_uploads(older_than=expiry)
-                )
+                swept = await loop.run_in_executor(self.pool, self._sweep_once, expiry)
             except Exception:
                 log.exception("the sweep of abandoned multipart uploads failed")
             else:
                 if swept:
                     log.info("aborted abandoned multipart uploads", extra={"uploads": swept})
+
+    def _sweep_once(self, expiry: float) -> int:
+        with self.engine.acting_as("gateway:sweep"):
+            return self.engine.sweep_uploads(older_than=expiry)
 
     # --- one request --------------------------------------------------------------------
 
