@@ -1,0 +1,260 @@
+"""64 KiB objects through the gateway with 16 concurrent clients (issue 5, "Performance").
+
+PUTs and GETs per second and their p50/p99 latency, with the same client against:
+
+- the gateway (granian, a real ``Gateway`` over two local-folder sites, copies = 2, in its
+  own process): goal >= 1,000 PUT/s and >= 3,000 GET/s;
+- the engine called directly by 16 threads on the same deployment (what the gateway
+  could reach at best);
+- the Swift S3 server of the project's test bed on the same machine (the reference; it
+  keeps one replica, without encryption): a running test bed is reused, one started here
+  is stopped at the end;
+- a minimal ASGI app that answers at once, under granian and under uvicorn + uvloop +
+  httptools (the ceiling of this client and server on this machine: no engine, no
+  signature check).
+
+The client: 16 threads in this process, each with its own keep-alive ``http.client``
+connection, SigV4 over ``UNSIGNED-PAYLOAD`` (see ``bench_gateway.py``). The machine has 2
+cores, which client and server share. Each rate is the median of ``--runs`` runs; the
+latencies are those of the median run.
+
+Run: ``.venv/bin/python bench/bench_gateway_small.py [--small-count 600] [--clients 16]
+[--runs 3] [--quick] [--no-swift]``.
+
+Figures of 2026-12-01 (600 objects, 3 runs; load average 3.4 to 6.7 from other tests)::
+
+    PUT  Swift 51/s, engine direct 108/s, gateway 75/s (p50 211 ms, p99 343 ms):
+         1.48x Swift, 0.69 of direct; goal >= 1,000/s NOT met
+    GET  Swift 65/s, engine direct 281/s, gateway 145/s (p50 104 ms, p99 201 ms):
+         2.22x Swift, 0.51 of direct; goal >= 3,000/s NOT met
+    ceiling (minimal app): PUT granian 2377/s, uvicorn 2096/s; GET granian 2959/s,
+         uvicorn 1938/s -- this client tops out near 2,000-3,000 requests/s here
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_gateway import Client, child, gateway_argv, machine_note, make_deployment, minimal_argv
+from domicile.gateway.server import free_port
+
+SMALL = 64 * 1024
+
+
+@dataclass
+class Run:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+
+
+def threaded(clients: int, count: int, one: Callable[[int, int], None]) -> Run:
+    """``one(thread, i)`` for i in range(count), split over ``clients`` threads."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(clients + 1)
+
+    def work(t: int) -> None:
+        mine = latencies[t]
+        start.wait()
+        try:
+            for i in range(t, count, clients):
+                began = time.perf_counter()
+                one(t, i)
+                mine.append(time.perf_counter() - began)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise errors[0]
+    every = sorted(x for mine in latencies for x in mine)
+    return Run(
+        count / elapsed,
+        every[len(every) // 2] * 1000,
+        every[min(len(every) - 1, int(len(every) * 0.99))] * 1000,
+    )
+
+
+def measure(
+    put: Callable[[int, str, bytes], None],
+    get: Callable[[int, str], int],
+    clients: int,
+    count: int,
+    runs: int,
+) -> tuple[Run, Run]:
+    """Median PUT and GET runs of ``count`` 64 KiB objects; every run PUTs new keys (no
+    overwrite, so no garbage to collect), the GETs read the last run's."""
+    data = os.urandom(SMALL)
+    prefix = "warm"
+
+    def one_put(t: int, i: int) -> None:
+        put(t, f"{prefix}/{i:06d}", data)
+
+    def one_get(t: int, i: int) -> None:
+        n = get(t, f"{prefix}/{i:06d}")
+        if n != SMALL:
+            raise RuntimeError(f"GET returned {n} bytes, not {SMALL}")
+
+    threaded(clients, min(count, 200), one_put)  # warm up connections and caches
+    puts = []
+    for run in range(runs):
+        prefix = f"run{run}"
+        puts.append(threaded(clients, count, one_put))
+    gets = [threaded(clients, count, one_get) for _ in range(runs)]
+    return median(puts), median(gets)
+
+
+def over_http(
+    port: int, bucket: str, clients: int, count: int, runs: int, keys: dict[str, str]
+) -> tuple[Run, Run]:
+    """:func:`measure` with one keep-alive connection per client thread."""
+    conns = [Client(port, **keys) for _ in range(clients)]
+    try:
+        return measure(
+            lambda t, key, data: conns[t].put(f"/{bucket}/{key}", data),
+            lambda t, key: conns[t].get(f"/{bucket}/{key}"),
+            clients,
+            count,
+            runs,
+        )
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def direct(config: Path, clients: int, count: int, runs: int) -> tuple[Run, Run]:
+    """:func:`measure` with the threads calling ``Domicile.put`` / ``get`` themselves."""
+    import domicile
+
+    with domicile.open(config) as d:
+        return measure(
+            lambda _, key, data: d.put("bench", f"direct/{key}", data),
+            lambda _, key: len(d.get("bench", f"direct/{key}").read()),
+            clients,
+            count,
+            runs,
+        )
+
+
+def median(runs: list[Run]) -> Run:
+    rate = statistics.median(r.rate for r in runs)
+    return min(runs, key=lambda r: abs(r.rate - rate))
+
+
+def show(label: str, run: Run, base: Run | None, goal: float | None = None) -> None:
+    ratio = f"ratio {run.rate / base.rate:5.2f}" if base else "(reference)"
+    met = ""
+    if goal is not None:
+        met = f"  goal >= {goal:,.0f}: {'met' if run.rate >= goal else 'NOT met'}"
+    print(
+        f"  {label:<34} {run.rate:7.0f} /s  p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms"
+        f"  {ratio}{met}"
+    )
+
+
+def swift_reference(clients: int, count: int, runs: int) -> tuple[Run, Run] | None:
+    import boto3
+    from botocore.config import Config
+    from testbed.servers import SwiftServer, TestbedError
+
+    server = SwiftServer()
+    try:
+        started = server.start()
+    except TestbedError as exc:
+        print(f"  (no Swift reference: {str(exc).splitlines()[0]})")
+        return None
+    try:
+        c = server.credentials
+        s3: Any = boto3.client(
+            "s3",
+            endpoint_url=c.endpoint,
+            aws_access_key_id=c.access_key,
+            aws_secret_access_key=c.secret_key,
+            region_name=c.region,
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        bucket = f"bench-small-{os.getpid()}"
+        s3.create_bucket(Bucket=bucket)
+        port = int(c.endpoint.rsplit(":", 1)[1])
+        keys = {"access_key": c.access_key, "secret": c.secret_key, "region": c.region}
+        try:
+            return over_http(port, bucket, clients, count, runs, keys)
+        finally:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if objects:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            s3.delete_bucket(Bucket=bucket)
+    finally:
+        if started:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small-count", type=int, default=600)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a 10x smaller run")
+    parser.add_argument("--no-swift", action="store_true", help="skip the Swift reference")
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    count = max(args.clients, args.small_count // 10 if args.quick else args.small_count)
+    machine_note()
+    print(f"\n4. {count} x 64 KiB, {args.clients} concurrent clients (threads, own connections)")
+    root = Path(tempfile.mkdtemp(prefix="domicile-bench-gws-", dir=args.dir))
+    try:
+        port = free_port()
+        config = make_deployment(root, port)
+        engine = direct(config, args.clients, count, args.runs)
+        with child(gateway_argv(config), port, root / "gateway.log"):
+            gw_put, gw_get = over_http(port, "bench", args.clients, count, args.runs, {})
+        ceiling = {}
+        for kind in ("granian", "uvicorn"):
+            port = free_port()
+            with child(minimal_argv(kind, port, SMALL), port):
+                ceiling[kind] = over_http(port, "x", args.clients, count, args.runs, {})
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    swift = None if args.no_swift else swift_reference(args.clients, count, args.runs)
+    if swift:
+        show("PUT Swift S3 (test bed, 1 replica)", swift[0], None)
+    show("PUT engine direct, 16 threads", engine[0], swift[0] if swift else None)
+    show("PUT gateway (2 copies, encrypted)", gw_put, swift[0] if swift else None, 1000)
+    print(f"  {'  gateway / engine direct':<34} {gw_put.rate / engine[0].rate:7.2f}")
+    for kind, (put, _) in ceiling.items():
+        show(f"PUT ceiling: minimal app, {kind}", put, swift[0] if swift else None)
+    if swift:
+        show("GET Swift S3 (test bed)", swift[1], None)
+    show("GET engine direct, 16 threads", engine[1], swift[1] if swift else None)
+    show("GET gateway", gw_get, swift[1] if swift else None, 3000)
+    print(f"  {'  gateway / engine direct':<34} {gw_get.rate / engine[1].rate:7.2f}")
+    for kind, (_, get) in ceiling.items():
+        show(f"GET ceiling: minimal app, {kind}", get, swift[1] if swift else None)
+    machine_note()
+
+
+if __name__ == "__main__":
+    main()
