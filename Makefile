@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 ## serve it over S3 (endpoint, credentials and a ready-to-paste aws command are printed)
 run: $(STAMP)
 	$(BIN)/domicile --config domicile-data/domicile.toml demo
-	$(BIN)/domicile --config domicile-data/domicile.toml serve
+	$(BIN)/domicile --config domicile-data/domicile.toml serve --show-secret
 
 ## make test: every test
 test: $(STAMP)

@@ -45,6 +45,7 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
             "serve",
             "--listen",
             f"127.0.0.1:{port}",
+            "--show-secret",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -55,7 +56,7 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
         banner = _wait_for(process, r"Ctrl-C stops the gateway")
         assert f"http://127.0.0.1:{port}" in banner
         command = next(line.strip() for line in banner.splitlines() if " s3 mb " in line)
-        assert "AWS_SECRET_ACCESS_KEY=" in command
+        assert "AWS_SECRET_ACCESS_KEY=" in command and "<its secret>" not in command
         creds = dict(re.findall(r"(AWS_[A-Z_]+)=(\S+)", command))
         aws_env = {
             **os.environ,
@@ -106,3 +107,29 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
     where = run("--config", str(deployment), "--json", "where", "served-bucket/note.txt")
     assert where.code == 0, where.err
     assert {c["site_id"] for c in where.json()} == {"ovh-gra", "hetzner-fsn"}
+
+
+def test_serve_keeps_the_secret_off_screen_unless_asked(deployment: Path) -> None:
+    secret = re.search(r'secret = "([^"]+)"', deployment.read_text())
+    assert secret is not None
+    process = subprocess.Popen(
+        [
+            str(BIN / "domicile"),
+            "--config",
+            str(deployment),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{free_port()}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    try:
+        banner = _wait_for(process, r"Ctrl-C stops the gateway")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert "AWS_SECRET_ACCESS_KEY=<its secret>" in banner
+    assert secret[1] not in banner + out + err

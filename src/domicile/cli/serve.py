@@ -26,8 +26,13 @@ from domicile.gateway.server import Server
     show_default=True,
     help="Structured (JSON) log lines on stderr from this level up.",
 )
+@click.option(
+    "--show-secret",
+    is_flag=True,
+    help="Put the first tenant's secret in the printed aws commands (what make run does).",
+)
 @pass_state
-def serve(state: State, listen: str | None, log_level: str) -> None:
+def serve(state: State, listen: str | None, log_level: str, show_secret: bool) -> None:
     """Serve the S3 API: every S3 client gets residency, encryption and copies unchanged."""
     engine = state.engine
     config = engine.config
@@ -44,7 +49,7 @@ def serve(state: State, listen: str | None, log_level: str) -> None:
     logs.configure(log_level)
     gateway = Gateway(engine, settings)
     server = Server(gateway)
-    _banner(state, server, gateway)
+    _banner(state, server, gateway, show_secret=show_secret)
     try:
         asyncio.run(server.serve())
     finally:
@@ -52,7 +57,7 @@ def serve(state: State, listen: str | None, log_level: str) -> None:
     console.print("gateway stopped; in-flight requests finished, audit head signed")
 
 
-def _banner(state: State, server: Server, gateway: Gateway) -> None:
+def _banner(state: State, server: Server, gateway: Gateway, *, show_secret: bool) -> None:
     config = gateway.engine.config
     say = console.print
     say(f"[bold]domicile S3 gateway[/] on [bold]{server.endpoint}[/]", highlight=False)
@@ -65,9 +70,10 @@ def _banner(state: State, server: Server, gateway: Gateway) -> None:
     say(rows)
     first = next(iter(config.tenants.values())).keys[0]
     policies = gateway.engine.policy_names()
+    secret = shlex.quote(first.secret_value()) if show_secret else "<its secret>"
     env = (
         f"AWS_ACCESS_KEY_ID={first.access_key} "
-        f"AWS_SECRET_ACCESS_KEY={shlex.quote(first.secret_value())} "
+        f"AWS_SECRET_ACCESS_KEY={secret} "
         f"AWS_DEFAULT_REGION={policies[0] if policies else 'us-east-1'}"
     )
     ca = (
