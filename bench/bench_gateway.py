@@ -1,8 +1,6 @@
 """The S3 gateway, measured against baselines taken in the same run (issue 5, "Performance").
 
-1. server choice: a minimal ASGI app (drain a PUT body / stream a GET body) under granian
-   (embedded, as the gateway runs it, on asyncio and on uvloop) vs uvicorn with uvloop +
-   httptools, same client, same size, all three listening at once and runs interleaved;
+1. (server choice, granian vs uvicorn: ``bench/bench_gateway_server.py``);
 2. single-stream PUT and GET of 1 GiB through the gateway (``domicile serve`` in its own
    process: granian, a real ``Gateway`` over two local-folder sites, copies = 2) vs the
    engine called directly on the same deployment (goal: PUT >= 0.8 of direct, GET >= 600
@@ -20,26 +18,35 @@ client, server, encryption, hashing and the two copies' writes share them. Each 
 the median of ``--runs`` runs.
 
 Run: ``.venv/bin/python bench/bench_gateway.py [--size-mib 1024] [--memory-mib 5119]
-[--runs 3] [--quick] [--only server,stream,rclone,memory]``. ``--quick`` is a 10x smaller
-run; the defaults (what ``make bench`` runs) take about 6 minutes.
+[--runs 3] [--quick] [--only stream,rclone,memory]``. ``--quick`` is a 10x smaller run;
+the defaults (what ``make bench`` runs) take about 5 minutes.
 
-Figures of 2026-12-01 (defaults; load average 5.5 to 7.9 from other engineers' tests, so
-MB/s are low and noisy, the ratios and CPU seconds less so)::
+Figures of 2026-12-01 (defaults; load average 1.0 at the start, 4.9 at the end, other
+engineers' tests sharing the 2 cores: MB/s are noisy, the ratios and CPU seconds less so)::
 
-    ingest  uvicorn 420, granian/asyncio 740 (1.76x), granian/uvloop 957 MB/s (2.28x)
-    egress  uvicorn 1565, granian/asyncio 1182 (0.76x), granian/uvloop 1126 MB/s (0.72x)
-    egress in 64 KiB sends: uvicorn 1426, granian/asyncio 1605 (1.13x), uvloop 1864 (1.31x)
-    PUT 1 GiB  direct 128, gateway 116 MB/s (0.91, goal >= 0.8 met); boto3 79 MB/s
-    GET 1 GiB  direct 499, gateway 164 MB/s (0.33; goal >= 600 MB/s NOT met); boto3 150
-    CPU s/GiB  PUT direct 6.42, gateway 8.25; GET direct 1.38, gateway 5.26
-    rclone crypt 119 MB/s (9.1 CPU s/GiB); gateway PUT 0.97x (goal >= 1.6x NOT met)
-    peak RSS  single 5 GiB PUT 109.5 MiB, aws s3 cp multipart 150.7 MiB (idle 86-88; met)
+    PUT 1 GiB  direct 238, gateway 153 MB/s (0.64; goal >= 0.8 NOT met); boto3 101 MB/s
+    GET 1 GiB  direct 720, gateway 196 MB/s (0.27; goal >= 600 MB/s NOT met); boto3 144
+    CPU s/GiB  PUT direct 6.11, gateway 8.63; GET direct 1.49, gateway 6.10
+    rclone crypt 117 MB/s (9.8 CPU s/GiB); gateway PUT 1.32x (goal >= 1.6x NOT met)
+    peak RSS   one 5 GiB PUT 107.6 MiB, aws s3 cp multipart 154.2 MiB (idle 87-88; met)
+
+Under load average 5.5 to 7.9 (an earlier run): PUT 128 vs 116 MB/s (0.91), GET 499 vs
+164 MB/s (0.33), rclone 119 MB/s (0.97x), RSS 109.5 and 150.7 MiB.
+
+Where the time goes (py-spy --gil on ``domicile serve``; details in the issue note): a GET
+crosses from a worker thread to the event loop once per 64 KiB age chunk
+(``Gateway._stream``: one ``run_in_executor`` and one ``send`` per chunk, 16,384 per GiB);
+batching to 1 MiB on the worker took GET from 204 to 349 MB/s in an A/B run, 411 with
+uvloop. Next come the copy of every 1 MiB window in ``StreamingReader.__call__``
+(``b"".join``: windows of 16 x (64 KiB + 16) never line up with LocalSite's 1 MiB reads)
+and granian's ``send``. A PUT loses to direct mostly on the event loop thread
+(``ThreadBody._gather``: a task and a thread hop per 1 MiB) competing for the GIL with the
+engine's threads; 8 MiB batches without the join: 159 -> 180 MB/s.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import http.client
 import io
@@ -243,11 +250,6 @@ def gateway_argv(config: Path) -> list[str]:
     return [str(Path(sys.executable).with_name("domicile")), "--config", str(config), "serve"]
 
 
-def minimal_argv(kind: str, port: int, size: int) -> list[str]:
-    """This file serving the minimal ASGI app under ``kind``."""
-    return [sys.executable, __file__, "--serve-minimal", kind, str(port), str(size)]
-
-
 @contextlib.contextmanager
 def child(argv: list[str], port: int, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """A server subprocess listening on ``port``, stopped with SIGTERM after; its output
@@ -276,125 +278,6 @@ def machine_note() -> None:
         f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} "
         f"{load[2]:.2f}; client, server and encryption share the cores"
     )
-
-
-# --- 1. server choice --------------------------------------------------------------------------
-
-
-def minimal_app(size: int) -> Callable[..., Any]:
-    """PUT: drain the body, answer 200. GET: stream ``size`` bytes in 1 MiB pieces, or in
-    pieces of ``?piece=N`` bytes (the gateway sends 64 KiB: one age chunk)."""
-    chunk = os.urandom(PIECE)
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                kind = message["type"].rsplit(".", 1)[-1]
-                await send({"type": f"lifespan.{kind}.complete"})
-                if kind == "shutdown":
-                    return
-        if scope["type"] != "http":
-            return
-        if scope["method"] == "PUT":
-            more = True
-            while more:
-                message = await receive()
-                more = message.get("more_body", False)
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        query = scope.get("query_string", b"").decode()
-        step = int(query.removeprefix("piece=")) if query.startswith("piece=") else PIECE
-        part = chunk[:step]
-        headers = [(b"content-length", str(size).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        left = size
-        while left > 0:
-            piece = part if left >= step else part[:left]
-            left -= len(piece)
-            await send({"type": "http.response.body", "body": piece, "more_body": left > 0})
-
-    return app
-
-
-def serve_minimal(kind: str, port: int, size: int) -> None:
-    """Run in a subprocess: the minimal app under ``kind`` until SIGTERM."""
-    app = minimal_app(size)
-    if kind == "uvicorn":
-        import uvicorn
-
-        uvicorn.run(
-            app,
-            host="127.0.0.1",
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            timeout_keep_alive=600,
-        )
-        return
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
-    from granian.server.embed import Server as Granian
-
-    server = Granian(
-        app,
-        address="127.0.0.1",
-        port=port,
-        interface=Interfaces.ASGI,
-        log_enabled=False,
-        log_level=LogLevels.warning,
-    )
-
-    async def main() -> None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.stop)
-        await server.serve()
-
-    if kind == "granian-uvloop":
-        import uvloop
-
-        uvloop.run(main())
-    else:
-        asyncio.run(main())
-
-
-def bench_server(size: int, runs: int) -> None:
-    print(f"\n1. server choice: minimal ASGI app, {size // MiB} MiB per request, http.client")
-    data = os.urandom(size)
-    kinds = ("uvicorn", "granian", "granian-uvloop")
-    put: dict[str, list[float]] = {kind: [] for kind in kinds}
-    get: dict[str, list[float]] = {kind: [] for kind in kinds}
-    get64: dict[str, list[float]] = {kind: [] for kind in kinds}
-    with contextlib.ExitStack() as stack:
-        clients = {}
-        for kind in kinds:  # all three listen at once; the runs are interleaved
-            port = free_port()
-            stack.enter_context(child(minimal_argv(kind, port, size), port))
-            clients[kind] = Client(port, signed=False)
-            clients[kind].put("/warm", data[:MiB])
-        for _ in range(runs):
-            for kind, client in clients.items():
-                put[kind].append(timed(lambda c=client: c.put("/x", data)))
-                get[kind].append(timed(lambda c=client: c.get("/x")))
-                get64[kind].append(timed(lambda c=client: c.get("/x?piece=65536")))
-        for client in clients.values():
-            client.close()
-    results = {k: (median_rate(size, put[k]), median_rate(size, get[k])) for k in kinds}
-    small = {k: median_rate(size, get64[k]) for k in kinds}
-    base_put, base_get = results["uvicorn"]
-    names = {
-        "uvicorn": "uvicorn, uvloop + httptools",
-        "granian": "granian embedded, asyncio (as the gateway)",
-        "granian-uvloop": "granian embedded, uvloop",
-    }
-    for kind, (put, _) in results.items():
-        line(f"ingest, {names[kind]}", put, None if kind == "uvicorn" else base_put)
-    for kind, (_, get) in results.items():
-        line(f"egress, {names[kind]}", get, None if kind == "uvicorn" else base_get)
-    for kind, rate in small.items():
-        base = None if kind == "uvicorn" else small["uvicorn"]
-        line(f"egress, 64 KiB sends, {names[kind]}", rate, base)
 
 
 # --- 2. single stream, and 3. rclone crypt -----------------------------------------------------
@@ -688,14 +571,9 @@ def main() -> None:
     parser.add_argument("--memory-mib", type=int, default=5 * 1024 - 1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="a 10x smaller run")
-    parser.add_argument("--only", default="server,stream,rclone,memory")
+    parser.add_argument("--only", default="stream,rclone,memory")
     parser.add_argument("--dir", type=Path, default=None)
-    parser.add_argument("--serve-minimal", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_minimal:
-        kind, port, size = args.serve_minimal
-        serve_minimal(kind, int(port), int(size))
-        return
     if args.quick:
         args.size_mib = max(1, args.size_mib // 10)
         args.memory_mib = max(1, args.memory_mib // 10)
@@ -704,8 +582,6 @@ def main() -> None:
     machine_note()
     root = Path(tempfile.mkdtemp(prefix="domicile-bench-gw-", dir=args.dir))
     try:
-        if "server" in only:
-            bench_server(size, args.runs)
         if "stream" in only:
             bench_stream(root, size, args.runs, with_rclone="rclone" in only)
         if "memory" in only:
