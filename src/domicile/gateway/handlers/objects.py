@@ -69,48 +69,47 @@ def stored_checksums(info: ObjectInfo) -> list[tuple[str, str]]:
 
 
 def head_object(call: Call) -> Reply:
-    reader, ranged = _open(call)
-    _close(reader)
-    return _object_reply(call, reader, ranged=ranged, body=False)
+    """What a GET would answer, without reading (or auditing a read of) the object."""
+    call.bucket()
+    info = call.engine.head(call.bucket_name, call.key)
+    start, end, ranged = _span(call, info)
+    return Reply(*_object_head(call, info, start, end, ranged=ranged), b"")
 
 
 def get_object(call: Call) -> Reply:
-    reader, ranged = _open(call)
-    return _object_reply(call, reader, ranged=ranged, body=True)
-
-
-def _open(call: Call) -> tuple[ObjectReader, bool]:
-    """Read the object (its range, and whether one was asked), after its preconditions
-    hold, all from one version."""
+    """The object, or its range, after its preconditions hold, all from one version."""
     call.bucket()
     info = call.engine.head(call.bucket_name, call.key)
     for _ in range(_READ_ATTEMPTS):
-        check_preconditions(call.req, info.etag, info.created_at)
-        span = parse_range(call.req.header("range"), info.size)
-        start, end = span if span is not None else (0, info.size)
+        start, end, ranged = _span(call, info)
         reader = call.engine.get(call.bucket_name, call.key, start, end)
         if reader.info.version_id == info.version_id:
-            return reader, span is not None
+            return Reply(*_object_head(call, info, start, end, ranged=ranged), iter(reader))
         _close(reader)  # replaced meanwhile: judge the new version instead
         info = reader.info
     raise reject("SlowDown", "the object is being replaced too often to be read")
 
 
-def _object_reply(call: Call, reader: ObjectReader, *, ranged: bool, body: bool) -> Reply:
-    info = reader.info
+def _span(call: Call, info: ObjectInfo) -> tuple[int, int, bool]:
+    """``[start, end)`` to serve, and whether a range was asked; preconditions first."""
+    check_preconditions(call.req, info.etag, info.created_at)
+    span = parse_range(call.req.header("range"), info.size)
+    start, end = span if span is not None else (0, info.size)
+    return start, end, span is not None
+
+
+def _object_head(
+    call: Call, info: ObjectInfo, start: int, end: int, *, ranged: bool
+) -> tuple[int, list[tuple[str, str]]]:
+    """The status and headers of a GET or HEAD of ``[start, end)`` of ``info``."""
     headers = object_headers(info, call.req.params)
-    length = reader.end - reader.start
-    status = 200
     mode = (call.req.header("x-amz-checksum-mode") or "").upper()
     if mode == "ENABLED" and not ranged:  # as S3: a range has no checksum of its own
         headers += stored_checksums(info)
     if ranged:
-        status = 206
-        headers.append(("content-range", f"bytes {reader.start}-{reader.end - 1}/{info.size}"))
-    headers.append(("content-length", str(length)))
-    if not body:
-        return Reply(status, headers, b"")
-    return Reply(status, headers, iter(reader))
+        headers.append(("content-range", f"bytes {start}-{end - 1}/{info.size}"))
+    headers.append(("content-length", str(end - start)))
+    return (206 if ranged else 200), headers
 
 
 def _close(reader: ObjectReader) -> None:
