@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import sys
 
@@ -14,7 +13,7 @@ from domicile.config import GatewaySection
 from domicile.errors import ConfigError
 from domicile.gateway import logs
 from domicile.gateway.app import Gateway
-from domicile.gateway.server import Server
+from domicile.gateway.server import Server, run
 
 
 @click.command()
@@ -51,7 +50,7 @@ def serve(state: State, listen: str | None, log_level: str, show_secret: bool) -
     server = Server(gateway)
     _banner(state, server, gateway, show_secret=show_secret)
     try:
-        asyncio.run(server.serve())
+        run(server)
     finally:
         gateway.close()
     console.print("gateway stopped; in-flight requests finished, audit head signed")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import secrets
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from domicile.config import GatewaySection, TenantSection
 from domicile.gateway import logs
-from domicile.gateway.bridge import Receive, ThreadBody
+from domicile.gateway.bridge import Receive, ThreadBody, batched
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.metrics import CONTENT_TYPE, Metrics
 from domicile.gateway.request import S3Request, parse_request
@@ -245,17 +246,25 @@ class Gateway:
     async def _stream(
         self, send: Send, chunks: Iterator[bytes], loop: asyncio.AbstractEventLoop
     ) -> int:
+        """Send the engine's stream; the worker reads the next piece while this one goes
+        out, so decryption and the network overlap."""
         sent = 0
         context = contextvars.copy_context()
 
         def step() -> bytes | None:
             return next(chunks, None)
 
+        def ahead() -> asyncio.Future[bytes | None]:
+            return loop.run_in_executor(self.pool, context.run, step)
+
+        pending: asyncio.Future[bytes | None] | None = ahead()
         try:
-            while True:
-                chunk = await loop.run_in_executor(self.pool, context.run, step)
+            while pending is not None:
+                chunk = await pending
+                pending = None
                 if chunk is None:
                     break
+                pending = ahead()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
         except Exception:
@@ -264,6 +273,8 @@ class Gateway:
             log.exception("a response failed mid-stream; the connection is cut")
             raise
         finally:
+            if pending is not None:  # the generator must be idle before it is closed
+                await asyncio.gather(pending, return_exceptions=True)
             close = getattr(chunks, "close", None)
             if close is not None:
                 await loop.run_in_executor(self.pool, close)
@@ -278,16 +289,19 @@ class Gateway:
 _OPS: Final = frozenset({"/health", "/metrics"})
 
 
-def _prefetch(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Read the first piece now, so that a failure before any byte is an S3 error, not a
-    cut connection (a GET whose every copy is unreachable, say)."""
-    first = next(chunks, None)
+def _prefetch(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
+    """Read the first pieces now, so that a failure before any byte is an S3 error, not a
+    cut connection (a GET whose every copy is unreachable, say). A body of one piece (up
+    to ~1 MiB) is returned whole, so a small GET crosses back to the loop only once."""
+    pieces = batched(chunks)
+    head = list(itertools.islice(pieces, 2))
+    if len(head) < 2:
+        return head[0] if head else b""
 
     def rest() -> Iterator[bytes]:
         try:
-            if first is not None:
-                yield first
-            yield from chunks
+            yield from head
+            yield from pieces
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
