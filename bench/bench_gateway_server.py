@@ -162,8 +162,8 @@ def bench_server(size: int, runs: int) -> None:
     base_put, base_get = results["uvicorn"]
     names = {
         "uvicorn": "uvicorn, uvloop + httptools",
-        "granian": "granian embedded, asyncio (as the gateway)",
-        "granian-uvloop": "granian embedded, uvloop",
+        "granian": "granian embedded, asyncio",
+        "granian-uvloop": "granian embedded, uvloop (as the gateway)",
     }
     for kind, (put, _) in results.items():
         line(f"ingest, {names[kind]}", put, None if kind == "uvicorn" else base_put)
