@@ -26,6 +26,8 @@ from domicile.gateway.s3errors import code_for, message_for, reject
 
 #: A GET whose object is replaced between its HEAD and its read is retried this often.
 _READ_ATTEMPTS = 3
+#: Headers a GET must judge against the object's size, ETag or date before reading it.
+_NEEDS_HEAD = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 
 
 def require_length(call: Call) -> None:
@@ -79,6 +81,10 @@ def head_object(call: Call) -> Reply:
 def get_object(call: Call) -> Reply:
     """The object, or its range, after its preconditions hold, all from one version."""
     call.bucket()
+    if not any(call.req.header(name) for name in _NEEDS_HEAD):  # the common case
+        reader = call.engine.get(call.bucket_name, call.key)
+        info = reader.info
+        return Reply(*_object_head(call, info, 0, info.size, ranged=False), iter(reader))
     info = call.engine.head(call.bucket_name, call.key)
     for _ in range(_READ_ATTEMPTS):
         start, end, ranged = _span(call, info)
