@@ -191,7 +191,7 @@ class Gateway:
                 regions=self.settings.regions or None,
             )
             operation, handler = route(req)
-            call = Call(req, auth, self.engine, self.settings, body, rid, operation)
+            call = Call(req, auth, self.engine, self.settings, body)
             with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
                 reply = handler(call)
             if not isinstance(reply.body, bytes):

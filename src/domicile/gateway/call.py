@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from domicile.config import GatewaySection
+from domicile.errors import RequestRejected
 from domicile.gateway.body import VerifiedBody
 from domicile.gateway.request import S3Request
 from domicile.gateway.s3errors import reject
@@ -48,8 +49,6 @@ class Call:
     engine: Domicile
     settings: GatewaySection
     raw_body: Iterable[bytes]
-    request_id: str
-    operation: str = ""
     _payload: VerifiedBody | None = None
 
     @property
@@ -78,8 +77,8 @@ class Call:
         self._payload = body
         try:
             return body.read_all()
-        except Exception as exc:
-            if getattr(exc, "code", None) == "EntityTooLarge":
+        except RequestRejected as exc:
+            if exc.code == "EntityTooLarge":
                 raise reject("MalformedXML", "the XML body is larger than 2 MiB") from None
             raise
 
