@@ -87,9 +87,9 @@ class Catalog(Protocol):
         ...
 
     def lookup(self, bucket: str, key: str) -> Lookup:
-        """``current_version`` with its segments and placements in one read transaction:
-        never a version with the segments of another, nor none if replaced meanwhile.
-        BucketNotFound, or ObjectNotFound (bucket, key)."""
+        """``current_version`` with its segments, placements and bucket in one read
+        transaction: never a version with the segments of another, nor none if replaced
+        meanwhile. BucketNotFound, or ObjectNotFound (bucket, key)."""
         ...
 
     def get_version(self, version_id: str) -> Version:

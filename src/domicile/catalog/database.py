@@ -7,24 +7,33 @@ behind a process-local lock, so concurrent writers queue instead of failing half
 connection. An in-memory database (``sqlite://``) is one shared connection, so every
 transaction, read or write, takes the lock. Other databases (PostgreSQL) use their own
 locking and a regular connection pool.
+
+The hot path runs on the driver's connection (:mod:`domicile.catalog.prepared`):
+:meth:`Database.raw_read` for lookups, and :meth:`Database.group` for short writes (a
+PUT's commit), where on SQLite those of threads arriving together share one transaction
+(:mod:`domicile.catalog.groupcommit`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from domicile.catalog.groupcommit import GroupCommit
 from domicile.catalog.migrations import migrate
+from domicile.catalog.prepared import Raw
 from domicile.errors import CatalogError
 
 #: Pooled connections kept open (more are opened, then closed, under bursts).
 _POOL = 16
+T = TypeVar("T")
+
 _MEMORY = ("sqlite://", "sqlite:///:memory:")
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -64,6 +73,8 @@ class Database:
         lock = threading.Lock()
         self._wlock: AbstractContextManager[Any] = lock if sqlite else nullcontext()
         self._rlock: AbstractContextManager[Any] = lock if url in _MEMORY else nullcontext()
+        self._sqlite = sqlite
+        self._group = GroupCommit(lock, self._raw_write) if sqlite else None
         if sqlite:
             configure_sqlite(self.engine)
         try:
@@ -80,7 +91,57 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction: committed on exit, rolled back entirely on any exception."""
-        with self._wlock, self.engine.connect() as conn:
+        with self._wlock, self._transaction() as conn:
+            yield conn
+
+    def group(self, work: Callable[[Raw], T]) -> T:
+        """``work(raw)`` in a write transaction that other threads' work may share.
+
+        ``work`` may run twice (alone, after a shared transaction failed), so it must
+        depend only on the database; see :mod:`domicile.catalog.groupcommit`."""
+        if self._group is None:
+            with self.write() as conn:
+                return work(Raw.of(conn))
+        return self._group.run(work)
+
+    @contextmanager
+    def raw_read(self) -> Iterator[Raw]:
+        """A read transaction on the driver's connection: one consistent snapshot."""
+        with self._rlock, self._raw(write=False) as raw:
+            yield raw
+
+    @contextmanager
+    def _raw_write(self) -> Iterator[Raw]:
+        """A write transaction on the driver's connection (the caller holds the lock)."""
+        with self._raw(write=True) as raw:
+            yield raw
+
+    @contextmanager
+    def _raw(self, *, write: bool) -> Iterator[Raw]:
+        """A pooled driver connection in a transaction: committed on exit if ``write``,
+        else rolled back (as on an exception)."""
+        pooled = self.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None  # a pooled connection that is open
+            if self._sqlite:  # our SQLite connections are in autocommit until told
+                driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Raw(driver, self.engine.dialect)
+            except BaseException:
+                driver.rollback()
+                raise
+            if write:
+                driver.commit()
+            else:
+                driver.rollback()
+        finally:
+            pooled.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """A write transaction without the process's write lock (the caller holds it)."""
+        with self.engine.connect() as conn:
             conn.info["immediate"] = True
             try:
                 with conn.begin():

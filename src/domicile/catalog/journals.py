@@ -14,6 +14,7 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
+from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import Job
 
 
@@ -71,7 +72,7 @@ class Journals:
         """Append records built from the head, atomically: ``build(seq, hash)`` gets the
         current head (0 and "" when empty) and returns ``(seq, hash, body)`` rows."""
         with self._db.write() as conn:
-            return append_audit(conn, build)
+            return append_audit(Raw.of(conn), build)
 
     def audit_records(self, since: int = 0, limit: int = 10_000) -> list[tuple[int, str, str]]:
         """Records with ``seq > since`` in order, as ``(seq, hash, body)``."""
@@ -95,22 +96,18 @@ class Journals:
             return [b for (b,) in conn.execute(query)]
 
 
-# Built once: every PUT runs these in its commit, where statement construction would show.
-_AUDIT_HEAD = (
+# Prepared once: every PUT runs these in its commit (:mod:`domicile.catalog.prepared`).
+_AUDIT_HEAD = Prepared(
     sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
     .order_by(t.audit_records.c.seq.desc())
     .limit(1)
 )
-_AUDIT_INSERT = sa.insert(t.audit_records)
+_AUDIT_INSERT = Prepared(sa.insert(t.audit_records))
 
 
-def append_audit(conn: sa.Connection, build: AuditBuilder) -> list[tuple[int, str, str]]:
+def append_audit(raw: Raw, build: AuditBuilder) -> list[tuple[int, str, str]]:
     """Append ``build(head_seq, head_hash)`` in the caller's write transaction."""
-    head = conn.execute(_AUDIT_HEAD).first()
+    head = raw.first(_AUDIT_HEAD, {})
     new = list(build(*(head if head is not None else (0, ""))))
-    rows = [{"seq": s, "hash": h, "body": b} for s, h, b in new]
-    if len(rows) == 1:
-        conn.execute(_AUDIT_INSERT, rows[0])  # one row: no executemany round
-    elif rows:
-        conn.execute(_AUDIT_INSERT, rows)
+    raw.run_many(_AUDIT_INSERT, [{"seq": s, "hash": h, "body": b} for s, h, b in new])
     return new

@@ -128,11 +128,13 @@ class ListPage:
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """A current version with its segments (by ``idx``) and placements, from one snapshot."""
+    """A current version with its segments (by ``idx``), placements and bucket, from one
+    snapshot."""
 
     version: Version
     segments: list[Segment]
     placements: list[Placement]
+    bucket: Bucket
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
 from domicile.catalog.listing import list_page
+from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     Bucket,
     BucketStats,
@@ -35,36 +36,34 @@ from domicile.errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound,
 #: Rows per query when paging internally (bounded memory).
 PAGE = 500
 
-# The hot paths' statements, built once: a PUT and a GET run them thousands of times a
-# second, and building a statement costs as much as running it.
+# The hot paths' statements, prepared once and run on the driver's connection
+# (:mod:`domicile.catalog.prepared`): a PUT and a GET run them thousands of times a second.
 _V = t.versions.c
-_BUCKET_EXISTS = sa.select(t.buckets.c.name).where(t.buckets.c.name == sa.bindparam("bucket"))
-_CURRENT = sa.select(t.versions).where(
-    _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), _V.state == "current"
+_BUCKET = Prepared(sa.select(t.buckets).where(t.buckets.c.name == sa.bindparam("bucket")))
+_CURRENT = Prepared(
+    sa.select(t.versions).where(
+        _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), _V.state == "current"
+    )
 )
-_VERSION = sa.select(t.versions).where(_V.version_id == sa.bindparam("vid"))
-_SEGMENTS = (
+_VERSION = Prepared(sa.select(t.versions).where(_V.version_id == sa.bindparam("vid")))
+_SEGMENTS = Prepared(
     sa.select(t.segments)
     .where(t.segments.c.version_id == sa.bindparam("vid"))
     .order_by(t.segments.c.idx)
 )
-_PLACEMENTS = (
+_PLACEMENTS = Prepared(
     sa.select(t.placements)
     .where(t.placements.c.version_id == sa.bindparam("vid"))
     .order_by(t.placements.c.site_id)
 )
-_SITES_OF = sa.select(t.placements.c.site_id).where(
-    t.placements.c.version_id == sa.bindparam("vid")
-)
-_BLOBS_OF = sa.select(t.segments.c.blob_id).where(t.segments.c.version_id == sa.bindparam("vid"))
 _FORGET = tuple(
-    sa.delete(table).where(table.c.version_id == sa.bindparam("vid"))
+    Prepared(sa.delete(table).where(table.c.version_id == sa.bindparam("vid")))
     for table in (t.segments, t.placements, t.faults, t.versions)
 )
-_INSERT_GARBAGE = sa.insert(t.garbage)
-_INSERT_VERSION = sa.insert(t.versions)
-_INSERT_SEGMENT = sa.insert(t.segments)
-_INSERT_PLACEMENT = sa.insert(t.placements)
+_INSERT_GARBAGE = Prepared(sa.insert(t.garbage))
+_INSERT_VERSION = Prepared(sa.insert(t.versions))
+_INSERT_SEGMENT = Prepared(sa.insert(t.segments))
+_INSERT_PLACEMENT = Prepared(sa.insert(t.placements))
 
 
 class SqlCatalog(Journals, Uploads):
@@ -105,11 +104,8 @@ class SqlCatalog(Journals, Uploads):
         return bucket
 
     def get_bucket(self, name: str) -> Bucket:
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(t.buckets).where(t.buckets.c.name == name)).first()
-        if row is None:
-            raise _no_bucket(name)
-        return rows.bucket(row)
+        with self._db.raw_read() as raw:
+            return _require_bucket(raw, name)
 
     def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
         query = sa.select(t.buckets).order_by(t.buckets.c.name)
@@ -120,7 +116,7 @@ class SqlCatalog(Journals, Uploads):
 
     def delete_bucket(self, name: str) -> list[str]:
         with self._db.write() as conn:
-            _require_bucket(conn, name)
+            _require_bucket(Raw.of(conn), name)
             if conn.execute(
                 sa.select(t.versions.c.version_id).where(t.versions.c.bucket == name).limit(1)
             ).first():
@@ -143,8 +139,7 @@ class SqlCatalog(Journals, Uploads):
         *,
         audit: AuditBuilder | None = None,
     ) -> Version | None:
-        with self._db.write() as conn:
-            return _commit(conn, version, segments, placements, audit)
+        return self._db.group(lambda conn: _commit(conn, version, segments, placements, audit))
 
     def complete_upload(
         self,
@@ -157,44 +152,48 @@ class SqlCatalog(Journals, Uploads):
     ) -> Version | None:
         with self._db.write() as conn:
             finish_upload(conn, upload_id, version, segments)
-            return _commit(conn, version, segments, placements, audit)
+            return _commit(Raw.of(conn), version, segments, placements, audit)
 
     def current_version(self, bucket: str, key: str) -> Version:
-        with self._db.read() as conn:
-            return _require_current(conn, bucket, key)
+        with self._db.raw_read() as raw:
+            return _require_current(raw, bucket, key)
 
     def lookup(self, bucket: str, key: str) -> Lookup:
-        with self._db.read() as conn:
-            found = _require_current(conn, bucket, key)
+        with self._db.raw_read() as raw:
+            owner = _require_bucket(raw, bucket)
+            found = _require_current(raw, bucket, key)
             params = {"vid": found.version_id}
             return Lookup(
                 found,
-                [rows.segment(r) for r in conn.execute(_SEGMENTS, params)],
-                [rows.placement(r) for r in conn.execute(_PLACEMENTS, params)],
+                [rows.segment(r) for r in raw.rows(_SEGMENTS, params)],
+                [rows.placement(r) for r in raw.rows(_PLACEMENTS, params)],
+                owner,
             )
 
     def get_version(self, version_id: str) -> Version:
-        with self._db.read() as conn:
-            found = _get(conn, version_id)
+        with self._db.raw_read() as raw:
+            found = _get(raw, version_id)
         if found is None:
             raise _no_version(version_id)
         return found
 
     def segments(self, version_id: str) -> list[Segment]:
-        with self._db.read() as conn:
-            return [rows.segment(r) for r in conn.execute(_SEGMENTS, {"vid": version_id})]
+        with self._db.raw_read() as raw:
+            return [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version_id})]
 
     def placements(self, version_id: str) -> list[Placement]:
-        with self._db.read() as conn:
-            return [rows.placement(r) for r in conn.execute(_PLACEMENTS, {"vid": version_id})]
+        with self._db.raw_read() as raw:
+            return [rows.placement(r) for r in raw.rows(_PLACEMENTS, {"vid": version_id})]
 
     def delete_object(self, bucket: str, key: str) -> Version | None:
-        with self._db.write() as conn:
-            _require_bucket(conn, bucket)
-            previous = _current(conn, bucket, key)
+        def delete(raw: Raw) -> Version | None:
+            _require_bucket(raw, bucket)
+            previous = _current(raw, bucket, key)
             if previous is not None:
-                _drop_version(conn, previous, reason="deleted")
-        return previous
+                _drop_version(raw, previous, reason="deleted")
+            return previous
+
+        return self._db.group(delete)
 
     def list_objects(
         self,
@@ -207,7 +206,7 @@ class SqlCatalog(Journals, Uploads):
     ) -> ListPage:
         c = t.versions.c
         with self._db.read() as conn:
-            _require_bucket(conn, bucket)
+            _require_bucket(Raw.of(conn), bucket)
 
             def fetch(low: str, inclusive: bool, high: str | None, n: int) -> list[Version]:
                 query = sa.select(t.versions).where(
@@ -273,7 +272,7 @@ class SqlCatalog(Journals, Uploads):
         c = t.placements.c
         where = (c.version_id == placement.version_id, c.site_id == placement.site_id)
         with self._db.write() as conn:
-            if _get(conn, placement.version_id) is None:
+            if _get(Raw.of(conn), placement.version_id) is None:
                 raise _no_version(placement.version_id)
             conn.execute(sa.delete(t.placements).where(*where))
             conn.execute(sa.insert(t.placements).values(**row))
@@ -296,13 +295,13 @@ class SqlCatalog(Journals, Uploads):
     def remove_placement(self, version_id: str, site_id: str) -> None:
         c = t.placements.c
         with self._db.write() as conn:
-            version = _get(conn, version_id)
+            version = _get(Raw.of(conn), version_id)
             held = conn.execute(
                 sa.select(c.site_id).where(c.version_id == version_id, c.site_id == site_id)
             ).first()
             if version is None or held is None:
                 return
-            _queue_blobs(conn, version, [site_id], reason="placement removed")
+            _queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
             conn.execute(
                 sa.delete(t.placements).where(c.version_id == version_id, c.site_id == site_id)
             )
@@ -381,15 +380,17 @@ def _no_version(version_id: str) -> ObjectNotFound:
     )
 
 
-def _require_bucket(conn: sa.Connection, name: str) -> None:
-    if conn.execute(_BUCKET_EXISTS, {"bucket": name}).first() is None:
+def _require_bucket(raw: Raw, name: str) -> Bucket:
+    row = raw.first(_BUCKET, {"bucket": name})
+    if row is None:
         raise _no_bucket(name)
+    return rows.bucket(row)
 
 
-def _require_current(conn: sa.Connection, bucket: str, key: str) -> Version:
-    found = _current(conn, bucket, key)
+def _require_current(raw: Raw, bucket: str, key: str) -> Version:
+    found = _current(raw, bucket, key)
     if found is None:
-        _require_bucket(conn, bucket)
+        _require_bucket(raw, bucket)
         raise ObjectNotFound(
             f"no object {key!r} in bucket {bucket!r}",
             hint="'domicile ls BUCKET' lists the objects",
@@ -399,56 +400,55 @@ def _require_current(conn: sa.Connection, bucket: str, key: str) -> Version:
     return found
 
 
-def _get(conn: sa.Connection, version_id: str) -> Version | None:
-    row = conn.execute(_VERSION, {"vid": version_id}).first()
+def _get(raw: Raw, version_id: str) -> Version | None:
+    row = raw.first(_VERSION, {"vid": version_id})
     return None if row is None else rows.version(row)
 
 
-def _current(conn: sa.Connection, bucket: str, key: str) -> Version | None:
-    row = conn.execute(_CURRENT, {"bucket": bucket, "key": key}).first()
+def _current(raw: Raw, bucket: str, key: str) -> Version | None:
+    row = raw.first(_CURRENT, {"bucket": bucket, "key": key})
     return None if row is None else rows.version(row)
 
 
 def _commit(
-    conn: sa.Connection,
+    raw: Raw,
     version: Version,
     segments: Sequence[Segment],
     placements: Sequence[Placement],
     audit: AuditBuilder | None,
 ) -> Version | None:
     """``commit_version`` in the caller's write transaction."""
-    _require_bucket(conn, version.bucket)
-    previous = _current(conn, version.bucket, version.key)
+    _require_bucket(raw, version.bucket)
+    previous = _current(raw, version.bucket, version.key)
     if previous is not None:
-        _drop_version(conn, previous, reason="replaced")
-    conn.execute(_INSERT_VERSION, rows.version_row(version))
-    if segments:
-        conn.execute(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
-    if placements:
-        conn.execute(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
+        _drop_version(raw, previous, reason="replaced")
+    raw.run(_INSERT_VERSION, rows.version_row(version))
+    raw.run_many(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
+    raw.run_many(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
     if audit is not None:
-        append_audit(conn, audit)
+        append_audit(raw, audit)
     return previous
 
 
-def _drop_version(conn: sa.Connection, version: Version, *, reason: str) -> None:
+def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
     """Queue every blob of ``version`` on every site holding it, then forget the version."""
     params = {"vid": version.version_id}
-    sites = [site for (site,) in conn.execute(_SITES_OF, params)]
-    _queue_blobs(conn, version, sites, reason=reason)
+    sites = [p.site_id for p in raw.rows(_PLACEMENTS, params)]
+    _queue_blobs(raw, version, sites, reason=reason)
     for statement in _FORGET:
-        conn.execute(statement, params)
+        raw.run(statement, params)
 
 
-def _queue_blobs(conn: sa.Connection, version: Version, sites: Sequence[str], reason: str) -> None:
+def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
     """Queue ``version``'s segment blobs and manifest blob on each of ``sites``."""
-    blobs = [blob for (blob,) in conn.execute(_BLOBS_OF, {"vid": version.version_id})]
+    blobs = [s.blob_id for s in raw.rows(_SEGMENTS, {"vid": version.version_id})]
     blobs.append(version.manifest_blob_id)
     now = rows.now_us()
-    queued = [
-        {"site_id": site, "blob_id": blob, "reason": reason, "queued_at": now}
-        for site in sites
-        for blob in blobs
-    ]
-    if queued:
-        conn.execute(_INSERT_GARBAGE, queued)
+    raw.run_many(
+        _INSERT_GARBAGE,
+        [
+            {"site_id": site, "blob_id": blob, "reason": reason, "queued_at": now}
+            for site in sites
+            for blob in blobs
+        ],
+    )

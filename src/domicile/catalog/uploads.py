@@ -20,6 +20,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import append_audit
 from domicile.catalog.listing import prefix_successor
+from domicile.catalog.prepared import Raw
 from domicile.catalog.records import Part, PartSegment, Segment, Upload, Version
 from domicile.errors import BucketNotFound, InvalidPart, UploadNotFound
 
@@ -38,7 +39,7 @@ class Uploads:
             _require_bucket(conn, upload.bucket)
             conn.execute(sa.insert(t.uploads).values(**rows.upload_row(upload)))
             if audit is not None:
-                append_audit(conn, audit)
+                append_audit(Raw.of(conn), audit)
 
     def get_upload(self, upload_id: str) -> Upload:
         with self._db.read() as conn:
@@ -97,7 +98,7 @@ class Uploads:
             upload = _require_upload(conn, upload_id)
             _drop_upload(conn, upload, "upload aborted")
             if audit is not None:
-                append_audit(conn, audit)
+                append_audit(Raw.of(conn), audit)
         return upload
 
     def list_uploads(

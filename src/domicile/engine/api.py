@@ -194,9 +194,7 @@ class Domicile:
         ``checksums``, called once the body has been read to its end, gives named
         checksums (name -> encoded value) stored with the version as full-object ones."""
         meta = meta or ObjectMeta(content_type=content_type, user=dict(metadata or {}))
-        info = put_object(self._ctx, bucket, key, body, meta, checksums=checksums)
-        collect_garbage(self._ctx)
-        return info
+        return put_object(self._ctx, bucket, key, body, meta, checksums=checksums)
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         check_key(key, bucket=bucket)
@@ -205,7 +203,8 @@ class Domicile:
     def get(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> ObjectReader:
         """Stream bytes ``[start, end)`` of the object (``end=None``: to its end)."""
         check_key(key, bucket=bucket)
-        version = self._ctx.catalog.current_version(bucket, key)
+        found = self._ctx.catalog.lookup(bucket, key)  # one snapshot, one transaction
+        version = found.version
         size = version.size
         stop = size if end is None else min(end, size)
         if start < 0 or stop < start or 0 < size <= start:
@@ -215,8 +214,7 @@ class Domicile:
                 bucket=bucket,
                 key=key,
             )
-        segments = self._ctx.catalog.segments(version.version_id)
-        policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
+        policy = self._ctx.policy(found.bucket.policy)
         if policy.audit_reads:
             self._ctx.record(
                 "get",
@@ -226,7 +224,7 @@ class Domicile:
                 policy=policy.name,
                 detail={"start": start, "end": stop},
             )
-        chunks = iter_range(self._ctx, version, segments, start, stop)
+        chunks = iter_range(self._ctx, found, start, stop)
         return ObjectReader(_info(version), start, stop, chunks)
 
     def delete(self, bucket: str, key: str) -> bool:
@@ -275,9 +273,7 @@ class Domicile:
         plaintext) gives full-object ones instead."""
         check_key(dst_key, bucket=dst_bucket)
         source = self.get(src_bucket, src_key)
-        info = copy_object(self._ctx, source, dst_bucket, dst_key, meta, digester=digester)
-        collect_garbage(self._ctx)
-        return info
+        return copy_object(self._ctx, source, dst_bucket, dst_key, meta, digester=digester)
 
     # --- multipart uploads --------------------------------------------------------------
 

@@ -173,7 +173,7 @@ class AuditLog:
                 policy=policy,
                 detail=detail,
             )
-            made.append(record)
+            made[:] = [record]  # a group commit may run this again, alone
             return [(record.seq, record.hash, record.canonical.decode("utf-8"))]
 
         return build, made

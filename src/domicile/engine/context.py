@@ -27,6 +27,7 @@ class EngineContext:
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
     audit: AuditLog | None = None
+    _parsed: dict[str, X25519Recipient] = field(default_factory=dict, repr=False)
 
     def record(self, action: str, **fields: Any) -> None:
         """Append an audit event (when the deployment has an audit log)."""
@@ -57,9 +58,12 @@ class EngineContext:
     def recipients_for(self, policy: Policy) -> list[X25519Recipient]:
         """The keyring's own recipients (so we can read back) plus the policy's extra ones."""
         recipients = list(self.keyring.recipients)
-        known = {str(r) for r in recipients}
+        known = {r.public_bytes for r in recipients}
         for text in policy.recipients:
-            if text not in known:
-                recipients.append(X25519Recipient.from_string(text))
-                known.add(text)
+            recipient = self._parsed.get(text)
+            if recipient is None:  # parsed once: bech32 costs as much as the X25519 wrap
+                recipient = self._parsed[text] = X25519Recipient.from_string(text)
+            if recipient.public_bytes not in known:
+                recipients.append(recipient)
+                known.add(recipient.public_bytes)
         return recipients

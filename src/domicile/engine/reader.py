@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from domicile.catalog import Placement, Segment, Version
+from domicile.catalog import Lookup, Placement, Segment, Version
 from domicile.crypto import CHUNK_SIZE, SeekableReader, chunk_offset
 from domicile.engine.context import EngineContext
 from domicile.engine.streamread import StreamingReader
@@ -49,13 +49,12 @@ def readable_sites(ctx: EngineContext, placements: Sequence[Placement]) -> list[
     return ctx.health.read_order(candidates)
 
 
-def iter_range(
-    ctx: EngineContext, version: Version, segments: Sequence[Segment], start: int, end: int
-) -> Iterator[bytes]:
-    """Plaintext bytes ``[start, end)`` of ``version``."""
-    order = readable_sites(ctx, ctx.catalog.placements(version.version_id))
+def iter_range(ctx: EngineContext, found: Lookup, start: int, end: int) -> Iterator[bytes]:
+    """Plaintext bytes ``[start, end)`` of the version ``found``."""
+    version = found.version
+    order = readable_sites(ctx, found.placements)
     seg_start = 0
-    for segment in segments:
+    for segment in found.segments:
         seg_end = seg_start + segment.plaintext_size
         lo, hi = max(start, seg_start), min(end, seg_end)
         if lo < hi:

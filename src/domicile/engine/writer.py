@@ -6,7 +6,8 @@ segments of ``segment_size`` plaintext bytes; each segment is one age blob, encr
 and streamed to every chosen site concurrently (:class:`~domicile.engine.fanout.FanOut`);
 then the manifest goes to every site, and only then is the version committed in one catalog
 transaction. Any failure before the commit removes what was written and raises; a crash
-leaves only unreferenced blobs, which the orphan sweep removes.
+leaves only unreferenced blobs, which the orphan sweep removes. When the commit replaced a
+version, that version's blobs (queued as garbage in the same transaction) are removed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
+from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.manifest import (
     BLOB_PREFIX,
@@ -106,7 +108,7 @@ def put_object(
             sums = _named(checksums, checksum_type)
             manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
             put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
-        made = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
+        made, replaced = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
     except BaseException as exc:
         if isinstance(md5, BackgroundHash):
             md5.close()
@@ -116,6 +118,8 @@ def put_object(
     record_health(ctx, site_ids, None)
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
+    if replaced:
+        collect_garbage(ctx)
     return ObjectInfo(
         bucket=bucket_name,
         key=key,
@@ -201,8 +205,9 @@ def _commit(
     *,
     action: str,
     detail: Mapping[str, Scalar] | None,
-) -> list[Record]:
-    """Commit the version and its audit record in one catalog transaction."""
+) -> tuple[list[Record], bool]:
+    """Commit the version and its audit record in one catalog transaction; the record,
+    and whether the commit replaced a version."""
     build: AuditBuilder | None = None
     made: list[Record] = []
     if ctx.audit is not None:
@@ -216,5 +221,5 @@ def _commit(
             detail={**(detail or {}), "size": manifest.size, "etag": manifest.etag},
         )
     records = catalog_records(manifest, site_ids, manifest.created_at)
-    ctx.catalog.commit_version(*records, audit=build)
-    return made
+    previous = ctx.catalog.commit_version(*records, audit=build)
+    return made, previous is not None
