@@ -29,6 +29,7 @@ from domicile.config import GatewaySection, TenantSection
 from domicile.gateway import logs
 from domicile.gateway.bridge import Receive, ThreadBody, batched
 from domicile.gateway.call import Call, Reply
+from domicile.gateway.feed import Feed
 from domicile.gateway.metrics import CONTENT_TYPE, Metrics
 from domicile.gateway.request import S3Request, parse_request
 from domicile.gateway.routes import route
@@ -195,7 +196,7 @@ class Gateway:
             with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
                 reply = handler(call)
             if not isinstance(reply.body, bytes):
-                reply.body = _prefetch(reply.body)
+                reply.body = _prefetch(reply.body, reply.length())
         except Exception as exc:
             return operation, self._error(exc, req.resource, rid)
         return operation, reply
@@ -246,38 +247,21 @@ class Gateway:
     async def _stream(
         self, send: Send, chunks: Iterator[bytes], loop: asyncio.AbstractEventLoop
     ) -> int:
-        """Send the engine's stream; the worker reads the next piece while this one goes
-        out, so decryption and the network overlap."""
+        """Send the engine's stream, read a few pieces ahead on the workers
+        (:class:`~domicile.gateway.feed.Feed`), so decryption and the network overlap."""
         sent = 0
-        context = contextvars.copy_context()
-
-        def step() -> bytes | None:
-            return next(chunks, None)
-
-        def ahead() -> asyncio.Future[bytes | None]:
-            return loop.run_in_executor(self.pool, context.run, step)
-
-        pending: asyncio.Future[bytes | None] | None = ahead()
+        feed = Feed(chunks, loop, self.pool, contextvars.copy_context())
         try:
-            while pending is not None:
-                chunk = await pending
-                pending = None
-                if chunk is None:
-                    break
-                pending = ahead()
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                sent += len(chunk)
+            while (piece := await feed.next()) is not None:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                sent += len(piece)
         except Exception:
             # Headers are gone: the only honest signal left is a cut connection, which
             # every client reports as a short body.
             log.exception("a response failed mid-stream; the connection is cut")
             raise
         finally:
-            if pending is not None:  # the generator must be idle before it is closed
-                await asyncio.gather(pending, return_exceptions=True)
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                await loop.run_in_executor(self.pool, close)
+            await feed.close()
         await send({"type": "http.response.body", "body": b""})
         return sent
 
@@ -289,22 +273,30 @@ class Gateway:
 _OPS: Final = frozenset({"/health", "/metrics"})
 
 
-def _prefetch(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
-    """Read the first pieces now, so that a failure before any byte is an S3 error, not a
+def _prefetch(chunks: Iterator[bytes], length: int | None) -> bytes | Iterator[bytes]:
+    """Read the first piece now, so that a failure before any byte is an S3 error, not a
     cut connection (a GET whose every copy is unreachable, say). A body of one piece (up
-    to ~1 MiB) is returned whole, so a small GET crosses back to the loop only once."""
+    to 1 MiB; ``length`` is the body's, if known) is returned whole, so a small GET
+    crosses back to the loop only once."""
     pieces = batched(chunks)
-    head = list(itertools.islice(pieces, 2))
-    if len(head) < 2:
-        return head[0] if head else b""
+    head = list(itertools.islice(pieces, 1 if length is not None else 2))
+    if not head:
+        return b""
+    if len(head[0]) == length or (length is None and len(head) == 1):
+        _close(chunks)  # all read; a generator that has not seen its end finishes now
+        return head[0]
 
     def rest() -> Iterator[bytes]:
         try:
             yield from head
             yield from pieces
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            _close(chunks)
 
     return rest()
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()

@@ -6,7 +6,8 @@ iterator: each step asks the event loop for the next messages and gathers them u
 ``batch`` bytes (4 MiB), so a 1 GiB upload crosses threads about 250 times, not once per
 network read; the pieces are handed on as received, never joined. At most one batch is
 held: memory stays bounded whatever the body size. :func:`batched` does the same for a
-response body: the engine's 64 KiB chunks cross back to the loop in pieces of ~1 MiB.
+response body: the engine's 64 KiB chunks are joined into pieces of 1 MiB, which
+:class:`~domicile.gateway.feed.Feed` hands to the loop.
 
 A client that disconnects before the body's end makes the iterator raise
 ``IncompleteBody``: the engine then aborts the upload and nothing becomes visible.
@@ -72,7 +73,11 @@ class ThreadBody:
         return parts
 
 
-def batched(chunks: Iterator[bytes], size: int = 1024 * 1024) -> Iterator[bytes]:
+#: The size of the pieces a response body crosses to the event loop in.
+RESPONSE_PIECE: Final = 1 * 1024 * 1024
+
+
+def batched(chunks: Iterator[bytes], size: int = RESPONSE_PIECE) -> Iterator[bytes]:
     """``chunks`` joined into pieces of at least ``size`` bytes (the last may be shorter)."""
     pending: list[bytes] = []
     held = 0

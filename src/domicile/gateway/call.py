@@ -39,6 +39,13 @@ class Reply:
     def xml(cls, document: bytes, status: int = 200) -> Reply:
         return cls(status, [("content-type", "application/xml")], document)
 
+    def length(self) -> int | None:
+        """The body's length as its ``content-length`` header says, if it says."""
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                return int(value)
+        return None
+
 
 @dataclass
 class Call:
