@@ -4,9 +4,12 @@ Three comparisons, each against a baseline measured in the same run:
 
 1. client choice: obstore vs boto3 (s3transfer threads), large object and 64 KiB objects;
 2. S3Site vs boto3 writing/reading the same bytes on the same server;
-3. the engine (encryption, catalog, one Swift site) vs boto3 on the same server.
+3. the engine (encryption, catalog, one Swift site) vs boto3 on the same server, over plain
+   HTTP and, with ``--tls``, over the test bed's TLS endpoint as well (what a real provider
+   serves: there botocore sends no payload SHA-256, on either side).
 
-Run: ``.venv/bin/python bench/bench_s3.py [--size-mib 1024] [--small 1000] [--only engine]``.
+Run: ``.venv/bin/python bench/bench_s3.py [--size-mib 1024] [--small 1000] [--only engine]
+[--tls]``.
 Servers already running are reused; servers started here are stopped at the end.
 """
 
@@ -49,11 +52,12 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - began
 
 
-def client(server: Server) -> Any:
+def client(server: Server, *, tls: bool = False) -> Any:
     c = server.credentials
     return boto3.client(
         "s3",
-        endpoint_url=c.endpoint,
+        endpoint_url=c.tls_endpoint if tls else c.endpoint,
+        verify=str(c.ca_file) if tls else None,
         aws_access_key_id=c.access_key,
         aws_secret_access_key=c.secret_key,
         region_name=c.region,
@@ -247,7 +251,7 @@ operator = "bench-operator"
 provider = "swift"
 backend.type = "s3"
 backend.endpoint = "{endpoint}"
-backend.bucket = "{bucket}"
+backend.bucket = "{bucket}"{ca}
 backend.access_key_env = "BENCH_AK"
 backend.secret_key_env = "BENCH_SK"
 
@@ -265,9 +269,9 @@ policy = "one"
 """
 
 
-def bench_engine(server: Server, data: bytes, small: int) -> None:
+def bench_engine(server: Server, data: bytes, small: int, *, tls: bool = False) -> None:
     c = server.credentials
-    s3 = client(server)
+    s3 = client(server, tls=tls)
     bucket = f"bench-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     os.environ["BENCH_AK"], os.environ["BENCH_SK"] = c.access_key, c.secret_key
@@ -276,10 +280,18 @@ def bench_engine(server: Server, data: bytes, small: int) -> None:
         root = Path(tmp)
         Keyring.create(root / "keyring.txt")
         (root / "domicile.toml").write_text(
-            ENGINE_CONFIG.format(endpoint=c.endpoint, bucket=bucket)
+            ENGINE_CONFIG.format(
+                endpoint=c.tls_endpoint if tls else c.endpoint,
+                bucket=bucket,
+                ca=f'\nbackend.ca_file = "{c.ca_file}"' if tls else "",
+            )
         )
         with domicile.open(root / "domicile.toml") as d:
-            print(f"== engine vs boto3 on {server.name} ({size:.0f} MiB object, {small} x 64 KiB)")
+            over = "HTTPS" if tls else "HTTP"
+            print(
+                f"== engine vs boto3 on {server.name} over {over} "
+                f"({size:.0f} MiB object, {small} x 64 KiB)"
+            )
             compare(
                 size,
                 "MiB/s",
@@ -333,6 +345,7 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=1024, help="large object size")
     parser.add_argument("--small", type=int, default=1000, help="number of 64 KiB objects")
     parser.add_argument("--only", choices=["clients", "site", "engine"], action="append")
+    parser.add_argument("--tls", action="store_true", help="the engine part over TLS too")
     args = parser.parse_args()
     parts = args.only or ["clients", "site", "engine"]
     servers: list[Server] = [SwiftServer(), SeaweedServer()]
@@ -349,6 +362,8 @@ def main() -> int:
                 bench_site(server, data, args.small)
         if "engine" in parts:
             bench_engine(servers[0], data, args.small)
+            if args.tls:
+                bench_engine(servers[0], data, args.small, tls=True)
     finally:
         for server in started:
             server.stop()
