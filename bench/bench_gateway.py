@@ -21,27 +21,27 @@ Run: ``.venv/bin/python bench/bench_gateway.py [--size-mib 1024] [--memory-mib 5
 [--runs 3] [--quick] [--only stream,rclone,memory]``. ``--quick`` is a 10x smaller run;
 the defaults (what ``make bench`` runs) take about 5 minutes.
 
-Figures of 2026-12-01 (defaults; load average 1.0 at the start, 4.9 at the end, other
-engineers' tests sharing the 2 cores: MB/s are noisy, the ratios and CPU seconds less so)::
+Figures of 2026-12-01, afternoon (defaults; load average 1.0 at the start, 5.9 at the end
+from the aws CLI's processes: MB/s are noisy, the ratios and CPU seconds less so)::
 
-    PUT 1 GiB  direct 238, gateway 153 MB/s (0.64; goal >= 0.8 NOT met); boto3 101 MB/s
-    GET 1 GiB  direct 720, gateway 196 MB/s (0.27; goal >= 600 MB/s NOT met); boto3 144
-    CPU s/GiB  PUT direct 6.11, gateway 8.63; GET direct 1.49, gateway 6.10
-    rclone crypt 117 MB/s (9.8 CPU s/GiB); gateway PUT 1.32x (goal >= 1.6x NOT met)
-    peak RSS   one 5 GiB PUT 107.6 MiB, aws s3 cp multipart 154.2 MiB (idle 87-88; met)
+    PUT 1 GiB  direct 222, gateway 170 MB/s (0.76; goal >= 0.8 NOT met); boto3 86 MB/s
+    GET 1 GiB  direct 993, gateway 454 MB/s (goal >= 600 MB/s NOT met); boto3 212
+    CPU s/GiB  PUT direct 6.16, gateway 7.68; GET direct 1.08, gateway 2.30
+    rclone crypt 125 MB/s (9.35 CPU s/GiB); gateway PUT 1.36x (goal >= 1.6x NOT met)
+    peak RSS   one 5 GiB PUT 107.5 MiB, aws s3 cp multipart 163.4 MiB (idle 81-83; met)
 
-Under load average 5.5 to 7.9 (an earlier run): PUT 128 vs 116 MB/s (0.91), GET 499 vs
-164 MB/s (0.33), rclone 119 MB/s (0.97x), RSS 109.5 and 150.7 MiB.
+An hour earlier, on a faster moment of the VM: PUT 224 vs 281 MB/s (0.80), GET 464 MB/s
+(before the feed), rclone 136 MB/s (1.64x). The VM drifts; judge changes by interleaved
+runs: the response feed (``gateway/feed.py``) gave GET 398-555 MB/s (median 496) against
+378-422 (median 392) for the previous design, alternating four times.
 
-Where the time goes (py-spy --gil on ``domicile serve``; details in the issue note): a GET
-crosses from a worker thread to the event loop once per 64 KiB age chunk
-(``Gateway._stream``: one ``run_in_executor`` and one ``send`` per chunk, 16,384 per GiB);
-batching to 1 MiB on the worker took GET from 204 to 349 MB/s in an A/B run, 411 with
-uvloop. Next come the copy of every 1 MiB window in ``StreamingReader.__call__``
-(``b"".join``: windows of 16 x (64 KiB + 16) never line up with LocalSite's 1 MiB reads)
-and granian's ``send``. A PUT loses to direct mostly on the event loop thread
-(``ThreadBody._gather``: a task and a thread hop per 1 MiB) competing for the GIL with the
-engine's threads; 8 MiB batches without the join: 159 -> 180 MB/s.
+Where the time goes: a GET's gateway process spends ~2.2 CPU-s/GiB, mostly under the GIL
+(decryption, 0.5 s, releases it): the copy of every ciphertext window in
+``StreamingReader.__call__`` (windows of 64 x (64 KiB + 16) never line up with LocalSite's
+1 MiB reads), the join of 64 KiB plaintext chunks into 1 MiB pieces, and granian's
+``send``. A PUT pays the engine's per-byte work (MD5 2.1 s/GiB, SHA-256 0.9, ChaCha 0.5)
+plus the event loop's handling of the body, competing for the GIL with the engine's
+threads.
 """
 
 from __future__ import annotations

@@ -21,19 +21,22 @@ latencies are those of the median run.
 Run: ``.venv/bin/python bench/bench_gateway_small.py [--small-count 600] [--clients 16]
 [--runs 3] [--quick] [--no-swift]``.
 
-Figures of 2026-12-01 (600 objects, 3 runs, two runs; load average 1.4 to 6.7 from other
-engineers' tests)::
+Figures of 2026-12-01, afternoon (600 objects, 3 runs; load average 2.7 to 3.6)::
 
-    PUT  Swift 45-51/s, engine direct 96-108/s, gateway 65-75/s (p50 211-244 ms,
-         p99 343-592 ms): 1.43-1.48x Swift, 0.68-0.69 of direct; goal >= 1,000 NOT met
-    GET  Swift 64-65/s, engine direct 196-281/s, gateway 87-145/s (p50 104-183 ms,
-         p99 201-285 ms): 1.37-2.22x Swift, 0.44-0.51 of direct; goal >= 3,000 NOT met
-    ceiling (minimal app): PUT 1,482-2,377/s, GET 1,605-2,959/s with either server
+    PUT  Swift 70/s, engine direct 231/s, gateway 157/s (p50 102 ms, p99 169 ms):
+         2.25x Swift, 0.68 of direct; goal >= 1,000 NOT met
+    GET  Swift 91/s, engine direct 649/s, gateway 312/s (p50 52 ms, p99 85 ms):
+         3.43x Swift, 0.48 of direct; goal >= 3,000 NOT met
+    ceiling (minimal app): PUT 2,104-2,307/s, GET 2,482-2,928/s
 
-The engine itself is the limit (8 ms of CPU per 64 KiB put, about 2.5 ms per get); the
-gateway adds the event loop's hops (four per GET: the handler, two ``_stream`` steps and
-the close), a second catalog read of the bucket and of the current version per GET, and
-a JSON log line per request.
+In the morning (before the catalog's hot path ran on the driver's connection and a GET
+read the catalog once): PUT gateway 65-75/s, engine direct 96-108/s; GET gateway
+87-145/s, engine direct 196-281/s.
+
+The engine is the first limit (about 3.5 ms of user and 3 ms of kernel CPU per 64 KiB
+put: two encryptions, a catalog commit, four fsynced files; about 1.1 ms per get); then
+the GIL handed between 16 requests' threads (a GET costs ~4 ms of gateway CPU under this
+load against ~2 ms driven in-process one at a time).
 """
 
 from __future__ import annotations
