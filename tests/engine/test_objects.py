@@ -17,6 +17,7 @@ from domicile.errors import (
     InvalidName,
     InvalidRange,
     ObjectNotFound,
+    SiteUnavailable,
 )
 from tests.engine.conftest import blob_files, make_deployment
 
@@ -154,3 +155,21 @@ def test_one_worker_and_many_segments_do_not_deadlock(tmp_path: Path) -> None:
         body = os.urandom(5 * MiB + 3)
         engine.put("docs", "k", body)
         assert engine.get("docs", "k").read() == body
+
+
+def test_garbage_left_by_a_down_site_is_retried_by_the_sweep(
+    engine: Domicile, tmp_path: Path
+) -> None:
+    engine.put("docs", "k", os.urandom(1000))
+    held = blob_files(tmp_path, "fr")
+    assert held
+    health = engine.context.health
+    health.record_failure("fr", SiteUnavailable("fr is down", hint="-", site="fr"))
+    engine.delete("docs", "k")  # fr's blobs cannot be deleted now: they stay queued
+    assert blob_files(tmp_path, "fr") == held
+    health.record_success("fr")
+    engine.put("docs", "other", b"new key: nothing replaced, no collection")
+    assert set(held) <= set(blob_files(tmp_path, "fr"))
+    engine.sweep_uploads(older_than=3600)
+    assert not set(held) & set(blob_files(tmp_path, "fr"))
+    assert engine.context.catalog.garbage() == []

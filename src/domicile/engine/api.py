@@ -404,10 +404,13 @@ class Domicile:
         )
 
     def sweep_uploads(self, *, older_than: float) -> int:
-        """Abort the uploads initiated more than ``older_than`` seconds ago; how many."""
+        """Abort the uploads initiated more than ``older_than`` seconds ago; how many.
+
+        Then retry the garbage queue (blobs a site that was down could not delete): a PUT
+        collects garbage only when it replaced a version, so this sweep (``domicile
+        sweep``, and the gateway's periodic one) is what retries the rest."""
         aborted = multipart.sweep_uploads(self._ctx, older_than=older_than)
-        if aborted:
-            collect_garbage(self._ctx)
+        collect_garbage(self._ctx)
         return aborted
 
     # --- residency ----------------------------------------------------------------------
