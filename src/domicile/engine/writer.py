@@ -44,7 +44,8 @@ from domicile.engine.segments import (
     remove_blobs,
     stream_segments,
 )
-from domicile.policy import decide
+from domicile.errors import SiteFull, SiteUnavailable
+from domicile.policy import Policy, decide
 from domicile.sites import new_blob_id
 
 __all__ = ["SMALL_OBJECT", "Body", "Checksums", "put_object"]
@@ -97,9 +98,9 @@ def put_object(
             entries.append(entry)
             sums = _named(checksums, checksum_type)
             manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
-            put_blobs(
-                ctx, sites, [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
-            )
+            blobs = [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
+            site_ids = _put_small(ctx, policy, version_id, site_ids, blobs)
+            sites = [ctx.site(s) for s in site_ids]
         else:
             md5 = BackgroundHash("md5")  # the ETag's MD5 runs beside the encryption
             stream_segments(
@@ -131,6 +132,38 @@ def put_object(
         checksums=manifest.checksums,
         checksum_type=manifest.checksum_type,
     )
+
+
+def _put_small(
+    ctx: EngineContext,
+    policy: Policy,
+    version_id: str,
+    site_ids: list[str],
+    blobs: Sequence[tuple[str, bytes]],
+) -> list[str]:
+    """Write a small object's blobs to ``site_ids``; the sites that hold them.
+
+    A site can go down (or fill up) after the last probe said it was fine. The body is in
+    memory, so such a failure need not fail the PUT: what was written is removed, the site
+    is marked unhealthy, the placement is decided again (the same :func:`decide`, so only
+    compliant sites; a policy that cannot be met any more is refused, with the reason per
+    site) and the blobs are written once more. A second failure is raised."""
+    for attempt in (1, 2):
+        sites = [ctx.site(s) for s in site_ids]
+        try:
+            put_blobs(ctx, sites, blobs)
+        except (SiteUnavailable, SiteFull) as exc:
+            remove_blobs(sites, [blob_id for blob_id, _ in blobs])
+            record_health(ctx, site_ids, exc)
+            if attempt == 2:
+                raise
+            health = ctx.health.snapshot(ctx.world.sites)
+            decision = decide(policy, ctx.world, health, spread=version_id)
+            decision.raise_if_refused()
+            site_ids = list(decision.chosen)
+        else:
+            break
+    return site_ids
 
 
 def _named(checksums: Checksums | None, kind: str) -> tuple[dict[str, str], str | None]:
