@@ -99,7 +99,7 @@ def put_object(
             sums = _named(checksums, checksum_type)
             manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
             blobs = [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
-            site_ids = _put_small(ctx, policy, version_id, site_ids, blobs)
+            _put_small(ctx, policy, version_id, site_ids, blobs)  # may change site_ids
             sites = [ctx.site(s) for s in site_ids]
         else:
             md5 = BackgroundHash("md5")  # the ETag's MD5 runs beside the encryption
@@ -140,30 +140,31 @@ def _put_small(
     version_id: str,
     site_ids: list[str],
     blobs: Sequence[tuple[str, bytes]],
-) -> list[str]:
-    """Write a small object's blobs to ``site_ids``; the sites that hold them.
+) -> None:
+    """Write a small object's blobs to ``site_ids``, which is updated in place to the
+    sites that hold them (or, if this raises, to those of the last attempt).
 
     A site can go down (or fill up) after the last probe said it was fine. The body is in
     memory, so such a failure need not fail the PUT: what was written is removed, the site
     is marked unhealthy, the placement is decided again (the same :func:`decide`, so only
     compliant sites; a policy that cannot be met any more is refused, with the reason per
-    site) and the blobs are written once more. A second failure is raised."""
+    site) and the blobs are written once more. A second failure is raised, after what it
+    wrote was removed."""
     for attempt in (1, 2):
         sites = [ctx.site(s) for s in site_ids]
         try:
             put_blobs(ctx, sites, blobs)
         except (SiteUnavailable, SiteFull) as exc:
             remove_blobs(sites, [blob_id for blob_id, _ in blobs])
-            record_health(ctx, site_ids, exc)
             if attempt == 2:
-                raise
+                raise  # the caller records the failing site's health
+            record_health(ctx, site_ids, exc)
             health = ctx.health.snapshot(ctx.world.sites)
             decision = decide(policy, ctx.world, health, spread=version_id)
             decision.raise_if_refused()
-            site_ids = list(decision.chosen)
+            site_ids[:] = decision.chosen
         else:
-            break
-    return site_ids
+            return
 
 
 def _named(checksums: Checksums | None, kind: str) -> tuple[dict[str, str], str | None]:
