@@ -251,20 +251,19 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     swift = None if args.no_swift else swift_reference(args.clients, count, args.runs)
-    if swift:
-        show("PUT Swift S3 (test bed, 1 replica)", swift[0], None)
-    show("PUT engine direct, 16 threads", engine[0], swift[0] if swift else None)
-    show("PUT gateway (2 copies, encrypted)", gw_put, swift[0] if swift else None, 1000)
-    print(f"  {'  gateway / engine direct':<34} {gw_put.rate / engine[0].rate:7.2f}")
-    for kind, (put, _) in ceiling.items():
-        show(f"PUT ceiling: minimal app, {kind}", put, swift[0] if swift else None)
-    if swift:
-        show("GET Swift S3 (test bed)", swift[1], None)
-    show("GET engine direct, 16 threads", engine[1], swift[1] if swift else None)
-    show("GET gateway", gw_get, swift[1] if swift else None, 3000)
-    print(f"  {'  gateway / engine direct':<34} {gw_get.rate / engine[1].rate:7.2f}")
-    for kind, (_, get) in ceiling.items():
-        show(f"GET ceiling: minimal app, {kind}", get, swift[1] if swift else None)
+    lines = (
+        ("PUT", "Swift S3 (test bed, 1 replica)", "gateway (2 copies, encrypted)", gw_put, 1000),
+        ("GET", "Swift S3 (test bed)", "gateway", gw_get, 3000),
+    )
+    for i, (verb, swift_label, gateway_label, gateway, goal) in enumerate(lines):
+        base = swift[i] if swift else None
+        if base:
+            show(f"{verb} {swift_label}", base, None)
+        show(f"{verb} engine direct, 16 threads", engine[i], base)
+        show(f"{verb} {gateway_label}", gateway, base, goal)
+        print(f"  {'  gateway / engine direct':<34} {gateway.rate / engine[i].rate:7.2f}")
+        for kind, runs in ceiling.items():
+            show(f"{verb} ceiling: minimal app, {kind}", runs[i], base)
     machine_note()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import domicile
 from domicile.engine import ObjectMeta
 from tests.cli.conftest import Run
+from tests.engine.conftest import drop_catalog
 
 
 def test_init_refuses_to_overwrite(deployment: Path, run: Run) -> None:
@@ -125,8 +126,7 @@ def test_verify_repair_rebuild(deployment: Path, run: Run) -> None:
     fixed = run(*cfg, "--json", "repair").json()
     assert [a["site_id"] for a in fixed["added"]] == [holder]
     assert run(*cfg, "verify", "--level", "full").code == 0
-    for file in deployment.parent.glob("catalog.db*"):
-        file.unlink()
+    drop_catalog(deployment.parent)
     rebuilt = run(*cfg, "--json", "rebuild-catalog").json()
     assert rebuilt["versions"] == 1 and rebuilt["placements"] == 2
     assert run(*cfg, "get", "reports/conf.toml", "-").out == deployment.read_text()

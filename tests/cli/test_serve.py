@@ -17,6 +17,18 @@ from tests.cli.conftest import Run
 BIN = Path(sys.executable).parent
 
 
+def _serve(deployment: Path, port: int, *options: str) -> subprocess.Popen[str]:
+    """``domicile serve`` on ``port`` as a process, its output piped (wide lines)."""
+    listen = f"127.0.0.1:{port}"
+    return subprocess.Popen(
+        [str(BIN / "domicile"), "--config", str(deployment), "serve", "--listen", listen, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+
+
 def _wait_for(process: subprocess.Popen[str], pattern: str, timeout: float = 30) -> str:
     """Read the process's stdout until a line matches; return everything read."""
     assert process.stdout is not None
@@ -36,22 +48,7 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
     deployment: Path, run: Run, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {**os.environ, "COLUMNS": "300"}
-    process = subprocess.Popen(
-        [
-            str(BIN / "domicile"),
-            "--config",
-            str(deployment),
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--show-secret",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process = _serve(deployment, port, "--show-secret")
     try:
         banner = _wait_for(process, r"Ctrl-C stops the gateway")
         assert f"http://127.0.0.1:{port}" in banner
@@ -112,20 +109,7 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
 def test_serve_keeps_the_secret_off_screen_unless_asked(deployment: Path) -> None:
     secret = re.search(r'secret = "([^"]+)"', deployment.read_text())
     assert secret is not None
-    process = subprocess.Popen(
-        [
-            str(BIN / "domicile"),
-            "--config",
-            str(deployment),
-            "serve",
-            "--listen",
-            f"127.0.0.1:{free_port()}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+    process = _serve(deployment, free_port())
     try:
         banner = _wait_for(process, r"Ctrl-C stops the gateway")
     finally:

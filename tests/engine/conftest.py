@@ -67,6 +67,13 @@ def engine(config_path: Path) -> Iterator[Domicile]:
         yield d
 
 
+def drop_catalog(root: Path) -> None:
+    """Delete the SQLite catalog under ``root`` (its WAL and shared-memory files too), as
+    a lost catalog disk would: what is left is the sites' blobs and manifests."""
+    for file in root.glob("catalog.db*"):
+        file.unlink()
+
+
 def blob_files(root: Path, site: str) -> list[Path]:
     """Every blob file a local site holds (temp files excluded)."""
     base = root / "sites" / site

@@ -17,7 +17,7 @@ from domicile.engine.manifest import Manifest
 from domicile.engine.multipart import MIN_PART_SIZE
 from domicile.engine.records import COMPOSITE, FULL_OBJECT, PartInfo, UploadInfo
 from domicile.errors import InvalidPart, MissingChecksum, UploadNotFound
-from tests.engine.conftest import make_deployment
+from tests.engine.conftest import drop_catalog, make_deployment
 
 META = ObjectMeta(content_type="text/plain")
 
@@ -120,8 +120,7 @@ def test_multipart_parts_keep_checksums_and_the_object_is_composite(tmp_path: Pa
         )
         assert info.checksum_type == COMPOSITE and info.checksums["SHA"].endswith("-2")
         assert engine.head("docs", "mp") == info
-    for file in tmp_path.glob("catalog.db*"):
-        file.unlink()
+    drop_catalog(tmp_path)
     with domicile.open(path) as engine:
         report = engine.rebuild_catalog()
         assert report.versions == 1 and not report.problems
@@ -133,8 +132,7 @@ def test_rebuild_restores_checksums_of_a_put(tmp_path: Path) -> None:
     with domicile.open(path) as engine:
         info = engine.put("docs", "k", b"body", checksums=lambda: {"SHA": _sha(b"body")})
         plain = engine.put("docs", "plain", b"p")
-    for file in tmp_path.glob("catalog.db*"):
-        file.unlink()
+    drop_catalog(tmp_path)
     with domicile.open(path) as engine:
         engine.rebuild_catalog()
         for key, want in (("k", info), ("plain", plain)):

@@ -21,7 +21,7 @@ from domicile.errors import (
     PlacementRefused,
     UploadNotFound,
 )
-from tests.engine.conftest import blob_files, make_deployment
+from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 
 MiB = 1024 * 1024
 META = ObjectMeta(content_type="text/x-parts", user={"who": "test"})
@@ -242,8 +242,7 @@ def test_rebuild_recovers_a_multipart_object(tmp_path: Path) -> None:
         info = engine.complete_multipart(
             "docs", "mp", upload.upload_id, [(1, p1.etag), (2, p2.etag)]
         )
-    for file in tmp_path.glob("catalog.db*"):
-        file.unlink()
+    drop_catalog(tmp_path)
     with domicile.open(path) as engine:
         report = engine.rebuild_catalog()
         assert report.versions == 1 and not report.problems

@@ -11,7 +11,7 @@ import pytest
 import domicile
 from domicile.errors import CatalogError
 from domicile.sites import FaultySite, LocalSite
-from tests.engine.conftest import blob_files, first_reader, make_deployment
+from tests.engine.conftest import blob_files, drop_catalog, first_reader, make_deployment
 
 MiB = 1024 * 1024
 # A fourth EU site at a fourth provider, so a lost copy has somewhere new to go.
@@ -137,8 +137,7 @@ def test_rebuild_catalog_from_the_sites(tmp_path: Path) -> None:
         engine.put("archive", "old", b"second")  # the replaced version's blobs are collected
         with pytest.raises(CatalogError):
             engine.rebuild_catalog()  # refuses to mix histories
-    for file in tmp_path.glob("catalog.db*"):
-        file.unlink()
+    drop_catalog(tmp_path)
     with domicile.open(path) as engine:
         report = engine.rebuild_catalog()
         assert report.versions == 6 and report.placements == 12 and not report.problems

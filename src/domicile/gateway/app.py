@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
 import json
 import logging
 import secrets
@@ -279,16 +278,14 @@ def _prefetch(chunks: Iterator[bytes], length: int | None) -> bytes | Iterator[b
     to 1 MiB; ``length`` is the body's, if known) is returned whole, so a small GET
     crosses back to the loop only once."""
     pieces = batched(chunks)
-    head = list(itertools.islice(pieces, 1 if length is not None else 2))
-    if not head:
-        return b""
-    if len(head[0]) == length or (length is None and len(head) == 1):
+    first = next(pieces, b"")
+    if not first or len(first) == length:
         _close(chunks)  # all read; a generator that has not seen its end finishes now
-        return head[0]
+        return first
 
     def rest() -> Iterator[bytes]:
         try:
-            yield from head
+            yield first
             yield from pieces
         finally:
             _close(chunks)
