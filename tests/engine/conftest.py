@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,19 @@ def drop_catalog(root: Path) -> None:
     a lost catalog disk would: what is left is the sites' blobs and manifests."""
     for file in root.glob("catalog.db*"):
         file.unlink()
+
+
+def put_until_on(
+    engine: Domicile, bucket: str, keys: list[str], site: str, body: Callable[[], bytes]
+) -> None:
+    """Placement spreads by random version ids, so a handful of objects misses a given
+    site a few times in a hundred; a test that needs a copy there puts ``keys[0]`` again
+    (a fresh ``body()``) until one of ``keys`` has one."""
+    for _ in range(200):
+        if any(c.site_id == site for k in keys for c in engine.where(bucket, k)):
+            return
+        engine.put(bucket, keys[0], body())
+    raise AssertionError(f"no placement chose {site} in 200 tries")
 
 
 def blob_files(root: Path, site: str) -> list[Path]:

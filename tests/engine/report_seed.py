@@ -12,7 +12,7 @@ import domicile
 from domicile.crypto import Keyring
 from domicile.engine import set_site_status
 from domicile.sites import LocalSite
-from tests.engine.conftest import blob_files
+from tests.engine.conftest import blob_files, put_until_on
 
 SITES = ("fra", "gra", "fsn", "waw", "sv", "sgp")
 
@@ -98,7 +98,9 @@ def seed(root: Path) -> Path:
         for bucket, objects in OBJECTS.items():
             for key, size in objects:
                 engine.put(bucket, key, os.urandom(size))
-        _land_one_in_singapore(engine)
+        size = OBJECTS["minutes"][0][1]  # the reports need a copy in Singapore
+        keys = [k for k, _ in OBJECTS["minutes"]]
+        put_until_on(engine, "minutes", keys, "sgp", lambda: os.urandom(size))
     # The Frankfurt operator is handed to a partner under Chinese law: its sovereign copies
     # become violations (the global policy does not mind). Warsaw starts draining.
     path.write_text(path.read_text().replace('operator = "acme-de"', 'operator = "acme-cn"'))
@@ -110,20 +112,6 @@ def seed(root: Path) -> Path:
                 blob.unlink()
         engine.verify(bucket="minutes")
     return path
-
-
-def _land_one_in_singapore(engine: domicile.Domicile) -> None:
-    """Placement spreads by random version ids, so the ten global objects miss Singapore
-    a few times in a hundred; the reports' tests need a copy there: put the first one
-    again (same size) until it has one."""
-    key, size = OBJECTS["minutes"][0]
-    for _ in range(200):
-        if any(
-            c.site_id == "sgp" for k, _ in OBJECTS["minutes"] for c in engine.where("minutes", k)
-        ):
-            return
-        engine.put("minutes", key, os.urandom(size))
-    raise AssertionError("no placement chose Singapore in 200 tries")
 
 
 def _one_copy_of(engine: domicile.Domicile, bucket: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import domicile
 from domicile.audit import Record
 from domicile.engine import keyring_add, set_site_status
 from domicile.sites import LocalSite
-from tests.engine.conftest import make_deployment
+from tests.engine.conftest import make_deployment, put_until_on
 
 NL = """
 [sites.nl]
@@ -100,6 +100,7 @@ def test_apply_records_the_actor_from_its_pool_threads(tmp_path: Path) -> None:
     with domicile.open(path) as engine:
         for i in range(4):
             engine.put("docs", f"k{i}", b"z" * 100)
+        put_until_on(engine, "docs", [f"k{i}" for i in range(4)], "fr", lambda: b"z" * 100)
     set_site_status(path, "fr", "draining")
     with domicile.open(path) as engine:
         with engine.acting_as("cli:operator-on-call"):

@@ -12,7 +12,7 @@ import domicile
 from domicile.crypto import Keyring
 from domicile.engine import set_site_status
 from domicile.sites import LocalSite
-from tests.engine.conftest import blob_files
+from tests.engine.conftest import blob_files, put_until_on
 
 MiB = 1024 * 1024
 
@@ -131,6 +131,10 @@ def test_draining_site_ends_empty(tmp_path: Path) -> None:
     with domicile.open(path) as engine:
         for i in range(10):
             engine.put("records", f"k{i}", os.urandom(10_000))
+        put_until_on(
+            engine, "records", [f"k{i}" for i in range(10)], "gra", lambda: os.urandom(10_000)
+        )
+        assert referenced(engine, "gra")  # something to drain
     set_site_status(path, "gra", "draining")
     with domicile.open(path) as engine:
         engine.apply()
