@@ -112,11 +112,13 @@ def measure(
     clients: int,
     count: int,
     runs: int,
+    tag: str = "",
 ) -> tuple[Run, Run]:
     """Median PUT and GET runs of ``count`` 64 KiB objects; every run PUTs new keys (no
-    overwrite, so no garbage to collect), the GETs read the last run's."""
+    overwrite, so no garbage to collect; ``tag`` keeps calls on one bucket apart), the
+    GETs read the last run's."""
     data = os.urandom(SMALL)
-    prefix = "warm"
+    prefix = f"{tag}warm"
 
     def one_put(t: int, i: int) -> None:
         put(t, f"{prefix}/{i:06d}", data)
@@ -129,14 +131,20 @@ def measure(
     threaded(clients, min(count, 200), one_put)  # warm up connections and caches
     puts = []
     for run in range(runs):
-        prefix = f"run{run}"
+        prefix = f"{tag}run{run}"
         puts.append(threaded(clients, count, one_put))
     gets = [threaded(clients, count, one_get) for _ in range(runs)]
     return median(puts), median(gets)
 
 
 def over_http(
-    port: int, bucket: str, clients: int, count: int, runs: int, keys: dict[str, str]
+    port: int,
+    bucket: str,
+    clients: int,
+    count: int,
+    runs: int,
+    keys: dict[str, str],
+    tag: str = "",
 ) -> tuple[Run, Run]:
     """:func:`measure` with one keep-alive connection per client thread."""
     conns = [Client(port, **keys) for _ in range(clients)]
@@ -147,6 +155,7 @@ def over_http(
             clients,
             count,
             runs,
+            tag,
         )
     finally:
         for conn in conns:
@@ -165,6 +174,28 @@ def direct(config: Path, clients: int, count: int, runs: int) -> tuple[Run, Run]
             count,
             runs,
         )
+
+
+def gateway_runs(
+    config: Path, port: int, workers: tuple[int, ...], clients: int, count: int, runs: int
+) -> dict[int, tuple[Run, Run]]:
+    """Median PUT and GET runs of ``domicile serve --workers N`` for each N, the settings
+    taking turns run after run (this VM's speed drifts within minutes)."""
+    found: dict[int, list[tuple[Run, Run]]] = {n: [] for n in dict.fromkeys(workers)}
+    log = config.parent / "gateway.log"
+    for run in range(runs):
+        for n in found:
+            argv = [*gateway_argv(config), "--workers", str(n)]
+            log.write_bytes(b"")
+            with child(argv, port, log):
+                deadline = time.monotonic() + 60
+                while log.read_text().count('"message": "listening"') < n:  # every worker
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{n} gateway workers did not all listen")
+                    time.sleep(0.1)
+                tag = f"w{n}r{run}-"
+                found[n].append(over_http(port, "bench", clients, count, 1, {}, tag))
+    return {n: (median([p for p, _ in r]), median([g for _, g in r])) for n, r in found.items()}
 
 
 def median(runs: list[Run]) -> Run:
@@ -232,6 +263,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 10x smaller run")
     parser.add_argument("--no-swift", action="store_true", help="skip the Swift reference")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="gateway workers to compare"
+    )
     args = parser.parse_args()
     count = max(args.clients, args.small_count // 10 if args.quick else args.small_count)
     machine_note()
@@ -241,8 +275,7 @@ def main() -> None:
         port = free_port()
         config = make_deployment(root, port)
         engine = direct(config, args.clients, count, args.runs)
-        with child(gateway_argv(config), port, root / "gateway.log"):
-            gw_put, gw_get = over_http(port, "bench", args.clients, count, args.runs, {})
+        gateways = gateway_runs(config, port, (1, args.workers), args.clients, count, args.runs)
         ceiling = {}
         for kind in ("granian", "uvicorn"):
             port = free_port()
@@ -251,17 +284,20 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     swift = None if args.no_swift else swift_reference(args.clients, count, args.runs)
-    lines = (
-        ("PUT", "Swift S3 (test bed, 1 replica)", "gateway (2 copies, encrypted)", gw_put, 1000),
-        ("GET", "Swift S3 (test bed)", "gateway", gw_get, 3000),
-    )
-    for i, (verb, swift_label, gateway_label, gateway, goal) in enumerate(lines):
+    print("  (gateway: 2 copies, encrypted; Swift: 1 replica, plain)")
+    lines = (("PUT", "Swift S3 (test bed)", 1000), ("GET", "Swift S3 (test bed)", 3000))
+    for i, (verb, swift_label, goal) in enumerate(lines):
         base = swift[i] if swift else None
         if base:
             show(f"{verb} {swift_label}", base, None)
         show(f"{verb} engine direct, 16 threads", engine[i], base)
-        show(f"{verb} {gateway_label}", gateway, base, goal)
-        print(f"  {'  gateway / engine direct':<34} {gateway.rate / engine[i].rate:7.2f}")
+        one = gateways[1][i]
+        for workers, runs in gateways.items():
+            show(f"{verb} gateway, {workers} worker(s)", runs[i], base, goal)
+            print(
+                f"  {'  / engine direct, / 1 worker':<34} {runs[i].rate / engine[i].rate:7.2f}"
+                f" {runs[i].rate / one.rate:7.2f}"
+            )
         for kind, runs in ceiling.items():
             show(f"{verb} ceiling: minimal app, {kind}", runs[i], base)
     machine_note()

@@ -79,6 +79,9 @@ class GatewaySection(_Strict):
     skew_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
     #: The policy of a bucket created without a LocationConstraint ("" = refuse).
     default_policy: str = ""
+    #: Processes serving the S3 API on this address (each opens the deployment; more
+    #: than one puts every core to work: see docs/gateway.md).
+    workers: int = Field(default=1, ge=1, le=64)
     #: Threads that run engine calls (each upload or download holds one while it streams).
     threads: int = Field(default=64, ge=2, le=1024)
     #: How often abandoned multipart uploads are looked for (their age limit is

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -24,6 +29,39 @@ class Result:
 
 
 Run = Callable[..., Result]
+
+
+BIN = Path(sys.executable).parent
+
+
+def serve_process(
+    deployment: Path, port: int, *options: str, stderr: IO[str] | int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """``domicile serve`` on ``port`` as a process, its stdout piped (wide lines), its
+    stderr piped or sent to ``stderr``."""
+    listen = f"127.0.0.1:{port}"
+    return subprocess.Popen(
+        [str(BIN / "domicile"), "--config", str(deployment), "serve", "--listen", listen, *options],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+
+
+def wait_for(process: subprocess.Popen[str], pattern: str, timeout: float = 30) -> str:
+    """Read the process's stdout until a line matches; return everything read."""
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen += line
+        if re.search(pattern, line):
+            return seen
+    raise AssertionError(f"no line matching {pattern!r}; the output was:\n{seen}")
 
 
 @pytest.fixture

@@ -7,50 +7,20 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from domicile.gateway.server import free_port
-from tests.cli.conftest import Run
-
-BIN = Path(sys.executable).parent
-
-
-def _serve(deployment: Path, port: int, *options: str) -> subprocess.Popen[str]:
-    """``domicile serve`` on ``port`` as a process, its output piped (wide lines)."""
-    listen = f"127.0.0.1:{port}"
-    return subprocess.Popen(
-        [str(BIN / "domicile"), "--config", str(deployment), "serve", "--listen", listen, *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "300"},
-    )
-
-
-def _wait_for(process: subprocess.Popen[str], pattern: str, timeout: float = 30) -> str:
-    """Read the process's stdout until a line matches; return everything read."""
-    assert process.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        seen += line
-        if re.search(pattern, line):
-            return seen
-    raise AssertionError(f"no line matching {pattern!r}; the output was:\n{seen}")
+from tests.cli.conftest import BIN, Run, serve_process, wait_for
 
 
 def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
     deployment: Path, run: Run, tmp_path: Path
 ) -> None:
     port = free_port()
-    process = _serve(deployment, port, "--show-secret")
+    process = serve_process(deployment, port, "--show-secret")
     try:
-        banner = _wait_for(process, r"Ctrl-C stops the gateway")
+        banner = wait_for(process, r"Ctrl-C stops the gateway")
         assert f"http://127.0.0.1:{port}" in banner
         command = next(line.strip() for line in banner.splitlines() if " s3 mb " in line)
         assert "AWS_SECRET_ACCESS_KEY=" in command and "<its secret>" not in command
@@ -109,9 +79,9 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
 def test_serve_keeps_the_secret_off_screen_unless_asked(deployment: Path) -> None:
     secret = re.search(r'secret = "([^"]+)"', deployment.read_text())
     assert secret is not None
-    process = _serve(deployment, free_port())
+    process = serve_process(deployment, free_port())
     try:
-        banner = _wait_for(process, r"Ctrl-C stops the gateway")
+        banner = wait_for(process, r"Ctrl-C stops the gateway")
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)

@@ -116,10 +116,11 @@ def run_gateway(
     extra: str = "",
     extra_sites: tuple[str, ...] = (),
     deployment_extra: str = "",
+    sweeps: bool = True,
 ) -> Iterator[Live]:
     """Serve a fresh deployment under ``root``; ``gateway`` and ``deployment_extra`` add
     keys to ``[gateway]`` and ``[deployment]``, ``extra`` configuration (sites, policies)
-    whose local folders ``extra_sites`` names."""
+    whose local folders ``extra_sites`` names; ``sweeps`` as for :class:`Gateway`."""
     root.mkdir(parents=True, exist_ok=True)
     for site in extra_sites:
         LocalSite.create(site, root / "sites" / site)
@@ -133,7 +134,7 @@ def run_gateway(
     text = path.read_text().replace("[deployment]\n", f"[deployment]\n{deployment_extra}\n", 1)
     path.write_text(text + "\n[gateway]\n" + "\n".join(lines) + "\n" + TENANTS)
     engine = domicile.open(path)
-    app = Gateway(engine)
+    app = Gateway(engine, sweeps=sweeps)
     background = BackgroundServer(Server(app))
     try:
         endpoint = background.start()

@@ -178,18 +178,27 @@ def test_boto3_transfer_manager_multipart(live: Any, bucket: str, tmp_path: Any)
     assert (tmp_path / "back.bin").read_bytes() == data
 
 
-def test_abandoned_uploads_are_swept_by_age(tmp_path: Any) -> None:
+@pytest.mark.parametrize("sweeps", [True, False])
+def test_abandoned_uploads_are_swept_by_age(tmp_path: Any, sweeps: bool) -> None:
     from tests.gateway.live import run_gateway
 
-    # Uploads expire at once and the gateway looks for them every 0.3 s.
+    # Uploads expire at once and the gateway looks for them every 0.3 s; a gateway worker
+    # that leaves the sweep to another (sweeps=False) never touches them.
     with run_gateway(
-        tmp_path, gateway="sweep_minutes = 0.005", deployment_extra="multipart_expiry_hours = 0"
+        tmp_path,
+        gateway="sweep_minutes = 0.005",
+        deployment_extra="multipart_expiry_hours = 0",
+        sweeps=sweeps,
     ) as live:
         s3 = live.client()
         s3.create_bucket(
             Bucket="sweep-me", CreateBucketConfiguration={"LocationConstraint": "eu-only"}
         )
         upload_id, _ = upload_parts(s3, "sweep-me", "left", [b"abandoned part"])
+        if not sweeps:
+            time.sleep(1.5)  # five sweep periods
+            assert len(s3.list_multipart_uploads(Bucket="sweep-me")["Uploads"]) == 1
+            return
         deadline = time.monotonic() + 10
         while s3.list_multipart_uploads(Bucket="sweep-me").get("Uploads"):
             assert time.monotonic() < deadline, "the abandoned upload was never swept"

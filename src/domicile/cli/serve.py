@@ -14,6 +14,7 @@ from domicile.errors import ConfigError
 from domicile.gateway import logs
 from domicile.gateway.app import Gateway
 from domicile.gateway.server import Server, run
+from domicile.gateway.workers import Supervisor, check_free
 
 
 @click.command()
@@ -26,12 +27,19 @@ from domicile.gateway.server import Server, run
     help="Structured (JSON) log lines on stderr from this level up.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes serving the API ([gateway] workers; more than one uses every core).",
+)
+@click.option(
     "--show-secret",
     is_flag=True,
     help="Put the first tenant's secret in the printed aws commands (what make run does).",
 )
 @pass_state
-def serve(state: State, listen: str | None, log_level: str, show_secret: bool) -> None:
+def serve(
+    state: State, listen: str | None, log_level: str, workers: int | None, show_secret: bool
+) -> None:
     """Serve the S3 API: every S3 client gets residency, encryption and copies unchanged."""
     engine = state.engine
     config = engine.config
@@ -42,33 +50,43 @@ def serve(state: State, listen: str | None, log_level: str, show_secret: bool) -
             file=str(config.path),
             key="tenants",
         )
-    settings = config.gateway
-    if listen:
-        settings = GatewaySection.model_validate({**settings.model_dump(), "listen": listen})
+    overrides = {"listen": listen, "workers": workers}
+    settings = GatewaySection.model_validate(
+        {**config.gateway.model_dump(), **{k: v for k, v in overrides.items() if v}}
+    )
     logs.configure(log_level)
-    gateway = Gateway(engine, settings)
-    server = Server(gateway)
-    _banner(state, server, gateway, show_secret=show_secret)
-    try:
-        run(server)
-    finally:
-        gateway.close()
+    scheme = "https" if settings.tls_cert else "http"
+    if settings.workers > 1:
+        supervisor = Supervisor(state.config_path, settings, settings.workers, log_level=log_level)
+        endpoint = f"{scheme}://{supervisor.listen}"
+        supervisor.run(lambda: _banner(state, endpoint, settings, show_secret=show_secret))
+    else:
+        check_free(settings.host, settings.port)
+        gateway = Gateway(engine, settings)
+        server = Server(gateway)
+        _banner(state, server.endpoint, settings, show_secret=show_secret)
+        try:
+            run(server)
+        finally:
+            gateway.close()
     console.print("gateway stopped; in-flight requests finished, audit head signed")
 
 
-def _banner(state: State, server: Server, gateway: Gateway, *, show_secret: bool) -> None:
-    config = gateway.engine.config
+def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secret: bool) -> None:
+    engine = state.engine
+    config = engine.config
     say = console.print
-    say(f"[bold]domicile S3 gateway[/] on [bold]{server.endpoint}[/]", highlight=False)
+    workers = f" ({settings.workers} worker processes)" if settings.workers > 1 else ""
+    say(f"[bold]domicile S3 gateway[/] on [bold]{endpoint}[/]{workers}", highlight=False)
     rows = table(None, "tenant", "access key", "secret in", "buckets")
     for name, tenant in config.tenants.items():
-        buckets = ", ".join(b.name for b in gateway.engine.list_buckets(name)) or "-"
+        buckets = ", ".join(b.name for b in engine.list_buckets(name)) or "-"
         for key in tenant.keys:
             where = f"${key.secret_env}" if key.secret_env else config.path.name
             rows.add_row(name, key.access_key, where, buckets)
     say(rows)
     first = next(iter(config.tenants.values())).keys[0]
-    policies = gateway.engine.policy_names()
+    policies = engine.policy_names()
     secret = shlex.quote(first.secret_value()) if show_secret else "<its secret>"
     env = (
         f"AWS_ACCESS_KEY_ID={first.access_key} "
@@ -76,8 +94,8 @@ def _banner(state: State, server: Server, gateway: Gateway, *, show_secret: bool
         f"AWS_DEFAULT_REGION={policies[0] if policies else 'us-east-1'}"
     )
     ca = (
-        f" --ca-bundle {shlex.quote(str(config.base_dir / config.gateway.tls_cert))}"
-        if (server.scheme == "https")
+        f" --ca-bundle {shlex.quote(str(config.base_dir / settings.tls_cert))}"
+        if settings.tls_cert
         else ""
     )
     say("\n[bold]Try it[/] (in another terminal; the region names the bucket's policy):")
@@ -87,7 +105,7 @@ def _banner(state: State, server: Server, gateway: Gateway, *, show_secret: bool
         "s3 ls s3://my-bucket/",
     ):
         console.print(
-            f"  {env} aws --endpoint-url {server.endpoint}{ca} {command}",
+            f"  {env} aws --endpoint-url {endpoint}{ca} {command}",
             highlight=False,
             soft_wrap=True,
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -64,9 +65,9 @@ def print_error(error: DomicileError, *, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(error.to_dict(), sort_keys=True, default=str), err=True)
         return
-    err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
-    if error.hint:
-        err_console.print(f"[yellow]what to do:[/] {error.hint}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
+    if error.hint:  # both are plain text: "[gateway] listen" is no markup
+        err_console.print(f"[yellow]what to do:[/] {escape(error.hint)}", highlight=False)
     decision = getattr(error, "decision", None)
     if decision is not None:
         err_console.print(explain_text(decision), highlight=False)

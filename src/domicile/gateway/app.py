@@ -57,6 +57,7 @@ class Gateway:
         tenants: Mapping[str, TenantSection] | None = None,
         *,
         clock: Callable[[], datetime] | None = None,
+        sweeps: bool = True,
     ) -> None:
         self.engine = engine
         self.settings = settings or engine.config.gateway
@@ -72,6 +73,11 @@ class Gateway:
         self.in_flight = 0
         #: Set on shutdown: requests in flight finish, new ones get 503 (retried elsewhere).
         self.draining = False
+        #: Whether this app runs the periodic upload sweep (one worker of several does).
+        self.sweeps = sweeps
+        #: Called on the loop once the app has started (ASGI lifespan): a worker reports
+        #: itself ready to its supervisor with it.
+        self.on_start: Callable[[], None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     # --- ASGI ---------------------------------------------------------------------------
@@ -87,6 +93,8 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.start()
+                if self.on_start is not None:
+                    self.on_start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.stop()
@@ -94,8 +102,9 @@ class Gateway:
                 return
 
     def start(self) -> None:
-        """Begin the periodic sweep of abandoned multipart uploads (needs a running loop)."""
-        if self._sweeper is None:
+        """Begin the periodic sweep of abandoned multipart uploads (needs a running loop),
+        unless this app leaves it to another worker."""
+        if self._sweeper is None and self.sweeps:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_uploads())
 
     async def stop(self, grace: float | None = None) -> None:

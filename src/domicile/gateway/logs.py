@@ -40,10 +40,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
-def configure(level: str = "INFO") -> None:
-    """Send domicile's logs to stderr as JSON lines (what ``domicile serve`` does)."""
+class _Worker(logging.Filter):
+    """Names the worker process on every line (with several gateway workers)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self._index = index
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self._index
+        return True
+
+
+def configure(level: str = "INFO", *, worker: int | None = None) -> None:
+    """Send domicile's logs to stderr as JSON lines (what ``domicile serve`` does); a
+    gateway worker's lines carry ``"worker": N``."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    if worker is not None:
+        handler.addFilter(_Worker(worker))
     root = logging.getLogger("domicile")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

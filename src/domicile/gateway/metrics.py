@@ -2,40 +2,34 @@
 
 One :class:`Metrics` per app, on its own registry (so tests and several apps in one process
 never mix their counts). ``/metrics`` serves :meth:`Metrics.render` in the text format.
+
+With several worker processes (:mod:`domicile.gateway.workers`), the values live in
+prometheus_client's multiprocess files in a folder the supervisor owns (it sets
+``PROMETHEUS_MULTIPROC_DIR`` for the workers it starts) and :meth:`render` adds every
+worker's up, whichever worker the scrape reached; a dead worker's counts stay in the sum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import os
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.multiprocess import MultiProcessCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Set (by the supervisor) for worker processes: where their values are kept and summed.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
-class _SiteErrors(Collector):
-    def __init__(self, source: Callable[[], Mapping[str, int]]) -> None:
-        self._source = source
-
-    def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily(
-            "domicile_site_errors",
-            "Failures seen per storage site (reads, writes, probes) since start.",
-            labels=["site"],
-        )
-        for site, count in sorted(self._source().items()):
-            family.add_metric([site], count)
-        yield family
-
-
 class Metrics:
-    """The gateway's counters; ``site_errors`` reads the engine's per-site failure counts."""
+    """The gateway's counters; ``site_errors`` reads the engine's per-site failure counts,
+    which are carried into the ``domicile_site_errors`` counter as they grow."""
 
     def __init__(self, site_errors: Callable[[], Mapping[str, int]]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._shared = os.environ.get(MULTIPROCESS_ENV) or None
         r = self.registry
         self.requests = Counter(
             "domicile_s3_requests", "S3 requests answered.", ["operation", "status"], registry=r
@@ -53,8 +47,20 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.in_flight = Gauge("domicile_s3_in_flight", "Requests being served.", registry=r)
-        r.register(_SiteErrors(site_errors))
+        self.in_flight = Gauge(
+            "domicile_s3_in_flight",
+            "Requests being served.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self._site_errors = Counter(
+            "domicile_site_errors",
+            "Failures seen per storage site (reads, writes, probes) since start.",
+            ["site"],
+            registry=r,
+        )
+        self._errors_source = site_errors
+        self._errors_seen: dict[str, int] = {}
 
     def observe(
         self, operation: str, status: int, seconds: float, received: int, sent: int
@@ -66,6 +72,19 @@ class Metrics:
             self.received.labels(operation).inc(received)
         if sent:
             self.sent.labels(operation).inc(sent)
+        self._carry_site_errors()
+
+    def _carry_site_errors(self) -> None:
+        for site, count in self._errors_source().items():
+            grown = count - self._errors_seen.get(site, 0)
+            if grown > 0:
+                self._site_errors.labels(site).inc(grown)
+                self._errors_seen[site] = count
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        self._carry_site_errors()
+        if self._shared is None:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, self._shared)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)

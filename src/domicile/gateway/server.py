@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server.embed import Server as Granian
 
+from domicile.errors import ConfigError
 from domicile.gateway.app import Gateway
 from domicile.gateway.logs import LOGGER
 
@@ -59,6 +61,8 @@ class Server:
         cert = Path(base, settings.tls_cert) if settings.tls_cert else None
         key = Path(base, settings.tls_key) if settings.tls_key else None
         self.scheme = "https" if cert else "http"
+        if cert and key:
+            _check_tls(cert, key)
         self._granian = Granian(
             gateway,
             address=self.host,
@@ -147,6 +151,19 @@ class BackgroundServer:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self.server.stop)
             self._thread.join(timeout)
+
+
+def _check_tls(cert: Path, key: Path) -> None:
+    """ConfigError unless ``cert`` and ``key`` load as a TLS certificate chain and its key."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"cannot load the gateway's TLS certificate {cert} and key {key}: {reason}",
+            hint="[gateway] tls_cert and tls_key name PEM files (relative to the "
+            "configuration's folder); both must exist and match",
+        ) from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
