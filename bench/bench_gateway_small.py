@@ -3,7 +3,8 @@
 PUTs and GETs per second and their p50/p99 latency, with the same client against:
 
 - the gateway (granian, a real ``Gateway`` over two local-folder sites, copies = 2, in its
-  own process): goal >= 1,000 PUT/s and >= 3,000 GET/s;
+  own process), with one worker process and with ``--workers`` (the core count), the two
+  taking turns run after run: goal >= 1,000 PUT/s and >= 3,000 GET/s;
 - the engine called directly by 16 threads on the same deployment (what the gateway
   could reach at best);
 - the Swift S3 server of the project's test bed on the same machine (the reference; it
@@ -19,7 +20,14 @@ cores, which client and server share. Each rate is the median of ``--runs`` runs
 latencies are those of the median run.
 
 Run: ``.venv/bin/python bench/bench_gateway_small.py [--small-count 600] [--clients 16]
-[--runs 3] [--quick] [--no-swift]``.
+[--runs 3] [--quick] [--no-swift] [--workers N]``.
+
+Figures of 2026-12-01, 16:00 (a slow hour: the minimal app's ceiling was a third of the
+afternoon's)::
+
+    PUT  Swift 41/s, engine direct 147/s, gateway 1 worker 66/s, 2 workers 84/s (1.26x)
+    GET  Swift 55/s, engine direct 369/s, gateway 1 worker 140/s, 2 workers 353/s (2.52x)
+    ceiling (minimal app): PUT 676-870/s, GET 558-765/s
 
 Figures of 2026-12-01, afternoon (600 objects, 3 runs; load average 2.7 to 3.6)::
 

@@ -177,3 +177,17 @@ def test_a_missing_tls_file_is_a_clear_error(run: Run, deployment: Path, workers
     assert "Traceback" not in result.err
     if workers == "2":
         assert "gateway worker" in result.err  # which process said so
+
+
+def test_a_worker_that_keeps_dying_stops_the_gateway(served: Served) -> None:
+    _until(lambda: len(served.workers()) == 2, "two workers")
+    killed: set[int] = set()
+    for _ in range(3):  # each within 10 s of its worker's start
+        _until(lambda: len(set(served.workers()) - killed) == 2, "a replacement")
+        victim = sorted(set(served.workers()) - killed)[0]
+        subprocess.run(["kill", "-KILL", str(victim)], check=True)
+        killed.add(victim)
+    out, _ = served.process.communicate(timeout=120)
+    assert served.process.returncode == 1  # an error, not a clean stop
+    assert "died 3 times in a row" in served.log.read_text()
+    assert "gateway stopped" not in out
