@@ -145,6 +145,10 @@ def test_a_worker_that_dies_is_replaced_and_its_counts_stay(served: Served) -> N
     assert served.puts_counted() == 20  # the dead worker's ten are still counted
     (died,) = served.lines("a gateway worker died; starting another")
     assert died["level"] == "error" and died["exit_status"] == -signal.SIGKILL
+    served.process.send_signal(signal.SIGINT)  # Ctrl-C, as a terminal sends it to serve
+    out, _ = served.process.communicate(timeout=120)
+    assert served.process.returncode == 0 and "gateway stopped" in out
+    assert len(served.lines("stopped")) == 2  # the survivor and the replacement
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
