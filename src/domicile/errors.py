@@ -48,7 +48,8 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
     │   └── AuditKeyError            the audit signing key is missing or unreadable
     ├── CopiesUnavailable            no copy of an object could be read (every fault listed)
-    └── RequestRejected              the gateway refuses a request (signature, body; S3 code)
+    ├── RequestRejected              the gateway refuses a request (signature, body; S3 code)
+    └── ServeError                   the gateway could not start its workers or keep them up
 """
 
 from __future__ import annotations
@@ -299,3 +300,7 @@ class RequestRejected(DomicileError):
     def __init__(self, message: str, *, code: str, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.code = code
+
+
+class ServeError(DomicileError):
+    """The gateway could not start its worker processes, or keep them running."""

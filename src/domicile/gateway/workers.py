@@ -43,7 +43,7 @@ from prometheus_client import multiprocess
 
 from domicile.config import GatewaySection
 from domicile.engine import open_deployment
-from domicile.errors import ConfigError, DomicileError
+from domicile.errors import ConfigError, DomicileError, ServeError
 from domicile.gateway import logs
 from domicile.gateway.app import Gateway
 from domicile.gateway.metrics import MULTIPROCESS_ENV
@@ -57,10 +57,6 @@ START_TIMEOUT: Final = 60.0
 QUICK_DEATH: Final = 10.0
 #: ... and this many quick deaths in a row stop the gateway.
 CRASH_LOOP: Final = 3
-
-
-class ServeError(DomicileError):
-    """The gateway could not start its workers, or keep them running."""
 
 
 @dataclass(frozen=True, slots=True)
