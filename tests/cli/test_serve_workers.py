@@ -5,6 +5,7 @@ file is a clear error in either mode."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -22,7 +23,7 @@ from botocore.config import Config
 
 import domicile
 from domicile.gateway.server import free_port
-from tests.cli.conftest import Run, serve_process, wait_for
+from tests.cli.conftest import BIN, serve_process, wait_for
 
 PUTS = 40  # over fresh connections: all on one worker has a chance of 2 in 2**40
 
@@ -151,36 +152,46 @@ def test_a_worker_that_dies_is_replaced_and_its_counts_stay(served: Served) -> N
     assert len(served.lines("stopped")) == 2  # the survivor and the replacement
 
 
+def _serve_once(deployment: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``domicile serve`` in a process of its own (it configures logging for the whole
+    process), expected to end by itself."""
+    return subprocess.run(
+        [str(BIN / "domicile"), "--config", str(deployment), "serve", *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_taken_address_is_a_clear_error(run: Run, deployment: Path, workers: str) -> None:
+def test_a_taken_address_is_a_clear_error(deployment: Path, workers: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run(
-            "--config", str(deployment), "serve", "--listen", f"127.0.0.1:{port}",
-            "--workers", workers,
-        )  # fmt: skip
-    assert result.code == 3
-    assert f"127.0.0.1:{port} is in use: another server listens there" in result.err
-    assert "[gateway] listen" in result.err  # the hint, brackets and all
-    assert "Ctrl-C" not in result.out  # no banner for a gateway that never listened
+        result = _serve_once(deployment, "--listen", f"127.0.0.1:{port}", "--workers", workers)
+    assert result.returncode == 3
+    assert f"127.0.0.1:{port} is in use: another server listens there" in result.stderr
+    assert "[gateway] listen" in result.stderr  # the hint, brackets and all
+    assert "Ctrl-C" not in result.stdout  # no banner for a gateway that never listened
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_missing_tls_file_is_a_clear_error(run: Run, deployment: Path, workers: str) -> None:
+def test_a_missing_tls_file_is_a_clear_error(deployment: Path, workers: str) -> None:
     text = deployment.read_text().replace(
         "[gateway]\n", '[gateway]\ntls_cert = "gone.pem"\ntls_key = "gone.key"\n', 1
     )
     deployment.write_text(text)
     listen = f"127.0.0.1:{free_port()}"
-    result = run("--config", str(deployment), "serve", "--listen", listen, "--workers", workers)
-    assert result.code == 3, result.err
-    assert "cannot load the gateway's TLS certificate" in result.err
-    assert "No such file or directory" in result.err
-    assert "Traceback" not in result.err
+    result = _serve_once(deployment, "--listen", listen, "--workers", workers)
+    assert result.returncode == 3, result.stderr
+    assert "cannot load the gateway's TLS certificate" in result.stderr
+    assert "No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
     if workers == "2":
-        assert "gateway worker" in result.err  # which process said so
+        assert "gateway worker" in result.stderr  # which process said so
 
 
 def test_a_worker_that_keeps_dying_stops_the_gateway(served: Served) -> None:

@@ -9,10 +9,12 @@ import base64
 import hashlib
 import logging
 import os
+import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import google_crc32c
 import pytest
@@ -329,3 +331,37 @@ def test_an_upload_part_failing_its_digest_is_not_kept(live: Any, bucket: str) -
         )
     s3.abort_multipart_upload(Bucket=bucket, Key="part.bin", UploadId=upload)
     assert_nothing_left(live, bucket, "part.bin", before)
+
+
+def _answer_then_close(endpoint: str, head: str) -> tuple[bytes, bool]:
+    """Send only ``head`` (its body held back, as a client waiting for ``100 Continue``
+    does); return the answer and whether the gateway then closed the connection."""
+    parts = urlsplit(endpoint)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1"))
+        data = b""
+        try:
+            while piece := sock.recv(65536):
+                data += piece
+        except TimeoutError:
+            return data, False  # still open, waiting for the body it was promised
+        return data, True
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_request_refused_before_its_body_closes_the_connection(
+    live: Any, bucket: str, signed: bool
+) -> None:
+    # Refused before any body byte is read (no signature; a part number out of range):
+    # whatever follows on this connection may be the held-back body, never a request.
+    path, query = f"/{bucket}/held", [("partNumber", "0"), ("uploadId", "x")]
+    headers = {"host": host_of(live.endpoint), "content-length": "5", "expect": "100-continue"}
+    if signed:
+        headers = sign("PUT", host_of(live.endpoint), path, query, headers).headers
+    head = request_head("PUT", f"{path}?{canonical_query(query)}", headers)
+    data, closed = _answer_then_close(live.endpoint, head)
+    status = data.split(b"\r\n", 1)[0]
+    assert status.startswith(b"HTTP/1.1 40"), data[:200]
+    assert (b"InvalidArgument" if signed else b"AccessDenied") in data
+    assert b"connection: close" in data.lower()
+    assert closed

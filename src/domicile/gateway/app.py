@@ -163,6 +163,11 @@ class Gateway:
                     operation, reply = await loop.run_in_executor(
                         self.pool, context.run, self._serve, req, body, rid
                     )
+            if req is not None and _declares_body(req) and not body.complete:
+                # Refused before its body was read: the client may be holding the body
+                # back (Expect: 100-continue) or still sending it; either way the next
+                # bytes on this connection are not a request. Close it after the reply.
+                reply.headers.append(("connection", "close"))
             status = reply.status
             sent = await self._send(send, req, reply, rid, loop)
         finally:
@@ -279,6 +284,14 @@ class Gateway:
 
 
 _OPS: Final = frozenset({"/health", "/metrics"})
+
+
+def _declares_body(req: S3Request) -> bool:
+    """Whether the request announces a body (a non-zero length, or chunked)."""
+    length = req.header("content-length")
+    return (length is not None and length.strip() not in ("", "0")) or (
+        req.header("transfer-encoding") is not None
+    )
 
 
 def _prefetch(chunks: Iterator[bytes], length: int | None) -> bytes | Iterator[bytes]:

@@ -47,6 +47,11 @@ class ThreadBody:
                 self.received += len(piece)
                 yield piece
 
+    @property
+    def complete(self) -> bool:
+        """Whether the body was read to its end."""
+        return self._done
+
     def drain(self) -> None:
         """Read and drop what is left of the body (so the connection can be reused)."""
         for _ in self:
