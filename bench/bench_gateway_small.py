@@ -29,6 +29,11 @@ afternoon's)::
     GET  Swift 55/s, engine direct 369/s, gateway 1 worker 140/s, 2 workers 353/s (2.52x)
     ceiling (minimal app): PUT 676-870/s, GET 558-765/s
 
+An hour later (``--no-swift``): PUT 1 worker 74/s, 2 workers 91/s (1.23x), engine direct
+105/s; GET 171/s, 218/s (1.28x), engine direct 314/s; ceiling PUT 769-1,039/s, GET
+1,078-1,896/s. The GET gain depends on how the kernel's SO_REUSEPORT hash splits the 16
+connections between the two workers.
+
 Figures of 2026-12-01, afternoon (600 objects, 3 runs; load average 2.7 to 3.6)::
 
     PUT  Swift 70/s, engine direct 231/s, gateway 157/s (p50 102 ms, p99 169 ms):
