@@ -40,12 +40,17 @@ def run(body: Coroutine[Any, Any, None]) -> None:
     asyncio.run(body)
 
 
+def feed_of(chunks: Iterator[bytes], pool: ThreadPoolExecutor, **options: int) -> Feed:
+    """A feed of ``chunks`` on ``pool``, from the running loop and the current context."""
+    return Feed(chunks, asyncio.get_running_loop(), pool, contextvars.copy_context(), **options)
+
+
 def test_every_piece_in_order_then_the_end() -> None:
     source = Source(20)
 
     async def body() -> None:
         with ThreadPoolExecutor(2) as pool:
-            feed = Feed(iter(source), asyncio.get_running_loop(), pool, contextvars.copy_context())
+            feed = feed_of(iter(source), pool)
             got = []
             while (piece := await feed.next()) is not None:
                 got.append(piece)
@@ -62,9 +67,7 @@ def test_reads_ahead_a_bounded_amount_and_gives_its_thread_back() -> None:
 
     async def body() -> None:
         with ThreadPoolExecutor(1) as pool:
-            feed = Feed(
-                iter(source), asyncio.get_running_loop(), pool, contextvars.copy_context(), ahead=3
-            )
+            feed = feed_of(iter(source), pool, ahead=3)
             assert await feed.next() == bytes([0]) * 10
             await asyncio.sleep(0.1)  # the consumer is slow: the producer fills up and stops
             assert source.read == 4  # the one taken, and three ahead
@@ -85,7 +88,7 @@ def test_the_streams_failure_comes_after_the_pieces_before_it() -> None:
 
     async def body() -> None:
         with ThreadPoolExecutor(2) as pool:
-            feed = Feed(iter(source), asyncio.get_running_loop(), pool, contextvars.copy_context())
+            feed = feed_of(iter(source), pool)
             for i in range(5):
                 assert await feed.next() == bytes([i]) * 10
             with pytest.raises(OSError, match="site gone at piece 5"):
@@ -101,9 +104,7 @@ def test_closing_mid_stream_stops_reading_and_closes_the_stream() -> None:
 
     async def body() -> None:
         with ThreadPoolExecutor(2) as pool:
-            feed = Feed(
-                iter(source), asyncio.get_running_loop(), pool, contextvars.copy_context(), ahead=2
-            )
+            feed = feed_of(iter(source), pool, ahead=2)
             assert await feed.next() is not None
             await feed.close()  # the client went away
 
@@ -124,7 +125,7 @@ def test_the_context_of_the_request_is_kept() -> None:
     async def body() -> None:
         request.set("R1")
         with ThreadPoolExecutor(2) as pool:
-            feed = Feed(stream(), asyncio.get_running_loop(), pool, contextvars.copy_context())
+            feed = feed_of(stream(), pool)
             while await feed.next() is not None:
                 pass
             await feed.close()
@@ -137,9 +138,8 @@ def test_many_feeds_share_few_threads() -> None:
     sources = [Source(50) for _ in range(8)]
 
     async def body() -> None:
-        loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(2) as pool:
-            feeds = [Feed(iter(s), loop, pool, contextvars.copy_context()) for s in sources]
+            feeds = [feed_of(iter(s), pool) for s in sources]
 
             async def drain(feed: Feed) -> int:
                 n = 0

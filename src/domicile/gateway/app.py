@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from domicile.config import GatewaySection, TenantSection
 from domicile.gateway import logs
-from domicile.gateway.bridge import Receive, ThreadBody, batched
+from domicile.gateway.bridge import Receive, ThreadBody, batched, close_stream
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.feed import Feed
 from domicile.gateway.metrics import CONTENT_TYPE, Metrics
@@ -302,7 +302,7 @@ def _prefetch(chunks: Iterator[bytes], length: int | None) -> bytes | Iterator[b
     pieces = batched(chunks)
     first = next(pieces, b"")
     if not first or len(first) == length:
-        _close(chunks)  # all read; a generator that has not seen its end finishes now
+        close_stream(chunks)  # all read; a generator that has not seen its end finishes now
         return first
 
     def rest() -> Iterator[bytes]:
@@ -310,12 +310,6 @@ def _prefetch(chunks: Iterator[bytes], length: int | None) -> bytes | Iterator[b
             yield first
             yield from pieces
         finally:
-            _close(chunks)
+            close_stream(chunks)
 
     return rest()
-
-
-def _close(chunks: Iterator[bytes]) -> None:
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()

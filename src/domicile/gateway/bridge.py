@@ -94,3 +94,10 @@ def batched(chunks: Iterator[bytes], size: int = RESPONSE_PIECE) -> Iterator[byt
             pending, held = [], 0
     if pending:
         yield b"".join(pending)
+
+
+def close_stream(chunks: object) -> None:
+    """Close ``chunks`` if it can be closed (a generator, a site's response stream)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final
 
+from domicile.gateway.bridge import close_stream
+
 __all__ = ["AHEAD", "Feed"]
 
 #: Pieces read in advance of the one being sent.
@@ -81,9 +83,7 @@ class Feed:
             task = self._task
         if task is not None:
             await asyncio.gather(asyncio.wrap_future(task), return_exceptions=True)
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            await self._loop.run_in_executor(self._pool, close)
+        await self._loop.run_in_executor(self._pool, close_stream, self._chunks)
 
     def _start(self) -> None:
         """Submit a producer unless one runs, the stream ended, or enough pieces wait

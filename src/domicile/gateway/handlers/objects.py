@@ -16,6 +16,7 @@ from domicile.engine import ObjectInfo, ObjectReader
 from domicile.engine.records import COMPOSITE
 from domicile.errors import DomicileError
 from domicile.gateway import s3xml
+from domicile.gateway.bridge import close_stream
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.checksums import HEADERS as CHECKSUM_HEADERS
 from domicile.gateway.checksums import ChecksumSet, new_checksum
@@ -119,9 +120,7 @@ def _object_head(
 
 
 def _close(reader: ObjectReader) -> None:
-    close = getattr(reader.chunks, "close", None)
-    if close is not None:
-        close()
+    close_stream(reader.chunks)
 
 
 def delete_object(call: Call) -> Reply:
