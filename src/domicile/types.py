@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Reads ``length`` bytes at ``offset`` of some ciphertext (a local file, a remote blob).
-#: It may return fewer bytes only at the end of the data.
-RangeReader = Callable[[int, int], bytes]
+#: It may return fewer bytes only at the end of the data, and may return a view (of a
+#: larger buffer it read) rather than a copy.
+RangeReader = Callable[[int, int], bytes | memoryview]
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ class SeekableReader:
         file_key = unwrap_file_key(header, identities)
         self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
 
-    def _fetch(self, offset: int, length: int) -> bytes:
+    def _fetch(self, offset: int, length: int) -> bytes | memoryview:
         data = self._read(offset, length)
         self.reads += 1
         self.bytes_read += len(data)
@@ -96,7 +96,7 @@ class SeekableReader:
     def _read_header(self, header_length: int | None) -> tuple[Header, bytes]:
         limit = min(self.ciphertext_length, MAX_HEADER_SIZE + NONCE_SIZE)
         if header_length is not None:
-            data = self._fetch(0, min(header_length + NONCE_SIZE, limit))
+            data = bytes(self._fetch(0, min(header_length + NONCE_SIZE, limit)))
             header = parse_header(data, complete=True)
             assert header is not None
             if header.length != header_length:
@@ -107,7 +107,7 @@ class SeekableReader:
             return header, data[header.length :]
         size = min(_FIRST_HEADER_READ, limit)
         while True:
-            data = self._fetch(0, size)
+            data = bytes(self._fetch(0, size))
             header = parse_header(data, complete=size >= limit)
             if header is not None and len(data) >= header.length + NONCE_SIZE:
                 return header, data[header.length : header.length + NONCE_SIZE]

@@ -27,7 +27,9 @@ from domicile.errors import (
 from domicile.policy import SiteStatus
 from domicile.sites import Site
 
-WINDOW_CHUNKS = 64  # 4 MiB of ciphertext per decryption window
+#: Chunks per decryption window. One: the streaming reader then hands each chunk over as a
+#: view of the site's piece (a 4 MiB window was a 4 MiB copy of every byte read).
+WINDOW_CHUNKS = 1
 _READABLE = {SiteStatus.ACTIVE, SiteStatus.DRAINING}
 _FAULT_KINDS: tuple[tuple[type[Exception], str], ...] = (
     (SiteUnavailable, "unreachable"),

@@ -5,6 +5,11 @@ remote site for each window separately pays a round trip per window; this reader
 one ranged stream covering every chunk the request needs and serves consecutive reads from
 it, reopening only if a read jumps. The header of a blob whose requested range starts
 further in is fetched on its own, so a small range in a large blob moves only what it needs.
+
+A read that lies within one piece of the site's stream is answered with a view of that
+piece, not a copy; only a read that straddles two pieces is joined. Asked for one chunk at
+a time (65,552 bytes against a local site's 1 MiB pieces), the reader copies one chunk in
+sixteen instead of every byte.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ class StreamingReader:
         self._pos = 0
         self._buf = memoryview(b"")
 
-    def __call__(self, offset: int, length: int) -> bytes:
+    def __call__(self, offset: int, length: int) -> bytes | memoryview:
         if offset == 0 and length < self._first:
             return b"".join(self._site.get(self._blob_id, 0, length))  # the header alone
         if self._it is None or offset != self._pos:
@@ -46,7 +51,7 @@ class StreamingReader:
             self._buf = self._buf[take:]
             need -= take
         self._pos += length - need
-        return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _open(self, offset: int) -> None:
         self.close()
