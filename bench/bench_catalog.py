@@ -10,7 +10,8 @@ Figures, per second, each with its baseline and the ratio catalog/baseline:
    garbage, its rows deleted), vs raw sqlite3 running the same statements;
 4. listing all N keys in pages of 1,000, vs raw ``SELECT ... ORDER BY key LIMIT 1000``;
 5. ``commit_version`` from 16 threads at once, with group commit (concurrent commits share
-   a transaction) vs one transaction per commit (the same code with batches of one).
+   a transaction) vs one transaction per commit (the same code with batches of one);
+6. ``lookup`` from 16 threads at once (a gateway's GETs) vs one thread doing the same.
 
 Both sides use a file catalog created by ``open_catalog`` (same schema, indexes and
 pragmas: WAL, synchronous=NORMAL). The engine's target of 1,000 puts of 64 KiB per second
@@ -220,6 +221,19 @@ def threaded_commit(cat: SqlCatalog, objs: list[Any], threads: int, batch: int) 
         groupcommit.MAX_BATCH = saved
 
 
+def threaded_lookup(cat: SqlCatalog, objs: list[Any], threads: int) -> float:
+    """Seconds for ``threads`` threads to look ``objs`` up between them."""
+    workers = [
+        threading.Thread(target=ours_lookup, args=(cat, objs[t::threads])) for t in range(threads)
+    ]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - start
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -263,6 +277,11 @@ def run_round(folder: Path, n: int, r: int) -> dict[str, tuple[float, float]]:
         threaded_commit(grouped, make(n, "grouped"), 16, groupcommit.MAX_BATCH),
         threaded_commit(single, make(n, "single"), 16, 1),
     )
+    committed = make(n, "grouped")
+    times["lookup(), 16 threads / one thread"] = (
+        threaded_lookup(grouped, committed, 16),
+        threaded_lookup(grouped, committed, 1),
+    )
     grouped.close()
     single.close()
     return times
@@ -281,7 +300,8 @@ def main() -> None:
                 results.setdefault(name, []).append(pair)
     print(
         f"catalog vs raw sqlite3, {n:,} objects, {args.rounds} rounds (median; best); "
-        "the last line's baseline is the catalog itself with one commit per transaction"
+        "the last two lines' baselines are the catalog itself (one commit per transaction; "
+        "one thread)"
     )
     for name, pairs in results.items():
         ours = [n / o for o, _ in pairs]

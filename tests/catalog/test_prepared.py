@@ -59,3 +59,15 @@ def test_rows_read_like_sqlalchemy_rows() -> None:
         ("current", 2),
         ("old", 9),
     ]
+
+
+def test_the_current_state_is_written_into_the_sql() -> None:
+    # Bound as "state = ?", SQLite could use the partial index versions_current only by
+    # re-preparing the statement at every execution.
+    from domicile.catalog import schema
+
+    compiled = (
+        sa.select(schema.versions.c.key).where(schema.IS_CURRENT).compile(dialect=sqlite.dialect())
+    )
+    assert "versions.state = 'current'" in str(compiled)
+    assert compiled.params == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 
@@ -145,5 +146,47 @@ def test_an_in_memory_catalog_is_thread_safe() -> None:
 
         assert _run(4, work) == []
         assert catalog.stats()[0].objects == 10
+    finally:
+        catalog.close()
+
+
+def test_sqlite_point_reads_keep_one_connection_per_thread(sqlite_url: str) -> None:
+    catalog = open_catalog(sqlite_url)
+    try:
+        catalog.create_bucket("docs", "p")
+        db = catalog._db
+
+        def driver() -> object:
+            with db.raw_read() as raw:
+                return raw._driver
+
+        mine = driver()
+        assert driver() is mine  # reused: no pool checkout per read
+        theirs: list[object] = []
+        other = threading.Thread(target=lambda: theirs.append(driver()))
+        other.start()
+        other.join()
+        assert theirs and theirs[0] is not mine
+        # Each read is its own snapshot: a commit from elsewhere is seen by the next read.
+        commit(catalog, "docs", "k")
+        assert catalog.lookup("docs", "k").version.key == "k"
+    finally:
+        catalog.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        mine.execute("SELECT 1")  # type: ignore[attr-defined]
+
+
+def test_a_point_read_does_not_hold_up_a_writer(sqlite_url: str) -> None:
+    catalog = open_catalog(sqlite_url)
+    try:
+        catalog.create_bucket("docs", "p")
+        committed = threading.Event()
+        with catalog._db.raw_read():  # a reader inside its transaction...
+            writer = threading.Thread(
+                target=lambda: (commit(catalog, "docs", "k"), committed.set())
+            )
+            writer.start()
+            assert committed.wait(10)  # ...and the writer commits all the same (WAL)
+        writer.join()
     finally:
         catalog.close()

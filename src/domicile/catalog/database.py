@@ -17,6 +17,7 @@ PUT's commit), where on SQLite those of threads arriving together share one tran
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
@@ -72,9 +73,16 @@ class Database:
             ) from None
         lock = threading.Lock()
         self._wlock: AbstractContextManager[Any] = lock if sqlite else nullcontext()
-        self._rlock: AbstractContextManager[Any] = lock if url in _MEMORY else nullcontext()
+        # Point reads on SQLite take turns: each query releases the GIL several times, and
+        # 16 threads reading at once handed it over at every release (1,160 lookups/s
+        # against 3,770/s taking turns, on 2 cores). A file catalog's readers still run
+        # beside its writer (WAL); an in-memory catalog shares the writers' lock.
+        self._rlock: AbstractContextManager[Any] = (
+            lock if url in _MEMORY else threading.Lock() if sqlite else nullcontext()
+        )
         self._sqlite = sqlite
         self._group = GroupCommit(lock, self._raw_write) if sqlite else None
+        self._readers = _Readers(self.engine) if sqlite and url not in _MEMORY else None
         if sqlite:
             configure_sqlite(self.engine)
         try:
@@ -107,8 +115,17 @@ class Database:
     @contextmanager
     def raw_read(self) -> Iterator[Raw]:
         """A read transaction on the driver's connection: one consistent snapshot."""
-        with self._rlock, self._raw(write=False) as raw:
-            yield raw
+        if self._readers is None:
+            with self._rlock, self._raw(write=False) as raw:
+                yield raw
+            return
+        driver = self._readers.connection()
+        with self._rlock:
+            driver.execute("BEGIN")
+            try:
+                yield Raw(driver, self.engine.dialect)
+            finally:
+                driver.rollback()
 
     @contextmanager
     def _raw_write(self) -> Iterator[Raw]:
@@ -163,7 +180,55 @@ class Database:
             return str(conn.exec_driver_sql(f"PRAGMA {name}").scalar())
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         self.engine.dispose()
+
+
+class _Reader:
+    """One thread's read connection, closed when the thread ends (its holder is freed)
+    or when the database closes."""
+
+    __slots__ = ("__weakref__", "driver")
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+
+    def close(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+            self.driver = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _Readers:
+    """A read connection per thread, kept for the thread's life: a lookup then pays no
+    pool checkout and checkin (~30 us, as much as the lookup's queries)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._all: weakref.WeakSet[_Reader] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def connection(self) -> Any:
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None or reader.driver is None:
+            pooled = self._engine.raw_connection()  # opened with the pragmas set
+            reader = _Reader(pooled.driver_connection)
+            pooled.detach()  # ours until the thread ends: the pool no longer counts it
+            self._local.reader = reader
+            with self._lock:
+                self._all.add(reader)
+        return reader.driver
+
+    def close(self) -> None:
+        with self._lock:
+            readers = list(self._all)
+        for reader in readers:
+            reader.close()
 
 
 def configure_sqlite(engine: sa.Engine) -> None:

@@ -60,6 +60,10 @@ sa.Index(
     sqlite_where=versions.c.state == "current",
     postgresql_where=versions.c.state == "current",
 )
+#: The condition of ``versions_current`` for queries, with ``'current'`` written into the SQL:
+#: bound as ``state = ?`` it lets SQLite use the partial index only by re-preparing the
+#: statement at every execution (a current-version lookup took 48-65 us instead of 14).
+IS_CURRENT = versions.c.state == sa.literal_column("'current'")
 
 segments = sa.Table(
     "segments",

@@ -42,7 +42,7 @@ _V = t.versions.c
 _BUCKET = Prepared(sa.select(t.buckets).where(t.buckets.c.name == sa.bindparam("bucket")))
 _CURRENT = Prepared(
     sa.select(t.versions).where(
-        _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), _V.state == "current"
+        _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT
     )
 )
 _VERSION = Prepared(sa.select(t.versions).where(_V.version_id == sa.bindparam("vid")))
@@ -211,7 +211,7 @@ class SqlCatalog(Journals, Uploads):
             def fetch(low: str, inclusive: bool, high: str | None, n: int) -> list[Version]:
                 query = sa.select(t.versions).where(
                     c.bucket == bucket,
-                    c.state == "current",
+                    t.IS_CURRENT,
                     c.key >= low if inclusive else c.key > low,
                 )
                 if high is not None:
