@@ -114,6 +114,33 @@ def test_a_changed_date_is_refused() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("time", "says"),
+    [
+        ("T1000Z", "not in the form"),
+        ("T10:00:00Z", "not in the form"),
+        ("T\u0661\u06600000Z", "not in the form"),  # Arabic-Indic digits
+        ("T246000Z", "does not exist"),
+        ("T236000Z", "does not exist"),
+    ],
+)
+def test_a_malformed_or_impossible_request_time_is_refused(time: str, says: str) -> None:
+    req = _signed_put()
+    day = {n.lower(): v for n, v in req.headers}["x-amz-date"][:8]  # the credential's date
+    with pytest.raises(RequestRejected, match=says) as info:
+        req.with_header("X-Amz-Date", day + time).verify()
+    assert info.value.code == "MissingSecurityHeader"
+
+
+@pytest.mark.parametrize("date", ["20261301T100000Z", "20270229T100000Z", "20260100T100000Z"])
+def test_an_impossible_calendar_date_is_refused(date: str) -> None:
+    from domicile.gateway.sigv4 import _parse_amz_date
+
+    with pytest.raises(RequestRejected, match="does not exist"):
+        _parse_amz_date(date, "AuthorizationQueryParametersError")
+    assert _parse_amz_date("20280229T235959Z", "X") == datetime(2028, 2, 29, 23, 59, 59, tzinfo=UTC)
+
+
 def test_another_secret_is_refused() -> None:
     req = botocore_signed("GET", f"{ENDPOINT}/b/k", secret="not-the-secret")
     assert _code(req) == "SignatureDoesNotMatch"

@@ -45,7 +45,7 @@ Lookup = Callable[[str], "tuple[str, str] | None"]
 
 MAX_EXPIRES: Final = 7 * 24 * 3600
 _HEX64: Final = re.compile(r"[0-9a-f]{64}")
-_AMZ_DATE: Final = re.compile(r"\d{8}T\d{6}Z")
+_AMZ_DATE: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _HEADER_NAME: Final = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
 _HINT_CLOCK: Final = "set the client's clock right (NTP) and send the request again"
 _HINT_KEYS: Final = "check the access key and secret configured in the client"
@@ -355,8 +355,17 @@ def _request_date(values: dict[str, str]) -> str:
 def _parse_amz_date(value: str, code: str) -> datetime:
     if not _AMZ_DATE.fullmatch(value):
         raise reject(code, f"the date {value[:40]!r} is not in the form YYYYMMDDTHHMMSSZ")
-    try:
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    try:  # the digits' places are fixed: slicing costs a tenth of strptime
+        v = value
+        return datetime(
+            int(v[0:4]),
+            int(v[4:6]),
+            int(v[6:8]),
+            int(v[9:11]),
+            int(v[11:13]),
+            int(v[13:15]),
+            tzinfo=UTC,
+        )
     except ValueError:
         raise reject(code, f"the date {value!r} does not exist") from None
 
