@@ -142,6 +142,13 @@ def test_set_status_plan_apply(deployment: Path, run: Run) -> None:
     assert changed.code == 0, changed.err
     assert "active -> suspended" in changed.out
     assert "cannot comply" in changed.out  # only two EU providers: nowhere to move it
+    # The copy there broke no residency rule: compliant, with the reason it must move.
+    copies = {c["site_id"]: c for c in run(*cfg, "--json", "where", "reports/a").json()}
+    assert copies["hetzner-fsn"]["compliant"] is True
+    assert "suspended" in " ".join(copies["hetzner-fsn"]["reasons"])
+    assert copies["ovh-gra"]["compliant"] is True and copies["ovh-gra"]["reasons"] == []
+    table = run(*cfg, "where", "reports/a").out
+    assert "to move" in table and "suspended" in table
     plan = run(*cfg, "--json", "plan").json()
     assert plan["steps"] == [] and len(plan["blocked"]) == 1
     assert run(*cfg, "apply", "--yes").code == 11

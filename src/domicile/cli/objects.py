@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
+from rich.markup import escape
 
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import (
@@ -219,7 +220,13 @@ def print_where(state: State, bucket: str, key: str) -> None:
         "compliant",
     )
     for c in state.engine.where(bucket, key):
-        ok = "[green]yes[/]" if c.compliant else f"[red]no[/]: {'; '.join(c.reasons)}"
+        why = escape("; ".join(c.reasons))
+        if not c.compliant:
+            ok = f"[red]no[/]: {why}"
+        elif c.reasons:  # residency kept, but the site's status moves the copy off it
+            ok = f"[yellow]yes[/], to move: {why}"
+        else:
+            ok = "[green]yes[/]"
         t.add_row(c.site_id, c.country, c.operator, ", ".join(c.subject_to), c.state, ok)
     console.print(t)
 

@@ -54,7 +54,11 @@ class ObjectInfo:
 
 @dataclass(frozen=True, slots=True)
 class CopyInfo:
-    """Where one copy of an object rests, and who can compel the operator of that place."""
+    """Where one copy of an object rests, and who can compel the operator of that place.
+
+    ``compliant`` is residency alone (as in the residency report): a copy on a draining or
+    suspended site is compliant, and ``reasons`` then says why it must still move.
+    """
 
     site_id: str
     country: str

@@ -43,7 +43,7 @@ def copies_of(
                 subject_to=tuple(j for j, _ in subject_to(ctx.world, spec.operator)),
                 site_status=spec.status.value,
                 state=p.state,
-                compliant=verdict.accepted,
+                compliant=verdict.compliant,
                 reasons=tuple(r.text for r in verdict.reasons),
                 verified_at=p.verified_at,
             )
