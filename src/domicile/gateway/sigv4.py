@@ -355,17 +355,13 @@ def _request_date(values: dict[str, str]) -> str:
 def _parse_amz_date(value: str, code: str) -> datetime:
     if not _AMZ_DATE.fullmatch(value):
         raise reject(code, f"the date {value[:40]!r} is not in the form YYYYMMDDTHHMMSSZ")
-    try:  # the digits' places are fixed: slicing costs a tenth of strptime
-        v = value
+    day, time = value[:8], value[9:15]  # fixed places: slicing costs a quarter of strptime
+    try:
         return datetime(
-            int(v[0:4]),
-            int(v[4:6]),
-            int(v[6:8]),
-            int(v[9:11]),
-            int(v[11:13]),
-            int(v[13:15]),
+            int(day[:4]), int(day[4:6]), int(day[6:]),
+            int(time[:2]), int(time[2:4]), int(time[4:]),
             tzinfo=UTC,
-        )
+        )  # fmt: skip
     except ValueError:
         raise reject(code, f"the date {value!r} does not exist") from None
 
