@@ -201,37 +201,27 @@ def fresh(folder: Path, name: str) -> tuple[SqlCatalog, sqlite3.Connection, Path
     return cat, raw_connect(path), path
 
 
-def threaded_commit(cat: SqlCatalog, objs: list[Any], threads: int, batch: int) -> float:
-    """Seconds for ``threads`` threads to commit ``objs`` between them, in batches of at
-    most ``batch`` commits per transaction."""
-    saved = groupcommit.MAX_BATCH
-    groupcommit.MAX_BATCH = batch
-    try:
-        workers = [
-            threading.Thread(target=ours_commit, args=(cat, objs[t::threads]))
-            for t in range(threads)
-        ]
-        start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return time.perf_counter() - start
-    finally:
-        groupcommit.MAX_BATCH = saved
-
-
-def threaded_lookup(cat: SqlCatalog, objs: list[Any], threads: int) -> float:
-    """Seconds for ``threads`` threads to look ``objs`` up between them."""
-    workers = [
-        threading.Thread(target=ours_lookup, args=(cat, objs[t::threads])) for t in range(threads)
-    ]
+def threaded(
+    work: Callable[[SqlCatalog, list[Any]], None], cat: SqlCatalog, objs: list[Any], threads: int
+) -> float:
+    """Seconds for ``threads`` threads to run ``work`` on ``objs`` between them."""
+    workers = [threading.Thread(target=work, args=(cat, objs[t::threads])) for t in range(threads)]
     start = time.perf_counter()
     for w in workers:
         w.start()
     for w in workers:
         w.join()
     return time.perf_counter() - start
+
+
+def threaded_commit(cat: SqlCatalog, objs: list[Any], threads: int, batch: int) -> float:
+    """:func:`threaded` commits, in batches of at most ``batch`` per transaction."""
+    saved = groupcommit.MAX_BATCH
+    groupcommit.MAX_BATCH = batch
+    try:
+        return threaded(ours_commit, cat, objs, threads)
+    finally:
+        groupcommit.MAX_BATCH = saved
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -279,8 +269,8 @@ def run_round(folder: Path, n: int, r: int) -> dict[str, tuple[float, float]]:
     )
     committed = make(n, "grouped")
     times["lookup(), 16 threads / one thread"] = (
-        threaded_lookup(grouped, committed, 16),
-        threaded_lookup(grouped, committed, 1),
+        threaded(ours_lookup, grouped, committed, 16),
+        threaded(ours_lookup, grouped, committed, 1),
     )
     grouped.close()
     single.close()
