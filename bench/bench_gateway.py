@@ -21,6 +21,19 @@ Run: ``.venv/bin/python bench/bench_gateway.py [--size-mib 1024] [--memory-mib 5
 [--runs 3] [--quick] [--only stream,rclone,memory]``. ``--quick`` is a 10x smaller run;
 the defaults (what ``make bench`` runs) take about 5 minutes.
 
+Figures of 2026-12-01, evening (``--only stream,rclone``, then ``--only stream`` 20 minutes
+later: the VM's speed moved by half between the two)::
+
+    PUT 1 GiB  direct 190, gateway 193 MB/s (1.02; met)   | direct 298, gateway 225 (0.75)
+    GET 1 GiB  direct 1,075, gateway 440 MB/s (NOT met)    | direct 1,203, gateway 640 (met)
+    CPU s/GiB  PUT direct 6.57, gateway 7.66; GET direct 1.00, gateway 2.21
+                                                           | 5.22, 6.60; 0.89, 1.74
+    rclone crypt 120 MB/s (9.77 CPU s/GiB); gateway PUT 1.62x (met)
+
+The GET now decrypts each chunk from a view of the site's piece: interleaved with the
+previous commit (4 rounds), 424-744 MB/s (median 671, 1.69 CPU s/GiB) against 463-652
+(552, 2.07).
+
 Figures of 2026-12-01, afternoon (defaults; load average 1.0 at the start, 5.9 at the end
 from the aws CLI's processes: MB/s are noisy, the ratios and CPU seconds less so)::
 
@@ -35,13 +48,12 @@ An hour earlier, on a faster moment of the VM: PUT 224 vs 281 MB/s (0.80), GET 4
 runs: the response feed (``gateway/feed.py``) gave GET 398-555 MB/s (median 496) against
 378-422 (median 392) for the previous design, alternating four times.
 
-Where the time goes: a GET's gateway process spends ~2.2 CPU-s/GiB, mostly under the GIL
-(decryption, 0.5 s, releases it): the copy of every ciphertext window in
-``StreamingReader.__call__`` (windows of 64 x (64 KiB + 16) never line up with LocalSite's
-1 MiB reads), the join of 64 KiB plaintext chunks into 1 MiB pieces, and granian's
-``send``. A PUT pays the engine's per-byte work (MD5 2.1 s/GiB, SHA-256 0.9, ChaCha 0.5)
-plus the event loop's handling of the body, competing for the GIL with the engine's
-threads.
+Where the time goes: a GET's gateway process spends ~1.7 CPU-s/GiB (2.2 before the
+streaming reader handed out views instead of copying every 4 MiB ciphertext window):
+decryption 0.7 s (it releases the GIL), the site's reads 0.25, the join of 64 KiB
+plaintext chunks into 1 MiB pieces 0.12, granian's ``send`` 0.25. A PUT pays the
+engine's per-byte work (MD5 2.1 s/GiB, SHA-256 0.9, ChaCha 0.5) plus the event loop's
+handling of the body, competing for the GIL with the engine's threads.
 """
 
 from __future__ import annotations

@@ -22,6 +22,16 @@ latencies are those of the median run.
 Run: ``.venv/bin/python bench/bench_gateway_small.py [--small-count 600] [--clients 16]
 [--runs 3] [--quick] [--no-swift] [--workers N]``.
 
+Figures of 2026-12-01, evening (``--no-swift``; the previous commit, before the catalog's
+point reads took turns on per-thread connections, in brackets, run just after)::
+
+    PUT  engine direct 206/s (103), gateway 1 worker 149/s (108), 2 workers 189/s (177)
+    GET  engine direct 972/s (319), gateway 1 worker 419/s (216), 2 workers 710/s (485)
+    ceiling (minimal app, granian): PUT 1,834/s (1,908), GET 2,210/s (2,145)
+
+The ceiling is below the GET goal: this client and granian, with nothing behind, do not
+reach 3,000 GETs/s on this machine.
+
 Figures of 2026-12-01, 16:00 (a slow hour: the minimal app's ceiling was a third of the
 afternoon's)::
 
