@@ -114,6 +114,30 @@ def test_failed_commit_rolls_back_entirely(catalog: SqlCatalog) -> None:
     assert len(catalog.segments(old.version_id)) == 2
 
 
+def test_mark_verified_sets_ok_only_where_the_state_is_still_the_one_seen(
+    catalog: SqlCatalog,
+) -> None:
+    catalog.create_bucket("docs", "p")
+    a, b = commit(catalog, "docs", "a"), commit(catalog, "docs", "b")
+    catalog.set_placement_state(a.version_id, "s2", "missing")  # seen so by the check
+    catalog.set_placement_state(b.version_id, "s1", "corrupt")  # a reader, after the check
+    catalog.mark_verified(
+        [
+            (a.version_id, "s1", "ok"),
+            (a.version_id, "s2", "missing"),  # found good again
+            (b.version_id, "s1", "ok"),  # changed since it was seen: its fault stands
+            (b.version_id, "s9", "ok"),  # no such copy
+        ],
+        4321.5,
+    )
+    pa = {x.site_id: x for x in catalog.placements(a.version_id)}
+    pb = {x.site_id: x for x in catalog.placements(b.version_id)}
+    assert [(pa[s].state, pa[s].verified_at) for s in ("s1", "s2")] == [("ok", 4321.5)] * 2
+    assert (pb["s1"].state, pb["s1"].verified_at) == ("corrupt", None)
+    assert (pb["s2"].state, pb["s2"].verified_at) == ("ok", None)  # not in the batch
+    catalog.mark_verified([], 1.0)  # nothing to do
+
+
 def test_placements_states_and_removal(catalog: SqlCatalog) -> None:
     catalog.create_bucket("docs", "p")
     v = commit(catalog, "docs", "k")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +53,42 @@ def test_verify_levels_find_missing_and_corrupt_copies(
     assert [(p.site_id, p.kind) for p in quick.problems] == [(holder, "missing")]
     states = {c.site_id: c.state for c in engine.where("docs", quick.problems[0].key)}
     assert states[holder] == "missing"
+
+
+def test_verify_marks_good_copies_in_batches_and_never_over_a_fault_found_meanwhile(
+    engine: domicile.Domicile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domicile.engine import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "BATCH", 3)  # 3 marks per transaction: 2 and a bit
+    for i in range(4):
+        engine.put("docs", f"k{i}", os.urandom(1000))
+    catalog = engine.context.catalog
+    checked: list[tuple[str, str]] = []
+    check = verify_module.verify_copy
+
+    def spy(ctx: Any, level: Any, version: Any, segments: Any, site_id: str, **kw: Any) -> None:
+        check(ctx, level, version, segments, site_id, **kw)
+        checked.append((version.version_id, site_id))
+
+    monkeypatch.setattr(verify_module, "verify_copy", spy)
+    faulted: list[tuple[str, str]] = []
+
+    def progress(_: int) -> None:  # a reader faults the first copy checked, after its check
+        if not faulted:
+            faulted.append(checked[0])
+            catalog.set_placement_state(*checked[0], "corrupt")
+
+    before = time.time()
+    assert engine.verify("quick", progress=progress).ok
+    assert len(checked) == 8
+    for vid, site in checked:
+        [p] = [p for p in catalog.placements(vid) if p.site_id == site]
+        if (vid, site) in faulted:
+            assert p.state == "corrupt"  # found good before the fault: the fault stands
+        else:
+            assert p.state == "ok" and p.verified_at is not None
+            assert p.verified_at >= before - 1
 
 
 def test_deep_verify_decrypts(engine: domicile.Domicile, tmp_path: Path) -> None:

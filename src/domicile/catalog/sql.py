@@ -56,6 +56,15 @@ _PLACEMENTS = Prepared(
     .where(t.placements.c.version_id == sa.bindparam("vid"))
     .order_by(t.placements.c.site_id)
 )
+_VERIFIED = Prepared(
+    sa.update(t.placements)
+    .where(
+        t.placements.c.version_id == sa.bindparam("vid"),
+        t.placements.c.site_id == sa.bindparam("site"),
+        t.placements.c.state == sa.bindparam("seen"),
+    )
+    .values(state="ok", verified_at=sa.bindparam("at"))
+)
 _FORGET = tuple(
     Prepared(sa.delete(table).where(table.c.version_id == sa.bindparam("vid")))
     for table in (t.segments, t.placements, t.faults, t.versions)
@@ -291,6 +300,13 @@ class SqlCatalog(Journals, Uploads):
                 .where(c.version_id == version_id, c.site_id == site_id)
                 .values(**values)
             )
+
+    def mark_verified(self, copies: Sequence[tuple[str, str, str]], verified_at: float) -> None:
+        if not copies:
+            return
+        at = rows.us(verified_at)
+        params = [{"vid": v, "site": s, "seen": seen, "at": at} for v, s, seen in copies]
+        self._db.group(lambda raw: raw.run_many(_VERIFIED, params))
 
     def remove_placement(self, version_id: str, site_id: str) -> None:
         c = t.placements.c
