@@ -123,19 +123,21 @@ def test_mark_verified_sets_ok_only_where_the_state_is_still_the_one_seen(
     catalog.set_placement_state(b.version_id, "s1", "corrupt")  # a reader, after the check
     catalog.mark_verified(
         [
-            (a.version_id, "s1", "ok"),
-            (a.version_id, "s2", "missing"),  # found good again
-            (b.version_id, "s1", "ok"),  # changed since it was seen: its fault stands
-            (b.version_id, "s9", "ok"),  # no such copy
-        ],
-        4321.5,
+            (a.version_id, "s1", "ok", 4321.5),
+            (a.version_id, "s2", "missing", 4322.5),  # found good again
+            (b.version_id, "s1", "ok", 4323.5),  # changed since it was seen: its fault stands
+            (b.version_id, "s9", "ok", 4324.5),  # no such copy
+        ]
     )
     pa = {x.site_id: x for x in catalog.placements(a.version_id)}
     pb = {x.site_id: x for x in catalog.placements(b.version_id)}
-    assert [(pa[s].state, pa[s].verified_at) for s in ("s1", "s2")] == [("ok", 4321.5)] * 2
+    assert [(pa[s].state, pa[s].verified_at) for s in ("s1", "s2")] == [
+        ("ok", 4321.5),
+        ("ok", 4322.5),
+    ]
     assert (pb["s1"].state, pb["s1"].verified_at) == ("corrupt", None)
     assert (pb["s2"].state, pb["s2"].verified_at) == ("ok", None)  # not in the batch
-    catalog.mark_verified([], 1.0)  # nothing to do
+    catalog.mark_verified([])  # nothing to do
 
 
 def test_placements_states_and_removal(catalog: SqlCatalog) -> None:

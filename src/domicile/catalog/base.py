@@ -215,8 +215,8 @@ class Catalog(Protocol):
         """Set a copy's state (``verified_at`` kept when None); no-op if no such copy."""
         ...
 
-    def mark_verified(self, copies: Sequence[tuple[str, str, str]], verified_at: float) -> None:
-        """Set each ``(version_id, site_id, seen)`` copy ``ok``, verified at
+    def mark_verified(self, copies: Sequence[tuple[str, str, str, float]]) -> None:
+        """Set each ``(version_id, site_id, seen, verified_at)`` copy ``ok``, verified at
         ``verified_at``, in one transaction, if its state is still ``seen`` (what it was
         when the check began); a copy whose state changed since, or that is gone, is
         skipped."""

@@ -301,11 +301,13 @@ class SqlCatalog(Journals, Uploads):
                 .values(**values)
             )
 
-    def mark_verified(self, copies: Sequence[tuple[str, str, str]], verified_at: float) -> None:
+    def mark_verified(self, copies: Sequence[tuple[str, str, str, float]]) -> None:
         if not copies:
             return
-        at = rows.us(verified_at)
-        params = [{"vid": v, "site": s, "seen": seen, "at": at} for v, s, seen in copies]
+        params = [
+            {"vid": vid, "site": site, "seen": seen, "at": rows.us(at)}
+            for vid, site, seen, at in copies
+        ]
         self._db.group(lambda raw: raw.run_many(_VERIFIED, params))
 
     def remove_placement(self, version_id: str, site_id: str) -> None:

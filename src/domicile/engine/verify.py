@@ -99,13 +99,13 @@ class VerifiedBatch:
     def __init__(self, ctx: EngineContext, size: int | None = None) -> None:
         self._ctx = ctx
         self._size = size or BATCH
-        self._marks: list[tuple[str, str, str]] = []
+        self._marks: list[tuple[str, str, str, float]] = []
         self._events: list[tuple[str, dict[str, Any]]] = []
 
     def add(self, level: Level, version: Version, site_id: str, seen: str) -> None:
         """Copy ``site_id`` of ``version`` is good; its state was ``seen`` when the check
         began (the mark is skipped if a reader changed it since: its fault stands)."""
-        self._marks.append((version.version_id, site_id, seen))
+        self._marks.append((version.version_id, site_id, seen, time.time()))
         if level is not Level.QUICK and self._ctx.audit is not None:
             # a size that matches proves little: no record per copy for quick
             self._events.append(_verified_event(level, version, site_id))
@@ -115,7 +115,7 @@ class VerifiedBatch:
     def flush(self) -> None:
         marks, self._marks = self._marks, []
         events, self._events = self._events, []
-        self._ctx.catalog.mark_verified(marks, time.time())
+        self._ctx.catalog.mark_verified(marks)
         if events and self._ctx.audit is not None:
             self._ctx.audit.record_many(events)
 
