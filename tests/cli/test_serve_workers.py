@@ -67,15 +67,19 @@ class Served:
         return float(found.group(1)) if found else 0.0
 
     def workers(self) -> list[int]:
-        """The pids of the worker processes (the supervisor's spawned children)."""
+        """The pids of the worker processes (the supervisor's spawned children); a child
+        that ends between the listing and the look at its command line is left out."""
         pid = self.process.pid
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [
-            int(c)
-            for c in children
-            if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes()
-            and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()
-        ]
+        found = []
+        for child in children:
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:  # it died meanwhile (these tests kill workers)
+                continue
+            if b"multiprocessing" in argv and b"resource_tracker" not in argv:
+                found.append(int(child))
+        return found
 
 
 @pytest.fixture
