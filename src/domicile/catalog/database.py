@@ -36,6 +36,8 @@ _POOL = 16
 T = TypeVar("T")
 
 _MEMORY = ("sqlite://", "sqlite:///:memory:")
+#: How every connection to a SQLite file is opened (the busy timeout also as a pragma).
+_SQLITE_CONNECT: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -59,7 +61,7 @@ class Database:
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         elif sqlite:
             kwargs = {
-                "connect_args": {"check_same_thread": False, "timeout": 30},
+                "connect_args": _SQLITE_CONNECT,
                 "pool_size": _POOL,
                 "max_overflow": 4 * _POOL,
             }
@@ -217,9 +219,13 @@ class _Readers:
     def connection(self) -> Any:
         reader: _Reader | None = getattr(self._local, "reader", None)
         if reader is None or reader.driver is None:
-            pooled = self._engine.raw_connection()  # opened with the pragmas set
-            reader = _Reader(pooled.driver_connection)
-            pooled.detach()  # ours until the thread ends: the pool no longer counts it
+            # Opened as the pool opens its own, but outside it: the pool neither counts it
+            # nor keeps a record for it.
+            dialect = self._engine.dialect
+            args, kwargs = dialect.create_connect_args(self._engine.url)
+            driver = dialect.connect(*args, **{**kwargs, **_SQLITE_CONNECT})
+            _prepare(driver)
+            reader = _Reader(driver)
             self._local.reader = reader
             with self._lock:
                 self._all.add(reader)
@@ -232,6 +238,16 @@ class _Readers:
             reader.close()
 
 
+def _prepare(dbapi_conn: Any) -> None:
+    """A new SQLite connection: autocommit until told (we issue BEGIN ourselves), with the
+    pragmas set."""
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
 def configure_sqlite(engine: sa.Engine) -> None:
     """Set the pragmas on every new connection, and begin transactions ourselves (DDL
     included, which pysqlite would otherwise commit implicitly); ``conn.info["immediate"]``
@@ -239,11 +255,7 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
-        cursor = dbapi_conn.cursor()
-        for pragma in _PRAGMAS:
-            cursor.execute(pragma)
-        cursor.close()
+        _prepare(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
