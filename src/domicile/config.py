@@ -98,6 +98,11 @@ class GatewaySection(_Strict):
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
 
+    @property
+    def scheme(self) -> str:
+        """``https`` when a TLS certificate is set, else ``http``."""
+        return "https" if self.tls_cert else "http"
+
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySection:
         if bool(self.tls_cert) != bool(self.tls_key):

@@ -75,14 +75,15 @@ class Database:
             ) from None
         lock = threading.Lock()
         self._wlock: AbstractContextManager[Any] = lock if sqlite else nullcontext()
-        # Point reads on SQLite take turns: each query releases the GIL several times, and
-        # 16 threads reading at once handed it over at every release (on 2 cores, 16
-        # threads' lookups went from 1,342/s to 4,192/s with turns and per-thread
-        # connections). A file catalog's readers still run beside its writer (WAL); an
-        # in-memory catalog shares the writers' lock.
-        self._rlock: AbstractContextManager[Any] = (
-            lock if url in _MEMORY else threading.Lock() if sqlite else nullcontext()
-        )
+        self._rlock: AbstractContextManager[Any] = nullcontext()
+        if url in _MEMORY:  # one shared connection: readers take the writers' lock
+            self._rlock = lock
+        elif sqlite:
+            # Point reads take turns: each query releases the GIL several times, and 16
+            # threads reading at once handed it over at every release (on 2 cores, 16
+            # threads' lookups went from 1,342/s to 4,192/s with turns and per-thread
+            # connections). They still run beside the writer (WAL).
+            self._rlock = threading.Lock()
         self._sqlite = sqlite
         self._group = GroupCommit(lock, self._raw_write) if sqlite else None
         self._readers = _Readers(self.engine) if sqlite and url not in _MEMORY else None

@@ -55,10 +55,9 @@ def serve(
         {**config.gateway.model_dump(), **{k: v for k, v in overrides.items() if v}}
     )
     logs.configure(log_level)
-    scheme = "https" if settings.tls_cert else "http"
     if settings.workers > 1:
         supervisor = Supervisor(state.config_path, settings, settings.workers, log_level=log_level)
-        endpoint = f"{scheme}://{supervisor.listen}"
+        endpoint = f"{settings.scheme}://{supervisor.listen}"
         supervisor.run(lambda: _banner(state, endpoint, settings, show_secret=show_secret))
     else:
         check_free(settings.host, settings.port)

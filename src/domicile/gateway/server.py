@@ -60,7 +60,7 @@ class Server:
         base = gateway.engine.config.base_dir
         cert = Path(base, settings.tls_cert) if settings.tls_cert else None
         key = Path(base, settings.tls_key) if settings.tls_key else None
-        self.scheme = "https" if cert else "http"
+        self.scheme = settings.scheme
         if cert and key:
             _check_tls(cert, key)
         self._granian = Granian(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-from domicile.engine import ObjectInfo, ObjectReader
+from domicile.engine import ObjectInfo
 from domicile.engine.records import COMPOSITE
 from domicile.errors import DomicileError
 from domicile.gateway import s3xml
@@ -92,7 +92,7 @@ def get_object(call: Call) -> Reply:
         reader = call.engine.get(call.bucket_name, call.key, start, end)
         if reader.info.version_id == info.version_id:
             return Reply(*_object_head(call, info, start, end, ranged=ranged), iter(reader))
-        _close(reader)  # replaced meanwhile: judge the new version instead
+        close_stream(reader.chunks)  # replaced meanwhile: judge the new version instead
         info = reader.info
     raise reject("SlowDown", "the object is being replaced too often to be read")
 
@@ -117,10 +117,6 @@ def _object_head(
         headers.append(("content-range", f"bytes {start}-{end - 1}/{info.size}"))
     headers.append(("content-length", str(end - start)))
     return (206 if ranged else 200), headers
-
-
-def _close(reader: ObjectReader) -> None:
-    close_stream(reader.chunks)
 
 
 def delete_object(call: Call) -> Reply:
