@@ -118,8 +118,8 @@ def test_verify_repair_rebuild(deployment: Path, run: Run) -> None:
     assert run(*cfg, "--json", "verify", "--level", "deep").json()["ok"] is True
     holder = run(*cfg, "--json", "where", "reports/conf.toml").json()[0]["site_id"]
     site_dir = deployment.parent / "sites" / holder
-    for blob in [p for p in site_dir.rglob("b*") if p.is_file()]:
-        blob.unlink()
+    for blob in [p for p in site_dir.rglob("*") if p.is_file() and p.name[0] in "bm"]:
+        blob.unlink()  # the file's one blob (inline: data and manifest), or its two
     bad = run(*cfg, "verify")
     assert bad.code == 11
     assert "missing" in bad.out

@@ -100,6 +100,16 @@ def blob_files(root: Path, site: str) -> list[Path]:
     )
 
 
+def segment_files(engine: Domicile, root: Path, site: str) -> list[Path]:
+    """The files of the objects' data (their segments' blobs) on a local site; a small
+    object's one blob holds its manifest too (inline)."""
+    catalog = engine.context.catalog
+    ids = {
+        s.blob_id for v in catalog.versions_on_site(site) for s in catalog.segments(v.version_id)
+    }
+    return [p for p in blob_files(root, site) if p.name in ids]
+
+
 def first_reader(engine: Domicile, bucket: str, key: str) -> str:
     """The site a read of bucket/key tries first (healthy, then lowest probed latency)."""
     return engine.context.health.read_order([c.site_id for c in engine.where(bucket, key)])[0]

@@ -10,20 +10,16 @@ import pytest
 
 import domicile
 from domicile.errors import CopiesUnavailable
-from tests.engine.conftest import blob_files, first_reader
+from tests.engine.conftest import first_reader, segment_files
 
 MiB = 1024 * 1024
-
-
-def _data_blobs(root: Path, site: str) -> list[Path]:
-    return [p for p in blob_files(root, site) if p.name.startswith("b")]
 
 
 def test_corrupt_copy_fails_over_and_is_recorded(engine: domicile.Domicile, tmp_path: Path) -> None:
     body = os.urandom(300_000)
     info = engine.put("docs", "k", body)
     first = first_reader(engine, "docs", "k")
-    for blob in _data_blobs(tmp_path, first):
+    for blob in segment_files(engine, tmp_path, first):
         data = bytearray(blob.read_bytes())
         data[len(data) // 2] ^= 0x01  # one flipped bit in the middle of the payload
         blob.write_bytes(bytes(data))
@@ -48,7 +44,7 @@ def test_vanished_site_folder_fails_over(engine: domicile.Domicile, tmp_path: Pa
 def test_every_copy_lost_is_a_clear_error(engine: domicile.Domicile, tmp_path: Path) -> None:
     engine.put("docs", "k", b"payload")
     for site in ("fr", "de"):
-        for blob in _data_blobs(tmp_path, site):
+        for blob in segment_files(engine, tmp_path, site):
             blob.unlink()
     with pytest.raises(CopiesUnavailable) as err:
         engine.get("docs", "k").read()
@@ -60,7 +56,7 @@ def test_truncated_copy_is_detected(engine: domicile.Domicile, tmp_path: Path) -
     body = os.urandom(200_000)
     engine.put("docs", "k", body)
     first = first_reader(engine, "docs", "k")
-    for blob in _data_blobs(tmp_path, first):
+    for blob in segment_files(engine, tmp_path, first):
         blob.write_bytes(blob.read_bytes()[:-65552])  # drop the final chunk
     assert engine.get("docs", "k").read() == body
     assert engine.get("docs", "k", 199_000, None).read() == body[199_000:]

@@ -42,6 +42,25 @@ def test_object_recovered_with_stock_age_from_one_site(
     assert recovered == body
 
 
+@pytest.mark.age_cli
+def test_small_object_recovered_with_stock_age_tail_and_head(
+    engine: domicile.Domicile, tmp_path: Path
+) -> None:
+    body = b"line one\nline two\n" + os.urandom(70_000) + b"\n"  # newlines, one at the end
+    engine.put("docs", "notes.txt", body, metadata={"owner": "dpo"})
+    site = engine.where("docs", "notes.txt")[0].site_id
+    [blob] = blob_files(tmp_path, site)  # inline: the object and its manifest in one blob
+    plaintext = _age_decrypt(tmp_path / "keyring.txt", blob)
+
+    def shell(*command: str) -> bytes:
+        return subprocess.run(command, input=plaintext, check=True, capture_output=True).stdout
+
+    manifest = json.loads(shell("tail", "-n", "1"))
+    assert manifest["key"] == "notes.txt" and manifest["inline"] is True
+    assert manifest["meta"]["user"] == {"owner": "dpo"}
+    assert shell("head", "-c", str(manifest["size"])) == body
+
+
 def test_nothing_on_a_site_reveals_names_or_plaintext(
     engine: domicile.Domicile, tmp_path: Path
 ) -> None:

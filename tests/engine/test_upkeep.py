@@ -13,7 +13,13 @@ import pytest
 import domicile
 from domicile.errors import CatalogError
 from domicile.sites import FaultySite, LocalSite
-from tests.engine.conftest import blob_files, drop_catalog, first_reader, make_deployment
+from tests.engine.conftest import (
+    blob_files,
+    drop_catalog,
+    first_reader,
+    make_deployment,
+    segment_files,
+)
 
 MiB = 1024 * 1024
 # A fourth EU site at a fourth provider, so a lost copy has somewhere new to go.
@@ -22,10 +28,6 @@ PL_SITE = """
 template = "scaleway:pl-waw"
 backend = { type = "local", path = "sites/pl" }
 """
-
-
-def _blobs(root: Path, site: str, prefix: str = "b") -> list[Path]:
-    return [p for p in blob_files(root, site) if p.name.startswith(prefix)]
 
 
 def _flip_last_byte(blob: Path) -> None:
@@ -42,7 +44,7 @@ def test_verify_levels_find_missing_and_corrupt_copies(
     report = engine.verify("deep")
     assert report.ok and report.versions == 2 and report.copies == 4
     holder = engine.where("docs", "a")[0].site_id
-    victim = next(p for p in _blobs(tmp_path, holder))
+    victim = next(p for p in segment_files(engine, tmp_path, holder))
     _flip_last_byte(victim)  # same size: only hashing or decrypting can tell
     assert engine.verify("quick").ok
     full = engine.verify("full")
@@ -95,7 +97,7 @@ def test_verify_marks_good_copies_in_batches_and_never_over_a_fault_found_meanwh
 def test_deep_verify_decrypts(engine: domicile.Domicile, tmp_path: Path) -> None:
     engine.put("docs", "a", os.urandom(200_000))
     site = engine.where("docs", "a")[0].site_id
-    [blob] = _blobs(tmp_path, site)
+    [blob] = segment_files(engine, tmp_path, site)
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 1
     blob.write_bytes(bytes(data))
@@ -121,7 +123,7 @@ def test_repair_follows_read_faults(engine: domicile.Domicile, tmp_path: Path) -
     body = os.urandom(150_000)
     engine.put("docs", "k", body)
     holder = first_reader(engine, "docs", "k")
-    [blob] = _blobs(tmp_path, holder)
+    [blob] = segment_files(engine, tmp_path, holder)
     _flip_last_byte(blob)
     for _ in range(2):
         assert engine.get("docs", "k").read() == body  # fails over, records the fault

@@ -458,9 +458,10 @@ def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
 
 
 def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
-    """Queue ``version``'s segment blobs and manifest blob on each of ``sites``."""
-    blobs = [s.blob_id for s in raw.rows(_SEGMENTS, {"vid": version.version_id})]
-    blobs.append(version.manifest_blob_id)
+    """Queue ``version``'s segment blobs and manifest blob on each of ``sites`` (once each:
+    an inline manifest is its version's only segment)."""
+    segments = [s.blob_id for s in raw.rows(_SEGMENTS, {"vid": version.version_id})]
+    blobs = dict.fromkeys([*segments, version.manifest_blob_id])
     now = rows.now_us()
     raw.run_many(
         _INSERT_GARBAGE,

@@ -18,20 +18,33 @@ the two did not need a new schema number.
 
 Its blob id is ``m`` followed by the version id, so a rebuild finds every manifest of a
 site by listing the prefix ``m``; data blobs start with ``b``.
+
+A small object (one segment, written from memory) travels *inline*: its manifest blob is
+its only blob, one age file whose plaintext is the object's bytes, a newline, then the
+manifest (``"schema": 2``, ``"inline": true``, no ``segments``: the blob is the segment,
+and its own length and SHA-256 cannot be written inside it). One write per site instead of
+two. The object's bytes start at plaintext offset 0, so a reader reads the blob exactly as
+it reads any segment (the first ``size`` bytes); canonical JSON holds no raw newline, so
+the manifest is the text after the last one: ``age -d`` then ``tail -n 1`` shows it, and
+``head -c <size>`` recovers the object.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from domicile.catalog import Placement, Segment, Version
+from domicile.crypto import Encryptor, Identity, Recipient, decrypt_bytes, parse_header
 from domicile.engine.records import ObjectMeta
 from domicile.errors import CryptoError
 
+#: A manifest listing its segments; one whose object's bytes precede it in its own blob.
 SCHEMA = 1
+SCHEMA_INLINE = 2
 MANIFEST_PREFIX = "m"
 BLOB_PREFIX = "b"
 
@@ -63,10 +76,12 @@ class Manifest:
     segments: tuple[SegmentEntry, ...]
     checksums: Mapping[str, str] = field(default_factory=dict)
     checksum_type: str | None = None
+    #: The object's bytes precede the manifest in its blob (see the module docstring).
+    inline: bool = False
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {
-            "schema": SCHEMA,
+            "schema": SCHEMA_INLINE if self.inline else SCHEMA,
             "bucket": self.bucket,
             "policy": self.policy,
             "tenant": self.tenant,
@@ -76,8 +91,11 @@ class Manifest:
             "size": self.size,
             "etag": self.etag,
             "meta": {**asdict(self.meta), "user": dict(self.meta.user)},
-            "segments": [asdict(s) for s in self.segments],
         }
+        if self.inline:
+            doc["inline"] = True
+        else:
+            doc["segments"] = [asdict(s) for s in self.segments]
         if self.checksums:
             doc["checksums"] = dict(self.checksums)
             doc["checksum_type"] = self.checksum_type
@@ -87,11 +105,15 @@ class Manifest:
     def from_json(cls, data: bytes) -> Manifest:
         try:
             doc = json.loads(data)
-            if doc.get("schema") != SCHEMA:
+            schema = doc.get("schema")
+            if schema not in (SCHEMA, SCHEMA_INLINE):
                 raise CryptoError(
-                    f"manifest schema {doc.get('schema')!r} is not supported",
+                    f"manifest schema {schema!r} is not supported",
                     hint="upgrade domicile to read manifests written by a newer version",
                 )
+            inline = schema == SCHEMA_INLINE
+            if doc.get("inline", False) is not inline:
+                raise CryptoError(f"malformed manifest: schema {schema} with inline = {not inline}")
             meta = dict(doc["meta"])
             return cls(
                 bucket=doc["bucket"],
@@ -103,12 +125,61 @@ class Manifest:
                 size=int(doc["size"]),
                 etag=doc["etag"],
                 meta=ObjectMeta(**{**meta, "user": dict(meta.get("user", {}))}),
-                segments=tuple(SegmentEntry(**s) for s in doc["segments"]),
+                segments=() if inline else tuple(SegmentEntry(**s) for s in doc["segments"]),
                 checksums={str(k): str(v) for k, v in doc.get("checksums", {}).items()},
                 checksum_type=doc.get("checksum_type"),
+                inline=inline,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CryptoError(f"malformed manifest: {exc}") from None
+
+
+def seal_inline(
+    manifest: Manifest, data: bytes, recipients: Sequence[Recipient]
+) -> tuple[Manifest, bytes]:
+    """The inline blob of a small object: ``data``, a newline and ``manifest`` in one age
+    file; and the manifest with that blob as its only segment (for the catalog)."""
+    manifest = replace(manifest, inline=True, segments=())
+    encryptor = Encryptor(recipients)
+    blob = b"".join(
+        (
+            encryptor.header,
+            encryptor.update(data),
+            encryptor.update(b"\n" + manifest.to_json()),
+            encryptor.finalize(),
+        )
+    )
+    return _with_blob(manifest, len(data), blob, encryptor.header_length), blob
+
+
+def read_manifest(blob: bytes, identities: Sequence[Identity]) -> Manifest:
+    """The manifest in the blob ``blob`` (a manifest of either schema); raises CryptoError
+    if it does not decrypt, or is malformed."""
+    plaintext = decrypt_bytes(blob, identities)
+    data_end, newline, text = plaintext.rpartition(b"\n")
+    manifest = Manifest.from_json(text)
+    if not manifest.inline:
+        if newline:
+            raise CryptoError("malformed manifest: bytes before a manifest that lists segments")
+        return manifest
+    if not newline or len(data_end) != manifest.size:
+        raise CryptoError(
+            f"malformed inline manifest: it precedes {len(data_end)} bytes, not {manifest.size}"
+        )
+    header = parse_header(blob)
+    assert header is not None  # decrypt_bytes parsed it already
+    return _with_blob(manifest, manifest.size, blob, header.length)
+
+
+def _with_blob(manifest: Manifest, size: int, blob: bytes, header_length: int) -> Manifest:
+    entry = SegmentEntry(
+        blob_id=manifest_blob_id(manifest.version_id),
+        plaintext_size=size,
+        header_length=header_length,
+        ciphertext_length=len(blob),
+        sha256=hashlib.sha256(blob).hexdigest(),
+    )
+    return replace(manifest, segments=(entry,))
 
 
 def catalog_records(

@@ -276,11 +276,13 @@ def _add(ctx: EngineContext, s: Step, throttle: Throttle) -> None:
     assert s.source is not None
     version = ctx.catalog.get_version(s.version_id)
     src, dst = ctx.site(s.source), ctx.site(s.site_id)
-    for seg in ctx.catalog.segments(s.version_id):
+    segments = ctx.catalog.segments(s.version_id)
+    for seg in segments:
         copy_blob(
             src, dst, seg.blob_id, seg.ciphertext_sha256, seg.ciphertext_length, throttle=throttle
         )
-    dst.put(version.manifest_blob_id, src.get(version.manifest_blob_id))
+    if all(seg.blob_id != version.manifest_blob_id for seg in segments):  # not inline
+        dst.put(version.manifest_blob_id, src.get(version.manifest_blob_id))
     now = time.time()
     existing = {p.site_id for p in ctx.catalog.placements(s.version_id)}
     if s.site_id in existing:

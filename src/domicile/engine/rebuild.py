@@ -2,10 +2,11 @@
 
 Every readable site is listed for manifests (blob ids starting with ``m``); each manifest
 is decrypted with the keyring and names its bucket, policy, tenant, key, metadata and
-segments. A version is restored with a placement on every site that holds its manifest
-and all of its segments at their recorded sizes. When a key has several versions on the
-sites (a replaced version whose blobs were not yet collected), the newest one is made
-current and the older ones are reported: their blobs are orphans for the sweep.
+segments (an inline manifest's blob is its object's only segment). A version is restored
+with a placement on every site that holds its manifest and all of its segments at their
+recorded sizes. When a key has several versions on the sites (a replaced version whose
+blobs were not yet collected), the newest one is made current and the older ones are
+reported: their blobs are orphans for the sweep.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from domicile.crypto import decrypt_bytes
 from domicile.engine.context import EngineContext
-from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records
+from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
 from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
 from domicile.sites import Site
 
@@ -80,8 +80,7 @@ def _read_manifest(
     ctx: EngineContext, site_id: str, blob_id: str, report: RebuildReport
 ) -> Manifest | None:
     try:
-        data = b"".join(ctx.site(site_id).get(blob_id))
-        return Manifest.from_json(decrypt_bytes(data, ctx.keyring.identities))
+        return read_manifest(b"".join(ctx.site(site_id).get(blob_id)), ctx.keyring.identities)
     except (SiteError, CryptoError) as exc:
         report.problems.append(f"manifest {blob_id} on {site_id} is unreadable: {exc}")
         return None

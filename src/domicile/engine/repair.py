@@ -137,7 +137,8 @@ def _copy_version(
                 total += copy_blob(
                     src, dst, segment.blob_id, segment.ciphertext_sha256, segment.ciphertext_length
                 )
-            dst.put(version.manifest_blob_id, _chunks(src, version.manifest_blob_id))
+            if all(s.blob_id != version.manifest_blob_id for s in segments):  # not inline
+                dst.put(version.manifest_blob_id, _chunks(src, version.manifest_blob_id))
         except (SiteError, CryptoError) as exc:
             last = exc
             continue

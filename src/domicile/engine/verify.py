@@ -158,7 +158,8 @@ def verify_copy(
     try:
         for segment in segments:
             report.bytes_read += _check_segment(ctx, level, site, segment)
-        _check_blob(site, version.manifest_blob_id)
+        if all(s.blob_id != version.manifest_blob_id for s in segments):  # not inline
+            _check_blob(site, version.manifest_blob_id)
     except BlobNotFound as exc:
         _mark(ctx, version, site_id, "missing", exc)
         problem("missing", str(exc))

@@ -5,13 +5,16 @@ nothing is written anywhere); the body is read once, in pieces of at most 1 MiB,
 segments of ``segment_size`` plaintext bytes; each segment is one age blob, encrypted once
 and streamed to every chosen site concurrently (:class:`~domicile.engine.fanout.FanOut`);
 then the manifest goes to every site, and only then is the version committed in one catalog
-transaction. Any failure before the commit removes what was written and raises; a crash
-leaves only unreferenced blobs, which the orphan sweep removes. When the commit replaced a
-version, that version's blobs (queued as garbage in the same transaction) are removed.
+transaction. A small body (up to ``SMALL_OBJECT``) is encrypted in memory together with its
+manifest, in one *inline* blob (``engine/manifest.py``): one write per site. Any failure
+before the commit removes what was written and raises; a crash leaves only unreferenced
+blobs, which the orphan sweep removes. When the commit replaced a version, that version's
+blobs (queued as garbage in the same transaction) are removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -22,17 +25,17 @@ from typing import Any
 from domicile.audit import Record, Scalar
 from domicile.catalog import Bucket
 from domicile.catalog.base import AuditBuilder
-from domicile.crypto import Encryptor, X25519Recipient, encrypt_bytes
+from domicile.crypto import encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.manifest import (
-    BLOB_PREFIX,
     Manifest,
     SegmentEntry,
     catalog_records,
     manifest_blob_id,
+    seal_inline,
 )
 from domicile.engine.names import check_key
 from domicile.engine.records import FULL_OBJECT, ObjectInfo, ObjectMeta
@@ -46,14 +49,13 @@ from domicile.engine.segments import (
 )
 from domicile.errors import SiteFull, SiteUnavailable
 from domicile.policy import Policy, decide
-from domicile.sites import new_blob_id
 
 __all__ = ["SMALL_OBJECT", "Body", "Checksums", "put_object"]
 
 #: Named checksums (name -> encoded value) known once a body has been read to its end.
 Checksums = Callable[[], Mapping[str, str]]
 
-#: Bodies up to this size are encrypted in memory and written with their manifest at once.
+#: Bodies up to this size are encrypted in memory with their manifest, in one blob (inline).
 SMALL_OBJECT = 1024 * 1024
 
 
@@ -94,12 +96,10 @@ def put_object(
         if small:
             data = b"".join(head)
             md5.update(data)
-            entry, ciphertext = _encrypt_small(data, recipients)
-            entries.append(entry)
             sums = _named(checksums, checksum_type)
-            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
-            blobs = [(entry.blob_id, ciphertext), *_manifest_blob(manifest, recipients)]
-            _put_small(ctx, policy, version_id, site_ids, blobs)  # may change site_ids
+            manifest = _manifest(bucket, key, version_id, meta, md5=md5, size=len(data), sums=sums)
+            manifest, blob = seal_inline(manifest, data, recipients)
+            _put_small(ctx, policy, version_id, site_ids, blob)  # may change site_ids
             sites = [ctx.site(s) for s in site_ids]
         else:
             md5 = BackgroundHash("md5")  # the ETag's MD5 runs beside the encryption
@@ -107,13 +107,16 @@ def put_object(
                 ctx, sites, recipients, itertools.chain(head, pieces), md5=md5, entries=entries
             )
             sums = _named(checksums, checksum_type)
-            manifest = _manifest(bucket, key, version_id, meta, md5=md5, entries=entries, sums=sums)
-            put_blobs(ctx, sites, _manifest_blob(manifest, recipients))
+            size = sum(e.plaintext_size for e in entries)
+            manifest = _manifest(bucket, key, version_id, meta, md5=md5, size=size, sums=sums)
+            manifest = dataclasses.replace(manifest, segments=tuple(entries))
+            blob = encrypt_bytes(manifest.to_json(), recipients)
+            put_blobs(ctx, sites, [(manifest_blob_id(version_id), blob)])
         made, replaced = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
     except BaseException as exc:
         if isinstance(md5, BackgroundHash):
             md5.close()
-        remove_blobs(sites, [e.blob_id for e in entries] + [manifest_blob_id(version_id)])
+        remove_blobs(sites, [*(e.blob_id for e in entries), manifest_blob_id(version_id)])
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
@@ -139,23 +142,24 @@ def _put_small(
     policy: Policy,
     version_id: str,
     site_ids: list[str],
-    blobs: Sequence[tuple[str, bytes]],
+    blob: bytes,
 ) -> None:
-    """Write a small object's blobs to ``site_ids``, which is updated in place to the
-    sites that hold them (or, if this raises, to those of the last attempt).
+    """Write a small object's inline blob to ``site_ids``, which is updated in place to
+    the sites that hold it (or, if this raises, to those of the last attempt).
 
     A site can go down (or fill up) after the last probe said it was fine. The body is in
     memory, so such a failure need not fail the PUT: what was written is removed, the site
     is marked unhealthy, the placement is decided again (the same :func:`decide`, so only
     compliant sites; a policy that cannot be met any more is refused, with the reason per
-    site) and the blobs are written once more. A second failure is raised, after what it
+    site) and the blob is written once more. A second failure is raised, after what it
     wrote was removed."""
+    blob_id = manifest_blob_id(version_id)
     for attempt in (1, 2):
         sites = [ctx.site(s) for s in site_ids]
         try:
-            put_blobs(ctx, sites, blobs)
+            put_blobs(ctx, sites, [(blob_id, blob)])
         except (SiteUnavailable, SiteFull) as exc:
-            remove_blobs(sites, [blob_id for blob_id, _ in blobs])
+            remove_blobs(sites, [blob_id])
             if attempt == 2:
                 raise  # the caller records the failing site's health
             record_health(ctx, site_ids, exc)
@@ -185,20 +189,6 @@ def _take(pieces: Iterator[memoryview], limit: int) -> tuple[list[memoryview], b
     return head, True
 
 
-def _encrypt_small(data: bytes, recipients: list[X25519Recipient]) -> tuple[SegmentEntry, bytes]:
-    """A small object in one blob, encrypted in memory so that all writes go out at once."""
-    encryptor = Encryptor(recipients)
-    ciphertext = encryptor.header + encryptor.update(data) + encryptor.finalize()
-    entry = SegmentEntry(
-        blob_id=new_blob_id(BLOB_PREFIX),
-        plaintext_size=len(data),
-        header_length=encryptor.header_length,
-        ciphertext_length=len(ciphertext),
-        sha256=hashlib.sha256(ciphertext).hexdigest(),
-    )
-    return entry, ciphertext
-
-
 def _manifest(
     bucket: Bucket,
     key: str,
@@ -206,9 +196,10 @@ def _manifest(
     meta: ObjectMeta,
     *,
     md5: Any,
-    entries: Sequence[SegmentEntry],
+    size: int,
     sums: tuple[dict[str, str], str | None],
 ) -> Manifest:
+    """The manifest of the version, its segments (or its inline blob) still to be added."""
     return Manifest(
         bucket=bucket.name,
         policy=bucket.policy,
@@ -216,19 +207,13 @@ def _manifest(
         key=key,
         version_id=version_id,
         created_at=time.time_ns() // 1000 / 1_000_000,  # the catalog keeps microseconds
-        size=sum(e.plaintext_size for e in entries),
+        size=size,
         etag=md5.hexdigest(),
         meta=meta,
-        segments=tuple(entries),
+        segments=(),
         checksums=sums[0],
         checksum_type=sums[1],
     )
-
-
-def _manifest_blob(
-    manifest: Manifest, recipients: list[X25519Recipient]
-) -> list[tuple[str, bytes]]:
-    return [(manifest_blob_id(manifest.version_id), encrypt_bytes(manifest.to_json(), recipients))]
 
 
 def _commit(
