@@ -79,8 +79,23 @@ def test_replacing_a_version_queues_all_its_blobs(catalog: SqlCatalog) -> None:
     }
     assert queued == expected
     assert catalog.segments(old.version_id) == []
+    assert {g.origin for g in catalog.garbage()} == {old.version_id}
     catalog.garbage_done([g.id for g in catalog.garbage()])
     assert catalog.garbage() == []
+
+
+def test_garbage_is_selected_by_origin(catalog: SqlCatalog) -> None:
+    catalog.create_bucket("docs", "p")
+    a, b = commit(catalog, "docs", "a"), commit(catalog, "docs", "b")
+    catalog.delete_object("docs", "a")
+    catalog.delete_object("docs", "b")
+    assert len(catalog.garbage()) == 12
+    mine = catalog.garbage(origins=[a.version_id])
+    assert len(mine) == 6 and {g.origin for g in mine} == {a.version_id}
+    assert {g.blob_id for g in mine} >= {a.manifest_blob_id}
+    assert catalog.garbage(origins=[a.version_id, b.version_id]) == catalog.garbage()
+    assert catalog.garbage(origins=["0" * 32]) == []
+    assert len(catalog.garbage(2, origins=[b.version_id])) == 2
 
 
 def test_delete_object_queues_and_is_idempotent(catalog: SqlCatalog) -> None:

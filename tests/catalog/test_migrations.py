@@ -84,10 +84,19 @@ def test_an_old_catalog_is_upgraded_keeping_its_rows(sqlite_url: str) -> None:
         conn.execute(
             sa.insert(schema.buckets).values(name="old", tenant="t", policy="p", created_at=0)
         )
+        conn.execute(
+            sa.text(
+                "INSERT INTO garbage (site_id, blob_id, reason, queued_at)"
+                " VALUES ('s1', 'b1', 'deleted', 0)"
+            )
+        )
     engine.dispose()
     catalog = open_catalog(sqlite_url)
     assert catalog.get_bucket("old").tenant == "t"
     assert catalog.jobs() == [] and catalog.audit_records() == []
+    [queued] = catalog.garbage()  # from before step 6: no origin, for whole-queue collection
+    assert (queued.blob_id, queued.origin) == ("b1", None)
+    assert catalog.garbage(origins=["b1"]) == []
     catalog.close()
     assert _version_rows(sqlite_url) == [LATEST]
 

@@ -186,7 +186,7 @@ def test_a_deleted_inline_object_queues_its_blob_once_per_site(
     from domicile.engine import api
 
     info = engine.put("docs", "k", b"body")
-    monkeypatch.setattr(api, "collect_garbage", lambda ctx: 0)  # keep the queue to look at
+    monkeypatch.setattr(api, "collect_garbage", lambda ctx, **_: 0)  # keep the queue to look at
     assert engine.delete("docs", "k")
     queued = sorted((g.site_id, g.blob_id) for g in engine.context.catalog.garbage())
     assert queued == sorted((c, "m" + info.version_id) for c in ("fr", "de"))

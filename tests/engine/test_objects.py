@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from domicile.errors import (
     ObjectNotFound,
     SiteUnavailable,
 )
+from domicile.sites import FaultySite
 from tests.engine.conftest import blob_files, make_deployment
 
 MiB = 1024 * 1024
@@ -155,6 +157,39 @@ def test_one_worker_and_many_segments_do_not_deadlock(tmp_path: Path) -> None:
         body = os.urandom(5 * MiB + 3)
         engine.put("docs", "k", body)
         assert engine.get("docs", "k").read() == body
+
+
+def test_concurrent_replacements_delete_each_blob_once(engine: Domicile, tmp_path: Path) -> None:
+    keys = [f"k{i}" for i in range(48)]
+    for key in keys:
+        engine.put("docs", key, os.urandom(1000))
+    spies = {s: FaultySite(engine.context.sites[s]) for s in ("fr", "de")}
+    engine.context.sites.update(spies)
+    with ThreadPoolExecutor(8) as pool:  # each PUT replaces a version and collects
+        list(pool.map(lambda k: engine.put("docs", k, os.urandom(1000)), keys))
+    # one inline blob per replaced version and site: each deleted exactly once (before,
+    # every PUT collected the whole queue, and eight at once deleted the same blobs)
+    assert {s: spy.calls["delete"] for s, spy in spies.items()} == {"fr": 48, "de": 48}
+    assert engine.context.catalog.garbage() == []
+    assert len(blob_files(tmp_path, "fr")) == len(blob_files(tmp_path, "de")) == 48
+
+
+def test_whole_queue_collections_take_turns(engine: Domicile) -> None:
+    from domicile.engine.garbage import collect_garbage
+
+    for i in range(10):
+        engine.put("docs", f"k{i}", b"x")
+    health = engine.context.health
+    health.record_failure("fr", SiteUnavailable("fr is down", hint="-", site="fr"))
+    for i in range(10):
+        engine.delete("docs", f"k{i}")  # fr's blob stays queued
+    health.record_success("fr")
+    spy = engine.context.sites["fr"] = FaultySite(engine.context.sites["fr"])
+    spy.latency = 0.01
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: collect_garbage(engine.context), range(2)))
+    assert sorted(done) == [0, 10] and spy.calls["delete"] == 10
+    assert engine.context.catalog.garbage() == []
 
 
 def test_garbage_left_by_a_down_site_is_retried_by_the_sweep(

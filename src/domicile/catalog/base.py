@@ -270,8 +270,11 @@ class Catalog(Protocol):
     def audit_checkpoints(self) -> list[str]: ...
 
     # garbage
-    def garbage(self, limit: int = 1000) -> list[GarbageItem]:
-        """Queued blobs to delete, oldest first."""
+    def garbage(
+        self, limit: int = 1000, *, origins: Sequence[str] | None = None
+    ) -> list[GarbageItem]:
+        """Queued blobs to delete, oldest first; with ``origins``, only the blobs of those
+        versions or uploads (what one call unreferenced)."""
         ...
 
     def garbage_done(self, ids: Sequence[int]) -> None:

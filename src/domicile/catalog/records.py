@@ -93,6 +93,8 @@ class GarbageItem:
     blob_id: str
     reason: str
     queued_at: float
+    #: The version or upload whose blobs these are (None for items from before step 6).
+    origin: str | None = None
 
 
 #: Job states: to do, done, failed, or left pending by an apply that was interrupted.

@@ -146,7 +146,9 @@ def fault(row: Any) -> Fault:
 
 
 def garbage_item(row: Any) -> GarbageItem:
-    return GarbageItem(row.id, row.site_id, row.blob_id, row.reason, row.queued_at / 1_000_000)
+    return GarbageItem(
+        row.id, row.site_id, row.blob_id, row.reason, row.queued_at / 1_000_000, row.origin
+    )
 
 
 def job(row: Any) -> Job:

@@ -154,7 +154,10 @@ garbage = sa.Table(
     sa.Column("blob_id", sa.String(128), nullable=False),
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Column("queued_at", Micros, nullable=False),
+    # the version or upload whose blobs these are (none for items queued before step 6)
+    sa.Column("origin", sa.String(128)),
 )
+sa.Index("garbage_origin", garbage.c.origin)
 
 uploads = sa.Table(
     "uploads",

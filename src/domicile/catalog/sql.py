@@ -367,8 +367,12 @@ class SqlCatalog(Journals, Uploads):
 
     # --- garbage ----------------------------------------------------------------------
 
-    def garbage(self, limit: int = 1000) -> list[GarbageItem]:
+    def garbage(
+        self, limit: int = 1000, *, origins: Sequence[str] | None = None
+    ) -> list[GarbageItem]:
         query = sa.select(t.garbage).order_by(t.garbage.c.id).limit(limit)
+        if origins is not None:
+            query = query.where(t.garbage.c.origin.in_(origins))
         with self._db.read() as conn:
             return [rows.garbage_item(r) for r in conn.execute(query)]
 
@@ -466,7 +470,13 @@ def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) 
     raw.run_many(
         _INSERT_GARBAGE,
         [
-            {"site_id": site, "blob_id": blob, "reason": reason, "queued_at": now}
+            {
+                "site_id": site,
+                "blob_id": blob,
+                "reason": reason,
+                "queued_at": now,
+                "origin": version.version_id,
+            }
             for site in sites
             for blob in blobs
         ],

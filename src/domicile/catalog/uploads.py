@@ -10,7 +10,7 @@ queues them as garbage on the upload's sites in its own transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -53,7 +53,7 @@ class Uploads:
             if old is not None:
                 _queue(
                     conn,
-                    upload.sites,
+                    upload,
                     _blobs(conn, part.upload_id, part.part_number),
                     "part replaced",
                 )
@@ -170,7 +170,7 @@ def finish_upload(
             hint="list the parts again and complete with their current ETags",
             upload=upload_id,
         )
-    _queue(conn, upload.sites, sorted(held - used), "part unused")
+    _queue(conn, upload, sorted(held - used), "part unused")
     _forget_parts(conn, upload_id)
     conn.execute(sa.delete(t.uploads).where(_U.upload_id == upload_id))
 
@@ -223,16 +223,23 @@ def _forget_parts(conn: sa.Connection, upload_id: str, part_number: int | None =
 
 
 def _drop_upload(conn: sa.Connection, upload: Upload, reason: str) -> None:
-    _queue(conn, upload.sites, _blobs(conn, upload.upload_id), reason)
+    _queue(conn, upload, _blobs(conn, upload.upload_id), reason)
     _forget_parts(conn, upload.upload_id)
     conn.execute(sa.delete(t.uploads).where(_U.upload_id == upload.upload_id))
 
 
-def _queue(conn: sa.Connection, sites: Iterable[str], blobs: Sequence[str], reason: str) -> None:
+def _queue(conn: sa.Connection, upload: Upload, blobs: Sequence[str], reason: str) -> None:
+    """Queue ``blobs`` of ``upload`` as garbage on each of its sites."""
     now = rows.now_us()
     queued = [
-        {"site_id": site, "blob_id": blob, "reason": reason, "queued_at": now}
-        for site in sites
+        {
+            "site_id": site,
+            "blob_id": blob,
+            "reason": reason,
+            "queued_at": now,
+            "origin": upload.upload_id,
+        }
+        for site in upload.sites
         for blob in blobs
     ]
     if queued:

@@ -232,10 +232,11 @@ class Domicile:
         check_key(key, bucket=bucket)
         self._ctx.catalog.get_bucket(bucket)
         removed = self._ctx.catalog.delete_object(bucket, key)
-        if removed is not None:
-            self._ctx.record("delete", bucket=bucket, key=key, version=removed.version_id)
-        collect_garbage(self._ctx)
-        return removed is not None
+        if removed is None:
+            return False
+        self._ctx.record("delete", bucket=bucket, key=key, version=removed.version_id)
+        collect_garbage(self._ctx, origins=[removed.version_id])
+        return True
 
     def list(
         self,
@@ -306,7 +307,7 @@ class Domicile:
         info = multipart.upload_part(
             self._ctx, bucket, key, upload_id, number=part_number, body=body, checksums=checksums
         )
-        collect_garbage(self._ctx)
+        collect_garbage(self._ctx, origins=[upload_id])  # a part replaced
         return info
 
     def upload_part_copy(  # noqa: PLR0917 (S3's UploadPartCopy, as the gateway calls it)
@@ -349,17 +350,15 @@ class Domicile:
         under ``multipart.MIN_PART_SIZE``), PlacementRefused (a site no longer allowed).
         ``checksums(upload, chosen parts)`` gives the object's composite checksums (it
         may raise to refuse the completion)."""
-        info = multipart.complete_upload(
+        return multipart.complete_upload(
             self._ctx, bucket, key, upload_id, parts, checksums=checksums
         )
-        collect_garbage(self._ctx)
-        return info
 
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         """Forget the upload and remove its parts from the sites. UploadNotFound."""
         upload = multipart.find_upload(self._ctx, bucket, key, upload_id)
         multipart.abort_upload(self._ctx, upload, "aborted")
-        collect_garbage(self._ctx)
+        collect_garbage(self._ctx, origins=[upload_id])
 
     def list_parts(
         self, bucket: str, key: str, upload_id: str, *, after: int = 0, limit: int = 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ class EngineContext:
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
     audit: AuditLog | None = None
+    #: Held by a whole-queue garbage collection (``engine/garbage.py``).
+    garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[str, X25519Recipient] = field(default_factory=dict, repr=False)
 
     def record(self, action: str, **fields: Any) -> None:

@@ -37,6 +37,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.crypto import encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
+from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
 from domicile.engine.names import check_key
@@ -200,13 +201,15 @@ def complete_upload(
     try:
         put_blobs(ctx, sites, [(manifest_blob_id(manifest.version_id), blob)])
         records = catalog_records(manifest, upload.sites, manifest.created_at)
-        ctx.catalog.complete_upload(upload_id, *records, audit=build)
+        previous = ctx.catalog.complete_upload(upload_id, *records, audit=build)
     except BaseException as exc:
         remove_blobs(sites, [manifest_blob_id(manifest.version_id)])
         record_health(ctx, upload.sites, exc)
         raise
     record_health(ctx, upload.sites, None)
     _appended(ctx, made)
+    # the parts not listed, and the version replaced
+    collect_garbage(ctx, origins=[upload_id, *([previous.version_id] if previous else [])])
     return ObjectInfo(
         bucket=manifest.bucket,
         key=manifest.key,

@@ -122,8 +122,8 @@ def put_object(
     record_health(ctx, site_ids, None)
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
-    if replaced:
-        collect_garbage(ctx)
+    if replaced is not None:
+        collect_garbage(ctx, origins=[replaced])
     return ObjectInfo(
         bucket=bucket_name,
         key=key,
@@ -224,9 +224,9 @@ def _commit(
     *,
     action: str,
     detail: Mapping[str, Scalar] | None,
-) -> tuple[list[Record], bool]:
+) -> tuple[list[Record], str | None]:
     """Commit the version and its audit record in one catalog transaction; the record,
-    and whether the commit replaced a version."""
+    and the id of the version the commit replaced, if any."""
     build: AuditBuilder | None = None
     made: list[Record] = []
     if ctx.audit is not None:
@@ -241,4 +241,4 @@ def _commit(
         )
     records = catalog_records(manifest, site_ids, manifest.created_at)
     previous = ctx.catalog.commit_version(*records, audit=build)
-    return made, previous is not None
+    return made, None if previous is None else previous.version_id

@@ -25,6 +25,7 @@ from domicile.catalog.migrations import (
     v0003_audit,
     v0004_multipart,
     v0005_checksums,
+    v0006_garbage_origin,
 )
 from domicile.errors import CatalogVersionError
 
@@ -37,6 +38,7 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (3, v0003_audit.upgrade),
     (4, v0004_multipart.upgrade),
     (5, v0005_checksums.upgrade),
+    (6, v0006_garbage_origin.upgrade),
 )
 LATEST = STEPS[-1][0]
 
