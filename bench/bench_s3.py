@@ -242,7 +242,6 @@ def read_raw(s3: Any, bucket: str, key: str) -> bytes:
 ENGINE_CONFIG = """
 [deployment]
 name = "bench"
-segment_size_mib = 64
 workers = 16
 
 [sites.swift]

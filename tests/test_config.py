@@ -18,10 +18,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_and_relative_paths(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[deployment]\nname = 'x'\n"))
-    assert config.deployment.segment_size_mib == 64
+    assert config.deployment.segment_size_mib == 1024
     assert config.keyring_path == tmp_path / "keyring.txt"
     assert config.catalog_url == f"sqlite:///{tmp_path}/catalog.db"
-    assert config.segment_size == 64 * 1024 * 1024
+    assert config.segment_size == 1024 * 1024 * 1024
 
 
 def test_absolute_and_other_catalog_urls_are_kept(tmp_path: Path) -> None:

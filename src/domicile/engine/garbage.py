@@ -7,8 +7,8 @@ A site that is down or not configured keeps its items queued.
 A PUT that replaced a version, a DELETE, a multipart call: each collects only what it
 unreferenced itself (``origins``: that version's or upload's items, one indexed read), so
 sixteen clients replacing objects at once delete sixteen versions' blobs, not the whole
-queue sixteen times over (which they did: a PUT of 64 KiB over an existing key took
-0.3 s instead of 0.03 on a Swift site). What is left (items a down site could not delete)
+queue sixteen times over (which they did: 16 threads replacing 64 KiB objects on a Swift
+site managed 1.2 PUT/s, against 22.4 now). What is left (items a down site could not delete)
 is retried by the whole-queue collections of ``sweep``, ``repair``, ``apply`` and the
 gateway's periodic sweep, one at a time per engine.
 """
