@@ -14,7 +14,6 @@ blobs (queued as garbage in the same transaction) are removed.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -108,8 +107,9 @@ def put_object(
             )
             sums = _named(checksums, checksum_type)
             size = sum(e.plaintext_size for e in entries)
-            manifest = _manifest(bucket, key, version_id, meta, md5=md5, size=size, sums=sums)
-            manifest = dataclasses.replace(manifest, segments=tuple(entries))
+            manifest = _manifest(
+                bucket, key, version_id, meta, md5=md5, size=size, sums=sums, segments=entries
+            )
             blob = encrypt_bytes(manifest.to_json(), recipients)
             put_blobs(ctx, sites, [(manifest_blob_id(version_id), blob)])
         made, replaced = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
@@ -198,8 +198,9 @@ def _manifest(
     md5: Any,
     size: int,
     sums: tuple[dict[str, str], str | None],
+    segments: Sequence[SegmentEntry] = (),
 ) -> Manifest:
-    """The manifest of the version, its segments (or its inline blob) still to be added."""
+    """The manifest of the version (an inline one gets its blob as segment when sealed)."""
     return Manifest(
         bucket=bucket.name,
         policy=bucket.policy,
@@ -210,7 +211,7 @@ def _manifest(
         size=size,
         etag=md5.hexdigest(),
         meta=meta,
-        segments=(),
+        segments=tuple(segments),
         checksums=sums[0],
         checksum_type=sums[1],
     )
