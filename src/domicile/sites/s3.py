@@ -85,8 +85,8 @@ class S3Site:
         timeout: float = 60.0,
         connect_timeout: float = 5.0,
         attempts: int = 4,
-        part_size: int = 16 * MiB,
-        upload_threads: int = 4,
+        part_size: int = 32 * MiB,
+        upload_threads: int = 3,
         max_pool: int = 32,
     ) -> None:
         _check_settings(
@@ -386,8 +386,6 @@ def _check_settings(
             "addressing",
         )
     if part_size < MIN_PART:
-        raise bad(
-            f"part_size {part_size} is below S3's 5 MiB minimum", "use 16 MiB or more", "part_size"
-        )
+        raise bad(f"part_size {part_size} is below S3's 5 MiB minimum", "use 32 MiB", "part_size")
     if upload_threads < 1:
-        raise bad("upload_threads must be >= 1", "use 4", "upload_threads")
+        raise bad("upload_threads must be >= 1", "use 3", "upload_threads")

@@ -14,7 +14,7 @@
                                         # or neither: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
     ca_file = "certs/ca.pem"            # optional CA bundle (relative: to the config file)
     verify_tls = true                   # false only for a laboratory
-    part_size_mib = 16                  # optional: multipart part size (>= 5)
+    part_size_mib = 32                  # optional: multipart part size (>= 5)
     timeout = 60                        # optional: seconds per socket read
 
 Errors are ConfigError naming the site and the key; secrets never appear in them. The
@@ -93,7 +93,7 @@ def open_s3_site(
         secret_key=secret_key,
         addressing=addressing,
         verify=verify,
-        part_size=_get(site_id, backend, "part_size_mib", int, 16) * MiB,
+        part_size=_get(site_id, backend, "part_size_mib", int, 32) * MiB,
         timeout=float(_get(site_id, backend, "timeout", int | float, 60)),
     )
 
