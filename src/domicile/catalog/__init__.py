@@ -24,6 +24,8 @@ from domicile.catalog.records import (
     Segment,
     Upload,
     Version,
+    inline_manifest,
+    version_blobs,
 )
 from domicile.catalog.sql import SqlCatalog
 
@@ -52,5 +54,7 @@ __all__ = [
     "SqlCatalog",
     "Upload",
     "Version",
+    "inline_manifest",
     "open_catalog",
+    "version_blobs",
 ]

@@ -5,7 +5,7 @@ Times are float seconds since the epoch (UTC); the database stores integer micro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: Placement states: the copy is good, known to be missing, or known to be corrupt.
@@ -59,6 +59,18 @@ class Segment:
     header_length: int
     ciphertext_length: int
     ciphertext_sha256: str
+
+
+def inline_manifest(version: Version, segments: Sequence[Segment]) -> bool:
+    """Whether the manifest of ``version`` is inline: its only segment, the object's bytes
+    and the manifest in one blob (then it is neither checked nor copied twice)."""
+    return any(s.blob_id == version.manifest_blob_id for s in segments)
+
+
+def version_blobs(version: Version, segments: Sequence[Segment]) -> list[str]:
+    """Every blob of ``version``, once each: its segments, then its manifest."""
+    blobs = [s.blob_id for s in segments]
+    return blobs if inline_manifest(version, segments) else [*blobs, version.manifest_blob_id]
 
 
 @dataclass(frozen=True, slots=True)

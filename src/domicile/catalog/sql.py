@@ -29,6 +29,7 @@ from domicile.catalog.records import (
     Placement,
     Segment,
     Version,
+    version_blobs,
 )
 from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_upload
 from domicile.errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, ObjectNotFound
@@ -462,10 +463,9 @@ def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
 
 
 def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
-    """Queue ``version``'s segment blobs and manifest blob on each of ``sites`` (once each:
-    an inline manifest is its version's only segment)."""
-    segments = [s.blob_id for s in raw.rows(_SEGMENTS, {"vid": version.version_id})]
-    blobs = dict.fromkeys([*segments, version.manifest_blob_id])
+    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``."""
+    segments = [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version.version_id})]
+    blobs = version_blobs(version, segments)
     now = rows.now_us()
     raw.run_many(
         _INSERT_GARBAGE,

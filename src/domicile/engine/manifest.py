@@ -139,6 +139,8 @@ def seal_inline(
 ) -> tuple[Manifest, bytes]:
     """The inline blob of a small object: ``data``, a newline and ``manifest`` in one age
     file; and the manifest with that blob as its only segment (for the catalog)."""
+    if len(data) != manifest.size:
+        raise ValueError(f"the manifest says {manifest.size} bytes, the data is {len(data)}")
     manifest = replace(manifest, inline=True, segments=())
     encryptor = Encryptor(recipients)
     blob = b"".join(
@@ -149,7 +151,7 @@ def seal_inline(
             encryptor.finalize(),
         )
     )
-    return _with_blob(manifest, len(data), blob, encryptor.header_length), blob
+    return _with_blob(manifest, blob, encryptor.header_length), blob
 
 
 def read_manifest(blob: bytes, identities: Sequence[Identity]) -> Manifest:
@@ -168,13 +170,13 @@ def read_manifest(blob: bytes, identities: Sequence[Identity]) -> Manifest:
         )
     header = parse_header(blob)
     assert header is not None  # decrypt_bytes parsed it already
-    return _with_blob(manifest, manifest.size, blob, header.length)
+    return _with_blob(manifest, blob, header.length)
 
 
-def _with_blob(manifest: Manifest, size: int, blob: bytes, header_length: int) -> Manifest:
+def _with_blob(manifest: Manifest, blob: bytes, header_length: int) -> Manifest:
     entry = SegmentEntry(
         blob_id=manifest_blob_id(manifest.version_id),
-        plaintext_size=size,
+        plaintext_size=manifest.size,
         header_length=header_length,
         ciphertext_length=len(blob),
         sha256=hashlib.sha256(blob).hexdigest(),

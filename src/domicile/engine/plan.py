@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from domicile.catalog import Placement, Version
+from domicile.catalog import Placement, Version, inline_manifest
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.repair import copy_blob
@@ -281,7 +281,7 @@ def _add(ctx: EngineContext, s: Step, throttle: Throttle) -> None:
         copy_blob(
             src, dst, seg.blob_id, seg.ciphertext_sha256, seg.ciphertext_length, throttle=throttle
         )
-    if all(seg.blob_id != version.manifest_blob_id for seg in segments):  # not inline
+    if not inline_manifest(version, segments):
         dst.put(version.manifest_blob_id, src.get(version.manifest_blob_id))
     now = time.time()
     existing = {p.site_id for p in ctx.catalog.placements(s.version_id)}

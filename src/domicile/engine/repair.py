@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from domicile.catalog import Placement, Segment, Version
+from domicile.catalog import Placement, Segment, Version, inline_manifest
 from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
 from domicile.engine.throttle import Throttle
@@ -137,7 +137,7 @@ def _copy_version(
                 total += copy_blob(
                     src, dst, segment.blob_id, segment.ciphertext_sha256, segment.ciphertext_length
                 )
-            if all(s.blob_id != version.manifest_blob_id for s in segments):  # not inline
+            if not inline_manifest(version, segments):
                 dst.put(version.manifest_blob_id, _chunks(src, version.manifest_blob_id))
         except (SiteError, CryptoError) as exc:
             last = exc

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from domicile.catalog import Segment, Version
+from domicile.catalog import Segment, Version, inline_manifest
 from domicile.crypto import SeekableReader
 from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
@@ -158,7 +158,7 @@ def verify_copy(
     try:
         for segment in segments:
             report.bytes_read += _check_segment(ctx, level, site, segment)
-        if all(s.blob_id != version.manifest_blob_id for s in segments):  # not inline
+        if not inline_manifest(version, segments):
             _check_blob(site, version.manifest_blob_id)
     except BlobNotFound as exc:
         _mark(ctx, version, site_id, "missing", exc)
