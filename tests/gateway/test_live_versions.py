@@ -55,9 +55,7 @@ def test_key_marker_pagination_in_raw_xml(live: Any, bucket: str) -> None:
     s3 = live.client()
     _fill(s3, bucket, ["k1", "k2", "k3", "p/x", "p/y"])
     path = f"/{bucket}"
-    first = signed_request(
-        live.endpoint, "GET", path, [("versions", ""), ("max-keys", "2")]
-    )
+    first = signed_request(live.endpoint, "GET", path, [("versions", ""), ("max-keys", "2")])
     assert first.status == 200, first.body
     root = ElementTree.fromstring(first.body)
     assert root.tag == f"{NS}ListVersionsResult"
@@ -181,7 +179,9 @@ def test_list_buckets_max_buckets_and_continuation(live: Any) -> None:
     first = s3.list_buckets(MaxBuckets=2, Prefix="pg-")
     assert [b["Name"] for b in first["Buckets"]] == ["pg-a", "pg-b"]
     assert first["Prefix"] == "pg-" and first["ContinuationToken"]
-    second = s3.list_buckets(MaxBuckets=2, Prefix="pg-", ContinuationToken=first["ContinuationToken"])
+    second = s3.list_buckets(
+        MaxBuckets=2, Prefix="pg-", ContinuationToken=first["ContinuationToken"]
+    )
     assert [b["Name"] for b in second["Buckets"]] == ["pg-c"]
     assert "ContinuationToken" not in second
     assert second["Buckets"][0]["BucketRegion"] == "eu-only"

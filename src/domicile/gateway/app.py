@@ -30,6 +30,7 @@ from domicile.gateway.bridge import Receive, ThreadBody, batched, close_stream
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.feed import Feed
 from domicile.gateway.metrics import CONTENT_TYPE, Metrics
+from domicile.gateway.refusals import check_request
 from domicile.gateway.request import S3Request, parse_request
 from domicile.gateway.routes import route
 from domicile.gateway.s3errors import reject, render_error
@@ -205,6 +206,7 @@ class Gateway:
                 regions=self.settings.regions or None,
             )
             operation, handler = route(req)
+            check_request(operation, req, auth.tenant)
             call = Call(req, auth, self.engine, self.settings, body)
             with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
                 reply = handler(call)
@@ -215,11 +217,19 @@ class Gateway:
         return operation, reply
 
     def _error(self, exc: BaseException, resource: str, rid: str) -> Reply:
+        """The error document for ``exc``, logged as one line with the request id and the
+        S3 code: ``error`` with the traceback for an internal error (a bug or an
+        unexpected failure), ``warning`` for a 503 (a site or the gateway unavailable),
+        ``info`` for every refusal (4xx and ``NotImplemented``): a client asking for what
+        it may not have is not the gateway failing."""
         rendered = render_error(exc, resource=resource, request_id=rid)
-        if rendered.status >= 500:
-            log.error("internal error", exc_info=exc, extra={"code": rendered.code})
+        fields = {"request_id": rid, "code": rendered.code, "status": rendered.status}
+        if rendered.code == "InternalError":
+            log.error("internal error", exc_info=exc, extra=fields)
+        elif rendered.status == 503:
+            log.warning("unavailable", extra={**fields, "reason": str(exc)[:500]})
         else:
-            log.info("refused", extra={"code": rendered.code, "reason": str(exc)[:500]})
+            log.info("refused", extra={**fields, "reason": str(exc)[:500]})
         return Reply(rendered.status, [("content-type", "application/xml")], rendered.body)
 
     def _ops(self, path: str) -> Reply:
