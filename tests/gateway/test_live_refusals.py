@@ -261,6 +261,9 @@ def test_version_ids_other_than_null(live: Any, bucket: str) -> None:
     s3.copy_object(
         Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "k", "VersionId": "null"}
     )
+    bogus = {"Key": "c", "VersionId": "3HL4kqtJlcpXroDTDmJ"}
+    done = s3.delete_objects(Bucket=bucket, Delete={"Objects": [bogus]})
+    assert [(e["Key"], e["Code"]) for e in done["Errors"]] == [("c", "InvalidArgument")]
     s3.delete_object(Bucket=bucket, Key="k", VersionId="null")
     assert [o.key for o in live.engine.list(bucket).objects] == ["c"]
 

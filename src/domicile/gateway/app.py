@@ -68,6 +68,7 @@ class Gateway:
             for name, tenant in tenants.items()
             for key in tenant.keys
         }
+        self._policies = {name: tenant.policies for name, tenant in tenants.items()}
         self._clock = clock or (lambda: datetime.now(UTC))
         self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
         self.metrics = Metrics(engine.site_errors)
@@ -207,7 +208,8 @@ class Gateway:
             )
             operation, handler = route(req)
             check_request(operation, req, auth.tenant)
-            call = Call(req, auth, self.engine, self.settings, body)
+            policies = self._policies.get(auth.tenant)
+            call = Call(req, auth, self.engine, self.settings, body, policies)
             with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
                 reply = handler(call)
             if not isinstance(reply.body, bytes):

@@ -4,7 +4,8 @@ DeleteBucket (GetBucketVersioning is in :mod:`.lock`).
 A bucket's ``LocationConstraint`` is the name of its residency policy. CreateBucket refuses
 an unknown policy, and a policy that no site can satisfy right now, with
 ``InvalidLocationConstraint`` (or ``ServiceUnavailable`` when only site health stands in
-the way) and the reason per site, before the bucket exists.
+the way) and the reason per site, before the bucket exists. A policy the tenant may not use
+(``[tenants.<name>] policies``) is ``AccessDenied``, the message listing those it may.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ def create_bucket(call: Call) -> Reply:
     location = parse_create_bucket(call.read_xml())
     policy = location or call.settings.default_policy
     known = call.engine.policy_names()
+    allowed = call.policies
     if not policy and len(known) == 1:
         policy = known[0]
+    elif not policy and allowed is not None and len(allowed) == 1:
+        policy = allowed[0]
     if not policy:
         raise reject(
             "InvalidLocationConstraint",
@@ -84,6 +88,16 @@ def create_bucket(call: Call) -> Reply:
             f"no residency policy named {policy!r}; this deployment defines "
             f"{', '.join(known) or 'no policy'}",
             hint="name one of the configured policies as the bucket's LocationConstraint",
+            bucket=name,
+            policy=policy,
+        )
+    if allowed is not None and policy not in allowed:
+        raise reject(
+            "AccessDenied",
+            f"tenant {call.tenant} may not bind a bucket to policy {policy!r}; its allowed "
+            f"policies are {', '.join(allowed) or 'none'}",
+            hint="name one of the tenant's policies as the LocationConstraint, or ask the "
+            f"operator to add {policy!r} to [tenants.{call.tenant}] policies",
             bucket=name,
             policy=policy,
         )

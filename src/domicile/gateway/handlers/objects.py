@@ -131,6 +131,11 @@ def delete_objects(call: Call) -> Reply:
     deleted: list[tuple[str, str | None]] = []
     errors: list[s3xml.DeleteError] = []
     for key, version in request.objects:
+        if version not in (None, "null"):  # each object is one version, whose S3 id is null
+            errors.append(
+                s3xml.DeleteError(key, "InvalidArgument", "Invalid version id specified", version)
+            )
+            continue
         try:
             call.engine.delete(call.bucket_name, key)
         except DomicileError as exc:
