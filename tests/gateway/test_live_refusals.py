@@ -347,3 +347,49 @@ def test_an_internal_error_is_logged_with_its_traceback(
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert errors[0].request_id == answer.headers["x-amz-request-id"]  # type: ignore[attr-defined]
     assert b"a bug" not in answer.body
+
+
+# --- refusals in the audit log ------------------------------------------------------------
+
+
+def test_access_refusals_are_counted_in_the_audit_log(live: Any, bucket: str) -> None:
+    from tests.gateway.live import ACCESS_KEY
+
+    live.engine.flush_refusals(everything=True)
+    before = max(r.seq for r in live.engine.audit.records())
+    for _ in range(5):
+        assert signed_request(live.endpoint, "GET", f"/{bucket}", secret="wrong").status == 403
+    for _ in range(2):
+        answer = signed_request(live.endpoint, "GET", f"/{bucket}", access_key="AKIDNOBODY")
+        assert answer.error() == ("InvalidAccessKeyId", 403)
+    anonymous = send_unsigned(live.endpoint, f"/{bucket}")
+    assert anonymous.error() == ("AccessDenied", 403)
+    widen = signed_request(
+        live.endpoint, "PUT", f"/{bucket}/k", headers={"x-amz-acl": "public-read"}
+    )
+    assert widen.error() == ("AccessControlListNotSupported", 400)
+    missing = signed_request(live.endpoint, "GET", f"/{bucket}/absent")
+    assert missing.error() == ("NoSuchKey", 404)  # ordinary traffic: not audited
+    assert live.engine.flush_refusals(everything=True) >= 4
+    new = [r for r in live.engine.audit.records() if r.seq > before]
+    counts = {
+        (r.detail["who"], r.detail["code"]): r.detail["count"]
+        for r in new
+        if r.action == "request_refused"
+    }
+    assert all(
+        r.actor == "gateway" and r.result == "refused" for r in new if r.action == "request_refused"
+    )
+    assert counts[(f"acme:{ACCESS_KEY}", "SignatureDoesNotMatch")] == 5
+    assert counts[("unknown", "InvalidAccessKeyId")] == 2
+    assert counts[("anonymous", "AccessDenied")] == 1
+    assert counts[(f"acme:{ACCESS_KEY}", "AccessControlListNotSupported")] == 1
+    assert not [k for k in counts if k[1] == "NoSuchKey"]
+    assert "AKIDNOBODY" not in str([r.detail for r in new])
+    assert live.engine.audit.verify().ok
+
+
+def send_unsigned(endpoint: str, path: str) -> Any:
+    from tests.gateway.rawhttp import send
+
+    return send(endpoint, "GET", path)
