@@ -145,6 +145,13 @@ class TenantSection(_Strict):
     """``[tenants.<name>]``: a customer of the gateway; it sees only its own buckets."""
 
     keys: tuple[AccessKeySection, ...] = Field(min_length=1)
+    #: The residency policies this tenant may bind its buckets to (CreateBucket's
+    #: ``LocationConstraint``); ``None`` (the key left out) allows every policy.
+    policies: tuple[str, ...] | None = None
+
+    def may_use(self, policy: str) -> bool:
+        """Whether this tenant may bind a bucket to ``policy``."""
+        return self.policies is None or policy in self.policies
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,7 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         for name in tables["tenants"]
     }
     _check_unique_keys(tenants, path)
+    _check_tenant_policies(tenants, buckets, tables["policies"], path)
     return Config(
         path=path,
         deployment=deployment,
@@ -253,6 +261,36 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         gateway=_model(GatewaySection, tables["gateway"], path, "gateway"),
         tenants=tenants,
     )
+
+
+def _check_tenant_policies(
+    tenants: Mapping[str, TenantSection],
+    buckets: Mapping[str, BucketSection],
+    policies: Mapping[str, Any],
+    path: Path,
+) -> None:
+    """Every policy a tenant names exists, and every configured bucket's policy is one its
+    tenant may use."""
+    for name, tenant in tenants.items():
+        unknown = [p for p in tenant.policies or () if p not in policies]
+        if unknown:
+            raise ConfigError(
+                f"{path}: tenants.{name}.policies names {', '.join(map(repr, unknown))}, "
+                "which is not a policy of this deployment",
+                hint=f"the policies are {', '.join(policies) or 'none'}",
+                file=str(path),
+                key=f"tenants.{name}.policies",
+            )
+    for name, bucket in buckets.items():
+        owner = tenants.get(bucket.tenant)
+        if owner is not None and not owner.may_use(bucket.policy):
+            raise ConfigError(
+                f"{path}: buckets.{name} binds policy {bucket.policy!r}, which tenant "
+                f"{bucket.tenant} may not use (its policies: {', '.join(owner.policies or ())})",
+                hint=f"add {bucket.policy!r} to tenants.{bucket.tenant}.policies",
+                file=str(path),
+                key=f"buckets.{name}.policy",
+            )
 
 
 def _check_unique_keys(tenants: Mapping[str, TenantSection], path: Path) -> None:

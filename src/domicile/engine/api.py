@@ -45,6 +45,8 @@ from domicile.engine.records import (
     UploadInfo,
     UploadsPage,
 )
+from domicile.engine.refusals import ACTOR as REFUSALS_ACTOR
+from domicile.engine.refusals import RefusalTally
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.report import Report, build_report
 from domicile.engine.residency import copies_of, site_views
@@ -110,6 +112,7 @@ class Domicile:
                 self._ctx.record(
                     "key_created", detail={"recipient": str(recipient), "source": "keyring"}
                 )
+        self._refusals = RefusalTally(self._record_refusals)
         audit_cache = config.base_dir / f"{config.deployment.audit_key}.policies.json"
         record_policy_changes(self._ctx.audit, world.policies, audit_cache)
         for name, section in config.buckets.items():
@@ -119,6 +122,7 @@ class Domicile:
 
     def close(self) -> None:
         """Sign the audit head, then release threads, connections and the catalog."""
+        self._refusals.flush(everything=True)
         if self._ctx.audit is not None:
             self._ctx.audit.seal()
         self._ctx.executor.shutdown(wait=True)
@@ -523,6 +527,22 @@ class Domicile:
     def record_event(self, action: str, **fields: Any) -> None:
         """Append an audit event for a change made outside the engine (e.g. a config edit)."""
         self._ctx.record(action, **fields)
+
+    def count_refusal(self, who: str, code: str) -> None:
+        """Count a refused request (``who``: ``tenant:ACCESSKEY``, ``unknown`` or
+        ``anonymous``; ``code``: its S3 code) for the per-minute ``request_refused`` audit
+        records (:mod:`domicile.engine.refusals`)."""
+        self._refusals.count(who, code)
+
+    def flush_refusals(self, *, everything: bool = False) -> int:
+        """Append the ``request_refused`` records of closed minutes (of every minute with
+        ``everything``); return how many were appended."""
+        return self._refusals.flush(everything=everything)
+
+    def _record_refusals(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if self._ctx.audit is not None:
+            with acting_as(REFUSALS_ACTOR):
+                self._ctx.audit.record_many(events)
 
     def count_versions(self, bucket: str | None = None) -> int:
         """How many object versions the catalog holds (for progress bars)."""

@@ -131,6 +131,11 @@ def delete_objects(call: Call) -> Reply:
     deleted: list[tuple[str, str | None]] = []
     errors: list[s3xml.DeleteError] = []
     for key, version in request.objects:
+        if version not in (None, "null"):  # each object is one version, whose S3 id is null
+            errors.append(
+                s3xml.DeleteError(key, "InvalidArgument", "Invalid version id specified", version)
+            )
+            continue
         try:
             call.engine.delete(call.bucket_name, key)
         except DomicileError as exc:
@@ -159,7 +164,7 @@ def copy_source(call: Call) -> tuple[str, str, ObjectInfo]:
     call.bucket(bucket)
     info = call.engine.head(bucket, key)
     version = dict(p.partition("=")[::2] for p in query.split("&") if p).get("versionId")
-    if version and version != info.version_id:
+    if version and version != "null":  # each object is one version, whose S3 id is null
         raise reject("NoSuchVersion", f"{bucket}/{key} has no version {version}", key=key)
     check_preconditions(call.req, info.etag, info.created_at, copy_source=True)
     return bucket, key, info
