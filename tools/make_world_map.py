@@ -1,10 +1,10 @@
-"""Build ``src/domicile/engine/data/world-110m.json``, the outlines of the report's world map.
+"""Build ``src/domicile/report/data/world-110m.json``, the outlines of the report's world map.
 
 Run once, when the map data changes (the output is committed; nothing runs at install time):
 
     npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz
     .venv/bin/python tools/make_world_map.py package/countries-110m.json \
-        /usr/share/iso-codes/json/iso_3166-1.json src/domicile/engine/data/world-110m.json
+        /usr/share/iso-codes/json/iso_3166-1.json src/domicile/report/data/world-110m.json
 
 Inputs:
 

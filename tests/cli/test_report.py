@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import domicile
-from domicile.engine.report_json import report_json
-from domicile.engine.worldmap import PALETTE
+from domicile.report import report_json
+from domicile.report.worldmap import PALETTE
 from tests.cli.conftest import Run
 from tests.engine.report_seed import OBJECTS, seed
 from tests.pngpixels import colours

@@ -15,12 +15,11 @@ import pytest
 
 import domicile
 from domicile.catalog import Placement, Version
-from domicile.engine.report import Report, Tally
-from domicile.engine.report_facts import Verification, verification
-from domicile.engine.report_json import report_json
+from domicile.engine.facts import Report, Tally, Verification, verification
 from domicile.errors import BucketNotFound
 from domicile.policy import countries, subject_to
 from domicile.policy.registry import load_registry
+from domicile.report import report_json
 from tests.engine.report_seed import OBJECTS, buckets_of, seed
 
 Copy = tuple[Version, Placement]

@@ -24,6 +24,7 @@ from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
+from domicile.engine.facts import Report, build_report
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.multipart import CompositeChecksums
@@ -46,7 +47,6 @@ from domicile.engine.records import (
     UploadsPage,
 )
 from domicile.engine.repair import RepairReport, repair
-from domicile.engine.report import Report, build_report
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify

@@ -1,10 +1,10 @@
-"""The residency report: where every copy rests, who can compel it, and whether it may.
+"""Today's residency facts: where every copy rests, who can compel it, and whether it may.
 
 :func:`build_report` walks the catalog once (every current version of the buckets in
 scope, and its placements), judges each copy with :func:`domicile.policy.check_copy` (the
-one place residency is decided) and verifies the audit chain. The figures are defined in
-``docs/reports.md``; the renderers are :mod:`domicile.engine.report_json`,
-:mod:`domicile.engine.report_html` and the CLI's ``report`` command.
+one place residency is decided) and verifies the audit chain. It returns a
+:class:`~domicile.engine.facts.model.Report`; the figures are defined in
+``docs/reports.md`` and the renderers live in :mod:`domicile.report`.
 """
 
 from __future__ import annotations
@@ -12,124 +12,21 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from domicile.catalog import Bucket, Placement, Version
 from domicile.engine.context import EngineContext
-from domicile.engine.report_facts import (
-    ChainStatus,
-    RegistryInfo,
-    Verification,
-    chain_status,
-    registry_info,
-    verification,
+from domicile.engine.facts.evidence import chain_status, registry_info, verification
+from domicile.engine.facts.model import (
+    CopyCounts,
+    Report,
+    Scope,
+    SiteTally,
+    Tally,
+    Violation,
 )
 from domicile.policy import Policy, Verdict, check_copy, countries, subject_to
 
 UNKNOWN = "?"  # country, operator or status of a site that is no longer configured
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What the report covers: ``all`` buckets, one ``bucket`` or one ``tenant``'s."""
-
-    kind: str
-    name: str | None
-    buckets: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """One row of a breakdown: ``objects`` with at least one copy there, their ``bytes``
-    (plaintext, each object once) and the ``copies`` there."""
-
-    id: str
-    name: str
-    objects: int
-    bytes: int
-    copies: int
-
-
-@dataclass(frozen=True, slots=True)
-class SiteTally:
-    """One site's share: what it is, and the copies (one per object) it holds."""
-
-    id: str
-    country: str
-    operator: str
-    provider: str
-    status: str
-    subject_to: tuple[str, ...]
-    objects: int
-    bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A copy on a site its bucket's policy refuses, and every residency reason why."""
-
-    bucket: str
-    key: str
-    version_id: str
-    site_id: str
-    policy: str
-    country: str
-    operator: str
-    codes: tuple[str, ...]
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CopyCounts:
-    """Per policy: how many good copies its objects have against the ``required`` count.
-
-    A good copy is in state ``ok`` on a site the policy accepts today (as ``plan`` counts
-    held copies). ``distribution`` is ``(good copies, objects)`` pairs, ascending.
-    """
-
-    policy: str
-    required: int
-    objects: int
-    distribution: tuple[tuple[int, int], ...]
-
-    @property
-    def under(self) -> int:
-        return sum(n for copies, n in self.distribution if copies < self.required)
-
-    @property
-    def met(self) -> int:
-        return sum(n for copies, n in self.distribution if copies == self.required)
-
-    @property
-    def over(self) -> int:
-        return sum(n for copies, n in self.distribution if copies > self.required)
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """Everything ``domicile report`` shows; times are epoch seconds (UTC)."""
-
-    deployment: str
-    generated_at: float
-    scope: Scope
-    objects: int
-    bytes: int
-    copies: int
-    by_country: tuple[Tally, ...]
-    by_operator: tuple[Tally, ...]
-    by_exposure: tuple[Tally, ...]
-    by_site: tuple[SiteTally, ...]
-    violations: tuple[Violation, ...]
-    copy_counts: tuple[CopyCounts, ...]
-    states: tuple[tuple[str, int], ...]
-    verification: Verification
-    chain: ChainStatus
-    registry: RegistryInfo
-
-    @property
-    def compliant(self) -> bool:
-        """No copy rests where its policy refuses it."""
-        return not self.violations
 
 
 def build_report(

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
 
-from domicile.engine.report import Report, Tally
-from domicile.engine.report_json import iso_time, report_json
-from domicile.engine.worldmap import legend, map_data, world_map
-from domicile.policy import countries
+from domicile.engine.facts import Report, Tally, country_names
+from domicile.report.as_json import iso_time, report_json
+from domicile.report.worldmap import legend, map_data, world_map
 
 Cell = tuple[str, str]  # (field, text)
 
@@ -65,7 +64,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 def report_html(report: Report) -> str:
     """The whole page as a string (UTF-8 when written)."""
     doc = report_json(report)
-    names = countries()
+    names = country_names()
     per_country = {t.id: t.bytes for t in report.by_country}
     svg, unmapped = world_map(per_country, names, _size)
     body = [
@@ -156,7 +155,7 @@ def _cards(r: Report) -> str:
 def _unmapped(codes: Sequence[str]) -> str:
     if not codes:
         return ""
-    names = countries()
+    names = country_names()
     listed = ", ".join(f"{escape(names.get(c, c))} ({c})" for c in codes)
     return f'<p class="meta">Too small to draw at this scale, listed in the tables: {listed}.</p>'
 

@@ -37,7 +37,7 @@ class MapData:
 @cache
 def map_data() -> MapData:
     """The shipped outlines (read once per process)."""
-    raw = resources.files("domicile.engine").joinpath("data/world-110m.json").read_text("utf-8")
+    raw = resources.files("domicile.report").joinpath("data/world-110m.json").read_text("utf-8")
     doc: dict[str, Any] = json.loads(raw)
     return MapData(
         width=int(doc["width"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from domicile.engine.report import Report, SiteTally, Tally
+from domicile.engine.facts import Report, SiteTally, Tally
 
 SCHEMA = "domicile-report"
 SCHEMA_VERSION = 1
