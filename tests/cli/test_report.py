@@ -16,6 +16,7 @@ import domicile
 from domicile.report import report_json
 from domicile.report.worldmap import PALETTE
 from tests.cli.conftest import Run
+from tests.engine.conftest import make_deployment
 from tests.engine.report_seed import OBJECTS, seed
 from tests.pngpixels import colours
 
@@ -38,9 +39,26 @@ def test_text_report_leads_with_the_verdict(seeded: Path, run: Run) -> None:
     assert first < result.out.index("by country") < result.out.index("violations")
     for text in ("Singapore", "acme-cn", "draining", "audit chain: intact", "registry: version"):
         assert text in result.out
-    clean = run("--config", str(seeded), "report", "--bucket", "minutes")
+    assert "fewer readable copies" in result.out  # a violation and shortfalls: 13 wins
+    # No violation in "minutes", but the copy the seed lost leaves an object short: 14.
+    short = run("--config", str(seeded), "report", "--bucket", "minutes")
+    assert short.code == 14, short.err
+    assert "NOT COMPLIANT: 1 object has fewer readable copies than its policy requires" in (
+        " ".join(short.out.split())
+    )
+    assert "marked missing by verify" in short.out
+    assert "sovereign" in result.out and "allow EU" in result.out  # the policies' rules
+
+
+def test_a_clean_deployment_is_compliant(run: Run, tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    with domicile.open(path) as engine:
+        for key in ("a", "b"):
+            engine.put("docs", key, b"x" * 100)
+    clean = run("--config", str(path), "report")
     assert clean.code == 0, clean.err
     assert "COMPLIANT" in clean.out and "NOT COMPLIANT" not in clean.out
+    assert "every object has the readable copies its policy requires" in clean.out
 
 
 def test_json_report_is_the_engine_report(seeded: Path, run: Run, tmp_path: Path) -> None:
@@ -136,6 +154,16 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
         (f"{v['bucket']}/{v['key']}", v["version_id"], v["site"])
         for v in doc["compliance"]["violations"]
     ]
+    shortfalls = [r for r in page.tables["shortfalls"] if r]
+    assert shortfalls and [(r["object"], r["version_id"], r["policy"]) for r in shortfalls] == [
+        (f"{s['bucket']}/{s['key']}", s["version_id"], s["policy"])
+        for s in doc["compliance"]["shortfalls"]
+    ]
+    buckets = [r for r in page.tables["buckets"] if r]
+    fingerprints = {p["name"]: p["fingerprint"] for p in doc["policies"]}
+    assert [(r["bucket"], r["policy"], r["fingerprint"]) for r in buckets] == [
+        (b["bucket"], b["policy"], fingerprints[b["policy"]]) for b in doc["buckets"]
+    ]
     counts = [r for r in page.tables["copy_counts"] if r]
     assert [(r["policy"], number(r["under"]), number(r["met"])) for r in counts] == [
         (c["policy"], c["under"], c["met"]) for c in doc["copy_counts"]
@@ -143,6 +171,8 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
     assert number(page.fields["objects"]) == doc["totals"]["objects"]
     assert number(page.fields["copies"]) == doc["totals"]["copies"]
     assert number(page.fields["violations"]) == len(doc["compliance"]["violations"])
+    assert number(page.fields["shortfalls"]) == len(doc["compliance"]["shortfalls"])
+    assert number(page.fields["unreadable"]) == doc["compliance"]["unreadable"]
     assert page.fields["deployment"] == doc["deployment"]
     assert page.fields["generated_at"] == embedded["generated_at"]
     assert page.fields["compliant"].startswith("NOT COMPLIANT")

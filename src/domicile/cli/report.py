@@ -13,9 +13,13 @@ from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console
 from domicile.engine.facts import Report
 from domicile.report import print_report, report_html, report_json
+from domicile.report.words import verdict_reasons
 
-#: Exit code when the report finds a violation or an altered audit chain.
+#: Exit code when the report finds a residency violation or an altered audit chain.
 NOT_CLEAN = 13
+#: Exit code when it finds neither, but objects with fewer readable copies than their
+#: policy requires (or none at all).
+SHORT_OF_COPIES = 14
 
 
 @click.command(name="report")
@@ -57,8 +61,17 @@ def report(
         _write(output, text)
         if str(output) != "-":
             click.echo(f"wrote {output} ({_verdict_word(result)})", err=True)
-    if not result.compliant or not (result.chain.ok or not result.chain.enabled):
-        raise SystemExit(NOT_CLEAN)
+    code = exit_code(result)
+    if code:
+        raise SystemExit(code)
+
+
+def exit_code(r: Report) -> int:
+    """13 for a residency violation or an altered chain, else 14 for objects short of
+    readable copies, else 0 (docs/cli.md's exit-code table)."""
+    if r.violations or (r.chain.enabled and not r.chain.ok):
+        return NOT_CLEAN
+    return SHORT_OF_COPIES if r.shortfalls else 0
 
 
 def _write(output: Path, text: str) -> None:
@@ -71,7 +84,7 @@ def _write(output: Path, text: str) -> None:
 
 
 def _verdict_word(r: Report) -> str:
-    return "compliant" if r.compliant else f"{len(r.violations)} violations"
+    return "compliant" if r.compliant else "NOT COMPLIANT: " + "; ".join(verdict_reasons(r))
 
 
 COMMANDS = (report,)

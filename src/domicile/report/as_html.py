@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from domicile.engine.facts import Report, Tally, country_names
 from domicile.report.as_json import iso_time, report_json
+from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
 from domicile.report.worldmap import legend, map_data, world_map
 
 Cell = tuple[str, str]  # (field, text)
@@ -37,7 +38,7 @@ h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid var(--rule);
 .verdict.ok { background: var(--ok); }
 .verdict.bad { background: var(--bad); }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 0 0 8px; }
-.card { flex: 1 1 150px; border: 1px solid var(--rule); border-radius: 6px; padding: 10px 14px; }
+.card { flex: 1 1 120px; border: 1px solid var(--rule); border-radius: 6px; padding: 10px 14px; }
 .card .n { font-size: 22px; font-weight: 700; display: block; }
 .card .l { color: var(--muted); }
 .card.bad .n { color: var(--bad); }
@@ -71,6 +72,8 @@ def report_html(report: Report) -> str:
         _header(report),
         _verdict(report),
         _cards(report),
+        "<h2>Buckets and their policies</h2>",
+        _buckets(report),
         "<h2>Where the data rests</h2>",
         f"<figure>{svg}<figcaption>{legend(per_country, _size)}",
         _unmapped(unmapped),
@@ -90,6 +93,7 @@ def report_html(report: Report) -> str:
         _sites_table(report),
         "<h2>Compliance</h2>",
         _violations(report),
+        _shortfalls(report),
         _copy_counts(report),
         "<h2>Evidence</h2>",
         _evidence(report),
@@ -122,13 +126,13 @@ def _verdict(r: Report) -> str:
     if r.compliant:
         return (
             '<div class="verdict ok" data-field="compliant">COMPLIANT'
-            "<small>No copy rests on a site that its bucket's residency policy refuses."
-            "</small></div>"
+            "<small>No copy rests on a site that its bucket's residency policy refuses, and "
+            "every object has the readable copies its policy requires.</small></div>"
         )
     return (
         f'<div class="verdict bad" data-field="compliant">NOT COMPLIANT: '
-        f"{len(r.violations)} {_plural(len(r.violations), 'copy', 'copies')} in violation"
-        "<small>Each is listed under Compliance, with the policy's reason.</small></div>"
+        f"{escape('; '.join(verdict_reasons(r)))}"
+        "<small>Each is listed under Compliance, with the reason.</small></div>"
     )
 
 
@@ -139,6 +143,18 @@ def _cards(r: Report) -> str:
         ("bytes", _size(r.bytes), "stored (plaintext)", ""),
         ("copies", f"{r.copies:,}", "copies", ""),
         ("violations", f"{len(r.violations):,}", "violations", "bad" if r.violations else "ok"),
+        (
+            "shortfalls",
+            f"{len(r.shortfalls):,}",
+            "objects short of readable copies",
+            "bad" if r.shortfalls else "ok",
+        ),
+        (
+            "unreadable",
+            f"{len(r.unreadable):,}",
+            "unreadable objects",
+            "bad" if r.unreadable else "ok",
+        ),
         ("audit_chain", chain, "audit chain", "ok" if r.chain.ok else "bad"),
     ]
     return (
@@ -247,6 +263,64 @@ def _violations(r: Report) -> str:
     )
 
 
+def _buckets(r: Report) -> str:
+    rules = {p.name: p for p in r.policies}
+    return _table(
+        "buckets",
+        "The policy each bucket is bound to, its rules in force and their fingerprint (the one "
+        "the audit log's policy records carry)",
+        [
+            ("bucket", False),
+            ("tenant", False),
+            ("policy", False),
+            ("rules", False),
+            ("fingerprint", False),
+        ],
+        (
+            [
+                ("bucket", b.bucket),
+                ("tenant", b.tenant),
+                ("policy", b.policy),
+                ("rules", rules_text(rules[b.policy]) if b.policy in rules else "-"),
+                ("fingerprint", rules[b.policy].fingerprint if b.policy in rules else "-"),
+            ]
+            for b in r.buckets
+        ),
+    )
+
+
+def _shortfalls(r: Report) -> str:
+    if not r.shortfalls:
+        return (
+            '<p data-table="shortfalls">No shortfall: every object has the readable copies its '
+            "policy requires.</p>"
+        )
+    return _table(
+        "shortfalls",
+        "Objects with fewer readable copies on allowed sites than their policy requires "
+        "(readable: state ok, no failed read since the last verification, site active or "
+        "draining)",
+        [
+            ("object", False),
+            ("version", False),
+            ("policy", False),
+            ("readable", False),
+            ("why the other copies do not count", False),
+        ],
+        (
+            [
+                ("object", f"{s.bucket}/{s.key}"),
+                ("version_id", s.version_id),
+                ("policy", s.policy),
+                ("readable", "none: unreadable" if s.unreadable else counted(s)),
+                ("uncounted", why_uncounted(s)),
+            ]
+            for s in r.shortfalls
+        ),
+        row_class="bad",
+    )
+
+
 def _copy_counts(r: Report) -> str:
     return _table(
         "copy_counts",
@@ -320,7 +394,7 @@ def _footer() -> str:
         release = "unknown"
     return (
         f"<footer>Generated by domicile {escape(release)}. The machine-readable report "
-        "(schema domicile-report v1) is embedded in this page as JSON. Map: "
+        "(schema domicile-report v2) is embedded in this page as JSON. Map: "
         f"{escape(data.source)}. {escape(data.licence)}. Projection: {escape(data.projection)}."
         "</footer>"
     )
@@ -357,7 +431,3 @@ def _size(n: int) -> str:
             return f"{n:,} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many

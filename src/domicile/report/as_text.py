@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from domicile.engine.facts import Report, SiteTally, Tally
+from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
 
 
 def print_report(r: Report, console: Console) -> None:
@@ -25,13 +26,14 @@ def print_report(r: Report, console: Console) -> None:
         f"generated {when(r.generated_at)} UTC"
     )
     if r.compliant:
-        out.line("[bold green]COMPLIANT[/]: no copy rests where its policy refuses it")
-    else:
         out.line(
-            f"[bold red]NOT COMPLIANT[/]: {len(r.violations)} copies rest where their "
-            "policy refuses them"
+            "[bold green]COMPLIANT[/]: no copy rests where its policy refuses it, and every "
+            "object has the readable copies its policy requires"
         )
+    else:
+        out.line(f"[bold red]NOT COMPLIANT[/]: {escape('; '.join(verdict_reasons(r)))}")
     out.line(f"{r.objects} objects, {human_size(r.bytes)} ({r.bytes} bytes), {r.copies} copies")
+    _policies(out, r)
     _tallies(out, "by country", "country", r.by_country)
     _tallies(out, "by operator", "operator", r.by_operator)
     _tallies(out, "by legal exposure (operators subject to)", "jurisdiction", r.by_exposure)
@@ -53,6 +55,7 @@ def print_report(r: Report, console: Console) -> None:
                 )
             )
         console.print(t)
+    _shortfalls(out, r)
     _copy_counts(out, r)
     _facts(out, r)
 
@@ -118,6 +121,39 @@ def _sites(out: _Out, rows: tuple[SiteTally, ...]) -> None:
             escape(s.status),
             str(s.objects),
             _bytes(s.bytes),
+        )
+    out.console.print(t)
+
+
+def _policies(out: _Out, r: Report) -> None:
+    t = table("buckets and their policies", "bucket", "tenant", "policy", "rules")
+    rules = {p.name: p for p in r.policies}
+    for b in r.buckets:
+        p = rules.get(b.policy)
+        text = f"{rules_text(p)} (fingerprint {p.fingerprint})" if p else "-"
+        t.add_row(escape(b.bucket), escape(b.tenant), escape(b.policy), escape(text))
+    out.console.print(t)
+
+
+def _shortfalls(out: _Out, r: Report) -> None:
+    if not r.shortfalls:
+        out.line("every object has the readable copies its policy requires")
+        return
+    t = table(
+        "objects short of readable copies (unreadable ones first)",
+        "object",
+        "version",
+        "policy",
+        "readable",
+        "why the others do not count",
+    )
+    for s in sorted(r.shortfalls, key=lambda s: (not s.unreadable, s.bucket, s.key)):
+        t.add_row(
+            escape(f"{s.bucket}/{s.key}"),
+            escape(s.version_id),
+            escape(s.policy),
+            ("[bold red]none[/]" if s.unreadable else escape(counted(s))),
+            escape(why_uncounted(s)),
         )
     out.console.print(t)
 

@@ -89,6 +89,68 @@ class CopyCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyRules:
+    """One residency policy as it is in force, in the canonical form the audit log records
+    (``policy_added`` / ``policy_change``: lists sorted), with the same ``fingerprint``, so
+    an auditor can match the report with the chain."""
+
+    name: str
+    fingerprint: str
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
+    deny_subject_to: tuple[str, ...]
+    copies: int
+    distinct: str
+    require: tuple[str, ...]
+    recipients: tuple[str, ...]
+    audit_reads: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BucketPolicy:
+    """A bucket in scope, its tenant and the name of the policy it is bound to."""
+
+    bucket: str
+    tenant: str
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class UncountedCopy:
+    """A copy that does not count toward its policy's ``copies``, and why (a phrase:
+    ``marked missing by verify``, ``site suspended``, ``on a site the policy refuses``)."""
+
+    site_id: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """An object with fewer readable copies on allowed sites than its policy requires.
+
+    ``readable`` counts the copies that domicile can vouch are readable
+    (:mod:`domicile.engine.facts.readable`) on sites the policy's residency rules allow;
+    ``readable_elsewhere`` those readable on sites it refuses (each is also a violation).
+    The object is **unreadable** when neither holds one. ``uncounted`` lists every other
+    copy with the reason it does not count.
+    """
+
+    bucket: str
+    key: str
+    version_id: str
+    policy: str
+    required: int
+    readable: int
+    readable_elsewhere: int
+    uncounted: tuple[UncountedCopy, ...]
+
+    @property
+    def unreadable(self) -> bool:
+        """No copy anywhere can be read."""
+        return self.readable + self.readable_elsewhere == 0
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything ``domicile report`` shows; times are epoch seconds (UTC)."""
 
@@ -103,6 +165,9 @@ class Report:
     by_exposure: tuple[Tally, ...]
     by_site: tuple[SiteTally, ...]
     violations: tuple[Violation, ...]
+    shortfalls: tuple[Shortfall, ...]
+    buckets: tuple[BucketPolicy, ...]
+    policies: tuple[PolicyRules, ...]
     copy_counts: tuple[CopyCounts, ...]
     states: tuple[tuple[str, int], ...]
     verification: Verification
@@ -111,5 +176,11 @@ class Report:
 
     @property
     def compliant(self) -> bool:
-        """No copy rests where its policy refuses it."""
-        return not self.violations
+        """No copy rests where its policy refuses it, and every object has at least as
+        many readable copies on allowed sites as its policy requires."""
+        return not self.violations and not self.shortfalls
+
+    @property
+    def unreadable(self) -> tuple[Shortfall, ...]:
+        """The shortfalls with no readable copy at all."""
+        return tuple(s for s in self.shortfalls if s.unreadable)

@@ -17,13 +17,18 @@ from domicile.catalog import Bucket, Placement, Version
 from domicile.engine.context import EngineContext
 from domicile.engine.facts.evidence import chain_status, registry_info, verification
 from domicile.engine.facts.model import (
+    BucketPolicy,
     CopyCounts,
     Report,
     Scope,
+    Shortfall,
     SiteTally,
     Tally,
+    UncountedCopy,
     Violation,
 )
+from domicile.engine.facts.policies import policy_rules
+from domicile.engine.facts.readable import Readability, readability
 from domicile.policy import Policy, Verdict, check_copy, countries, subject_to
 
 UNKNOWN = "?"  # country, operator or status of a site that is no longer configured
@@ -41,7 +46,7 @@ def build_report(
     if bucket is not None and tenant is not None:
         raise ValueError("a report covers one bucket or one tenant, not both")
     scope, buckets = _scope(ctx, bucket, tenant)
-    tally = _Tallies(ctx)
+    tally = _Tallies(ctx, readability(ctx))
     for b in buckets:
         policy = ctx.policy(b.policy)
         for version in ctx.catalog.iter_versions(b.name):
@@ -58,6 +63,9 @@ def build_report(
         by_exposure=tally.rows("exposure", countries()),
         by_site=tally.sites(),
         violations=tuple(tally.violations),
+        shortfalls=tuple(tally.shortfalls),
+        buckets=tuple(BucketPolicy(b.name, b.tenant, b.policy) for b in buckets),
+        policies=tuple(policy_rules(ctx.policy(n)) for n in sorted({b.policy for b in buckets})),
         copy_counts=tally.copy_counts(),
         states=tuple(sorted(tally.states.items())),
         verification=verification(tally.verified_at),
@@ -100,13 +108,15 @@ DIMENSIONS = ("country", "operator", "exposure", "site")
 class _Tallies:
     """The one pass over the catalog; per-site facts computed once per (policy, site)."""
 
-    def __init__(self, ctx: EngineContext) -> None:
+    def __init__(self, ctx: EngineContext, readable: Readability) -> None:
         self._ctx = ctx
+        self._readable = readable
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         self._keys: dict[str, list[tuple[str, str]]] = {}
         self.objects = self.bytes = self.copies = 0
         self.groups: dict[str, dict[str, _Group]] = {d: {} for d in DIMENSIONS}
         self.violations: list[Violation] = []
+        self.shortfalls: list[Shortfall] = []
         self.good: dict[str, Counter[int]] = {}
         self.states: Counter[str] = Counter()
         self.verified_at: list[float | None] = []
@@ -116,7 +126,8 @@ class _Tallies:
         self.objects += 1
         self.bytes += version.size
         self.copies += len(placements)
-        good = 0
+        good = readable = elsewhere = 0
+        uncounted: list[UncountedCopy] = []
         seen: set[tuple[str, str]] = set()
         for p in placements:
             self.states[p.state] += 1
@@ -125,6 +136,14 @@ class _Tallies:
             good += p.state == "ok" and verdict.accepted
             if not verdict.compliant:
                 self.violations.append(_violation(self._ctx, policy, version, p, verdict))
+            why = self._readable.why_not(p)
+            if why is None and verdict.compliant:
+                readable += 1
+            elif why is None:
+                elsewhere += 1
+                uncounted.append(UncountedCopy(p.site_id, "on a site the policy refuses"))
+            else:
+                uncounted.append(UncountedCopy(p.site_id, why))
             for dim_key in self._dimension_keys(p.site_id):
                 group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
                 group.copies += 1
@@ -133,6 +152,19 @@ class _Tallies:
                     group.objects += 1
                     group.bytes += version.size
         self.good.setdefault(policy.name, Counter())[good] += 1
+        if readable < policy.copies:
+            self.shortfalls.append(
+                Shortfall(
+                    bucket=version.bucket,
+                    key=version.key,
+                    version_id=version.version_id,
+                    policy=policy.name,
+                    required=policy.copies,
+                    readable=readable,
+                    readable_elsewhere=elsewhere,
+                    uncounted=tuple(uncounted),
+                )
+            )
 
     def _verdict(self, policy: Policy, site_id: str) -> Verdict:
         key = (policy.name, site_id)
