@@ -4,6 +4,7 @@ Chromium whose visible figures match the JSON."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -13,8 +14,11 @@ from typing import Any
 import pytest
 
 import domicile
+from domicile.crypto import Keyring
 from domicile.report import report_json
-from domicile.report.worldmap import PALETTE
+from domicile.report.worldmap import NO_DATA, OCEAN, PALETTE, map_data
+from domicile.sites import LocalSite
+from tests import pngpixels
 from tests.cli.conftest import Run
 from tests.engine.conftest import make_deployment
 from tests.engine.report_seed import OBJECTS, seed
@@ -216,6 +220,9 @@ def test_html_report_renders_offline_and_matches_the_json(
         assert needle not in html, needle
     doc = run("--config", str(seeded), "report", "--format", "json").json()
     check_visible_figures(html, doc)
+    swatches, labels = zip(*legend_items(html), strict=True)
+    assert len(labels) > 1 and len(set(labels)) == len(labels), labels
+    assert len(set(swatches)) == len(swatches)
 
     png = tmp_path / "report.png"
     screenshot(page, png, tmp_path / "profile")
@@ -228,3 +235,94 @@ def test_html_report_renders_offline_and_matches_the_json(
     top = PALETTE[-1]  # the map's top class
     darkest = (int(top[1:3], 16), int(top[3:5], 16), int(top[5:7], 16))
     assert seen[red] > 20_000 and seen[darkest] > 100
+
+
+FRANCE_ONLY = """
+[deployment]
+name = "paris"
+
+[sites.par]
+country = "FR"
+operator = "ovh-sas"
+provider = "ovhcloud"
+backend = { type = "local", path = "sites/par" }
+
+[policies.france]
+allow = ["FR"]
+copies = 1
+
+[buckets.dossiers]
+policy = "france"
+"""
+
+
+def legend_items(html: str) -> list[tuple[str, str]]:
+    """(swatch colour, label) of each class of the map's legend."""
+    found: list[tuple[str, str]] = re.findall(
+        r'<li data-class="\d+"><span class="swatch" style="background:([^"]+)"></span>([^<]*)</li>',
+        html,
+    )
+    return found
+
+
+def path_points(d: str) -> list[list[tuple[int, int]]]:
+    """The rings of SVG path data as written by tools/make_world_map.py (absolute move,
+    relative integer steps), in viewBox units."""
+    rings = []
+    for x0, y0, steps in re.findall(r"M(-?\d+) (-?\d+)l([^z]*)z", d):
+        x, y = int(x0), int(y0)
+        points = [(x, y)]
+        numbers = [int(n) for n in re.findall(r"-?\d+", steps)]
+        for dx, dy in zip(numbers[::2], numbers[1::2], strict=True):
+            x, y = x + dx, y + dy
+            points.append((x, y))
+        rings.append(points)
+    return rings
+
+
+def centre(points: list[tuple[int, int]]) -> tuple[float, float]:
+    return sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points)
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def test_copies_in_france_shade_metropolitan_france_not_french_guiana(
+    run: Run, tmp_path: Path
+) -> None:
+    LocalSite.create("par", tmp_path / "sites" / "par")
+    Keyring.create(tmp_path / "keyring.txt")
+    config = tmp_path / "domicile.toml"
+    config.write_text(FRANCE_ONLY)
+    with domicile.open(config) as engine:
+        engine.put("dossiers", "a", b"x" * 12_000_000)
+    page = tmp_path / "report.html"
+    assert run("--config", str(config), "report", "--format", "html", "-o", str(page)).code == 0
+    html = page.read_text("utf-8")
+    labels = legend_items(html)
+    assert [text for _, text in labels] == ["10 MiB to 20 MiB"]
+
+    png = tmp_path / "report.png"
+    screenshot(page, png, tmp_path / "profile")
+    width, _, pixels = pngpixels.pixels(png)
+    at = {(i % width, i // width): c for i, c in enumerate(pixels)}
+    # The globe's ocean fill gives where the map's viewBox (0..width units) landed.
+    ocean = [xy for xy, c in at.items() if c == rgb(OCEAN)]
+    left, right = min(x for x, _ in ocean), max(x for x, _ in ocean)
+    top = min(y for _, y in ocean)
+    data = map_data()
+    scale = (right - left + 1) / data.width
+
+    def pixel(point: tuple[float, float]) -> tuple[int, int, int]:
+        return at[(round(left + point[0] * scale), round(top + point[1] * scale))]
+
+    # French Guiana: the ring drawn in South America, whether the data files it under FR
+    # (Natural Earth) or under its own ISO code GF.
+    rings = path_points(data.countries["FR"]) + path_points(data.countries.get("GF", ""))
+    (guiana,) = [r for r in rings if centre(r)[0] < 800]
+    mainland = max(rings, key=len)
+    shaded = rgb(labels[0][0])
+    assert pixel(centre(mainland)) == shaded
+    assert pixel(centre(guiana)) == rgb(NO_DATA)
+    assert pixel(centre(max(path_points(data.countries["BR"]), key=len))) == rgb(NO_DATA)

@@ -75,7 +75,7 @@ def report_html(report: Report) -> str:
         "<h2>Buckets and their policies</h2>",
         _buckets(report),
         "<h2>Where the data rests</h2>",
-        f"<figure>{svg}<figcaption>{legend(per_country, _size)}",
+        f"<figure>{svg}<figcaption>{legend(per_country)}",
         _unmapped(unmapped),
         "</figcaption></figure>",
         _tally_table(
