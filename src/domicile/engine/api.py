@@ -48,6 +48,7 @@ from domicile.engine.records import (
 )
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
@@ -112,6 +113,8 @@ class Domicile:
                 )
         audit_cache = config.base_dir / f"{config.deployment.audit_key}.policies.json"
         record_policy_changes(self._ctx.audit, world.policies, audit_cache)
+        sites_cache = config.base_dir / f"{config.deployment.audit_key}.sites.json"
+        record_site_changes(self._ctx.audit, world, sites_cache)
         for name, section in config.buckets.items():
             self._ensure_bucket(name, section.policy, section.tenant)
 
