@@ -202,6 +202,25 @@ def test_a_tenant_or_a_bucket_scopes_every_figure(seeded: Path) -> None:
     assert [c.policy for c in minutes.copy_counts] == ["global"]
 
 
+def test_each_site_names_the_definition_the_audit_log_recorded(seeded: Path) -> None:
+    with domicile.open(seeded) as engine:
+        report = engine.report()
+        newest = {
+            r.sites[0]: r.detail["fingerprint"]
+            for r in engine.audit.records()
+            if r.action in ("site_added", "site_change")
+        }
+    assert {s.id: s.fingerprint for s in report.by_site} == newest
+    # The seed handed fra to another operator: its definition changed once since added.
+    with domicile.open(seeded) as engine:
+        fra = [r for r in engine.audit.records() if r.sites == ("fra",) and "site" in r.action]
+    assert [r.action for r in fra] == ["site_added", "site_change"]
+    assert fra[-1].detail["changes"] == (
+        "operator acme-de -> acme-cn; operator_chain +acme-cn (CN) -acme-de (DE); "
+        "subject_to +CN -DE"
+    )
+
+
 def test_chain_status_and_registry(seeded: Path, tmp_path: Path) -> None:
     with domicile.open(seeded) as engine:
         report = engine.report()

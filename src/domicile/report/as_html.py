@@ -205,7 +205,8 @@ def _tally_table(table_id: str, caption: str, what: str, rows: tuple[Tally, ...]
 def _sites_table(r: Report) -> str:
     return _table(
         "by_site",
-        "Bytes per site (every configured site)",
+        "Bytes per site (every configured site), with the fingerprint of its definition in "
+        "force (the one the audit log's site records carry)",
         [
             ("site", False),
             ("country", False),
@@ -214,6 +215,7 @@ def _sites_table(r: Report) -> str:
             ("status", False),
             ("objects", True),
             ("bytes", True),
+            ("definition", False),
         ],
         (
             [
@@ -224,6 +226,7 @@ def _sites_table(r: Report) -> str:
                 ("status", s.status),
                 ("objects", f"{s.objects:,}"),
                 ("bytes", f"{s.bytes:,}"),
+                ("fingerprint", s.fingerprint or "-"),
             ]
             for s in r.by_site
         ),

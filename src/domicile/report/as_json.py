@@ -149,4 +149,5 @@ def _site(s: SiteTally) -> dict[str, Any]:
         "subject_to": list(s.subject_to),
         "objects": s.objects,
         "bytes": s.bytes,
+        "fingerprint": s.fingerprint,
     }

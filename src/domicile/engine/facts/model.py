@@ -35,7 +35,12 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class SiteTally:
-    """One site's share: what it is, and the copies (one per object) it holds."""
+    """One site's share: what it is, and the copies (one per object) it holds.
+
+    ``fingerprint`` is that of the site's definition in force, the one the audit log's
+    newest ``site_added`` / ``site_change`` record of it carries (None for a site no longer
+    configured).
+    """
 
     id: str
     country: str
@@ -45,6 +50,7 @@ class SiteTally:
     subject_to: tuple[str, ...]
     objects: int
     bytes: int
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from domicile.catalog import Bucket, Placement, Version
 from domicile.engine.context import EngineContext
+from domicile.engine.deflog import fingerprint
 from domicile.engine.facts.evidence import chain_status, registry_info, verification
 from domicile.engine.facts.model import (
     BucketPolicy,
@@ -29,6 +30,7 @@ from domicile.engine.facts.model import (
 )
 from domicile.engine.facts.policies import policy_rules
 from domicile.engine.facts.readable import Readability, readability
+from domicile.engine.sitelog import definition_of
 from domicile.policy import Policy, Verdict, check_copy, countries, subject_to
 
 UNKNOWN = "?"  # country, operator or status of a site that is no longer configured
@@ -211,6 +213,7 @@ class _Tallies:
                     subject_to=_jurisdictions(self._ctx, site_id),
                     objects=objects,
                     bytes=size,
+                    fingerprint=fingerprint(definition_of(world, spec)) if spec else None,
                 )
             )
         return tuple(out)
