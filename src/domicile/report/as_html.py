@@ -39,7 +39,7 @@ h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid var(--rule);
 .verdict.bad { background: var(--bad); }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 0 0 8px; }
 .card { flex: 1 1 120px; border: 1px solid var(--rule); border-radius: 6px; padding: 10px 14px; }
-.card .n { font-size: 22px; font-weight: 700; display: block; }
+.card .n { font-size: 22px; font-weight: 700; display: block; white-space: nowrap; }
 .card .l { color: var(--muted); }
 .card.bad .n { color: var(--bad); }
 .card.ok .n { color: var(--ok); }
