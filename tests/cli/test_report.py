@@ -15,6 +15,7 @@ import pytest
 
 import domicile
 from domicile.crypto import Keyring
+from domicile.engine import set_site_status
 from domicile.report import report_json
 from domicile.report.worldmap import NO_DATA, OCEAN, PALETTE, map_data
 from domicile.sites import LocalSite
@@ -326,3 +327,14 @@ def test_copies_in_france_shade_metropolitan_france_not_french_guiana(
     assert pixel(centre(mainland)) == shaded
     assert pixel(centre(guiana)) == rgb(NO_DATA)
     assert pixel(centre(max(path_points(data.countries["BR"]), key=len))) == rgb(NO_DATA)
+
+
+def test_names_print_as_written_never_as_markup(run: Run, tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    key = "[bold red]x[/] [link=file:///]y"
+    with domicile.open(path) as engine:
+        engine.put("docs", key, b"z" * 100)
+    set_site_status(path, "de", "suspended")  # the object is now short of copies: listed
+    result = run("--config", str(path), "report")
+    assert result.code == 14, result.err
+    assert f"docs/{key}" in " ".join(result.out.split())
