@@ -159,11 +159,14 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
         (f"{v['bucket']}/{v['key']}", v["version_id"], v["site"])
         for v in doc["compliance"]["violations"]
     ]
-    shortfalls = [r for r in page.tables["shortfalls"] if r]
-    assert shortfalls and [(r["object"], r["version_id"], r["policy"]) for r in shortfalls] == [
-        (f"{s['bucket']}/{s['key']}", s["version_id"], s["policy"])
-        for s in doc["compliance"]["shortfalls"]
-    ]
+    for table, unreadable in (("shortfalls", False), ("unreadable", True)):
+        rows = [r for r in page.tables.get(table, []) if r]
+        assert [(r["object"], r["version_id"], r["policy"]) for r in rows] == [
+            (f"{s['bucket']}/{s['key']}", s["version_id"], s["policy"])
+            for s in doc["compliance"]["shortfalls"]
+            if s["unreadable"] is unreadable
+        ], table
+    assert page.tables["shortfalls"]
     buckets = [r for r in page.tables["buckets"] if r]
     fingerprints = {p["name"]: p["fingerprint"] for p in doc["policies"]}
     assert [(r["bucket"], r["policy"], r["fingerprint"]) for r in buckets] == [
@@ -266,6 +269,12 @@ def legend_items(html: str) -> list[tuple[str, str]]:
     return found
 
 
+def blob_path(root: Path, site: str, blob_id: str) -> tuple[str, ...]:
+    """Where a local site keeps ``blob_id``, relative to its folder."""
+    (found,) = [p for p in (root / "sites" / site).rglob(blob_id) if p.is_file()]
+    return found.relative_to(root / "sites" / site).parts
+
+
 def path_points(d: str) -> list[list[tuple[int, int]]]:
     """The rings of SVG path data as written by tools/make_world_map.py (absolute move,
     relative integer steps), in viewBox units."""
@@ -338,3 +347,25 @@ def test_names_print_as_written_never_as_markup(run: Run, tmp_path: Path) -> Non
     result = run("--config", str(path), "report")
     assert result.code == 14, result.err
     assert f"docs/{key}" in " ".join(result.out.split())
+    assert "unreadable objects" not in result.out  # its copy on fr is still readable
+
+    # Its other copy lost too, and found so by verify: the object is unreadable, listed
+    # in a section of its own, in text and HTML.
+    with domicile.open(path) as engine:
+        version = engine.context.catalog.current_version("docs", key)
+        (segment,) = engine.context.catalog.segments(version.version_id)
+        (tmp_path / "sites" / "fr").joinpath(*blob_path(tmp_path, "fr", segment.blob_id)).unlink()
+        engine.verify(bucket="docs")
+    result = run("--config", str(path), "report")
+    assert result.code == 14 and "1 object has no readable copy" in " ".join(result.out.split())
+    assert result.out.index("unreadable objects") < result.out.index("why the copies")
+    page = tmp_path / "r.html"
+    assert run("--config", str(path), "report", "--format", "html", "-o", str(page)).code == 14
+    tables = Tables()
+    tables.feed(page.read_text("utf-8"))
+    (row,) = [r for r in tables.tables["unreadable"] if r]
+    assert (row["object"], row["readable"]) == (f"docs/{key}", "none")
+    assert set(row["uncounted"].split("; ")) == {
+        "fr: marked missing by verify",
+        "de: site suspended",
+    }

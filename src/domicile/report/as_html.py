@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
 
-from domicile.engine.facts import Report, Tally, country_names
+from domicile.engine.facts import Report, Shortfall, Tally, country_names
 from domicile.report.as_json import iso_time, report_json
 from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
 from domicile.report.worldmap import legend, map_data, world_map
@@ -293,32 +293,47 @@ def _buckets(r: Report) -> str:
 
 
 def _shortfalls(r: Report) -> str:
-    if not r.shortfalls:
-        return (
-            '<p data-table="shortfalls">No shortfall: every object has the readable copies its '
-            "policy requires.</p>"
-        )
-    return _table(
+    """Two sections: objects with no readable copy at all, then the other shortfalls."""
+    readable = (
+        "readable: state ok, no failed read since the last verification, site active or draining"
+    )
+    unreadable = [s for s in r.shortfalls if s.unreadable]
+    short = [s for s in r.shortfalls if not s.unreadable]
+    return _shortfall_table(
+        "unreadable",
+        f"Unreadable objects: no copy anywhere is readable ({readable})",
+        "No unreadable object: every object has at least one readable copy.",
+        unreadable,
+    ) + _shortfall_table(
         "shortfalls",
-        "Objects with fewer readable copies on allowed sites than their policy requires "
-        "(readable: state ok, no failed read since the last verification, site active or "
-        "draining)",
+        "Objects with fewer readable copies on allowed sites than their policy requires",
+        "No shortfall: every object has the readable copies its policy requires.",
+        short,
+    )
+
+
+def _shortfall_table(table_id: str, caption: str, empty: str, rows: list[Shortfall]) -> str:
+    if not rows:
+        return f'<p data-table="{table_id}">{escape(empty)}</p>'
+    return _table(
+        table_id,
+        caption,
         [
             ("object", False),
             ("version", False),
             ("policy", False),
             ("readable", False),
-            ("why the other copies do not count", False),
+            ("why the copies do not count", False),
         ],
         (
             [
                 ("object", f"{s.bucket}/{s.key}"),
                 ("version_id", s.version_id),
                 ("policy", s.policy),
-                ("readable", "none: unreadable" if s.unreadable else counted(s)),
+                ("readable", "none" if s.unreadable else counted(s)),
                 ("uncounted", why_uncounted(s)),
             ]
-            for s in r.shortfalls
+            for s in rows
         ),
         row_class="bad",
     )

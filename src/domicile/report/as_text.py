@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from domicile.engine.facts import Report, SiteTally, Tally
+from domicile.engine.facts import Report, Shortfall, SiteTally, Tally
 from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
 
 
@@ -136,23 +136,27 @@ def _policies(out: _Out, r: Report) -> None:
 
 
 def _shortfalls(out: _Out, r: Report) -> None:
+    """Unreadable objects first (no readable copy at all), then the other shortfalls."""
+    unreadable = [s for s in r.shortfalls if s.unreadable]
+    short = [s for s in r.shortfalls if not s.unreadable]
+    if unreadable:
+        _shortfall_table(
+            out, "[bold red]unreadable objects[/]: no copy anywhere is readable", unreadable
+        )
+    if short:
+        _shortfall_table(out, "objects short of readable copies on allowed sites", short)
     if not r.shortfalls:
         out.line("every object has the readable copies its policy requires")
-        return
-    t = table(
-        "objects short of readable copies (unreadable ones first)",
-        "object",
-        "version",
-        "policy",
-        "readable",
-        "why the others do not count",
-    )
-    for s in sorted(r.shortfalls, key=lambda s: (not s.unreadable, s.bucket, s.key)):
+
+
+def _shortfall_table(out: _Out, title: str, rows: list[Shortfall]) -> None:
+    t = table(title, "object", "version", "policy", "readable", "why the copies do not count")
+    for s in rows:
         t.add_row(
             escape(f"{s.bucket}/{s.key}"),
             escape(s.version_id),
             escape(s.policy),
-            ("[bold red]none[/]" if s.unreadable else escape(counted(s))),
+            "none" if s.unreadable else escape(counted(s)),
             escape(why_uncounted(s)),
         )
     out.console.print(t)
