@@ -2,7 +2,9 @@
 
 :func:`build_report` walks the catalog once (every current version of the buckets in
 scope, and its placements), judges each copy with :func:`domicile.policy.check_copy` (the
-one place residency is decided) and verifies the audit chain. It returns a
+one place residency is decided), counts the copies domicile can vouch are readable
+(:mod:`domicile.engine.facts.readable`) against each policy's ``copies``, and verifies the
+audit chain. It returns a
 :class:`~domicile.engine.facts.model.Report`; the figures are defined in
 ``docs/reports.md`` and the renderers live in :mod:`domicile.report`.
 """
