@@ -24,6 +24,7 @@ from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
+from domicile.engine.facts import Report, build_report
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.multipart import CompositeChecksums
@@ -48,8 +49,8 @@ from domicile.engine.records import (
 from domicile.engine.refusals import ACTOR as REFUSALS_ACTOR
 from domicile.engine.refusals import RefusalTally
 from domicile.engine.repair import RepairReport, repair
-from domicile.engine.report import Report, build_report
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
@@ -115,6 +116,8 @@ class Domicile:
         self._refusals = RefusalTally(self._record_refusals)
         audit_cache = config.base_dir / f"{config.deployment.audit_key}.policies.json"
         record_policy_changes(self._ctx.audit, world.policies, audit_cache)
+        sites_cache = config.base_dir / f"{config.deployment.audit_key}.sites.json"
+        record_site_changes(self._ctx.audit, world, sites_cache)
         for name, section in config.buckets.items():
             self._ensure_bucket(name, section.policy, section.tenant)
 
