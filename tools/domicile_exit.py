@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+"""domicile-exit: recover every object from copies of domicile site folders, without domicile.
+
+Needs only Python 3.11+ (its standard library) and the stock ``age`` command (Debian's
+``age`` 1.1). ``docs/exit.md`` is the manual; in short::
+
+    python3 domicile_exit.py --keyring keyring.txt --out recovered/ site-copy/ [more-copies/]
+    python3 domicile_exit.py ... --audit-export audit.jsonl     # exact deletions (see below)
+
+A site copy is a local site folder (``<fan>/<blob id>`` under a ``.domicile-site`` marker)
+or a flat folder of blobs (an S3 site's prefix synced to a disk). Each manifest blob
+(``m`` + version id) is decrypted with ``age -d``; a schema 1 manifest lists its segment
+blobs, each checked against the manifest's length and SHA-256, then decrypted and
+concatenated; a schema 2 (inline) blob holds the object's bytes, a newline, then the
+manifest. Per bucket and key one version is *current* (the rule below); its bytes are written
+under ``OUT/objects/`` (or ``OUT/hashed/`` when the key cannot be a path) and every version
+found gets one line in ``OUT/index.jsonl`` (bucket, key, status, file, metadata);
+``OUT/summary.json`` holds the counts and problems.
+
+The rule: without ``--audit-export``, the newest complete manifest (``created_at``, then
+version id) of each bucket and key is current; others are ``superseded``. A deletion
+leaves nothing on a site, so an object deleted while its blobs could not be removed comes
+back. With ``--audit-export`` (``domicile audit export``; verify it first: this script does
+not check its signatures), the last ``put``/``copy``/``delete`` record of each key decides;
+versions written after the export's last record fall back to the time rule.
+
+Exit codes: 0 all recovered; 1 some version or blob could not be recovered (see
+``summary.json``); 2 bad arguments, ``age`` missing, keyring unreadable, output not empty;
+3 (with an export) some current object named by the export is absent from the copies.
+
+The identities are kept in memory and handed to each ``age`` on its standard input; nothing
+secret is written. Keys and bucket names are untrusted (anyone who knows a public
+recipient can encrypt a manifest): outputs are created exclusively under ``OUT``, never
+through a link, and a name that is not a plain relative path is replaced by its SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+FORMAT, FORMAT_VERSION = "domicile-exit", 1
+BLOB_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
+FAN = re.compile(r"[0-9a-f]{2}")
+MANIFEST = re.compile(r"m[0-9a-f]{1,127}")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+AGE_INTRO, AGE_ARMOR = b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----"
+#: A manifest blob larger than this is refused (it is read whole into memory).
+MAX_MANIFEST_BLOB = 64 * 1024 * 1024
+PIECE = 1024 * 1024
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class Failure(Exception):
+    """One version, blob or file could not be used; the run goes on and exits 1."""
+
+
+class Fatal(Exception):
+    """The run cannot start or go on (exit 2)."""
+
+
+# --- age ---------------------------------------------------------------------------------
+
+
+class Age:
+    """The stock ``age`` command, fed the identities on its standard input (``-i -``)."""
+
+    def __init__(self, program: str, identities: bytes) -> None:
+        self.program, self.identities = program, identities
+
+    def stream(self, blob: Path, sink: Sink | None, limit: int = 0) -> bytes:
+        """Decrypt ``blob``: into ``sink`` if given (and return b""), else return the
+        plaintext, at most ``limit`` bytes (more is a Failure)."""
+        cmd = [self.program, "-d", "-i", "-", str(blob)]
+        proc = subprocess.Popen(  # noqa: S603 (the age program the user named)
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert proc.stdin and proc.stdout and proc.stderr
+        kept: list[bytes] = []
+        total = 0
+        try:
+            try:
+                proc.stdin.write(self.identities)  # age reads them all before any output
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # age stopped early; its exit code and message say why
+            while piece := proc.stdout.read(PIECE):
+                total += len(piece)
+                if sink is not None:
+                    sink.write(piece)
+                elif total > limit:
+                    raise Failure(f"{blob.name}: plaintext larger than {limit} bytes")
+                else:
+                    kept.append(piece)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        error = proc.stderr.read().decode("utf-8", "replace").strip()
+        if (code := proc.wait()) != 0:
+            raise Failure(f"{blob.name}: age -d failed: {error or f'exit {code}'}")
+        return b"".join(kept)
+
+
+def load_identities(program: str, keyring: Path) -> bytes:
+    """The keyring's identities; a passphrase-protected keyring is opened once with
+    ``age -d`` (which asks for the passphrase on the terminal)."""
+    try:
+        data = keyring.read_bytes()
+    except OSError as exc:
+        raise Fatal(f"cannot read the keyring {keyring}: {exc}") from None
+    if data.startswith(AGE_INTRO) or data.lstrip().startswith(AGE_ARMOR):
+        cmd = [program, "-d", str(keyring)]  # age asks for the passphrase on the terminal
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)  # noqa: S603
+        if done.returncode != 0:
+            raise Fatal(f"age could not open the protected keyring {keyring}")
+        data = done.stdout
+    if b"AGE-SECRET-KEY-1" not in data:
+        raise Fatal(f"{keyring} holds no age identity (AGE-SECRET-KEY-1...)")
+    return data
+
+
+# --- the site copies ----------------------------------------------------------------------
+
+
+@dataclass
+class Blobs:
+    """Every blob file found, by id (one path per copy holding it), and what was skipped."""
+
+    paths: dict[str, list[Path]] = field(default_factory=dict)
+    ignored: int = 0
+
+    def add_folder(self, root: Path) -> None:
+        """A local site folder (fan-out folders) or a flat one (an S3 prefix synced)."""
+        if not root.is_dir():
+            raise Fatal(f"{root} is not a folder")
+        with os.scandir(root) as top:
+            for entry in sorted(top, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False) and FAN.fullmatch(entry.name):
+                    with os.scandir(entry.path) as inner:
+                        for blob in sorted(inner, key=lambda e: e.name):
+                            self._add(blob)
+                elif not entry.is_dir(follow_symlinks=False):
+                    self._add(entry)
+
+    def _add(self, entry: os.DirEntry[str]) -> None:
+        if BLOB_ID.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            self.paths.setdefault(entry.name, []).append(Path(entry.path))
+        elif entry.name != ".domicile-site":
+            self.ignored += 1
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb", buffering=0) as f:
+        while piece := f.read(PIECE):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+# --- manifests -----------------------------------------------------------------------------
+
+
+@dataclass
+class Version:
+    doc: dict[str, Any]
+    blob_id: str
+    inline: bytes | None  # an inline object's bytes
+    status: str = ""
+    note: str | None = None
+    problem: bool = False  # an incomplete version that may be the current one
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        return self.doc["bucket"], self.doc["key"]
+
+    @property
+    def order(self) -> tuple[float, str]:
+        return float(self.doc["created_at"]), self.doc["version_id"]
+
+
+def _check(condition: bool, what: str) -> None:
+    if not condition:
+        raise Failure(f"malformed manifest: {what}")
+
+
+def parse_manifest(blob_id: str, plaintext: bytes) -> Version:
+    """The version a manifest blob describes; Failure if it is not a well-formed manifest
+    of this blob (its version id must be the blob id without its ``m``)."""
+    data, newline, text = plaintext.rpartition(b"\n")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise Failure("malformed manifest: not JSON") from None
+    _check(isinstance(doc, dict) and doc.get("schema") in (1, 2), "unknown schema")
+    for name, kind in (("bucket", str), ("key", str), ("version_id", str), ("etag", str)):
+        _check(isinstance(doc.get(name), kind), f"{name} missing")
+    _check(type(doc.get("size")) is int and doc["size"] >= 0, "size")
+    _check(isinstance(doc.get("created_at"), int | float), "created_at")
+    _check(isinstance(doc.get("meta"), dict), "meta")
+    _check(blob_id == "m" + doc["version_id"], f"version {doc['version_id']!r} in blob {blob_id}")
+    if doc["schema"] == 2:
+        _check(doc.get("inline") is True and len(data) == doc["size"] and bool(newline), "inline")
+        return Version(doc, blob_id, data)
+    _check(not newline and "inline" not in doc, "bytes before a schema 1 manifest")
+    segments = doc.get("segments")
+    _check(isinstance(segments, list) and bool(segments), "segments")
+    for s in segments:
+        _check(isinstance(s, dict) and isinstance(s.get("blob_id"), str), "segment")
+        _check(BLOB_ID.fullmatch(s["blob_id"]) is not None, "segment blob id")
+        _check(HEX64.fullmatch(str(s.get("sha256"))) is not None, "segment sha256")
+        for name in ("plaintext_size", "ciphertext_length"):
+            _check(type(s.get(name)) is int and s[name] >= 0, f"segment {name}")
+    _check(sum(s["plaintext_size"] for s in segments) == doc["size"], "segment sizes")
+    return Version(doc, blob_id, None)
+
+
+def read_versions(age: Age, blobs: Blobs, problems: list[str]) -> list[Version]:
+    versions = []
+    for blob_id in sorted(b for b in blobs.paths if MANIFEST.fullmatch(b)):
+        errors = []
+        for path in blobs.paths[blob_id]:  # the first copy that decrypts and parses
+            try:
+                if path.stat().st_size > MAX_MANIFEST_BLOB:
+                    raise Failure(f"{blob_id}: larger than {MAX_MANIFEST_BLOB} bytes")
+                versions.append(parse_manifest(blob_id, age.stream(path, None, MAX_MANIFEST_BLOB)))
+                break
+            except (Failure, OSError) as exc:
+                errors.append(f"{path}: {exc}")
+        else:
+            problems.extend(errors)
+    return versions
+
+
+def complete(version: Version, blobs: Blobs) -> bool:
+    """Every segment blob is present at its recorded length (hashes are checked later)."""
+    return version.inline is not None or all(
+        any(p.stat().st_size == s["ciphertext_length"] for p in blobs.paths.get(s["blob_id"], []))
+        for s in version.doc["segments"]
+    )
+
+
+# --- which version is current -------------------------------------------------------------
+
+
+def choose_by_time(versions: list[Version]) -> None:
+    """The newest complete version of each bucket and key is current, the others
+    superseded."""
+    newest: dict[tuple[str, str], Version] = {}
+    for v in versions:
+        other = newest.get(v.slot)
+        if v.status != "incomplete" and (other is None or v.order > other.order):
+            newest[v.slot] = v
+    for v in versions:
+        if v.status != "incomplete":
+            v.status = "current" if newest[v.slot] is v else "superseded"
+    mark_incomplete(versions, newest)
+
+
+def mark_incomplete(versions: list[Version], current: dict[tuple[str, str], Version]) -> None:
+    """An incomplete version older than its key's current one is most likely garbage
+    collected half-way (not a problem); a newer one, or one of a key with no current
+    version, may be the object's real current version with a blob lost (a problem)."""
+    for v in versions:
+        if v.status == "incomplete":
+            other = current.get(v.slot)
+            v.problem = other is None or v.order > other.order
+
+
+def read_export(path: Path) -> tuple[dict[tuple[str, str], dict[str, Any]], set[str], int]:
+    """From an audit export: the last put/copy/delete record per bucket and key, every
+    version id a put/copy record names, and the time (µs) of the last record."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    named: set[str] = set()
+    end, first = 0, 0
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise Fatal(f"{path} line {number}: not a JSON object")
+                if obj.get("type") != "record":
+                    continue
+                end = max(end, int(obj["time"]))
+                if obj.get("action") in ("put", "copy", "delete") and obj["result"] == "ok":
+                    slot = (obj["bucket"], obj["key"])
+                    if slot not in last or obj["seq"] > last[slot]["seq"]:
+                        last[slot] = obj
+                    if obj["action"] != "delete":
+                        named.add(obj["version"])
+                first = min(first or obj["seq"], obj["seq"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise Fatal(f"cannot read the audit export {path}: {exc}") from None
+    if first != 1:
+        raise Fatal(f"{path} does not start at record 1: export the whole log (no --since)")
+    return last, named, end
+
+
+def choose_by_export(
+    versions: list[Version], export: Path
+) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+    """Mark each version by the export's last record of its key; return the keys whose
+    current version (per the export) no copy holds complete, with that record."""
+    last, named, end = read_export(export)
+    by_slot: dict[tuple[str, str], list[Version]] = {}
+    for v in versions:
+        by_slot.setdefault(v.slot, []).append(v)
+    live = {slot for slot, record in last.items() if record["action"] != "delete"}
+    absent = []
+    current: dict[tuple[str, str], Version] = {}
+    for slot in sorted(set(by_slot) | live):
+        usable = [v for v in by_slot.get(slot, []) if v.status != "incomplete"]
+        record = last.get(slot)
+        later = [v for v in usable if v.doc["version_id"] not in named and v.order[0] * 1e6 > end]
+        if later:
+            newest = current[slot] = max(later, key=lambda v: v.order)
+            newest.note = "written after the audit export's last record: newest one taken"
+        elif slot in live:
+            assert record is not None
+            found = [v for v in usable if v.doc["version_id"] == record["version"]]
+            if found:
+                current[slot] = found[0]
+            else:
+                absent.append((slot, record))
+        _mark(usable, current.get(slot), named | {v.doc["version_id"] for v in later}, record)
+        chosen = current.get(slot)
+        if chosen is not None and record is not None and not later:
+            said = (record["detail"].get("size"), record["detail"].get("etag"))
+            if (chosen.doc["size"], chosen.doc["etag"]) != said:
+                chosen.status, chosen.note = "failed", "size or ETag differs from its audit record"
+    mark_incomplete(versions, current)
+    return absent
+
+
+def _mark(
+    usable: list[Version], chosen: Version | None, named: set[str], record: dict[str, Any] | None
+) -> None:
+    deleted = record["version"] if record is not None and record["action"] == "delete" else None
+    for v in usable:
+        vid = v.doc["version_id"]
+        if v is chosen:
+            v.status = "current"
+        elif vid not in named:
+            v.status, v.note = "never-committed", "no put or copy record names this version"
+        else:
+            v.status = "deleted" if vid == deleted else "superseded"
+
+
+# --- output paths ---------------------------------------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _plain(key: str) -> bool:
+    parts = key.split("/")
+    return len(key.encode()) <= 1024 and all(
+        0 < len(p.encode()) <= 255 and p not in (".", "..") and not CONTROL.search(p) for p in parts
+    )
+
+
+def bucket_folder(bucket: str) -> str:
+    if BUCKET.fullmatch(bucket) and ".." not in bucket:
+        return bucket
+    return "_" + hashlib.sha256(bucket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def plan_paths(slots: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The relative output path of each bucket and key (docs/exit.md, "Names to paths")."""
+    folders: dict[str, set[str]] = {}
+    for bucket, key in slots:
+        parts = key.split("/")
+        dirs = folders.setdefault(bucket, set())
+        dirs.update(_norm("/".join(parts[:i])) for i in range(1, len(parts)))
+    taken: set[tuple[str, str]] = set()
+    out = {}
+    for bucket, key in sorted(slots):
+        folder = bucket_folder(bucket)
+        if _plain(key) and _norm(key) not in folders[bucket] and (bucket, _norm(key)) not in taken:
+            taken.add((bucket, _norm(key)))
+            out[(bucket, key)] = f"objects/{folder}/{key}"
+        else:
+            digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+            out[(bucket, key)] = f"hashed/{folder}/{digest}"
+    return out
+
+
+class Output:
+    """The output folder: every file created exclusively, under it, never through a link."""
+
+    def __init__(self, root: Path) -> None:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise Fatal(f"the output {root} must be a new or empty folder")
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root = root.resolve()
+        (self.root / ".partial").mkdir(mode=0o700)
+        self._count = 0
+
+    def partial(self) -> tuple[Path, BinaryIO]:
+        self._count += 1
+        path = self.root / ".partial" / str(self._count)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        return path, os.fdopen(fd, "wb")
+
+    def place(self, partial: Path, relative: str) -> None:
+        target = self.root / relative
+        folder = self.root
+        for part in relative.split("/")[:-1]:
+            folder = folder / part
+            try:
+                folder.mkdir(0o700)
+            except FileExistsError:
+                if folder.is_symlink() or not folder.is_dir():
+                    raise Failure(f"{folder} is not a folder") from None
+        if not target.resolve().is_relative_to(self.root) or target.exists():
+            raise Failure(f"{relative}: refused (outside the output, or taken)")
+        os.link(partial, target)  # fails if target exists
+        partial.unlink()
+
+    def finish(self) -> None:
+        shutil.rmtree(self.root / ".partial", ignore_errors=True)
+
+
+# --- recovery -------------------------------------------------------------------------------
+
+
+class Hashing:
+    """A file that hashes what is written to it (MD5 for the ETag, SHA-256 for the index)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.size = f, 0
+        self.md5, self.sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.md5.update(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.f.write(data)
+
+
+def recover(age: Age, blobs: Blobs, version: Version, out: Output, relative: str) -> str:
+    """Write the version's bytes to ``relative``; return their SHA-256."""
+    partial, f = out.partial()
+    with f:
+        sink = Hashing(f)
+        if version.inline is not None:
+            sink.write(version.inline)
+        for s in version.doc.get("segments", []):
+            path = next(
+                (
+                    p
+                    for p in blobs.paths.get(s["blob_id"], [])
+                    if p.stat().st_size == s["ciphertext_length"] and sha256_of(p) == s["sha256"]
+                ),
+                None,
+            )
+            if path is None:
+                raise Failure(f"segment {s['blob_id']}: no copy with the manifest's SHA-256")
+            before = sink.size
+            age.stream(path, sink)
+            if sink.size - before != s["plaintext_size"]:
+                raise Failure(f"segment {s['blob_id']}: {sink.size - before} bytes, not as listed")
+        f.flush()
+        os.fsync(f.fileno())
+    etag = version.doc["etag"]
+    if sink.size != version.doc["size"]:
+        raise Failure(f"{sink.size} bytes, the manifest says {version.doc['size']}")
+    if "-" not in etag and sink.md5.hexdigest() != etag:
+        raise Failure("the bytes' MD5 differs from the manifest's ETag")
+    out.place(partial, relative)
+    return sink.sha256.hexdigest()
+
+
+def index_line(version: Version, status: str, relative: str | None, **extra: Any) -> str:
+    doc = version.doc
+    entry = {
+        "bucket": doc["bucket"],
+        "key": doc["key"],
+        "status": status,
+        "file": relative,
+        "version_id": doc["version_id"],
+        "created_at": doc["created_at"],
+        "size": doc["size"],
+        "etag": doc["etag"],
+        "meta": doc["meta"],
+        "checksums": doc.get("checksums", {}),
+        "checksum_type": doc.get("checksum_type"),
+        "policy": doc.get("policy"),
+        "tenant": doc.get("tenant"),
+        "layout": "inline" if version.inline is not None else f"{len(doc['segments'])} segments",
+        "note": version.note,
+        **extra,
+    }
+    return json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    program = shutil.which(args.age)
+    if program is None:
+        raise Fatal(f"the age command ({args.age}) is missing: apt-get install age")
+    age = Age(program, load_identities(program, args.keyring))
+    blobs = Blobs()
+    for folder in args.folders:
+        blobs.add_folder(folder)
+    out = Output(args.out)
+    problems: list[str] = []
+    versions = read_versions(age, blobs, problems)
+    for v in versions:
+        if not complete(v, blobs):
+            v.status, v.note = "incomplete", "a segment blob is missing or has the wrong length"
+    absent = choose_by_export(versions, args.audit_export) if args.audit_export else []
+    if not args.audit_export:
+        choose_by_time(versions)
+    paths = plan_paths(sorted({v.slot for v in versions if v.status == "current"}))
+    counts: dict[str, int] = {}
+    with (out.root / "index.jsonl").open("x", encoding="utf-8") as index:
+        for v in sorted(versions, key=lambda v: (v.slot, v.order)):
+            status, relative, extra = v.status, None, {}
+            if status == "current":
+                try:
+                    extra["sha256"] = recover(age, blobs, v, out, paths[v.slot])
+                    status, relative = "recovered", paths[v.slot]
+                except (Failure, OSError) as exc:
+                    status, v.note = "failed", str(exc)
+            if status == "failed" or (status == "incomplete" and v.problem):
+                problems.append(f"{v.doc['bucket']}/{v.doc['key']} ({v.blob_id}): {v.note}")
+            counts[status] = counts.get(status, 0) + 1
+            index.write(index_line(v, status, relative, **extra))
+        for (bucket, key), record in absent:
+            counts["absent"] = counts.get("absent", 0) + 1
+            entry = {"bucket": bucket, "key": key, "status": "absent", "file": None}
+            entry |= {"version_id": record["version"], "note": "no copy holds this version"}
+            index.write(json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n")
+    used = {v.blob_id for v in versions} | {
+        s["blob_id"] for v in versions for s in v.doc.get("segments", [])
+    }
+    unused = sorted(b for b in blobs.paths if b not in used)
+    summary = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "rule": "audit-export" if args.audit_export else "newest-manifest",
+        "folders": [str(f) for f in args.folders],
+        "counts": counts,
+        "skipped": {
+            "checkpoints": sum(b.startswith("ckpt-") for b in unused),
+            "unreferenced_data_blobs": sum(b.startswith("b") for b in unused),
+            "other_blobs": [
+                b for b in unused if not (b.startswith(("ckpt-", "b")) or MANIFEST.fullmatch(b))
+            ],
+            "ignored_files": blobs.ignored,
+        },
+        "problems": problems,
+    }
+    (out.root / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    out.finish()
+    print(f"{FORMAT}: {json.dumps(counts, sort_keys=True)}; see {out.root}/index.jsonl")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 3 if absent else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="domicile-exit", description=__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="copies of site folders")
+    parser.add_argument("--keyring", type=Path, required=True, help="the keyring file")
+    parser.add_argument("--out", type=Path, required=True, help="a new or empty folder")
+    parser.add_argument("--audit-export", type=Path, help="an audit export (JSON lines)")
+    parser.add_argument("--age", default="age", help="the age command (default: age)")
+    try:
+        return run(parser.parse_args(argv))
+    except Fatal as exc:
+        print(f"{FORMAT}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
