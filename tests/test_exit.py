@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,8 @@ class Deployment:
     superseded_version: str = ""
     deleted_version: str = ""
     deleted_object: tuple[bytes, ObjectMeta] = (b"", ObjectMeta())
+    #: The blob ids of some objects (manifest first, then segments).
+    segments: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 def _keep(root: Path, names: list[str]) -> list[Path]:
@@ -100,18 +103,18 @@ def _keep(root: Path, names: list[str]) -> list[Path]:
 
 
 def _blob_ids(engine: domicile.Domicile, bucket: str, key: str) -> list[str]:
+    """The manifest's blob id, then the segments' (an inline object's are the same one)."""
     catalog = engine.context.catalog
     version = catalog.current_version(bucket, key)
-    return sorted(
-        {version.manifest_blob_id} | {s.blob_id for s in catalog.segments(version.version_id)}
-    )
+    segments = [s.blob_id for s in catalog.segments(version.version_id)]
+    return [version.manifest_blob_id, *(s for s in segments if s != version.manifest_blob_id)]
 
 
-def build(root: Path, passphrase: str | None = None) -> Deployment:
+def build(root: Path) -> Deployment:
     """A deployment of 60 objects on two sites that each hold every object."""
     for site in ("fr", "de"):
         LocalSite.create(site, root / "sites" / site)
-    Keyring.create(root / "keyring.txt", passphrase=Secret(passphrase) if passphrase else None)
+    Keyring.create(root / "keyring.txt")
     (root / "domicile.toml").write_text(CONFIG)
     dep = Deployment(root)
     with domicile.open(root / "domicile.toml") as engine:
@@ -147,6 +150,8 @@ def build(root: Path, passphrase: str | None = None) -> Deployment:
         ]
         engine.complete_multipart("media", "archive.zip", upload.upload_id, done)
         dep.expected[("media", "archive.zip")] = (b"".join(parts), mmeta)
+        for slot in (("media", "film.mkv"), ("media", "archive.zip")):
+            dep.segments[slot] = _blob_ids(engine, *slot)
         engine.copy("media", "film.mkv", "docs", "copies/film.mkv")
         dep.expected[("docs", "copies/film.mkv")] = dep.expected[("media", "film.mkv")]
         # overwritten: v1's blobs kept aside, as a site that missed their deletion holds them
@@ -277,3 +282,142 @@ def test_audit_export_rule_marks_deletions(dep: Deployment) -> None:
     assert statuses[dep.deleted_version] == "deleted"
     assert statuses[dep.superseded_version] == "superseded"
     assert json.loads((out / "summary.json").read_text())["rule"] == "audit-export"
+
+
+def _seal_with_stock_age(dep: Deployment, plaintext: bytes, blob: Path) -> None:
+    """Encrypt ``plaintext`` to the keyring's public key with the stock age, as anyone who
+    learned that (public) key could, and plant it as ``blob``."""
+    recipient = (
+        subprocess.run(
+            ["age-keygen", "-y", str(dep.root / "keyring.txt")], capture_output=True, check=True
+        )
+        .stdout.decode()
+        .strip()
+    )
+    blob.parent.mkdir(exist_ok=True)
+    subprocess.run(
+        ["age", "-r", recipient, "-o", str(blob)], input=plaintext, check=True, capture_output=True
+    )
+
+
+def test_hostile_names_stay_inside_the_output(dep: Deployment) -> None:
+    """A planted manifest names a bucket and a key that a file system would follow out of
+    the output folder: the object lands under hashed/, and the index names it exactly."""
+    copy, out = site_copy(dep, "copy-hostile", lingering=False), dep.root / "out-hostile"
+    bucket, key = "../../evil", "../../../escape\nnew line/..//x"
+    version = "f" * 32
+    manifest = {
+        "schema": 2, "inline": True, "bucket": bucket, "key": key, "version_id": version,
+        "created_at": 1.0, "size": 5, "etag": "5d41402abc4b2a76b9719d911017c592",
+        "meta": {"content_type": "text/plain", "content_encoding": None,
+                 "content_disposition": None, "cache_control": None, "expires": None,
+                 "user": {"x": "y"}}, "policy": "p", "tenant": "t",
+    }  # fmt: skip
+    blob_id = "m" + version
+    _seal_with_stock_age(
+        dep, b"hello\n" + json.dumps(manifest).encode(), copy / fan_of(blob_id) / blob_id
+    )
+    done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, copy)
+    assert done.returncode == 0, done.stderr
+    [entry] = [e for e in read_index(out) if e["key"] == key]
+    assert entry["bucket"] == bucket and entry["status"] == "recovered"
+    assert entry["file"].startswith("hashed/_") and "/../" not in entry["file"]
+    assert (out / entry["file"]).read_bytes() == b"hello"
+    assert not (dep.root / "evil").exists() and not list(dep.root.glob("escape*"))
+    planted = ObjectMeta(content_type="text/plain", user={"x": "y"})
+    _check_recovered({**dep.expected, (bucket, key): (b"hello", planted)}, out, read_index(out))
+
+    # with the audit export, no record names that version: it was never committed
+    out2 = dep.root / "out-hostile-export"
+    done = run_exit(
+        "--keyring", dep.root / "keyring.txt", "--out", out2,
+        "--audit-export", dep.root / "audit.jsonl", copy,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [entry] = [e for e in read_index(out2) if e["key"] == key]
+    assert entry["status"] == "never-committed" and entry["file"] is None
+
+
+def test_a_corrupt_segment_fails_alone_and_another_copy_serves(dep: Deployment) -> None:
+    copy, out = site_copy(dep, "copy-corrupt", lingering=False), dep.root / "out-corrupt"
+    segments = dep.segments["media", "film.mkv"]
+    blob = next(copy.rglob(segments[1]))
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 1  # same length: only the SHA-256 (and age) can tell
+    blob.write_bytes(bytes(data))
+    done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, copy)
+    assert done.returncode == 1
+    assert "media/film.mkv" in done.stderr and segments[1] in done.stderr
+    [entry] = [e for e in read_index(out) if e["key"] == "film.mkv"]
+    assert entry["status"] == "failed" and entry["file"] is None
+    assert not (out / "objects" / "media" / "film.mkv").exists()
+    others = {k: v for k, v in dep.expected.items() if k != ("media", "film.mkv")}
+    _check_recovered(others, out, [e for e in read_index(out) if e["key"] != "film.mkv"])
+
+    # the second site's folder holds a good copy of that segment
+    out2 = dep.root / "out-corrupt-2"
+    done = run_exit(
+        "--keyring", dep.root / "keyring.txt", "--out", out2, copy, dep.root / "sites" / "de"
+    )
+    assert done.returncode == 0, done.stderr
+    _check_recovered(dep.expected, out2, read_index(out2))
+
+
+def test_a_flat_folder_as_synced_from_an_s3_site(dep: Deployment) -> None:
+    """An S3 site stores blob <id> as <prefix><id>: a sync of the prefix is a flat folder."""
+    flat, out = dep.root / "flat", dep.root / "out-flat"
+    flat.mkdir()
+    for path in (dep.root / "sites" / "fr").rglob("*"):
+        if path.is_file() and path.parent.name != ".tmp" and path.name != ".domicile-site":
+            shutil.copy2(path, flat / path.name)
+    (flat / "README.txt").write_text("another tool's file")
+    done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, flat)
+    assert done.returncode == 0, done.stderr
+    _check_recovered(dep.expected, out, read_index(out))
+    assert json.loads((out / "summary.json").read_text())["skipped"]["ignored_files"] == 1
+
+
+def test_an_object_the_export_names_but_no_copy_holds(dep: Deployment) -> None:
+    copy, out = site_copy(dep, "copy-absent", lingering=False), dep.root / "out-absent"
+    manifest = dep.segments["media", "archive.zip"][0]
+    assert manifest.startswith("m")
+    next(copy.rglob(manifest)).unlink()
+    done = run_exit(
+        "--keyring", dep.root / "keyring.txt", "--out", out,
+        "--audit-export", dep.root / "audit.jsonl", copy,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    [entry] = [e for e in read_index(out) if e["key"] == "archive.zip"]
+    assert entry["status"] == "absent" and entry["file"] is None
+
+
+def test_a_passphrase_protected_keyring(dep: Deployment, tmp_path: Path) -> None:
+    """age asks for the passphrase once, on the terminal (here a pseudo-terminal on stdin,
+    with no controlling terminal), then every blob is opened with the identities in memory."""
+    plain = Keyring.load(dep.root / "keyring.txt")
+    keyring = tmp_path / "protected.txt"  # as `domicile init --passphrase` writes it
+    Keyring(keyring, list(plain.entries), Secret("correct horse battery")).save()
+    assert keyring.read_bytes().startswith(b"age-encryption.org/v1\n-> scrypt ")
+    out = tmp_path / "out"
+    master, terminal = pty.openpty()
+    command = [*BARE, str(SCRIPT), "--keyring", str(keyring), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*command, str(dep.root / "sites" / "fr")],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        os.write(master, b"correct horse battery\n")
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, stderr
+    _check_recovered(dep.expected, out, read_index(out))
+
+    # no terminal to ask the passphrase on: nothing is written, exit 2
+    wrong = run_exit("--keyring", keyring, "--out", tmp_path / "out2", dep.root / "sites" / "fr")
+    assert wrong.returncode == 2 and "protected keyring" in wrong.stderr
+    assert not (tmp_path / "out2").exists()
