@@ -3,6 +3,7 @@ folder and the keyring with the stock age tool, in a Python that cannot import d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -300,23 +301,37 @@ def _seal_with_stock_age(dep: Deployment, plaintext: bytes, blob: Path) -> None:
     )
 
 
-def test_hostile_names_stay_inside_the_output(dep: Deployment) -> None:
-    """A planted manifest names a bucket and a key that a file system would follow out of
-    the output folder: the object lands under hashed/, and the index names it exactly."""
-    copy, out = site_copy(dep, "copy-hostile", lingering=False), dep.root / "out-hostile"
-    bucket, key = "../../evil", "../../../escape\nnew line/..//x"
-    version = "f" * 32
+def _plant(dep: Deployment, copy: Path, bucket: str, key: str, created_at: float) -> str:
+    """Plant an inline object b"hello" under ``bucket``/``key``; return its version id."""
+    version = hashlib.sha256(key.encode()).hexdigest()[:32]
     manifest = {
         "schema": 2, "inline": True, "bucket": bucket, "key": key, "version_id": version,
-        "created_at": 1.0, "size": 5, "etag": "5d41402abc4b2a76b9719d911017c592",
+        "created_at": created_at, "size": 5, "etag": "5d41402abc4b2a76b9719d911017c592",
         "meta": {"content_type": "text/plain", "content_encoding": None,
                  "content_disposition": None, "cache_control": None, "expires": None,
                  "user": {"x": "y"}}, "policy": "p", "tenant": "t",
     }  # fmt: skip
-    blob_id = "m" + version
-    _seal_with_stock_age(
-        dep, b"hello\n" + json.dumps(manifest).encode(), copy / fan_of(blob_id) / blob_id
-    )
+    blob = copy / fan_of("m" + version) / ("m" + version)
+    _seal_with_stock_age(dep, b"hello\n" + json.dumps(manifest).encode(), blob)
+    return version
+
+
+def test_planted_manifests_and_hostile_names(dep: Deployment) -> None:
+    """Anyone who knows the keyring's public key can plant a manifest (age does not
+    authenticate senders). One names a bucket and a key a file system would follow out of
+    the output folder: it lands under hashed/, and the index names it exactly. With the
+    audit export, a planted version inside the export's time span is never-committed; one
+    dated after it is taken by the time rule, unless --strict."""
+    copy, out = site_copy(dep, "copy-hostile", lingering=False), dep.root / "out-hostile"
+    times = [
+        json.loads(line)["time"]
+        for line in (dep.root / "audit.jsonl").read_text().splitlines()
+        if '"type":"record"' in line
+    ]
+    bucket, key = "../../evil", "../../../escape\nnew line/..//x"
+    hostile = _plant(dep, copy, bucket, key, (min(times) + max(times)) / 2e6)
+    later = _plant(dep, copy, "docs", "planted-later", 4e9)
+    planted = ObjectMeta(content_type="text/plain", user={"x": "y"})
     done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, copy)
     assert done.returncode == 0, done.stderr
     [entry] = [e for e in read_index(out) if e["key"] == key]
@@ -324,18 +339,29 @@ def test_hostile_names_stay_inside_the_output(dep: Deployment) -> None:
     assert entry["file"].startswith("hashed/_") and "/../" not in entry["file"]
     assert (out / entry["file"]).read_bytes() == b"hello"
     assert not (dep.root / "evil").exists() and not list(dep.root.glob("escape*"))
-    planted = ObjectMeta(content_type="text/plain", user={"x": "y"})
-    _check_recovered({**dep.expected, (bucket, key): (b"hello", planted)}, out, read_index(out))
+    both = {(bucket, key): (b"hello", planted), ("docs", "planted-later"): (b"hello", planted)}
+    _check_recovered({**dep.expected, **both}, out, read_index(out))
 
-    # with the audit export, no record names that version: it was never committed
-    out2 = dep.root / "out-hostile-export"
-    done = run_exit(
-        "--keyring", dep.root / "keyring.txt", "--out", out2,
-        "--audit-export", dep.root / "audit.jsonl", copy,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    [entry] = [e for e in read_index(out2) if e["key"] == key]
-    assert entry["status"] == "never-committed" and entry["file"] is None
+    for strict in ([], ["--strict"]):
+        out = dep.root / f"out-hostile-export{len(strict)}"
+        done = run_exit(
+            "--keyring", dep.root / "keyring.txt", "--out", out,
+            "--audit-export", dep.root / "audit.jsonl", *strict, copy,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        index = read_index(out)
+        status = {e["version_id"]: e["status"] for e in index}
+        assert status[hostile] == "never-committed"
+        if strict:
+            assert status[later] == "outside-export"
+            _check_recovered(dep.expected, out, index)
+        else:
+            assert status[later] == "recovered"
+            _check_recovered(
+                {**dep.expected, ("docs", "planted-later"): both["docs", "planted-later"]},
+                out,
+                index,
+            )
 
 
 def test_a_corrupt_segment_fails_alone_and_another_copy_serves(dep: Deployment) -> None:
@@ -421,3 +447,44 @@ def test_a_passphrase_protected_keyring(dep: Deployment, tmp_path: Path) -> None
     wrong = run_exit("--keyring", keyring, "--out", tmp_path / "out2", dep.root / "sites" / "fr")
     assert wrong.returncode == 2 and "protected keyring" in wrong.stderr
     assert not (tmp_path / "out2").exists()
+
+
+def test_an_export_after_a_catalog_rebuild_covers_none_of_the_objects(
+    dep: Deployment, tmp_path: Path
+) -> None:
+    """After rebuild-catalog the audit log starts again: the objects were written before
+    the export's first record, so the newest-manifest rule decides for them."""
+    for name in ("sites", "domicile.toml", "keyring.txt", "audit-key.pem"):
+        source = dep.root / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, symlinks=True)
+        else:
+            shutil.copy2(source, tmp_path / name)
+    with domicile.open(tmp_path / "domicile.toml") as engine:
+        assert engine.rebuild_catalog().versions == len(dep.expected)
+        engine.put("docs", "after-the-rebuild", b"new", content_type="text/plain")
+        export = export_lines(engine.audit.records(), engine.audit.checkpoints())
+        (tmp_path / "audit.jsonl").write_text("".join(line + "\n" for line in export))
+    assert not any(
+        json.loads(line).get("key") == "overwritten"
+        for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+    )
+    out = tmp_path / "out"
+    done = run_exit(
+        "--keyring", tmp_path / "keyring.txt", "--out", out,
+        "--audit-export", tmp_path / "audit.jsonl", tmp_path / "sites" / "fr",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    new = ObjectMeta(content_type="text/plain")
+    strict = tmp_path / "out-strict"
+    done = run_exit(
+        "--keyring", tmp_path / "keyring.txt", "--out", strict, "--strict",
+        "--audit-export", tmp_path / "audit.jsonl", tmp_path / "sites" / "fr",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    index = read_index(strict)
+    _check_recovered({("docs", "after-the-rebuild"): (b"new", new)}, strict, index)
+    assert sum(e["status"] == "outside-export" for e in index) == len(dep.expected)
+    _check_recovered(
+        {**dep.expected, ("docs", "after-the-rebuild"): (b"new", new)}, out, read_index(out)
+    )

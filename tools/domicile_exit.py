@@ -282,43 +282,43 @@ def mark_incomplete(versions: list[Version], current: dict[tuple[str, str], Vers
             v.problem = other is None or v.order > other.order
 
 
-def read_export(path: Path) -> tuple[dict[tuple[str, str], dict[str, Any]], set[str], int]:
+Export = tuple[dict[tuple[str, str], dict[str, Any]], set[str], int, int]
+
+
+def read_export(path: Path) -> Export:
     """From an audit export: the last put/copy/delete record per bucket and key, every
-    version id a put/copy record names, and the time (µs) of the last record."""
+    version id a put/copy record names, and the times (µs) of its first and last record."""
     last: dict[tuple[str, str], dict[str, Any]] = {}
     named: set[str] = set()
-    end, first = 0, 0
+    times: list[int] = []
     try:
         with path.open(encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                obj = json.loads(line)
+                obj = json.loads(line) if line.strip() else {}
                 if not isinstance(obj, dict):
                     raise Fatal(f"{path} line {number}: not a JSON object")
                 if obj.get("type") != "record":
                     continue
-                end = max(end, int(obj["time"]))
+                times.append(int(obj["time"]))
                 if obj.get("action") in ("put", "copy", "delete") and obj["result"] == "ok":
                     slot = (obj["bucket"], obj["key"])
                     if slot not in last or obj["seq"] > last[slot]["seq"]:
                         last[slot] = obj
                     if obj["action"] != "delete":
                         named.add(obj["version"])
-                first = min(first or obj["seq"], obj["seq"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise Fatal(f"cannot read the audit export {path}: {exc}") from None
-    if first != 1:
-        raise Fatal(f"{path} does not start at record 1: export the whole log (no --since)")
-    return last, named, end
+    if not times:
+        raise Fatal(f"{path} holds no audit record")
+    return last, named, min(times), max(times)
 
 
 def choose_by_export(
-    versions: list[Version], export: Path
+    versions: list[Version], export: Export, *, strict: bool = False
 ) -> list[tuple[tuple[str, str], dict[str, Any]]]:
-    """Mark each version by the export's last record of its key; return the keys whose
-    current version (per the export) no copy holds complete, with that record."""
-    last, named, end = read_export(export)
+    """Mark each version by the export (docs/exit.md, "Which version is current"); return
+    the keys whose current version, per the export, no copy holds complete."""
+    last, named, start, end = export
     by_slot: dict[tuple[str, str], list[Version]] = {}
     for v in versions:
         by_slot.setdefault(v.slot, []).append(v)
@@ -328,23 +328,29 @@ def choose_by_export(
     for slot in sorted(set(by_slot) | live):
         usable = [v for v in by_slot.get(slot, []) if v.status != "incomplete"]
         record = last.get(slot)
-        later = [v for v in usable if v.doc["version_id"] not in named and v.order[0] * 1e6 > end]
-        if later:
-            newest = current[slot] = max(later, key=lambda v: v.order)
-            newest.note = "written after the audit export's last record: newest one taken"
+        unnamed = [v for v in usable if v.doc["version_id"] not in named]
+        later = [v for v in unnamed if v.order[0] * 1e6 > end]
+        earlier = [v for v in unnamed if v.order[0] * 1e6 < start and record is None]
+        if strict:
+            for v in [*later, *earlier]:
+                v.status, v.note = "outside-export", "written outside the export's time span"
+            later, earlier = [], []
+        if later or earlier:
+            chosen = current[slot] = max(later or earlier, key=lambda v: v.order)
+            chosen.note = "written outside the audit export's time span: the newest one taken"
         elif slot in live:
             assert record is not None
             found = [v for v in usable if v.doc["version_id"] == record["version"]]
             if found:
                 current[slot] = found[0]
+                said = (record["detail"].get("size"), record["detail"].get("etag"))
+                if (found[0].doc["size"], found[0].doc["etag"]) != said:
+                    found[0].status = "failed"
+                    found[0].note = "its size or ETag differs from its audit record"
             else:
                 absent.append((slot, record))
-        _mark(usable, current.get(slot), named | {v.doc["version_id"] for v in later}, record)
-        chosen = current.get(slot)
-        if chosen is not None and record is not None and not later:
-            said = (record["detail"].get("size"), record["detail"].get("etag"))
-            if (chosen.doc["size"], chosen.doc["etag"]) != said:
-                chosen.status, chosen.note = "failed", "size or ETag differs from its audit record"
+        outside = {v.doc["version_id"] for v in [*later, *earlier]}
+        _mark(usable, current.get(slot), named | outside, record)
     mark_incomplete(versions, current)
     return absent
 
@@ -355,8 +361,10 @@ def _mark(
     deleted = record["version"] if record is not None and record["action"] == "delete" else None
     for v in usable:
         vid = v.doc["version_id"]
+        if v.status == "outside-export":
+            continue
         if v is chosen:
-            v.status = "current"
+            v.status = v.status or "current"  # or "failed", set by the caller
         elif vid not in named:
             v.status, v.note = "never-committed", "no put or copy record names this version"
         else:
@@ -512,23 +520,16 @@ def index_line(version: Version, status: str, relative: str | None, **extra: Any
     return json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
-    program = shutil.which(args.age)
-    if program is None:
-        raise Fatal(f"the age command ({args.age}) is missing: apt-get install age")
-    age = Age(program, load_identities(program, args.keyring))
-    blobs = Blobs()
-    for folder in args.folders:
-        blobs.add_folder(folder)
-    out = Output(args.out)
-    problems: list[str] = []
-    versions = read_versions(age, blobs, problems)
-    for v in versions:
-        if not complete(v, blobs):
-            v.status, v.note = "incomplete", "a segment blob is missing or has the wrong length"
-    absent = choose_by_export(versions, args.audit_export) if args.audit_export else []
-    if not args.audit_export:
-        choose_by_time(versions)
+def write_index(
+    age: Age,
+    blobs: Blobs,
+    versions: list[Version],
+    *,
+    absent: list[tuple[tuple[str, str], dict[str, Any]]],
+    out: Output,
+    problems: list[str],
+) -> dict[str, int]:
+    """Recover every current version, write ``index.jsonl``; return the count per status."""
     paths = plan_paths(sorted({v.slot for v in versions if v.status == "current"}))
     counts: dict[str, int] = {}
     with (out.root / "index.jsonl").open("x", encoding="utf-8") as index:
@@ -549,6 +550,32 @@ def run(args: argparse.Namespace) -> int:
             entry = {"bucket": bucket, "key": key, "status": "absent", "file": None}
             entry |= {"version_id": record["version"], "note": "no copy holds this version"}
             index.write(json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n")
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.strict and not args.audit_export:
+        raise Fatal("--strict needs --audit-export")
+    program = shutil.which(args.age)
+    if program is None:
+        raise Fatal(f"the age command ({args.age}) is missing: apt-get install age")
+    age = Age(program, load_identities(program, args.keyring))
+    export = read_export(args.audit_export) if args.audit_export else None
+    blobs = Blobs()
+    for folder in args.folders:
+        blobs.add_folder(folder)
+    out = Output(args.out)
+    problems: list[str] = []
+    versions = read_versions(age, blobs, problems)
+    for v in versions:
+        if not complete(v, blobs):
+            v.status, v.note = "incomplete", "a segment blob is missing or has the wrong length"
+    absent: list[tuple[tuple[str, str], dict[str, Any]]] = []
+    if export is not None:
+        absent = choose_by_export(versions, export, strict=args.strict)
+    else:
+        choose_by_time(versions)
+    counts = write_index(age, blobs, versions, absent=absent, out=out, problems=problems)
     used = {v.blob_id for v in versions} | {
         s["blob_id"] for v in versions for s in v.doc.get("segments", [])
     }
@@ -556,7 +583,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "rule": "audit-export" if args.audit_export else "newest-manifest",
+        "rule": "newest-manifest" if export is None else "audit-export" + " strict" * args.strict,
         "folders": [str(f) for f in args.folders],
         "counts": counts,
         "skipped": {
@@ -583,6 +610,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keyring", type=Path, required=True, help="the keyring file")
     parser.add_argument("--out", type=Path, required=True, help="a new or empty folder")
     parser.add_argument("--audit-export", type=Path, help="an audit export (JSON lines)")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --audit-export: recover only versions the export names",
+    )
     parser.add_argument("--age", default="age", help="the age command (default: age)")
     try:
         return run(parser.parse_args(argv))
