@@ -488,3 +488,31 @@ def test_an_export_after_a_catalog_rebuild_covers_none_of_the_objects(
     _check_recovered(
         {**dep.expected, ("docs", "after-the-rebuild"): (b"new", new)}, out, read_index(out)
     )
+
+
+def test_the_audit_history_segments_on_the_site(dep: Deployment) -> None:
+    """With --site-history, the history segments on the site (alog-<first>-<last>, each an
+    audit export encrypted to the keyring) take the export's place."""
+    copy, out = site_copy(dep, "copy-history"), dep.root / "out-history"
+    lines = (dep.root / "audit.jsonl").read_text().splitlines()
+    header, records = lines[0], [line for line in lines if '"type":"record"' in line]
+    half = len(records) // 2
+    for part in (records[:half], records[half:]):
+        first, last = json.loads(part[0])["seq"], json.loads(part[-1])["seq"]
+        name = f"alog-{first:020d}-{last:020d}"
+        text = "\n".join([header, *part]) + "\n"
+        _seal_with_stock_age(dep, text.encode(), copy / fan_of(name) / name)
+    done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, "--site-history", copy)
+    assert done.returncode == 0, done.stderr
+    index = read_index(out)
+    _check_recovered(dep.expected, out, index)
+    statuses = {e["version_id"]: e["status"] for e in index}
+    assert statuses[dep.deleted_version] == "deleted"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rule"] == "site-history" and summary["skipped"]["history_segments"] == 2
+
+    bare = run_exit(
+        "--keyring", dep.root / "keyring.txt", "--out", dep.root / "out-history-none",
+        "--site-history", dep.root / "sites" / "fr",
+    )  # fmt: skip
+    assert bare.returncode == 2 and "no audit history segment" in bare.stderr

@@ -53,6 +53,7 @@ FORMAT, FORMAT_VERSION = "domicile-exit", 1
 BLOB_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
 FAN = re.compile(r"[0-9a-f]{2}")
 MANIFEST = re.compile(r"m[0-9a-f]{1,127}")
+HISTORY = re.compile(r"alog-[0-9]{20}-[0-9]{20}")
 HEX64 = re.compile(r"[0-9a-f]{64}")
 BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -285,32 +286,58 @@ def mark_incomplete(versions: list[Version], current: dict[tuple[str, str], Vers
 Export = tuple[dict[tuple[str, str], dict[str, Any]], set[str], int, int]
 
 
-def read_export(path: Path) -> Export:
-    """From an audit export: the last put/copy/delete record per bucket and key, every
-    version id a put/copy record names, and the times (µs) of its first and last record."""
+def read_export(sources: list[tuple[str, str]]) -> Export:
+    """From audit exports (name, text): the last put/copy/delete record per bucket and
+    key, every version id a put/copy record names, and the times (µs) of the first and
+    last record. A record seen twice (segments of several sites) counts once."""
     last: dict[tuple[str, str], dict[str, Any]] = {}
     named: set[str] = set()
-    times: list[int] = []
-    try:
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
+    times: dict[int, int] = {}
+    for name, text in sources:
+        for number, line in enumerate(text.split("\n"), 1):
+            try:
                 obj = json.loads(line) if line.strip() else {}
                 if not isinstance(obj, dict):
-                    raise Fatal(f"{path} line {number}: not a JSON object")
-                if obj.get("type") != "record":
+                    raise TypeError("not a JSON object")
+                if obj.get("type") != "record" or obj["seq"] in times:
                     continue
-                times.append(int(obj["time"]))
-                if obj.get("action") in ("put", "copy", "delete") and obj["result"] == "ok":
+                times[obj["seq"]] = int(obj["time"])
+                if obj["action"] in ("put", "copy", "delete") and obj["result"] == "ok":
                     slot = (obj["bucket"], obj["key"])
                     if slot not in last or obj["seq"] > last[slot]["seq"]:
                         last[slot] = obj
                     if obj["action"] != "delete":
                         named.add(obj["version"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise Fatal(f"cannot read the audit export {path}: {exc}") from None
+            except (ValueError, KeyError, TypeError) as exc:
+                raise Fatal(f"audit export {name} line {number}: {exc}") from None
     if not times:
-        raise Fatal(f"{path} holds no audit record")
-    return last, named, min(times), max(times)
+        raise Fatal(f"no audit record in {', '.join(n for n, _ in sources) or 'no export'}")
+    return last, named, min(times.values()), max(times.values())
+
+
+def exports(args: argparse.Namespace, age: Age, blobs: Blobs) -> list[tuple[str, str]]:
+    """The audit export given, or the history segments (``alog-``) found on the sites,
+    each an audit export encrypted to the keyring."""
+    if args.audit_export:
+        try:
+            return [(str(args.audit_export), args.audit_export.read_text(encoding="utf-8"))]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Fatal(f"cannot read the audit export {args.audit_export}: {exc}") from None
+    found = []
+    for blob_id in sorted(b for b in blobs.paths if HISTORY.fullmatch(b)):
+        errors = []
+        for path in blobs.paths[blob_id]:
+            try:
+                text = age.stream(path, None, MAX_MANIFEST_BLOB).decode("utf-8")
+                found.append((blob_id, text))
+                break
+            except (Failure, UnicodeDecodeError) as exc:
+                errors.append(f"{path}: {exc}")
+        else:
+            raise Fatal(f"history segment {blob_id} is unreadable: {'; '.join(errors)}")
+    if not found:
+        raise Fatal("--site-history: no audit history segment (alog-...) in the folders")
+    return found
 
 
 def choose_by_export(
@@ -554,16 +581,19 @@ def write_index(
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.strict and not args.audit_export:
-        raise Fatal("--strict needs --audit-export")
+    if args.audit_export and args.site_history:
+        raise Fatal("--audit-export and --site-history exclude each other")
+    if args.strict and not (args.audit_export or args.site_history):
+        raise Fatal("--strict needs --audit-export or --site-history")
     program = shutil.which(args.age)
     if program is None:
         raise Fatal(f"the age command ({args.age}) is missing: apt-get install age")
     age = Age(program, load_identities(program, args.keyring))
-    export = read_export(args.audit_export) if args.audit_export else None
     blobs = Blobs()
     for folder in args.folders:
         blobs.add_folder(folder)
+    by_export = args.audit_export or args.site_history
+    export = read_export(exports(args, age, blobs)) if by_export else None
     out = Output(args.out)
     problems: list[str] = []
     versions = read_versions(age, blobs, problems)
@@ -580,17 +610,24 @@ def run(args: argparse.Namespace) -> int:
         s["blob_id"] for v in versions for s in v.doc.get("segments", [])
     }
     unused = sorted(b for b in blobs.paths if b not in used)
+    rule = "audit-export" if args.audit_export else "newest-manifest"
+    rule = "site-history" if args.site_history else rule
     summary = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "rule": "newest-manifest" if export is None else "audit-export" + " strict" * args.strict,
+        "rule": rule + " strict" * args.strict,
         "folders": [str(f) for f in args.folders],
         "counts": counts,
         "skipped": {
             "checkpoints": sum(b.startswith("ckpt-") for b in unused),
             "unreferenced_data_blobs": sum(b.startswith("b") for b in unused),
+            "history_segments": sum(HISTORY.fullmatch(b) is not None for b in unused),
             "other_blobs": [
-                b for b in unused if not (b.startswith(("ckpt-", "b")) or MANIFEST.fullmatch(b))
+                b
+                for b in unused
+                if not (
+                    b.startswith(("ckpt-", "b")) or MANIFEST.fullmatch(b) or HISTORY.fullmatch(b)
+                )
             ],
             "ignored_files": blobs.ignored,
         },
@@ -611,9 +648,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="a new or empty folder")
     parser.add_argument("--audit-export", type=Path, help="an audit export (JSON lines)")
     parser.add_argument(
+        "--site-history",
+        action="store_true",
+        help="use the audit history segments (alog-...) found in the folders as the export",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
-        help="with --audit-export: recover only versions the export names",
+        help="with an export: recover only versions it names",
     )
     parser.add_argument("--age", default="age", help="the age command (default: age)")
     try:
