@@ -5,7 +5,7 @@ Needs only Python 3.11+ (its standard library) and the stock ``age`` command (De
 ``age`` 1.1). ``docs/exit.md`` is the manual; in short::
 
     python3 domicile_exit.py --keyring keyring.txt --out recovered/ site-copy/ [more-copies/]
-    python3 domicile_exit.py ... --audit-export audit.jsonl     # exact deletions (see below)
+    python3 domicile_exit.py ... --audit-export audit.jsonl     # deletions known (see below)
 
 A site copy is a local site folder (``<fan>/<blob id>`` under a ``.domicile-site`` marker)
 or a flat folder of blobs (an S3 site's prefix synced to a disk). Each manifest blob
@@ -17,12 +17,14 @@ under ``OUT/objects/`` (or ``OUT/hashed/`` when the key cannot be a path) and ev
 found gets one line in ``OUT/index.jsonl`` (bucket, key, status, file, metadata);
 ``OUT/summary.json`` holds the counts and problems.
 
-The rule: without ``--audit-export``, the newest complete manifest (``created_at``, then
-version id) of each bucket and key is current; others are ``superseded``. A deletion
-leaves nothing on a site, so an object deleted while its blobs could not be removed comes
-back. With ``--audit-export`` (``domicile audit export``; verify it first: this script does
-not check its signatures), the last ``put``/``copy``/``delete`` record of each key decides;
-versions written after the export's last record fall back to the time rule.
+The rule: without an export, the newest complete manifest (``created_at``, then version
+id) of each bucket and key is current; others are ``superseded``. A deletion leaves nothing
+on a site, so an object deleted while its blobs could not be removed comes back. With an
+export (``--audit-export FILE`` from ``domicile audit export``, or ``--site-history``: the
+``alog-`` segments in the folders), the last ``put``/``copy``/``delete`` record of each key
+decides; versions dated outside the export's time span fall back to the time rule, or are
+left out with ``--strict``. This script does not check the export's signatures: verify it
+first (``domicile audit verify --export``).
 
 Exit codes: 0 all recovered; 1 some version or blob could not be recovered (see
 ``summary.json``); 2 bad arguments, ``age`` missing, keyring unreadable, output not empty;
@@ -406,9 +408,15 @@ def _norm(text: str) -> str:
 
 
 def _plain(key: str) -> bool:
-    parts = key.split("/")
-    return len(key.encode()) <= 1024 and all(
-        0 < len(p.encode()) <= 255 and p not in (".", "..") and not CONTROL.search(p) for p in parts
+    """Whether ``key`` can be a relative path as it is (before conflicts are looked at)."""
+    try:
+        sizes = [len(p.encode()) for p in key.split("/")]  # a lone surrogate raises
+    except UnicodeEncodeError:
+        return False
+    return (
+        sum(sizes) <= 1024
+        and all(0 < n <= 255 for n in sizes)
+        and not any(p in (".", "..") or CONTROL.search(p) for p in key.split("/"))
     )
 
 
