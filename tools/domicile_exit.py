@@ -41,12 +41,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -214,7 +216,8 @@ def parse_manifest(blob_id: str, plaintext: bytes) -> Version:
     for name, kind in (("bucket", str), ("key", str), ("version_id", str), ("etag", str)):
         _check(isinstance(doc.get(name), kind), f"{name} missing")
     _check(type(doc.get("size")) is int and doc["size"] >= 0, "size")
-    _check(isinstance(doc.get("created_at"), int | float), "created_at")
+    created = doc.get("created_at")
+    _check(type(created) in (int, float) and math.isfinite(created), "created_at")
     _check(isinstance(doc.get("meta"), dict), "meta")
     _check(blob_id == "m" + doc["version_id"], f"version {doc['version_id']!r} in blob {blob_id}")
     if doc["schema"] == 2:
@@ -233,21 +236,32 @@ def parse_manifest(blob_id: str, plaintext: bytes) -> Version:
     return Version(doc, blob_id, None)
 
 
-def read_versions(age: Age, blobs: Blobs, problems: list[str]) -> list[Version]:
+def read_versions(age: Age, blobs: Blobs, problems: list[str], jobs: int) -> list[Version]:
+    """Every manifest that decrypts and parses (``jobs`` age processes at a time); the
+    others are problems."""
+    ids = sorted(b for b in blobs.paths if MANIFEST.fullmatch(b))
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        results = list(pool.map(lambda blob_id: _read_version(age, blobs, blob_id), ids))
     versions = []
-    for blob_id in sorted(b for b in blobs.paths if MANIFEST.fullmatch(b)):
-        errors = []
-        for path in blobs.paths[blob_id]:  # the first copy that decrypts and parses
-            try:
-                if path.stat().st_size > MAX_MANIFEST_BLOB:
-                    raise Failure(f"{blob_id}: larger than {MAX_MANIFEST_BLOB} bytes")
-                versions.append(parse_manifest(blob_id, age.stream(path, None, MAX_MANIFEST_BLOB)))
-                break
-            except (Failure, OSError) as exc:
-                errors.append(f"{path}: {exc}")
+    for found in results:
+        if isinstance(found, Version):
+            versions.append(found)
         else:
-            problems.extend(errors)
+            problems.extend(found)
     return versions
+
+
+def _read_version(age: Age, blobs: Blobs, blob_id: str) -> Version | list[str]:
+    """The version of the first copy of ``blob_id`` that decrypts and parses, or why none."""
+    errors = []
+    for path in blobs.paths[blob_id]:
+        try:
+            if path.stat().st_size > MAX_MANIFEST_BLOB:
+                raise Failure(f"{blob_id}: larger than {MAX_MANIFEST_BLOB} bytes")
+            return parse_manifest(blob_id, age.stream(path, None, MAX_MANIFEST_BLOB))
+        except (Failure, OSError) as exc:
+            errors.append(f"{path}: {exc}")
+    return errors
 
 
 def complete(version: Version, blobs: Blobs) -> bool:
@@ -604,7 +618,7 @@ def run(args: argparse.Namespace) -> int:
     export = read_export(exports(args, age, blobs)) if by_export else None
     out = Output(args.out)
     problems: list[str] = []
-    versions = read_versions(age, blobs, problems)
+    versions = read_versions(age, blobs, problems, args.jobs)
     for v in versions:
         if not complete(v, blobs):
             v.status, v.note = "incomplete", "a segment blob is missing or has the wrong length"
@@ -664,6 +678,9 @@ def main(argv: list[str] | None = None) -> int:
         "--strict",
         action="store_true",
         help="with an export: recover only versions it names",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="age processes at a time"
     )
     parser.add_argument("--age", default="age", help="the age command (default: age)")
     try:
