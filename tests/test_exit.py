@@ -525,3 +525,32 @@ def test_the_audit_history_segments_on_the_site(dep: Deployment) -> None:
         "--site-history", dep.root / "sites" / "fr",
     )  # fmt: skip
     assert bare.returncode == 2 and "no audit history segment" in bare.stderr
+
+
+def test_a_missing_segment_makes_its_version_incomplete(dep: Deployment) -> None:
+    copy, out = site_copy(dep, "copy-missing", lingering=False), dep.root / "out-missing"
+    segments = dep.segments["media", "film.mkv"]
+    next(copy.rglob(segments[2])).unlink()
+    done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, copy)
+    assert done.returncode == 1 and "media/film.mkv" in done.stderr
+    [entry] = [e for e in read_index(out) if e["bucket"] == "media" and e["key"] == "film.mkv"]
+    assert entry["status"] == "incomplete" and entry["file"] is None
+
+
+def test_refusals_write_nothing(dep: Deployment, tmp_path: Path) -> None:
+    site = dep.root / "sites" / "fr"
+    keyring = ["--keyring", str(dep.root / "keyring.txt")]
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("mine")
+    cases = [
+        ([*keyring, "--out", tmp_path / "taken", site], "must be a new or empty folder"),
+        ([*keyring, "--out", tmp_path / "o1", "--strict", site], "--strict needs"),
+        ([*keyring, "--out", tmp_path / "o2", "--age", tmp_path / "no-age", site], "missing"),
+        (["--keyring", site / ".domicile-site", "--out", tmp_path / "o3", site], "no age identity"),
+        ([*keyring, "--out", tmp_path / "o4", tmp_path / "nowhere"], "is not a folder"),
+    ]
+    for args, message in cases:
+        done = run_exit(*args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert (tmp_path / "taken" / "file").read_text() == "mine"
