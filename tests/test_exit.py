@@ -554,3 +554,47 @@ def test_refusals_write_nothing(dep: Deployment, tmp_path: Path) -> None:
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert (tmp_path / "taken" / "file").read_text() == "mine"
+
+
+def _plant_multipart(dep: Deployment, copy: Path, key: str, etag: str) -> None:
+    """Plant a schema 1 version of 8 bytes in two segments (4 + 4), made by a multipart
+    upload of two parts (3 + 5), with ``part_sizes`` (written by deployments that keep
+    them) and the given ETag."""
+    segments = []
+    for i, chunk in enumerate((b"abcd", b"efgh")):
+        blob_id = "b" + hashlib.sha256(f"{key}{i}".encode()).hexdigest()[:32]
+        blob = copy / fan_of(blob_id) / blob_id
+        _seal_with_stock_age(dep, chunk, blob)
+        data = blob.read_bytes()
+        segments.append({
+            "blob_id": blob_id, "plaintext_size": 4, "header_length": data.index(b"\n---") + 49,
+            "ciphertext_length": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        })  # fmt: skip
+    version = hashlib.sha256(key.encode()).hexdigest()[:32]
+    manifest = {
+        "schema": 1, "bucket": "docs", "key": key, "version_id": version, "created_at": 4e9,
+        "size": 8, "etag": etag, "part_sizes": [3, 5], "segments": segments,
+        "meta": {"content_type": "application/octet-stream", "content_encoding": None,
+                 "content_disposition": None, "cache_control": None, "expires": None,
+                 "user": {}}, "policy": "p", "tenant": "t",
+    }  # fmt: skip
+    _seal_with_stock_age(
+        dep, json.dumps(manifest).encode(), copy / fan_of("m" + version) / ("m" + version)
+    )
+
+
+def test_a_multipart_etag_is_checked_when_the_part_sizes_are_known(dep: Deployment) -> None:
+    copy, out = site_copy(dep, "copy-parts", lingering=False), dep.root / "out-parts"
+    md5 = lambda data: hashlib.md5(data, usedforsecurity=False)  # noqa: E731
+    good = md5(md5(b"abc").digest() + md5(b"defgh").digest()).hexdigest() + "-2"
+    _plant_multipart(dep, copy, "parts/good", good)
+    wrong = md5(md5(b"abcd").digest() + md5(b"efgh").digest()).hexdigest() + "-2"
+    _plant_multipart(dep, copy, "parts/wrong", wrong)  # the segments' MD5s, not the parts'
+    done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, copy)
+    assert done.returncode == 1 and "docs/parts/wrong" in done.stderr
+    entries = {e["key"]: e for e in read_index(out) if e["key"].startswith("parts/")}
+    assert entries["parts/good"]["status"] == "recovered" and entries["parts/good"]["etag_checked"]
+    assert (out / entries["parts/good"]["file"]).read_bytes() == b"abcdefgh"
+    assert entries["parts/wrong"]["status"] == "failed" and entries["parts/wrong"]["file"] is None
+    [archive] = [e for e in read_index(out) if e["key"] == "archive.zip"]
+    assert archive["status"] == "recovered" and not archive["etag_checked"]  # no part sizes

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -500,24 +501,57 @@ class Output:
 
 
 class Hashing:
-    """A file that hashes what is written to it (MD5 for the ETag, SHA-256 for the index)."""
+    """A file that hashes what is written to it: SHA-256 for the index, MD5 for a single
+    PUT's ETag, and one MD5 per part for a multipart ETag when the part sizes are known."""
 
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: BinaryIO, part_sizes: list[int]) -> None:
         self.f, self.size = f, 0
         self.md5, self.sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+        self._ends = list(itertools.accumulate(part_sizes))
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._digests: list[bytes] = []
 
     def write(self, data: bytes) -> int:
         self.md5.update(data)
         self.sha256.update(data)
-        self.size += len(data)
+        view = memoryview(data)
+        while view and len(self._digests) < len(self._ends):
+            n = min(len(view), self._ends[len(self._digests)] - self.size)
+            self._part.update(view[:n])
+            self.size, view = self.size + n, view[n:]
+            self._end_parts()
+        self.size += len(view)
         return self.f.write(data)
+
+    def _end_parts(self) -> None:
+        while len(self._digests) < len(self._ends) and self.size == self._ends[len(self._digests)]:
+            self._digests.append(self._part.digest())
+            self._part = hashlib.md5(usedforsecurity=False)
+
+    def multipart_etag(self) -> str:
+        """``hex(MD5(MD5(part 1) ‖ … ‖ MD5(part N)))-N``, as S3 computes it."""
+        self._end_parts()
+        joined = hashlib.md5(b"".join(self._digests), usedforsecurity=False).hexdigest()
+        return f"{joined}-{len(self._digests)}"
+
+
+def part_sizes(doc: dict[str, Any]) -> list[int]:
+    """The manifest's ``part_sizes`` when they can check its multipart ETag, else []."""
+    sizes, etag = doc.get("part_sizes"), doc["etag"]
+    if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes):
+        return []
+    if sum(sizes) != doc["size"] or not etag.endswith(f"-{len(sizes)}"):
+        return []
+    return sizes
 
 
 def recover(age: Age, blobs: Blobs, version: Version, out: Output, relative: str) -> str:
-    """Write the version's bytes to ``relative``; return their SHA-256."""
+    """Write the version's bytes to ``relative``; return their SHA-256. Raises Failure (and
+    leaves nothing at ``relative``) if a segment or the whole differs from the manifest."""
     partial, f = out.partial()
+    parts = part_sizes(version.doc)
     with f:
-        sink = Hashing(f)
+        sink = Hashing(f, parts)
         if version.inline is not None:
             sink.write(version.inline)
         for s in version.doc.get("segments", []):
@@ -542,6 +576,8 @@ def recover(age: Age, blobs: Blobs, version: Version, out: Output, relative: str
         raise Failure(f"{sink.size} bytes, the manifest says {version.doc['size']}")
     if "-" not in etag and sink.md5.hexdigest() != etag:
         raise Failure("the bytes' MD5 differs from the manifest's ETag")
+    if parts and sink.multipart_etag() != etag:
+        raise Failure("the parts' MD5s differ from the manifest's multipart ETag")
     out.place(partial, relative)
     return sink.sha256.hexdigest()
 
@@ -563,6 +599,7 @@ def index_line(version: Version, status: str, relative: str | None, **extra: Any
         "policy": doc.get("policy"),
         "tenant": doc.get("tenant"),
         "layout": "inline" if version.inline is not None else f"{len(doc['segments'])} segments",
+        "etag_checked": "-" not in doc["etag"] or bool(part_sizes(doc)),
         "note": version.note,
         **extra,
     }
