@@ -3,7 +3,9 @@ folder and the keyring with the stock age tool, in a Python that cannot import d
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import importlib.util
 import json
 import os
 import pty
@@ -598,3 +600,39 @@ def test_a_multipart_etag_is_checked_when_the_part_sizes_are_known(dep: Deployme
     assert entries["parts/wrong"]["status"] == "failed" and entries["parts/wrong"]["file"] is None
     [archive] = [e for e in read_index(out) if e["key"] == "archive.zip"]
     assert archive["status"] == "recovered" and not archive["etag_checked"]  # no part sizes
+
+
+def _load_script() -> Any:
+    """The script as a module, to run it in-process with the file system's refusals faked
+    (no FAT disk can be mounted here)."""
+    spec = importlib.util.spec_from_file_location("domicile_exit", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["domicile_exit"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_file_system_that_refuses_names_or_links(
+    dep: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a FAT or exFAT disk, `*` cannot be in a name and link() fails with EPERM: the
+    object whose name is refused goes to its hashed path, and files are renamed into
+    place instead of linked."""
+    script = _load_script()
+    real_link = os.link
+
+    def fat_link(source: Any, target: Any) -> None:
+        if "*" in Path(target).name:
+            raise OSError(errno.EINVAL, "Invalid argument", str(target))
+        raise OSError(errno.EPERM, "Operation not permitted", str(target))
+
+    monkeypatch.setattr(script.os, "link", fat_link)
+    keyring = ["--keyring", str(dep.root / "keyring.txt")]
+    out = tmp_path / "out"
+    assert script.main([*keyring, "--out", str(out), str(dep.root / "sites" / "fr")]) == 0
+    monkeypatch.setattr(script.os, "link", real_link)
+    index = read_index(out)
+    [odd] = [e for e in index if e["key"] == "-rf *"]
+    assert odd["file"] == script.hashed_path("docs", "-rf *")
+    _check_recovered(dep.expected, out, index)

@@ -39,6 +39,7 @@ through a link, and a name that is not a plain relative path is replaced by its 
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import itertools
 import json
@@ -66,6 +67,8 @@ AGE_INTRO, AGE_ARMOR = b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FI
 #: A manifest blob larger than this is refused (it is read whole into memory).
 MAX_MANIFEST_BLOB = 64 * 1024 * 1024
 PIECE = 1024 * 1024
+#: What link() fails with on a file system without hard links (FAT, exFAT, some FUSE).
+NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 class Sink(Protocol):
@@ -93,32 +96,35 @@ class Age:
         """Decrypt ``blob``: into ``sink`` if given (and return b""), else return the
         plaintext, at most ``limit`` bytes (more is a Failure)."""
         cmd = [self.program, "-d", "-i", "-", str(blob)]
-        proc = subprocess.Popen(  # noqa: S603 (the age program the user named)
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        assert proc.stdin and proc.stdout and proc.stderr
-        kept: list[bytes] = []
-        total = 0
-        try:
+        pipe = subprocess.PIPE  # unbuffered: a broken stdin has nothing left to flush
+        with subprocess.Popen(  # noqa: S603 (the age program the user named)
+            cmd, bufsize=0, stdin=pipe, stdout=pipe, stderr=pipe
+        ) as proc:
+            assert proc.stdin and proc.stdout and proc.stderr
+            kept: list[bytes] = []
+            total = 0
             try:
-                proc.stdin.write(self.identities)  # age reads them all before any output
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass  # age stopped early; its exit code and message say why
-            while piece := proc.stdout.read(PIECE):
-                total += len(piece)
-                if sink is not None:
-                    sink.write(piece)
-                elif total > limit:
-                    raise Failure(f"{blob.name}: plaintext larger than {limit} bytes")
-                else:
-                    kept.append(piece)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        error = proc.stderr.read().decode("utf-8", "replace").strip()
-        if (code := proc.wait()) != 0:
+                try:
+                    view = memoryview(self.identities)  # age reads them before any output
+                    while view:
+                        view = view[proc.stdin.write(view) or 0 :]
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass  # age stopped early; its exit code and message say why
+                while piece := proc.stdout.read(PIECE):
+                    total += len(piece)
+                    if sink is not None:
+                        sink.write(piece)
+                    elif total > limit:
+                        raise Failure(f"{blob.name}: plaintext larger than {limit} bytes")
+                    else:
+                        kept.append(piece)
+            except BaseException:
+                proc.kill()
+                raise
+            error = proc.stderr.read().decode("utf-8", "replace").strip()
+            code = proc.wait()
+        if code != 0:
             raise Failure(f"{blob.name}: age -d failed: {error or f'exit {code}'}")
         return b"".join(kept)
 
@@ -456,9 +462,13 @@ def plan_paths(slots: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             taken.add((bucket, _norm(key)))
             out[(bucket, key)] = f"objects/{folder}/{key}"
         else:
-            digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-            out[(bucket, key)] = f"hashed/{folder}/{digest}"
+            out[(bucket, key)] = hashed_path(bucket, key)
     return out
+
+
+def hashed_path(bucket: str, key: str) -> str:
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"hashed/{bucket_folder(bucket)}/{digest}"
 
 
 class Output:
@@ -478,7 +488,23 @@ class Output:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         return path, os.fdopen(fd, "wb")
 
-    def place(self, partial: Path, relative: str) -> None:
+    def place(self, partial: Path, relative: str, fallback: str) -> str:
+        """Give ``partial`` the name ``relative``, or ``fallback`` if the file system
+        refuses that name (a FAT or NTFS disk: ``:``, ``?``, ...); return the name used."""
+        try:
+            self._place(partial, relative)
+            return relative
+        except OSError as exc:
+            if relative == fallback:
+                raise
+            refused = exc
+        try:
+            self._place(partial, fallback)
+        except OSError:
+            raise refused from None
+        return fallback
+
+    def _place(self, partial: Path, relative: str) -> None:
         target = self.root / relative
         folder = self.root
         for part in relative.split("/")[:-1]:
@@ -490,7 +516,15 @@ class Output:
                     raise Failure(f"{folder} is not a folder") from None
         if not target.resolve().is_relative_to(self.root) or target.exists():
             raise Failure(f"{relative}: refused (outside the output, or taken)")
-        os.link(partial, target)  # fails if target exists
+        try:
+            os.link(partial, target)  # never replaces an existing name
+        except FileExistsError:
+            raise Failure(f"{relative}: taken") from None
+        except OSError as exc:
+            if exc.errno not in NO_LINKS:
+                raise
+            partial.rename(target)  # a file system without hard links; checked free above
+            return
         partial.unlink()
 
     def finish(self) -> None:
@@ -545,9 +579,12 @@ def part_sizes(doc: dict[str, Any]) -> list[int]:
     return sizes
 
 
-def recover(age: Age, blobs: Blobs, version: Version, out: Output, relative: str) -> str:
-    """Write the version's bytes to ``relative``; return their SHA-256. Raises Failure (and
-    leaves nothing at ``relative``) if a segment or the whole differs from the manifest."""
+def recover(
+    age: Age, blobs: Blobs, version: Version, out: Output, relative: str
+) -> tuple[str, str]:
+    """Write the version's bytes to ``relative`` (or its hashed path, if the file system
+    refuses that name); return the path used and the bytes' SHA-256. Raises Failure (and
+    leaves nothing behind) if a segment or the whole differs from the manifest."""
     partial, f = out.partial()
     parts = part_sizes(version.doc)
     with f:
@@ -578,8 +615,8 @@ def recover(age: Age, blobs: Blobs, version: Version, out: Output, relative: str
         raise Failure("the bytes' MD5 differs from the manifest's ETag")
     if parts and sink.multipart_etag() != etag:
         raise Failure("the parts' MD5s differ from the manifest's multipart ETag")
-    out.place(partial, relative)
-    return sink.sha256.hexdigest()
+    used = out.place(partial, relative, hashed_path(*version.slot))
+    return used, sink.sha256.hexdigest()
 
 
 def index_line(version: Version, status: str, relative: str | None, **extra: Any) -> str:
@@ -623,8 +660,8 @@ def write_index(
             status, relative, extra = v.status, None, {}
             if status == "current":
                 try:
-                    extra["sha256"] = recover(age, blobs, v, out, paths[v.slot])
-                    status, relative = "recovered", paths[v.slot]
+                    relative, extra["sha256"] = recover(age, blobs, v, out, paths[v.slot])
+                    status = "recovered"
                 except (Failure, OSError) as exc:
                     status, v.note = "failed", str(exc)
             if status == "failed" or (status == "incomplete" and v.problem):
