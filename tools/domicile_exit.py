@@ -2,7 +2,8 @@
 """domicile-exit: recover every object from copies of domicile site folders, without domicile.
 
 Needs only Python 3.11+ (its standard library) and the stock ``age`` command (Debian's
-``age`` 1.1). ``docs/exit.md`` is the manual; in short::
+``age`` 1.1); one file on purpose, to be copied next to the data. ``docs/exit.md`` is the
+manual; in short::
 
     python3 domicile_exit.py --keyring keyring.txt --out recovered/ site-copy/ [more-copies/]
     python3 domicile_exit.py ... --audit-export audit.jsonl     # deletions known (see below)
