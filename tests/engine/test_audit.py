@@ -7,8 +7,11 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import domicile
-from domicile.audit import export_lines, parse_lines, verify_chain
+from domicile.audit import ChainReport, export_lines, parse_lines, verify_chain
+from domicile.errors import AuditAltered
 from tests.engine.conftest import make_deployment
 
 FEW = "checkpoint_every = 3\n"
@@ -45,6 +48,15 @@ def test_events_are_recorded_and_verify(tmp_path: Path) -> None:
     assert checkpoints and not list((tmp_path / "sites" / "us").rglob("*ckpt-*"))
 
 
+def verify_altered(path: Path) -> ChainReport:
+    """``audit.verify()`` of a tampered deployment; closing it refuses to sign (raises)."""
+    engine = domicile.open(path)
+    report = engine.audit.verify()
+    with pytest.raises(AuditAltered):
+        engine.close()
+    return report
+
+
 def _tamper(tmp_path: Path, sql: str) -> None:
     with sqlite3.connect(tmp_path / "catalog.db") as db:
         db.execute(sql)
@@ -58,7 +70,7 @@ def test_a_changed_record_is_located(tmp_path: Path) -> None:
         doc = json.loads(body)
         doc["key"] = "innocent"
         db.execute("UPDATE audit_records SET body = ? WHERE seq = 3", (json.dumps(doc),))
-    with domicile.open(path) as engine:
+    with domicile.open(path) as engine:  # the head is signed already: nothing to seal
         report = engine.audit.verify()
     assert not report.ok and report.first_problem is not None
     assert report.first_problem.seq == 3 and report.first_problem.kind == "changed"
@@ -79,8 +91,7 @@ def test_truncation_is_caught_against_the_sites(tmp_path: Path) -> None:
     # Rewrite history in the catalog: drop the tail and its checkpoints.
     _tamper(tmp_path, "DELETE FROM audit_records WHERE seq > 2")
     _tamper(tmp_path, "DELETE FROM audit_checkpoints WHERE seq > 2")
-    with domicile.open(path) as engine:
-        report = engine.audit.verify()
+    report = verify_altered(path)
     assert not report.ok
     assert {p.kind for p in report.problems} & {"truncated"}
 
