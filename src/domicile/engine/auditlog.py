@@ -134,7 +134,7 @@ class AuditLog:
 
     def record(self, action: str, **fields: Any) -> Record:
         """Append one event (fields as for :meth:`builder`); sign a checkpoint when due."""
-        self._sealer.check()
+        self._sealer.vet()
         build, made = self.builder(action, **fields)
         self._catalog.append_audit(build)
         return self.appended(made)
@@ -145,7 +145,7 @@ class AuditLog:
         :meth:`record` each when there are many (a verify run)."""
         if not events:
             return []
-        self._sealer.check()
+        self._sealer.vet()
         who = _ACTOR.get() or self.actor
         made: list[Record] = []
 
@@ -175,7 +175,7 @@ class AuditLog:
         """A builder for the catalog to run inside a mutation's own transaction, and the
         list it fills with the record; pass that list to :meth:`appended` afterwards.
         Raises :class:`~domicile.errors.AuditAltered` once this log was found altered."""
-        self._sealer.check()
+        self._sealer.vet()
         made: list[Record] = []
         who = actor or _ACTOR.get() or self.actor  # resolved here, in the caller's context
 
@@ -264,11 +264,14 @@ class AuditLog:
     def checkpoints(self) -> list[Checkpoint]:
         return [Checkpoint.from_dict(json.loads(b)) for b in self._catalog.audit_checkpoints()]
 
-    def verify(self, expected: Head | None = None) -> ChainReport:
+    def verify(
+        self, expected: Head | None = None, expected_checkpoint: Checkpoint | None = None
+    ) -> ChainReport:
         """Recompute the chain from the catalog; check every signature; compare the catalog
         with every checkpoint on every reachable site (see :mod:`domicile.audit.evidence`):
         a truncated catalog, a rewritten record, a forged or conflicting site checkpoint
-        all show. ``expected``: a head the caller vouches for (``--expect-head``)."""
+        all show. ``expected``: a head the caller vouches for (``--expect-head``);
+        ``expected_checkpoint``: a checkpoint file the caller fetched (signature checked)."""
         files, whole, notices = read_all(self._sites)
         catalog_cps = self.checkpoints()
         evidence = weigh(files, catalog_cps, self._key.public, sites=whole)
@@ -276,6 +279,7 @@ class AuditLog:
             self.records(),
             [*catalog_cps, *evidence.valid],
             self._key.public,
+            expected_head=expected_checkpoint,
             expected=expected,
         )
         return with_findings(report, evidence.problems, [*notices, *evidence.notices])

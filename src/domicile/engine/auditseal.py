@@ -19,6 +19,9 @@ Any failure raises :class:`~domicile.errors.AuditAltered` naming the first bad r
 sealer refuses every seal and every new record of this process (the error is latched):
 nothing is signed, stored or written.
 
+The first record a process appends is vetted the same way (:meth:`Sealer.vet`), so a
+process never adds records to a chain it would refuse to seal.
+
 A catalog with no records over sites holding checkpoints (a lost catalog, rebuilt from the
 sites) continues the chain from the newest site checkpoint (:meth:`Sealer.base`): its first
 record links to that signed head, so no checkpoint seq is ever signed twice, and
@@ -86,6 +89,22 @@ class Sealer:
         """Raise the latched :class:`AuditAltered` if this process found tampering."""
         if self.altered is not None:
             raise self.altered
+
+    def vet(self) -> None:
+        """Before this process's first record: verify the chain as a seal would (without
+        signing), so that no process adds records to an altered chain; then cheap (the
+        anchor is kept). Raises :class:`AuditAltered` (latched)."""
+        self.check()
+        if self._anchor is not None:
+            return
+        try:
+            anchor = self._establish()
+            if self._catalog.audit_records(0, 1):  # empty: a lost catalog continues the sites
+                anchor = self._verify_from(anchor, None, strict=True) or anchor
+        except AuditAltered as exc:
+            self.altered = exc
+            raise
+        self._anchor = anchor
 
     def seal(self, target: Head | None, *, strict: bool) -> Checkpoint | None:
         """Verify the chain from the anchor to ``target`` (None: the catalog's head) and sign
