@@ -31,6 +31,7 @@ verification reports records 1..S as removed until the history is restored.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from domicile.audit import (
@@ -70,6 +71,7 @@ class Sealer:
         self._sites = sites
         self._full_verify = full_verify
         self._anchor: Head | None = None
+        self._lock = threading.RLock()  # one establishment, one seal at a time
         self.altered: AuditAltered | None = None
 
     def base(self) -> Head:
@@ -97,6 +99,13 @@ class Sealer:
         self.check()
         if self._anchor is not None:
             return
+        with self._lock:
+            self._vet_locked()
+
+    def _vet_locked(self) -> None:
+        self.check()
+        if self._anchor is not None:
+            return
         try:
             anchor = self._establish()
             if self._catalog.audit_records(0, 1):  # empty: a lost catalog continues the sites
@@ -114,19 +123,20 @@ class Sealer:
         catalog lost signed records (truncated); otherwise (a checkpoint due after an
         append, racing another thread's) an older target is simply already covered.
         """
-        self.check()
-        try:
-            if self._anchor is None:
-                self._anchor = self._establish()
-            head = self._verify_from(self._anchor, target, strict=strict)
-            if head is None:
-                return None
-            cp = self._publish(head)
-        except AuditAltered as exc:
-            self.altered = exc
-            raise
-        self._anchor = head
-        return cp
+        with self._lock:
+            self.check()
+            try:
+                if self._anchor is None:
+                    self._anchor = self._establish()
+                head = self._verify_from(self._anchor, target, strict=strict)
+                if head is None:
+                    return None
+                cp = self._publish(head)
+            except AuditAltered as exc:
+                self.altered = exc
+                raise
+            self._anchor = head
+            return cp
 
     # --- trust --------------------------------------------------------------------------
 
