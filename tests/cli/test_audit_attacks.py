@@ -115,7 +115,7 @@ def test_truncate_and_refill(deployment: Path, run: Run) -> None:
     for i in range(5):
         result = run_put(run, cfg, f"refill{i}")
         assert result.code == 12
-        assert "nothing was signed" in result.err
+        assert f"seq {last - 4}: truncated" in result.err and "nothing was signed" in result.err
     verdict = run(*cfg, "audit", "verify")
     assert verdict.code == 12 and "truncated" in verdict.out
     assert site_files(root) == files
@@ -132,8 +132,10 @@ def test_checkpoint_deleted_from_one_site_only(deployment: Path, run: Run) -> No
     files = site_files(root)
     rewrite_and_relink(root, 12, "innocent")
     sql(root, "DELETE FROM audit_checkpoints")
-    assert run(*cfg, "audit", "verify").code == 12
-    assert run(*cfg, "ls", "docs").code == 12
+    verdict = run(*cfg, "audit", "verify")
+    assert verdict.code == 12 and "checkpoint-mismatch" in verdict.out
+    listing = run(*cfg, "ls", "docs")
+    assert listing.code == 12 and "checkpoint-mismatch" in listing.err
     assert site_files(root) == files
 
 
