@@ -46,7 +46,8 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   └── MissingChecksum          a part lacks the checksum its upload requires
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
-    │   └── AuditKeyError            the audit signing key is missing or unreadable
+    │   ├── AuditKeyError            the audit signing key is missing or unreadable
+    │   └── AuditAltered             the chain does not verify: nothing was signed
     ├── CopiesUnavailable            no copy of an object could be read (every fault listed)
     ├── RequestRejected              the gateway refuses a request (signature, body; S3 code)
     └── ServeError                   the gateway could not start its workers or keep them up
@@ -276,6 +277,11 @@ class AuditFormatError(AuditError):
 
 class AuditKeyError(AuditError):
     """The audit signing key or its public half is missing or unreadable."""
+
+
+class AuditAltered(AuditError):
+    """The audit chain (or the checkpoints on the sites) does not verify, so domicile
+    refused to sign its head; ``context`` names the first bad record (``seq``, ``kind``)."""
 
 
 # --- reads ------------------------------------------------------------------------------

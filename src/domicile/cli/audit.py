@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from domicile.audit import (
+    ChainReport,
+    Checkpoint,
+    Head,
     export_lines,
     load_public_key,
     parse_lines,
@@ -16,6 +21,7 @@ from domicile.audit import (
 )
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, table, when
+from domicile.errors import AuditFormatError
 
 
 @click.group()
@@ -35,20 +41,64 @@ def audit() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="With --export: the deployment's audit public key.",
 )
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="Fail unless the chain reaches seq SEQ and record SEQ has hash HASH.",
+)
+@click.option(
+    "--expect-checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A checkpoint file (ckpt-...) fetched from a site: its signature is checked and "
+    "the chain must reach it and match it.",
+)
 @pass_state
-def audit_verify(state: State, export_file: Path | None, public_key: Path | None) -> None:
-    """Recompute the chain and check every checkpoint; say where history was changed."""
+def audit_verify(
+    state: State,
+    export_file: Path | None,
+    public_key: Path | None,
+    expect_head: str | None,
+    expect_checkpoint: Path | None,
+) -> None:
+    """Recompute the chain and check every checkpoint (the catalog's and every site's, or
+    an export's); say where history was changed. --expect-head / --expect-checkpoint: fail
+    unless the chain reaches that head (an auditor's note, or a file from a site)."""
+    expected = _parse_head(expect_head) if expect_head is not None else None
+    given = _read_checkpoint(expect_checkpoint) if expect_checkpoint is not None else None
     if export_file is not None:
         if public_key is None:
             raise click.UsageError("--export needs --public-key")
         with export_file.open(encoding="utf-8") as lines:
             records, checkpoints = parse_lines(lines)
-        latest = max(checkpoints, key=lambda c: c.seq, default=None)
-        report = verify_chain(
-            records, checkpoints, load_public_key(public_key), expected_head=latest
-        )
+        key = load_public_key(public_key)
+        report = verify_chain(records, checkpoints, key, expected_head=given, expected=expected)
     else:
-        report = state.engine.audit.verify()
+        report = state.engine.audit.verify(expected, given)
+    _show(state, report)
+    if not report.ok:
+        raise SystemExit(12)
+
+
+def _parse_head(text: str) -> Head:
+    match = re.fullmatch(r"([0-9]+):([0-9a-f]{64})", text.strip())
+    if match is None or int(match.group(1)) < 1:
+        raise click.BadParameter(
+            "give SEQ:HASH, e.g. 1200:<64 lowercase hex> (a seq >= 1 and a record hash)",
+            param_hint="--expect-head",
+        )
+    return Head(int(match.group(1)), match.group(2))
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    try:
+        return Checkpoint.from_dict(json.loads(path.read_bytes()))
+    except (AuditFormatError, ValueError, TypeError) as exc:
+        raise click.BadParameter(
+            f"{path} is not a checkpoint file ({exc})", param_hint="--expect-checkpoint"
+        ) from exc
+
+
+def _show(state: State, report: ChainReport) -> None:
     if state.as_json:
         emit_json(
             {
@@ -62,9 +112,13 @@ def audit_verify(state: State, export_file: Path | None, public_key: Path | None
                     {"seq": p.seq, "kind": str(p.kind), "message": p.message}
                     for p in report.problems
                 ],
+                "notices": list(report.notices),
             }
         )
-    elif report.ok:
+        return
+    for notice in report.notices:
+        console.print(f"[yellow]note:[/] {notice}", highlight=False)
+    if report.ok:
         cp = report.latest_checkpoint
         console.print(
             f"[green]audit chain intact[/]: {report.records} records, last signed checkpoint "
@@ -74,8 +128,6 @@ def audit_verify(state: State, export_file: Path | None, public_key: Path | None
     else:
         for p in report.problems:
             console.print(f"[red]seq {p.seq}: {p.kind}[/] {p.message}", highlight=False)
-    if not report.ok:
-        raise SystemExit(12)
 
 
 @audit.command(name="export")

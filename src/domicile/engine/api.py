@@ -124,14 +124,20 @@ class Domicile:
     # --- life cycle ---------------------------------------------------------------------
 
     def close(self) -> None:
-        """Sign the audit head, then release threads, connections and the catalog."""
-        self._refusals.flush(everything=True)
-        if self._ctx.audit is not None:
-            self._ctx.audit.seal()
-        self._ctx.executor.shutdown(wait=True)
-        for site in self._ctx.sites.values():
-            site.close()
-        self._ctx.catalog.close()
+        """Record the pending refusals and sign the audit head, then release threads,
+        connections and the catalog.
+
+        Raises :class:`~domicile.errors.AuditAltered` (after releasing everything) when
+        the audit chain does not verify: then nothing was signed."""
+        try:
+            self._refusals.flush(everything=True)
+            if self._ctx.audit is not None:
+                self._ctx.audit.seal()
+        finally:
+            self._ctx.executor.shutdown(wait=True)
+            for site in self._ctx.sites.values():
+                site.close()
+            self._ctx.catalog.close()
 
     def __enter__(self) -> Domicile:
         return self

@@ -30,7 +30,7 @@ from domicile.sites.base import BlobInfo, Site, check_blob_id, check_prefix, che
 
 #: An error to inject: an exception, or a factory making one per call.
 Fault = BaseException | Callable[[], BaseException]
-METHODS = frozenset({"put", "get", "head", "delete", "list"})
+METHODS = frozenset({"put", "put_once", "get", "head", "delete", "list"})
 
 
 class FaultySite:
@@ -118,6 +118,12 @@ class FaultySite:
         with self._lock:
             self._used += size
         return size
+
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """Faults armed for ``put_once`` (or the site being down) apply; then ``inner``."""
+        check_blob_id(blob_id)
+        self._enter("put_once")
+        return self.inner.put_once(blob_id, data)
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         check_blob_id(blob_id)
