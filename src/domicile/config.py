@@ -52,6 +52,9 @@ class DeploymentSection(_Strict):
     keyring: str = "keyring.txt"
     audit_key: str = "audit-key.pem"
     checkpoint_every: int = Field(default=1000, ge=1)
+    #: Ship the audit records to the sites, encrypted to the keyring, with each checkpoint
+    #: (``alog-`` segments): ``rebuild-catalog`` then restores the history.
+    audit_history: bool = True
     #: 1 GiB: each segment is a multipart upload on an S3 site, and Swift's cost per upload
     #: took a 1 GiB put from 0.81 of boto3 with one segment to 0.61 with 64 MiB segments
     #: (docs/s3-sites.md). Memory does not depend on it (segments are streamed).

@@ -267,6 +267,12 @@ class Catalog(Protocol):
         """Store a checkpoint; idempotent per ``seq``."""
         ...
 
+    def restore_audit(self, rows: Sequence[tuple[int, str, str]]) -> int:
+        """Insert ``(seq, hash, body)`` records restored from the sites, in one transaction;
+        a seq already stored with the same hash is skipped, with another hash it is a
+        CatalogError (nothing inserted). Returns how many were inserted."""
+        ...
+
     def audit_checkpoints(self) -> list[str]: ...
 
     # garbage

@@ -103,6 +103,7 @@ class Domicile:
             evidence_sites,
             actor=cli_actor(),
             policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
+            history=keyring.recipients if config.deployment.audit_history else (),
         )
         if created:
             self._ctx.record("audit_key_created", detail={"key_id": audit_key.key_id})

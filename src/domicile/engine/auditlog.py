@@ -49,6 +49,8 @@ from domicile.audit.evidence import CHECKPOINT_PREFIX, weigh
 from domicile.audit.verify import with_findings
 from domicile.catalog import Catalog
 from domicile.catalog.base import AuditBuilder
+from domicile.crypto import Recipient
+from domicile.engine.audithistory import ship
 from domicile.engine.auditseal import Sealer
 from domicile.engine.auditsites import read_all
 from domicile.sites import Site
@@ -109,8 +111,12 @@ class AuditLog:
         *,
         actor: str,
         policy: CheckpointPolicy | None = None,
+        history: Sequence[Recipient] = (),
     ) -> None:
+        """``history``: the recipients the audit history shipped to the sites with each
+        checkpoint is encrypted to (:mod:`domicile.engine.audithistory`); none: not shipped."""
         self._catalog = catalog
+        self._history = list(history)
         self._key = key
         self._sites = sites
         self.actor = actor
@@ -214,6 +220,8 @@ class AuditLog:
             cp = self._sealer.seal(target, strict=target is None)
             if cp is not None:
                 self._last_cp = cp
+        if cp is not None and self._history:
+            ship(self._catalog, self._sites, self._history, cp)
         return cp
 
     def seal(self) -> Checkpoint | None:
