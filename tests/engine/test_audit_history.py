@@ -4,6 +4,7 @@ segment refused."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -135,10 +136,8 @@ def test_a_forged_segment_is_refused_and_nothing_is_restored(tmp_path: Path) -> 
         # continue the signed head, are in the catalog.
         assert all(r.action != "put" for r in engine.audit.records())
     finally:
-        try:
+        with contextlib.suppress(AuditAltered):  # closing may find the reopen's records alone
             engine.close()
-        except AuditAltered:
-            pass
 
 
 def covered(root: Path, site: str) -> list[int]:
