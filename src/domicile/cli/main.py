@@ -18,6 +18,7 @@ from domicile.cli import (
     serve,
     setup,
     upkeep,
+    witness,
 )
 from domicile.cli.exitcodes import exit_code
 from domicile.cli.state import State
@@ -44,7 +45,19 @@ def cli(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     ctx.obj = ctx.with_resource(State(config_path, as_json))
 
 
-for module in (setup, objects, buckets, residency, keys, upkeep, plans, audit, report, serve):
+for module in (
+    setup,
+    objects,
+    buckets,
+    residency,
+    keys,
+    upkeep,
+    plans,
+    audit,
+    report,
+    serve,
+    witness,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 
