@@ -106,6 +106,13 @@ class CompactRange:
         for leaf in leaves:
             self.append(leaf)
 
+    @classmethod
+    def of(cls, leaves: Iterable[bytes]) -> CompactRange:
+        """The range of ``leaves``."""
+        made = cls()
+        made.extend(leaves)
+        return made
+
     def root(self) -> bytes:
         return _fold([h for _, h in self._stack])
 

@@ -53,6 +53,7 @@ from domicile.crypto import Recipient
 from domicile.engine.audithistory import ship
 from domicile.engine.auditseal import Sealer
 from domicile.engine.auditsites import read_all
+from domicile.engine.tlog import TreeLog
 from domicile.sites import Site
 
 __all__ = ["CHECKPOINT_PREFIX", "AuditLog", "acting_as", "cli_actor", "open_audit_key"]
@@ -112,11 +113,14 @@ class AuditLog:
         actor: str,
         policy: CheckpointPolicy | None = None,
         history: Sequence[Recipient] = (),
+        tree: TreeLog | None = None,
     ) -> None:
         """``history``: the recipients the audit history shipped to the sites with each
         checkpoint is encrypted to (:mod:`domicile.engine.audithistory`); none: not shipped."""
         self._catalog = catalog
         self._history = list(history)
+        #: The transparency log over the same records (:mod:`domicile.engine.tlog`).
+        self.tree = tree
         self._key = key
         self._sites = sites
         self.actor = actor
@@ -222,6 +226,8 @@ class AuditLog:
                 self._last_cp = cp
         if cp is not None and self._history:
             ship(self._catalog, self._sites, self._history, cp)
+        if cp is not None and self.tree is not None:
+            self.tree.extend(cp)
         return cp
 
     def seal(self) -> Checkpoint | None:
@@ -286,4 +292,9 @@ class AuditLog:
             self._key.public,
             expected=expected,
         )
-        return with_findings(report, evidence.problems, [*notices, *evidence.notices])
+        problems, more = list(evidence.problems), [*notices, *evidence.notices]
+        if self.tree is not None:
+            tree_problems, tree_notices = self.tree.findings()
+            problems += tree_problems
+            more += tree_notices
+        return with_findings(report, problems, more)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from domicile.engine.audithistory import SEGMENT_PREFIX
 from domicile.engine.auditlog import CHECKPOINT_PREFIX
 from domicile.engine.context import EngineContext
+from domicile.engine.tlog import TREE_PREFIX
 from domicile.errors import SiteError
 
 DEFAULT_GRACE = 24 * 3600.0
@@ -70,7 +71,7 @@ def sweep_orphans(
         try:
             keep = referenced_on(ctx, site_id)
             for info in site.list():
-                if info.blob_id.startswith((CHECKPOINT_PREFIX, SEGMENT_PREFIX)):
+                if info.blob_id.startswith((CHECKPOINT_PREFIX, SEGMENT_PREFIX, TREE_PREFIX)):
                     continue  # audit checkpoints and history are evidence, never orphans
                 if info.blob_id in keep or (site_id, info.blob_id) in queued:
                     continue
