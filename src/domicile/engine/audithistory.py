@@ -128,17 +128,26 @@ def ship(
     sites: Mapping[str, Site],
     recipients: Sequence[Recipient],
     checkpoint: Checkpoint,
+    shipped: dict[str, int] | None = None,
 ) -> ShipReport:
-    """Ship the records up to ``checkpoint`` to every site that lacks some (see module)."""
+    """Ship the records up to ``checkpoint`` to every site that lacks some (see module).
+
+    ``shipped``: the caller's memory of the last seq each site holds (filled and kept up to
+    date here). Listing a local site's segments reads every blob name, so a process lists
+    each site once and then remembers what it shipped; another process's segments only
+    overlap ours, which restoring handles."""
     report = ShipReport()
+    known = {} if shipped is None else shipped
     verified_from: int | None = None
     for site_id, site in sorted(sites.items()):
-        try:
-            spans = [s for s in _segments(site) if s[1] <= checkpoint.seq]
-        except SiteError:
-            report.skipped_sites.append(site_id)
-            continue
-        after = max((last for _, last, _ in spans), default=0)
+        if site_id not in known:
+            try:
+                spans = [s for s in _segments(site) if s[1] <= checkpoint.seq]
+            except SiteError:
+                report.skipped_sites.append(site_id)
+                continue
+            known[site_id] = max((last for _, last, _ in spans), default=0)
+        after = known[site_id]
         if after >= checkpoint.seq:
             continue
         if verified_from is None or after < verified_from:
@@ -159,8 +168,10 @@ def ship(
                 ):
                     report.segments += 1
                     report.records += len(page)
+                known[site_id] = page[-1].seq
         except SiteError:
             report.skipped_sites.append(site_id)
+            known.pop(site_id, None)  # list it again next time
     return report
 
 

@@ -119,6 +119,7 @@ class AuditLog:
         checkpoint is encrypted to (:mod:`domicile.engine.audithistory`); none: not shipped."""
         self._catalog = catalog
         self._history = list(history)
+        self._shipped: dict[str, int] = {}  # the last seq each site holds, as far as we know
         #: The transparency log over the same records (:mod:`domicile.engine.tlog`).
         self.tree = tree
         self._key = key
@@ -225,7 +226,7 @@ class AuditLog:
             if cp is not None:
                 self._last_cp = cp
         if cp is not None and self._history:
-            ship(self._catalog, self._sites, self._history, cp)
+            ship(self._catalog, self._sites, self._history, cp, self._shipped)
         if cp is not None and self.tree is not None:
             self.tree.extend(cp)
         return cp
