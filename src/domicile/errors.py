@@ -48,6 +48,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
     │   ├── AuditKeyError            the audit signing key is missing or unreadable
     │   └── AuditAltered             the chain does not verify: nothing was signed
+    │       └── ProofInvalid         a proof bundle does not prove what it claims
     ├── CopiesUnavailable            no copy of an object could be read (every fault listed)
     ├── RequestRejected              the gateway refuses a request (signature, body; S3 code)
     └── ServeError                   the gateway could not start its workers or keep them up
@@ -282,6 +283,11 @@ class AuditKeyError(AuditError):
 class AuditAltered(AuditError):
     """The audit chain (or the checkpoints on the sites) does not verify, so domicile
     refused to sign its head; ``context`` names the first bad record (``seq``, ``kind``)."""
+
+
+class ProofInvalid(AuditAltered):
+    """An inclusion or consistency proof bundle does not verify (a changed record, another
+    signer, too few witnesses, a forked history): exit 12 like altered history."""
 
 
 # --- reads ------------------------------------------------------------------------------

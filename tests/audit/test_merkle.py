@@ -211,3 +211,34 @@ def test_compact_range_memory_is_logarithmic() -> None:
     compact.extend(leaves_of(1000))
     assert len(compact._stack) == bin(1000).count("1")
     assert compact.root() == merkle.root(leaves_of(1000))
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 70), data=st.data())
+def test_extension_proofs_need_only_the_old_range_and_new_leaves(
+    n: int, data: st.DataObject
+) -> None:
+    leaves = leaves_of(n, salt=2)
+    old = data.draw(st.integers(0, n))
+    compact = CompactRange()
+    compact.extend(leaves[:old])
+    restored = CompactRange.restore(old, compact.nodes)
+    assert restored.root() == mth(leaves[:old]) and restored.size == old
+    proof = merkle.extension_proof(restored, leaves[old:])
+    assert proof == consistency_proof(leaves, old, n)
+    assert verify_consistency(old, n, mth(leaves[:old]), mth(leaves), proof)
+    restored.extend(leaves[old:])
+    assert restored.root() == mth(leaves)
+
+
+def test_restoring_a_range_checks_its_shape() -> None:
+    compact = CompactRange()
+    compact.extend(leaves_of(11))
+    assert len(compact.nodes) == 3  # 8 + 2 + 1
+    with pytest.raises(ValueError, match="cannot tile"):
+        CompactRange.restore(11, compact.nodes[:2])
+    with pytest.raises(ValueError, match="cannot tile"):
+        CompactRange.restore(12, compact.nodes)
+    with pytest.raises(ValueError, match="cannot tile"):
+        CompactRange.restore(11, [b"x", *compact.nodes[1:]])
+    assert [(s, e) for s, e, _ in compact.blocks()] == [(0, 8), (8, 10), (10, 11)]

@@ -22,8 +22,11 @@ compute the root of a log of any length in one pass.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
+
+#: ``subtree(start, end)``: MTH of leaves ``[start, end)``, however the caller knows it.
+Subtree = Callable[[int, int], bytes]
 
 HASH_SIZE = 32
 #: The root of the empty tree: SHA-256 of no bytes.
@@ -103,13 +106,51 @@ class CompactRange:
         for leaf in leaves:
             self.append(leaf)
 
+    @classmethod
+    def of(cls, leaves: Iterable[bytes]) -> CompactRange:
+        """The range of ``leaves``."""
+        made = cls()
+        made.extend(leaves)
+        return made
+
     def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        node = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            node = node_hash(left, node)
-        return node
+        return _fold([h for _, h in self._stack])
+
+    @property
+    def nodes(self) -> list[bytes]:
+        """The roots of the perfect subtrees tiling ``[0, size)``, largest (leftmost) first:
+        with the size, all it takes to extend the tree (store them beside a checkpoint)."""
+        return [h for _, h in self._stack]
+
+    @classmethod
+    def restore(cls, size: int, nodes: Sequence[bytes]) -> CompactRange:
+        """The range of ``size`` leaves from its :attr:`nodes`; ValueError when they cannot
+        be one (count is not the number of set bits of ``size``, or a node is no hash).
+        Check the result's :meth:`root` against a signed one before trusting it."""
+        heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+        if size < 0 or len(nodes) != len(heights) or any(len(n) != HASH_SIZE for n in nodes):
+            raise ValueError(f"{len(nodes)} nodes cannot tile a tree of {size} leaves")
+        made = cls()
+        made._size = size
+        made._stack = list(zip(heights, nodes, strict=True))
+        return made
+
+    def blocks(self) -> Iterator[tuple[int, int, bytes]]:
+        """``(start, end, hash)`` of each perfect subtree tiling ``[0, size)``, in order."""
+        start = 0
+        for height, node in self._stack:
+            yield start, start + (1 << height), node
+            start += 1 << height
+
+
+def _fold(nodes: Sequence[bytes]) -> bytes:
+    """The root over perfect subtrees given left to right, each larger than the next."""
+    if not nodes:
+        return EMPTY_ROOT
+    node = nodes[-1]
+    for left in reversed(nodes[:-1]):
+        node = node_hash(left, node)
+    return node
 
 
 def inclusion_proof(leaves: Leaves, index: int, size: int | None = None) -> list[bytes]:
@@ -140,6 +181,30 @@ def consistency_proof(leaves: Leaves, old_size: int, new_size: int | None = None
     n = len(leaves) if new_size is None else new_size
     if not 0 <= old_size <= n <= len(leaves):
         raise ValueError(f"no consistency proof from {old_size} to {n} (of {len(leaves)})")
+    return _consistency(old_size, n, lambda s, e: subtree_root(leaves, s, e))
+
+
+def extension_proof(old: CompactRange, new_leaves: Sequence[bytes]) -> list[bytes]:
+    """The consistency proof from ``old``'s tree to it extended by ``new_leaves``, from the
+    old tree's :attr:`CompactRange.nodes` and the new leaves alone (every node of such a
+    proof left of the old size is one of those subtrees, or a fold of the last of them):
+    what a log that stored its range with each checkpoint needs, without reading its past."""
+    m = old.size
+    blocks = list(old.blocks())
+
+    def subtree(start: int, end: int) -> bytes:
+        if start >= m:
+            return subtree_root(new_leaves, start - m, end - m)
+        tiling = [h for s, e, h in blocks if start <= s and e <= end]
+        covered = sum(e - s for s, e, _ in blocks if start <= s and e <= end)
+        if end > m or covered != end - start:  # never asked by RFC 9162's PROOF
+            raise AssertionError(f"[{start}, {end}) is not a union of the old tree's subtrees")
+        return _fold(tiling)
+
+    return _consistency(m, m + len(new_leaves), subtree)
+
+
+def _consistency(old_size: int, n: int, subtree: Subtree) -> list[bytes]:
     if old_size in (0, n):
         return []
     proof: list[bytes] = []
@@ -147,14 +212,14 @@ def consistency_proof(leaves: Leaves, old_size: int, new_size: int | None = None
     while True:
         if m == end - start:
             if not whole:
-                proof.append(subtree_root(leaves, start, end))
+                proof.append(subtree(start, end))
             break
         k = _split(end - start)
         if m <= k:
-            proof.append(subtree_root(leaves, start + k, end))
+            proof.append(subtree(start + k, end))
             end = start + k
         else:
-            proof.append(subtree_root(leaves, start, start + k))
+            proof.append(subtree(start, start + k))
             start, m, whole = start + k, m - k, False
     proof.reverse()
     return proof

@@ -41,19 +41,19 @@ from domicile.audit.tlog import (
     cosignatures,
     parse_tree_head,
 )
-from domicile.errors import AuditFormatError
+from domicile.errors import AuditFormatError, ProofInvalid
 
 INCLUSION_FORMAT = "domicile-audit-inclusion"
 CONSISTENCY_FORMAT = "domicile-audit-consistency"
 BUNDLE_VERSION = 1
 
 
-class ProofError(AuditFormatError):
-    """A proof bundle does not prove what it claims (or is malformed)."""
+#: A proof bundle does not prove what it claims (or is malformed).
+ProofError = ProofInvalid
 
 
 def _fail(message: str) -> ProofError:
-    return ProofError(
+    return ProofInvalid(
         message,
         hint="the bundle, the checkpoint or the records were altered, or were made for "
         "another log or with other keys",
@@ -152,7 +152,10 @@ def verify_inclusion_bundle(
     for entry in raw_entries:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("record"), Mapping):
             raise _fail("an entry holds a record object and its proof")
-        record = Record.from_body(entry["record"])
+        try:
+            record = Record.from_body(entry["record"])
+        except AuditFormatError as err:
+            raise _fail(f"an entry's record is malformed: {err}") from err
         proof = _hashes(entry.get("proof"))
         size = trusted.head.size
         if not verify_inclusion(

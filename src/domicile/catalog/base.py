@@ -267,6 +267,24 @@ class Catalog(Protocol):
         """Store a checkpoint; idempotent per ``seq``."""
         ...
 
+    def put_tree_checkpoint(self, size: int, note: str, nodes: str) -> None:
+        """Store the transparency-log checkpoint of tree ``size`` (replacing the note of
+        that size: it gains cosignatures as witnesses answer)."""
+        ...
+
+    def tree_checkpoints(
+        self, *, newest: int | None = None, at: int | None = None
+    ) -> list[tuple[int, str, str]]:
+        """Stored tree checkpoints ``(size, note, nodes)`` by size; ``newest``: only the
+        last that many; ``at``: only the one of that size."""
+        ...
+
+    def restore_audit(self, rows: Sequence[tuple[int, str, str]]) -> int:
+        """Insert ``(seq, hash, body)`` records restored from the sites, in one transaction;
+        a seq already stored with the same hash is skipped, with another hash it is a
+        CatalogError (nothing inserted). Returns how many were inserted."""
+        ...
+
     def audit_checkpoints(self) -> list[str]: ...
 
     # garbage

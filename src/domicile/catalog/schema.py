@@ -146,6 +146,14 @@ audit_checkpoints = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+audit_tree = sa.Table(
+    "audit_tree",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("nodes", sa.Text, nullable=False),
+)
+
 garbage = sa.Table(
     "garbage",
     metadata,

@@ -9,6 +9,7 @@ import click
 
 from domicile.cli import (
     audit,
+    audit_proofs,
     buckets,
     keys,
     objects,
@@ -54,6 +55,7 @@ for module in (
     upkeep,
     plans,
     audit,
+    audit_proofs,
     report,
     serve,
     witness,

@@ -95,6 +95,10 @@ def rebuild_catalog(state: State) -> None:
         f"rebuilt {report.versions} objects with {report.placements} copies from "
         f"{report.manifests} manifests; buckets created: {', '.join(report.buckets_created) or '-'}"
     )
+    console.print(
+        f"restored {report.audit_records} audit records and {report.audit_checkpoints} "
+        "checkpoints from the sites"
+    )
     for problem in report.problems:
         console.print(f"[yellow]warning[/] {problem}", highlight=False)
 

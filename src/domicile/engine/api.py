@@ -52,6 +52,7 @@ from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
+from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
@@ -106,6 +107,16 @@ class Domicile:
             evidence_sites,
             actor=cli_actor(),
             policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
+            history=keyring.recipients if config.deployment.audit_history else (),
+            tree=TreeLog(
+                catalog,
+                audit_key,
+                config.audit.origin or origin_for(config.deployment.name, audit_key.key_id),
+                evidence_sites,
+                [Witness.of(w) for w in config.audit.witnesses],
+                quorum=config.audit.needed,
+                timeout=config.audit.witness_timeout,
+            ),
         )
         if created:
             self._ctx.record("audit_key_created", detail={"key_id": audit_key.key_id})

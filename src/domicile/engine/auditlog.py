@@ -49,8 +49,11 @@ from domicile.audit.evidence import CHECKPOINT_PREFIX, weigh
 from domicile.audit.verify import with_findings
 from domicile.catalog import Catalog
 from domicile.catalog.base import AuditBuilder
+from domicile.crypto import Recipient
+from domicile.engine.audithistory import ship
 from domicile.engine.auditseal import Sealer
 from domicile.engine.auditsites import read_all
+from domicile.engine.tlog import TreeLog
 from domicile.sites import Site
 
 __all__ = ["CHECKPOINT_PREFIX", "AuditLog", "acting_as", "cli_actor", "open_audit_key"]
@@ -109,8 +112,16 @@ class AuditLog:
         *,
         actor: str,
         policy: CheckpointPolicy | None = None,
+        history: Sequence[Recipient] = (),
+        tree: TreeLog | None = None,
     ) -> None:
+        """``history``: the recipients the audit history shipped to the sites with each
+        checkpoint is encrypted to (:mod:`domicile.engine.audithistory`); none: not shipped."""
         self._catalog = catalog
+        self._history = list(history)
+        self._shipped: dict[str, int] = {}  # the last seq each site holds, as far as we know
+        #: The transparency log over the same records (:mod:`domicile.engine.tlog`).
+        self.tree = tree
         self._key = key
         self._sites = sites
         self.actor = actor
@@ -214,6 +225,10 @@ class AuditLog:
             cp = self._sealer.seal(target, strict=target is None)
             if cp is not None:
                 self._last_cp = cp
+        if cp is not None and self._history:
+            ship(self._catalog, self._sites, self._history, cp, self._shipped)
+        if cp is not None and self.tree is not None:
+            self.tree.extend(cp)
         return cp
 
     def seal(self) -> Checkpoint | None:
@@ -282,4 +297,9 @@ class AuditLog:
             expected_head=expected_checkpoint,
             expected=expected,
         )
-        return with_findings(report, evidence.problems, [*notices, *evidence.notices])
+        problems, more = list(evidence.problems), [*notices, *evidence.notices]
+        if self.tree is not None:
+            tree_problems, tree_notices = self.tree.findings()
+            problems += tree_problems
+            more += tree_notices
+        return with_findings(report, problems, more)
