@@ -716,14 +716,16 @@ def run(args: argparse.Namespace) -> int:
         "folders": [str(f) for f in args.folders],
         "counts": counts,
         "skipped": {
-            "checkpoints": sum(b.startswith("ckpt-") for b in unused),
+            "checkpoints": sum(b.startswith(("ckpt-", "tlog-")) for b in unused),
             "unreferenced_data_blobs": sum(b.startswith("b") for b in unused),
             "history_segments": sum(HISTORY.fullmatch(b) is not None for b in unused),
             "other_blobs": [
                 b
                 for b in unused
                 if not (
-                    b.startswith(("ckpt-", "b")) or MANIFEST.fullmatch(b) or HISTORY.fullmatch(b)
+                    b.startswith(("ckpt-", "tlog-", "b"))
+                    or MANIFEST.fullmatch(b)
+                    or HISTORY.fullmatch(b)
                 )
             ],
             "ignored_files": blobs.ignored,

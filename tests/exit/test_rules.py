@@ -13,14 +13,12 @@ import pytest
 import domicile
 from domicile.audit.export import export_lines
 from domicile.engine import ObjectMeta
-from domicile.sites.layout import fan_of
 from tests.exit.deployment import (
     BARE,
     Deployment,
     check_recovered,
     read_index,
     run_exit,
-    seal_with_stock_age,
     site_copy,
 )
 
@@ -89,14 +87,21 @@ def test_an_object_the_export_names_but_no_copy_holds(dep: Deployment) -> None:
 def test_an_export_after_a_catalog_rebuild_covers_none_of_the_objects(
     dep: Deployment, tmp_path: Path
 ) -> None:
-    """After rebuild-catalog the audit log starts again: the objects were written before
-    the export's first record, so the newest-manifest rule decides for them."""
+    """A deployment that never shipped its audit history to the sites (``audit_history =
+    false``): after rebuild-catalog its audit log starts again, the objects were written
+    before the export's first record, so the newest-manifest rule decides for them."""
     for name in ("sites", "domicile.toml", "keyring.txt", "audit-key.pem"):
         source = dep.root / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, symlinks=True)
         else:
             shutil.copy2(source, tmp_path / name)
+    for segment in (tmp_path / "sites").rglob("alog-*"):
+        segment.unlink()
+    config = tmp_path / "domicile.toml"
+    config.write_text(
+        config.read_text().replace("[deployment]\n", "[deployment]\naudit_history = false\n", 1)
+    )
     with domicile.open(tmp_path / "domicile.toml") as engine:
         assert engine.rebuild_catalog().versions == len(dep.expected)
         engine.put("docs", "after-the-rebuild", b"new", content_type="text/plain")
@@ -128,17 +133,12 @@ def test_an_export_after_a_catalog_rebuild_covers_none_of_the_objects(
 
 
 def test_the_audit_history_segments_on_the_site(dep: Deployment) -> None:
-    """With --site-history, the history segments on the site (alog-<first>-<last>, each an
-    audit export encrypted to the keyring) take the export's place."""
+    """With --site-history, the history segments domicile shipped to the site
+    (alog-<first>-<last>, each an audit export encrypted to the keyring) take the export's
+    place."""
     copy, out = site_copy(dep, "copy-history"), dep.root / "out-history"
-    lines = (dep.root / "audit.jsonl").read_text().splitlines()
-    header, records = lines[0], [line for line in lines if '"type":"record"' in line]
-    half = len(records) // 2
-    for part in (records[:half], records[half:]):
-        first, last = json.loads(part[0])["seq"], json.loads(part[-1])["seq"]
-        name = f"alog-{first:020d}-{last:020d}"
-        text = "\n".join([header, *part]) + "\n"
-        seal_with_stock_age(dep, text.encode(), copy / fan_of(name) / name)
+    shipped = list(copy.rglob("alog-*"))
+    assert shipped
     done = run_exit("--keyring", dep.root / "keyring.txt", "--out", out, "--site-history", copy)
     assert done.returncode == 0, done.stderr
     index = read_index(out)
@@ -146,10 +146,14 @@ def test_the_audit_history_segments_on_the_site(dep: Deployment) -> None:
     statuses = {e["version_id"]: e["status"] for e in index}
     assert statuses[dep.deleted_version] == "deleted"
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["rule"] == "site-history" and summary["skipped"]["history_segments"] == 2
+    assert summary["rule"] == "site-history"
+    assert summary["skipped"]["history_segments"] == len(shipped)
 
+    none = site_copy(dep, "copy-no-history")
+    for segment in none.rglob("alog-*"):
+        segment.unlink()
     bare = run_exit(
         "--keyring", dep.root / "keyring.txt", "--out", dep.root / "out-history-none",
-        "--site-history", dep.root / "sites" / "fr",
+        "--site-history", none,
     )  # fmt: skip
     assert bare.returncode == 2 and "no audit history segment" in bare.stderr

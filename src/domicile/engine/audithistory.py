@@ -135,10 +135,11 @@ def ship(
     ``shipped``: the caller's memory of the last seq each site holds (filled and kept up to
     date here). Listing a local site's segments reads every blob name, so a process lists
     each site once and then remembers what it shipped; another process's segments only
-    overlap ours, which restoring handles."""
+    overlap ours, which restoring handles. Sites that lack the same records get the same
+    segments, read, checked and encrypted once."""
     report = ShipReport()
     known = {} if shipped is None else shipped
-    verified_from: int | None = None
+    lacking: dict[int, list[tuple[str, Site]]] = {}
     for site_id, site in sorted(sites.items()):
         if site_id not in known:
             try:
@@ -147,32 +148,48 @@ def ship(
                 report.skipped_sites.append(site_id)
                 continue
             known[site_id] = max((last for _, last, _ in spans), default=0)
-        after = known[site_id]
-        if after >= checkpoint.seq:
-            continue
-        if verified_from is None or after < verified_from:
-            # One pass over every record to ship, before writing anything anywhere.
+        if known[site_id] < checkpoint.seq:
+            lacking.setdefault(known[site_id], []).append((site_id, site))
+    for after, members in sorted(lacking.items()):
+        if checkpoint.seq - after <= SEGMENT_RECORDS:  # the usual case: one page, read once
+            pages: Iterable[list[Record]] = list(_pages(catalog, after, checkpoint.seq))
+            _check_links((r for page in pages for r in page), None, checkpoint)
+        else:  # a long gap: check every record before writing anything, then read again
             _check_links(
                 (r for page in _pages(catalog, after, checkpoint.seq) for r in page),
                 None,
                 checkpoint,
             )
-            verified_from = after
-        try:
-            for page in _pages(catalog, after, checkpoint.seq):
-                cps = [checkpoint] if page[-1].seq == checkpoint.seq else []
-                text = "\n".join(export_lines(page, cps)) + "\n"
-                if site.put_once(
-                    segment_name(page[0].seq, page[-1].seq),
-                    encrypt_bytes(text.encode("utf-8"), recipients),
-                ):
+            pages = _pages(catalog, after, checkpoint.seq)
+        _write(pages, members, recipients, checkpoint, known=known, report=report)
+    return report
+
+
+def _write(
+    pages: Iterable[list[Record]],
+    members: list[tuple[str, Site]],
+    recipients: Sequence[Recipient],
+    checkpoint: Checkpoint,
+    *,
+    known: dict[str, int],
+    report: ShipReport,
+) -> None:
+    alive = list(members)
+    for page in pages:
+        cps = [checkpoint] if page[-1].seq == checkpoint.seq else []
+        text = "\n".join(export_lines(page, cps)) + "\n"
+        blob = encrypt_bytes(text.encode("utf-8"), recipients)
+        name = segment_name(page[0].seq, page[-1].seq)
+        for site_id, site in list(alive):
+            try:
+                if site.put_once(name, blob):
                     report.segments += 1
                     report.records += len(page)
                 known[site_id] = page[-1].seq
-        except SiteError:
-            report.skipped_sites.append(site_id)
-            known.pop(site_id, None)  # list it again next time
-    return report
+            except SiteError:
+                report.skipped_sites.append(site_id)
+                known.pop(site_id, None)  # list it again next time
+                alive.remove((site_id, site))
 
 
 @dataclass
@@ -307,8 +324,8 @@ def restore(
         )
     # Pass 2: insert, with every valid checkpoint the segments and sites carry.
     for records, carried in _walk(sites, segments, identities, seen, report):
-        catalog.restore_audit([(r.seq, r.hash, r.canonical.decode("utf-8")) for r in records])
-        report.records += len(records)
+        rows = [(r.seq, r.hash, r.canonical.decode("utf-8")) for r in records]
+        report.records += catalog.restore_audit(rows)
         signed += [cp for cp in carried if verify_checkpoint(public_key, cp)]
     for cp in {c.seq: c for c in signed if c.seq <= seen}.values():
         catalog.add_audit_checkpoint(cp.seq, json.dumps(cp.to_dict(), sort_keys=True))
