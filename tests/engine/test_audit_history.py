@@ -11,9 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import domicile
 from domicile.audit import export_lines, parse_lines, verify_chain
+from domicile.cli.main import cli
 from domicile.crypto import Keyring, decrypt_bytes, encrypt_bytes
 from domicile.engine.audithistory import SEGMENT_PREFIX, segment_range, ship
 from domicile.errors import AuditAltered
@@ -204,3 +206,31 @@ def test_sweep_keeps_the_history(tmp_path: Path) -> None:
     with domicile.open(path) as engine:
         engine.sweep(grace=0)
     assert segments(tmp_path, "fr") == kept
+
+
+def test_an_auditor_exports_the_history_from_a_copy_of_one_site(tmp_path: Path) -> None:
+    path = deployment(tmp_path)
+    populate(path)
+    with domicile.open(path) as engine:
+        records = [r.hash for r in engine.audit.records()]
+    copy = tmp_path / "handed-over"
+    shutil.copytree(tmp_path / "sites" / "de", copy)  # what the auditor receives
+    runner = CliRunner()
+    out = tmp_path / "audit.jsonl"
+    done = runner.invoke(
+        cli,
+        ["audit", "export", "--from-site", str(copy), "--keyring", str(tmp_path / "keyring.txt"),
+         "-o", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    got, checkpoints = parse_lines(out.read_text().splitlines())
+    assert [r.hash for r in got] == records and checkpoints
+    with domicile.open(path) as engine:
+        assert verify_chain(got, checkpoints, engine.audit.public_key).ok
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = runner.invoke(
+        cli,
+        ["audit", "export", "--from-site", str(empty), "--keyring", str(tmp_path / "keyring.txt")],
+    )
+    assert refused.exit_code != 0

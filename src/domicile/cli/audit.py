@@ -21,6 +21,9 @@ from domicile.audit import (
 )
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, table, when
+from domicile.crypto import Keyring
+from domicile.engine.audithistory import export_from_folder
+from domicile.engine.keys import passphrase_from_env
 from domicile.errors import AuditFormatError
 
 
@@ -139,11 +142,31 @@ def _show(state: State, report: ChainReport) -> None:
     default="-",
     help="File to write (default: stdout).",
 )
+@click.option(
+    "--from-site",
+    "site_folder",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Read the history shipped to a site instead: a copy of its folder (or of its "
+    "bucket prefix); needs --keyring, not the deployment.",
+)
+@click.option(
+    "--keyring",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --from-site: the keyring file (passphrase from $DOMICILE_PASSPHRASE).",
+)
 @pass_state
-def audit_export(state: State, since: int, output: Path) -> None:
+def audit_export(
+    state: State, since: int, output: Path, site_folder: Path | None, keyring: Path | None
+) -> None:
     """Write records and checkpoints as JSON Lines, for offline verification."""
-    log = state.engine.audit
-    lines = export_lines(log.records(since), log.checkpoints())
+    if site_folder is not None:
+        if keyring is None:
+            raise click.UsageError("--from-site needs --keyring")
+        identities = Keyring.load(keyring, passphrase_from_env()).identities
+        lines = export_from_folder(site_folder, identities)
+    else:
+        log = state.engine.audit
+        lines = export_lines(log.records(since), log.checkpoints())
     if str(output) == "-":
         for line in lines:
             sys.stdout.write(line if line.endswith("\n") else line + "\n")

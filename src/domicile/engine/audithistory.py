@@ -31,6 +31,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -332,3 +333,56 @@ def restore(
         report.checkpoints += 1
     report.upto = seen
     return report
+
+
+def export_from_folder(folder: Path, identities: Sequence[Identity]) -> Iterator[str]:
+    """An audit export (its lines, see :mod:`domicile.audit.export`) read straight from a
+    copy of one site's folder: a local site's (``<fan>/<blob id>``) or an S3 site's prefix
+    synced to disk (flat). The history segments are decrypted with ``identities``, in seq
+    order, one at a time (overlapping segments of several writers give each record once);
+    the checkpoints they carry and the folder's ``ckpt-`` files follow the records. Verify
+    the result with ``domicile audit verify --export`` and the audit public key: nothing
+    here checks signatures or links. AuditFormatError when a segment cannot be read."""
+    found = sorted(
+        (span, path)
+        for path in folder.rglob("alog-*")
+        if path.is_file() and (span := segment_range(path.name)) is not None
+    )
+    if not found:
+        raise AuditFormatError(
+            f"no audit history segment (alog-...) under {folder}",
+            hint="copy the whole site folder, or the site's bucket prefix",
+        )
+    yield from _export_header()
+    checkpoints: dict[int, Checkpoint] = {}
+    next_seq = 1
+    for (_, last), path in found:
+        if last < next_seq:
+            continue
+        try:
+            text = decrypt_bytes(path.read_bytes(), identities).decode("utf-8")
+            records, carried = parse_lines(text.split("\n"))
+        except (CryptoError, UnicodeDecodeError, OSError) as exc:
+            raise AuditFormatError(f"history segment {path} is unreadable: {exc}") from exc
+        for record in records:
+            if record.seq >= next_seq:
+                yield from _export_body([record], [])
+                next_seq = record.seq + 1
+        checkpoints.update((cp.seq, cp) for cp in carried)
+    for path in sorted(folder.rglob("ckpt-*")):
+        try:
+            cp = Checkpoint.from_dict(json.loads(path.read_bytes()))
+        except (AuditFormatError, ValueError, TypeError, OSError):
+            continue  # not a checkpoint: `audit verify` of the site reports planted files
+        checkpoints.setdefault(cp.seq, cp)
+    yield from _export_body([], [checkpoints[s] for s in sorted(checkpoints)])
+
+
+def _export_header() -> Iterator[str]:
+    yield next(iter(export_lines([], [])))
+
+
+def _export_body(records: Sequence[Record], checkpoints: Sequence[Checkpoint]) -> Iterator[str]:
+    lines = export_lines(records, checkpoints)
+    next(lines)  # the header, written once
+    yield from lines
