@@ -192,3 +192,36 @@ def test_offline_proofs_with_the_cli(tmp_path: Path, witness: WitnessServer) -> 
     assert made.exit_code == 0, made.output
     ok = runner.invoke(cli, ["audit", "check-proof", str(cons), "--log-key", log_key])
     assert ok.exit_code == 0 and "extends" in ok.output
+
+
+def test_an_export_carries_the_tree_and_its_cosignatures_offline(
+    tmp_path: Path, witness: WitnessServer
+) -> None:
+    path = witnessed(tmp_path, witness)
+    put_some(path, "k", 6)
+    runner = CliRunner()
+    base = ["--config", str(path)]
+    export = tmp_path / "audit.jsonl"
+    assert runner.invoke(cli, [*base, "audit", "export", "-o", str(export)]).exit_code == 0
+    public = tmp_path / "audit.pub"
+    public.write_text(runner.invoke(cli, [*base, "audit", "public-key"]).output)
+    assert '"type":"tree"' in export.read_text()
+    wkey = witness.folder.cosigner.vkey()
+    offline = ["audit", "verify", "--export", str(export), "--public-key", str(public)]
+    ok = runner.invoke(cli, [*offline, "--witness", wkey])
+    assert ok.exit_code == 0, ok.output
+    # A witness the deployment never asked: its quorum is not met, exit 12.
+    other = WitnessFolder.init(tmp_path / "other", "witness.test/other").cosigner.vkey()
+    short = runner.invoke(cli, [*offline, "--witness", other])
+    assert short.exit_code == 12 and "0 of the 1 witness cosignatures" in short.output
+    # A record changed in the export: the chain and the tree both say so.
+    lines = export.read_text().splitlines()
+    changed = [line.replace('"key":"k2"', '"key":"k9"') for line in lines]
+    export.write_text("\n".join(changed) + "\n")
+    bad = runner.invoke(cli, ["--json", *offline, "--witness", wkey])
+    assert bad.exit_code == 12
+    problems = json.loads(bad.output)["problems"]
+    assert any(
+        p["kind"] == "checkpoint-mismatch" and "signed tree checkpoint" in p["message"]
+        for p in problems
+    )

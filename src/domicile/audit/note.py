@@ -226,3 +226,11 @@ def parse_vkey(text: str) -> tuple[str, int, bytes]:
     if key_id(name, kind, public) != int(parts[1], 16):
         raise ValueError("the verifier key's ID does not match its key")
     return name, kind, public
+
+
+def verifier_from_vkey(text: str) -> Verifier:
+    """The verifier of an Ed25519 note key given as a vkey; ValueError unless it is one."""
+    name, kind, public = parse_vkey(text)
+    if kind != ED25519 or len(public) != 32:
+        raise ValueError("not an Ed25519 note key (type 0x01)")
+    return ed25519_verifier(name, Ed25519PublicKey.from_public_bytes(public))

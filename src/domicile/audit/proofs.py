@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from domicile.audit.merkle import (
     HASH_SIZE,
+    CompactRange,
     leaf_hash,
     verify_consistency,
     verify_inclusion,
 )
-from domicile.audit.note import Note, Verifier, parse_note, verify_note
+from domicile.audit.note import Note, Verifier, ed25519_verifier, parse_note, verify_note
 from domicile.audit.record import Record
 from domicile.audit.tlog import (
     Cosignature,
@@ -41,6 +44,7 @@ from domicile.audit.tlog import (
     cosignatures,
     parse_tree_head,
 )
+from domicile.audit.verify import Problem, ProblemKind
 from domicile.errors import AuditFormatError, ProofInvalid
 
 INCLUSION_FORMAT = "domicile-audit-inclusion"
@@ -195,3 +199,72 @@ def verify_consistency_bundle(
             "history was rewritten or forked in between"
         )
     return old, new
+
+
+@dataclass(frozen=True, slots=True)
+class TreeFindings:
+    """What :func:`verify_tree_notes` found: tampering, notices, and whether the newest
+    tree checkpoint has the quorum of cosignatures (None: there is no tree checkpoint)."""
+
+    problems: list[Problem]
+    notices: list[str]
+    witnessed: bool | None
+
+
+def verify_tree_notes(
+    records: Iterable[Record],
+    notes: Sequence[str],
+    public_key: Ed25519PublicKey,
+    witnesses: Sequence[CosignatureVerifier] = (),
+    quorum: int = 0,
+) -> TreeFindings:
+    """Check an export's tree checkpoints against its records, offline: each note signed
+    by the audit key (under the origin it names), and its root recomputed over records
+    1..size in one pass; the newest one's cosignatures by ``witnesses`` against
+    ``quorum``."""
+    problems: list[Problem] = []
+    heads: dict[int, TrustedHead] = {}
+    for note in notes:
+        origin = note.split("\n", 1)[0]
+        try:
+            trusted = open_checkpoint(note, ed25519_verifier(origin, public_key), witnesses)
+        except (ProofInvalid, ValueError) as err:
+            problems.append(Problem(0, ProblemKind.BAD_SIGNATURE, f"a tree checkpoint: {err}"))
+            continue
+        size = trusted.head.size
+        if size in heads and heads[size].head != trusted.head:
+            problems.append(
+                Problem(size, ProblemKind.FORKED, f"two tree checkpoints of size {size} differ")
+            )
+        heads[size] = trusted
+    wanted = sorted(heads)
+    compact, at = CompactRange(), 0
+    for record in records:
+        if at >= len(wanted) or record.seq != compact.size + 1:
+            break  # past the last tree, or a gap (the chain check reports it)
+        compact.append(record_leaf(record))
+        while at < len(wanted) and wanted[at] == compact.size:
+            if compact.root() != heads[wanted[at]].head.root:
+                problems.append(
+                    Problem(
+                        wanted[at],
+                        ProblemKind.CHECKPOINT_MISMATCH,
+                        f"records 1..{wanted[at]} do not hash to the signed tree checkpoint "
+                        "of that size",
+                    )
+                )
+            at += 1
+    for size in wanted[at:]:
+        problems.append(
+            Problem(size, ProblemKind.TRUNCATED, f"a tree checkpoint covers {size} records")
+        )
+    if not wanted:
+        return TreeFindings(problems, [], None)
+    have = len(heads[wanted[-1]].cosigned_by)
+    notices = []
+    if have < quorum:
+        notices.append(
+            f"the newest tree checkpoint ({wanted[-1]}) has {have} of the {quorum} witness "
+            "cosignatures required"
+        )
+    return TreeFindings(problems, notices, have >= quorum)

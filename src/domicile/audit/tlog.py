@@ -40,6 +40,7 @@ from domicile.audit.note import (
     Verifier,
     check_key_name,
     key_id,
+    parse_vkey,
     raw_public,
     vkey,
 )
@@ -147,6 +148,14 @@ class CosignatureVerifier:
         self.name = check_key_name(name)
         self.public = public
         self.key_id = key_id(name, COSIGNATURE_V1, raw_public(public))
+
+    @classmethod
+    def from_vkey(cls, text: str) -> CosignatureVerifier:
+        """The verifier of a witness's vkey; ValueError unless it is a type 0x04 key."""
+        name, kind, public = parse_vkey(text)
+        if kind != COSIGNATURE_V1 or len(public) != 32:
+            raise ValueError("not a witness cosignature key (type 0x04, Ed25519)")
+        return cls(name, Ed25519PublicKey.from_public_bytes(public))
 
     def timestamp_of(self, body: str, sig: NoteSignature) -> int | None:
         """The cosignature's timestamp when ``sig`` is this witness's valid cosignature of

@@ -15,12 +15,15 @@ from domicile.audit import (
     Head,
     export_lines,
     load_public_key,
-    parse_lines,
     public_key_text,
     verify_chain,
 )
+from domicile.audit.export import parse_export
+from domicile.audit.proofs import verify_tree_notes
+from domicile.audit.verify import with_findings
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, table, when
+from domicile.cli.vkeys import witness_verifier
 from domicile.crypto import Keyring
 from domicile.engine.audithistory import export_from_folder
 from domicile.engine.keys import passphrase_from_env
@@ -55,13 +58,28 @@ def audit() -> None:
     help="A checkpoint file (ckpt-...) fetched from a site: its signature is checked and "
     "the chain must reach it and match it.",
 )
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    metavar="VKEY",
+    help="With --export: a witness whose cosignatures count (repeatable).",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(0),
+    default=None,
+    help="With --export: cosignatures the newest tree checkpoint needs (default: every --witness).",
+)
 @pass_state
-def audit_verify(
+def audit_verify(  # noqa: PLR0917 (click passes every option)
     state: State,
     export_file: Path | None,
     public_key: Path | None,
     expect_head: str | None,
     expect_checkpoint: Path | None,
+    witnesses: tuple[str, ...],
+    quorum: int | None,
 ) -> None:
     """Recompute the chain and check every checkpoint (the catalog's and every site's, or
     an export's); say where history was changed. --expect-head / --expect-checkpoint: fail
@@ -72,9 +90,18 @@ def audit_verify(
         if public_key is None:
             raise click.UsageError("--export needs --public-key")
         with export_file.open(encoding="utf-8") as lines:
-            records, checkpoints = parse_lines(lines)
+            records, checkpoints, trees = parse_export(lines)
         key = load_public_key(public_key)
         report = verify_chain(records, checkpoints, key, expected_head=given, expected=expected)
+        ws = [witness_verifier(w) for w in witnesses]
+        need = len(ws) if quorum is None else quorum
+        tree = verify_tree_notes(records, trees, key, ws, need)
+        report = with_findings(report, tree.problems, tree.notices)
+        if need and not tree.witnessed:  # asked for witnesses, and they did not vouch
+            _show(state, report)
+            if tree.witnessed is None:
+                console.print("[red]the export holds no tree checkpoint: nothing is witnessed")
+            raise SystemExit(12)
     else:
         report = state.engine.audit.verify(expected, given)
     _show(state, report)
@@ -166,7 +193,10 @@ def audit_export(
         lines = export_from_folder(site_folder, identities)
     else:
         log = state.engine.audit
-        lines = export_lines(log.records(since), log.checkpoints())
+        trees = (
+            [c.note.to_bytes().decode("utf-8") for c in log.tree.checkpoints()] if log.tree else []
+        )
+        lines = export_lines(log.records(since), log.checkpoints(), trees)
     if str(output) == "-":
         for line in lines:
             sys.stdout.write(line if line.endswith("\n") else line + "\n")

@@ -8,19 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from domicile.audit.note import COSIGNATURE_V1, ED25519, ed25519_verifier, parse_vkey
 from domicile.audit.proofs import (
     CONSISTENCY_FORMAT,
     INCLUSION_FORMAT,
     verify_consistency_bundle,
     verify_inclusion_bundle,
 )
-from domicile.audit.tlog import CosignatureVerifier, cosignatures
+from domicile.audit.tlog import cosignatures
 from domicile.cli.audit import audit
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, split_path, table, when
+from domicile.cli.vkeys import log_verifier, witness_verifier
 from domicile.errors import ProofInvalid
 
 _OUTPUT = click.option(
@@ -110,26 +109,6 @@ def audit_consistency(state: State, old: int, new: int, output: Path | None) -> 
     _write(tree.consistency(old, new), output)
 
 
-def _log_verifier(vkey: str) -> Any:
-    try:
-        name, kind, public = parse_vkey(vkey)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--log-key") from err
-    if kind != ED25519:
-        raise click.BadParameter("not an Ed25519 note key", param_hint="--log-key")
-    return ed25519_verifier(name, Ed25519PublicKey.from_public_bytes(public))
-
-
-def _witness_verifier(vkey: str) -> CosignatureVerifier:
-    try:
-        name, kind, public = parse_vkey(vkey)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--witness") from err
-    if kind != COSIGNATURE_V1:
-        raise click.BadParameter("not a witness cosignature key", param_hint="--witness")
-    return CosignatureVerifier(name, Ed25519PublicKey.from_public_bytes(public))
-
-
 @audit.command(name="check-proof")
 @click.argument("bundle_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--log-key", required=True, help="The log's vkey (`domicile audit log-key`).")
@@ -153,8 +132,8 @@ def audit_check_proof(
         raise ProofInvalid(f"{bundle_file} is not a JSON proof bundle: {err}") from err
     if not isinstance(bundle, dict):
         raise ProofInvalid(f"{bundle_file} is not a JSON proof bundle")
-    log = _log_verifier(log_key)
-    ws = [_witness_verifier(w) for w in witnesses]
+    log = log_verifier(log_key)
+    ws = [witness_verifier(w) for w in witnesses]
     need = len(ws) if quorum is None else quorum
     if bundle.get("format") == CONSISTENCY_FORMAT:
         old, new = verify_consistency_bundle(bundle, log, ws, need)
