@@ -152,8 +152,12 @@ def test_completion_errors(engine: domicile.Domicile) -> None:
         engine.complete_multipart("docs", "k", "0" * 32, [(2, last.etag)])
     info = engine.complete_multipart("docs", "k", uid, [(2, last.etag.upper())])
     assert engine.get("docs", "k").read() == b"last" and info.size == 4
-    with pytest.raises(UploadNotFound):  # a second completion
-        engine.complete_multipart("docs", "k", uid, [(2, last.etag)])
+    again = engine.complete_multipart("docs", "k", uid, [(2, f'"{last.etag}"')])  # a retry
+    assert (again.etag, again.version_id, again.size) == (info.etag, info.version_id, 4)
+    with pytest.raises(UploadNotFound):  # a second completion with other parts
+        engine.complete_multipart("docs", "k", uid, [(1, small.etag), (2, last.etag)])
+    with pytest.raises(UploadNotFound):  # nor as another key's
+        engine.complete_multipart("docs", "k2", uid, [(2, last.etag)])
 
 
 def test_a_client_gone_mid_part_leaves_no_part_and_no_blob(

@@ -22,6 +22,7 @@ from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     Bucket,
     BucketStats,
+    Expect,
     Fault,
     GarbageItem,
     ListPage,
@@ -32,7 +33,12 @@ from domicile.catalog.records import (
     version_blobs,
 )
 from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_upload
-from domicile.errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, ObjectNotFound
+from domicile.errors import (
+    BucketAlreadyExists,
+    BucketNotEmpty,
+    BucketNotFound,
+    ObjectNotFound,
+)
 
 #: Rows per query when paging internally (bounded memory).
 PAGE = 500
@@ -136,6 +142,7 @@ class SqlCatalog(Journals, Uploads):
                     bucket=name,
                 )
             aborted = abort_bucket_uploads(conn, name)
+            conn.execute(sa.delete(t.completed_uploads).where(t.completed_uploads.c.bucket == name))
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
         return aborted
 
@@ -148,8 +155,11 @@ class SqlCatalog(Journals, Uploads):
         placements: Sequence[Placement],
         *,
         audit: AuditBuilder | None = None,
+        expect: Expect | None = None,
     ) -> Version | None:
-        return self._db.group(lambda conn: _commit(conn, version, segments, placements, audit))
+        return self._db.group(
+            lambda conn: _commit(conn, version, segments, placements, audit, expect=expect)
+        )
 
     def complete_upload(
         self,
@@ -159,10 +169,12 @@ class SqlCatalog(Journals, Uploads):
         placements: Sequence[Placement],
         *,
         audit: AuditBuilder | None = None,
+        expect: Expect | None = None,
+        listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with self._db.write() as conn:
-            finish_upload(conn, upload_id, version, segments)
-            return _commit(Raw.of(conn), version, segments, placements, audit)
+            finish_upload(conn, upload_id, version, segments, listed)
+            return _commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
@@ -439,10 +451,14 @@ def _commit(
     segments: Sequence[Segment],
     placements: Sequence[Placement],
     audit: AuditBuilder | None,
+    *,
+    expect: Expect | None = None,
 ) -> Version | None:
     """``commit_version`` in the caller's write transaction."""
     _require_bucket(raw, version.bucket)
     previous = _current(raw, version.bucket, version.key)
+    if expect is not None:
+        expect.check(previous, version.bucket, version.key)
     if previous is not None:
         _drop_version(raw, previous, reason="replaced")
     raw.run(_INSERT_VERSION, rows.version_row(version))
