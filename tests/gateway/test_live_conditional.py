@@ -206,3 +206,21 @@ def test_a_retried_completion_answers_as_the_first(live: Any, bucket: str) -> No
     with pytest.raises(ClientError) as aborted:  # the upload itself is gone
         s3.abort_multipart_upload(Bucket=bucket, Key="retried", UploadId=upload_id)
     assert code_of(aborted) == ("NoSuchUpload", 404)
+
+
+def test_copy_object_to_a_destination_is_conditional(live: Any, bucket: str) -> None:
+    s3 = live.client()
+    s3.put_object(Bucket=bucket, Key="src", Body=b"source")
+    taken = s3.put_object(Bucket=bucket, Key="dst", Body=b"taken")
+    source = {"Bucket": bucket, "Key": "src"}
+    with pytest.raises(ClientError) as exists:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, IfNoneMatch="*")
+    assert code_of(exists) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as stale:
+        s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, IfMatch='"00"')
+    assert code_of(stale) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"taken"
+    s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, IfMatch=taken["ETag"])
+    s3.copy_object(Bucket=bucket, Key="fresh", CopySource=source, IfNoneMatch="*")
+    for key in ("dst", "fresh"):
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"source"

@@ -168,6 +168,27 @@ def test_copy_source_range_past_the_end_is_refused(live: Any, bucket: str) -> No
     assert raw.error() == ("InvalidRange", 416)
 
 
+def test_copy_object_checks_a_copy_source_range(live: Any, bucket: str) -> None:
+    """CopyObject copies whole objects: a range past the end is InvalidRange, a malformed
+    one InvalidArgument, one naming part of the source NotImplemented (never a whole copy
+    made silently), one naming all of it is a copy."""
+    s3 = live.client()
+    s3.put_object(Bucket=bucket, Key="src", Body=b"0123456789")
+    path = f"/{bucket}/copy"
+
+    def copy(span: str) -> Any:
+        headers = {"x-amz-copy-source": f"/{bucket}/src", "x-amz-copy-source-range": span}
+        return signed_request(live.endpoint, "PUT", path, headers=headers)
+
+    assert copy("bytes=0-10").error() == ("InvalidRange", 416)
+    assert copy("bytes=0-").error() == ("InvalidArgument", 400)
+    assert copy("bytes=2-5").error() == ("NotImplemented", 501)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="copy")
+    assert copy("bytes=0-9").status == 200
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"0123456789"
+
+
 STORED = {
     "content-encoding": "deflate, gzip",
     "content-disposition": 'attachment;  filename="a, b.txt"',

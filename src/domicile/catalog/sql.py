@@ -8,6 +8,7 @@ multipart uploads are :mod:`domicile.catalog.uploads`'.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ from domicile.errors import (
     BucketNotEmpty,
     BucketNotFound,
     ObjectNotFound,
+    PreconditionFailed,
 )
 
 #: Rows per query when paging internally (bounded memory).
@@ -157,9 +159,10 @@ class SqlCatalog(Journals, Uploads):
         audit: AuditBuilder | None = None,
         expect: Expect | None = None,
     ) -> Version | None:
-        return self._db.group(
-            lambda conn: _commit(conn, version, segments, placements, audit, expect=expect)
-        )
+        with _lost_race(expect, version):
+            return self._db.group(
+                lambda conn: _commit(conn, version, segments, placements, audit, expect=expect)
+            )
 
     def complete_upload(
         self,
@@ -172,7 +175,7 @@ class SqlCatalog(Journals, Uploads):
         expect: Expect | None = None,
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
-        with self._db.write() as conn:
+        with _lost_race(expect, version), self._db.write() as conn:
             finish_upload(conn, upload_id, version, segments, listed)
             return _commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
 
@@ -397,6 +400,25 @@ class SqlCatalog(Journals, Uploads):
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _lost_race(expect: Expect | None, version: Version) -> Iterator[None]:
+    """A conditional commit that lost a race to the ``versions_current`` index (on
+    PostgreSQL, where two transactions can both see the key as their condition wants it
+    and the second insert then violates the index) is PreconditionFailed, as if the
+    winner had committed first; SQLite serialises writers, so this never fires there."""
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        if expect is None:
+            raise
+        raise PreconditionFailed(
+            f"{version.bucket}/{version.key} was written by another client meanwhile",
+            hint="read the object again and retry",
+            bucket=version.bucket,
+            key=version.key,
+        ) from None
 
 
 def _no_bucket(name: str) -> BucketNotFound:

@@ -275,14 +275,30 @@ class Domicile:
         *,
         meta: ObjectMeta | None = None,
         digester: Digester | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Copy an object, placed and encrypted under the destination bucket's policy;
         ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE).
         The source's checksums are carried over, unless ``digester`` (fed the copy's
-        plaintext) gives full-object ones instead."""
+        plaintext) gives full-object ones instead. ``if_match`` / ``if_none_match``
+        make the write of the destination conditional, as for :meth:`put`."""
         check_key(dst_key, bucket=dst_bucket)
         source = self.get(src_bucket, src_key)
-        return copy_object(self._ctx, source, dst_bucket, dst_key, meta, digester=digester)
+        try:
+            return copy_object(
+                self._ctx,
+                source,
+                dst_bucket,
+                dst_key,
+                meta,
+                digester=digester,
+                expect=conditions(if_match, if_none_match),
+            )
+        finally:
+            close = getattr(source.chunks, "close", None)
+            if close is not None:
+                close()
 
     # --- multipart uploads --------------------------------------------------------------
 

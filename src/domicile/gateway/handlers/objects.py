@@ -22,6 +22,7 @@ from domicile.gateway.checksums import HEADERS as CHECKSUM_HEADERS
 from domicile.gateway.checksums import ChecksumSet, new_checksum
 from domicile.gateway.conditions import (
     check_preconditions,
+    copy_range,
     parse_range,
     part_span,
     write_conditions,
@@ -219,15 +220,41 @@ def copy_object(call: Call) -> Reply:
             hint="send x-amz-metadata-directive: REPLACE with the new metadata",
         )
     meta = meta_from_request(call.req) if directive == "REPLACE" else None
+    _whole_copy_range(call.req.header("x-amz-copy-source-range"), source.size)
+    if_match, if_none_match = write_conditions(call.req)
     digester = copy_digester(call, source)
     info = call.engine.copy(
-        src_bucket, src_key, call.bucket_name, call.key, meta=meta, digester=digester
+        src_bucket,
+        src_key,
+        call.bucket_name,
+        call.key,
+        meta=meta,
+        digester=digester,
+        if_match=if_match,
+        if_none_match=if_none_match,
     )
     when = datetime.fromtimestamp(info.created_at, UTC)
     kind = info.checksum_type.upper() if info.checksum_type else None
     return Reply.xml(
         s3xml.copy_object_result(info.etag, when, checksums=_s3_named(info), checksum_type=kind)
     )
+
+
+def _whole_copy_range(value: str | None, size: int) -> None:
+    """CopyObject copies whole objects: an ``x-amz-copy-source-range`` is checked as
+    UploadPartCopy checks it (past the end: InvalidRange; malformed: InvalidArgument) and
+    must then cover the whole source; a part of it is NotImplemented, never a whole copy
+    made silently."""
+    if value is None:
+        return
+    start, end = copy_range(value, size)
+    if (start, end) != (0, size):
+        raise reject(
+            "NotImplemented",
+            f"CopyObject copies whole objects; x-amz-copy-source-range {value.strip()!r} "
+            f"names part of a {size}-byte source",
+            hint="copy a range with UploadPartCopy into a multipart upload",
+        )
 
 
 def copy_digester(call: Call, source: ObjectInfo) -> ChecksumSet | None:
