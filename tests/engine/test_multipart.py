@@ -24,7 +24,7 @@ from domicile.errors import (
 from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 
 MiB = 1024 * 1024
-META = ObjectMeta(content_type="text/x-parts", user={"who": "test"})
+META = ObjectMeta(content_type="text/x-parts", user={"who": "test"}, content_language="fr, de")
 
 
 def _blob_ids(root: Path, site: str) -> set[str]:
@@ -251,6 +251,7 @@ def test_rebuild_recovers_a_multipart_object(tmp_path: Path) -> None:
         report = engine.rebuild_catalog()
         assert report.versions == 1 and not report.problems
         assert engine.head("docs", "mp") == info
+        assert info.part_sizes == (MIN_PART_SIZE, 3) and info.meta.content_language == "fr, de"
         assert engine.get("docs", "mp").read() == body
 
 
