@@ -94,11 +94,14 @@ def head_object(call: Call) -> Reply:
     return Reply(*_object_head(call, info, start, end, ranged=ranged), b"")
 
 
+def _part_asked(call: Call) -> bool:
+    """Whether the request names a ``partNumber`` (no query at all: the common GET)."""
+    return bool(call.req.raw_query) and PART_NUMBER in call.req.params
+
+
 def _common_get(call: Call) -> bool:
     """A plain GET of the whole object: no condition, range or part to judge first."""
-    return PART_NUMBER not in call.req.params and not any(
-        call.req.header(name) for name in _NEEDS_HEAD
-    )
+    return not _part_asked(call) and not any(call.req.header(name) for name in _NEEDS_HEAD)
 
 
 def get_object(call: Call) -> Reply:
@@ -150,12 +153,13 @@ def _object_head(
     """The status and headers of a GET or HEAD of ``[start, end)`` of ``info``."""
     headers = object_headers(info, call.req.params)
     mode = (call.req.header("x-amz-checksum-mode") or "").upper()
-    whole = not ranged and PART_NUMBER not in call.req.params
+    part = _part_asked(call)
+    whole = not ranged and not part
     if mode == "ENABLED" and whole:  # as S3: a range has no checksum of its own
         headers += stored_checksums(info)
     if ranged:
         headers.append(("content-range", f"bytes {start}-{end - 1}/{info.size}"))
-    if PART_NUMBER in call.req.params and info.part_sizes:
+    if part and info.part_sizes:
         headers.append(("x-amz-mp-parts-count", str(len(info.part_sizes))))
     headers.append(("content-length", str(end - start)))
     return (206 if ranged else 200), headers
