@@ -38,6 +38,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotEmpty
     │   ├── ObjectNotFound
     │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
+    │   ├── PreconditionFailed       a conditional write found the key not as it expected
     │   └── CatalogVersionError      the catalog schema is newer than this program
     ├── MultipartError               a multipart upload cannot be completed as asked
     │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
@@ -238,6 +239,11 @@ class UploadNotFound(CatalogError):
     """No multipart upload of that id is in progress (completed, aborted or swept)."""
 
 
+class PreconditionFailed(CatalogError):
+    """A conditional write found its key's current version not as it expected (one exists
+    where none was expected, or its ETag differs); nothing was written."""
+
+
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
 
@@ -306,12 +312,14 @@ class RequestRejected(DomicileError):
     """The gateway refuses a client request before it reaches the engine.
 
     ``code`` is the S3 error code to answer with (``SignatureDoesNotMatch``,
-    ``MalformedXML``, ...); the gateway's table gives its HTTP status.
+    ``MalformedXML``, ...); the gateway's table gives its HTTP status. ``headers`` are sent
+    with the error (a 304 carries the object's ``ETag`` and ``Last-Modified``).
     """
 
     def __init__(self, message: str, *, code: str, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.code = code
+        self.headers: list[tuple[str, str]] = []
 
 
 class ServeError(DomicileError):

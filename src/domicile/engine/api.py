@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, Version, open_catalog
+from domicile.catalog import Bucket, Expect, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
@@ -212,13 +212,21 @@ class Domicile:
         metadata: Mapping[str, str] | None = None,
         meta: ObjectMeta | None = None,
         checksums: Checksums | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Store ``body`` (bytes, a binary file, or an iterable of bytes) as bucket/key.
 
         ``checksums``, called once the body has been read to its end, gives named
-        checksums (name -> encoded value) stored with the version as full-object ones."""
+        checksums (name -> encoded value) stored with the version as full-object ones.
+
+        Conditional writes, decided atomically with the commit: ``if_none_match`` stores
+        only if the key has no object, ``if_match`` only if its object's ETag is that
+        one (``*``: any object). Else PreconditionFailed (ObjectNotFound for ``if_match``
+        on a key without object), and nothing written remains on any site."""
         meta = meta or ObjectMeta(content_type=content_type, user=dict(metadata or {}))
-        return put_object(self._ctx, bucket, key, body, meta, checksums=checksums)
+        expect = conditions(if_match, if_none_match)
+        return put_object(self._ctx, bucket, key, body, meta, checksums=checksums, expect=expect)
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         check_key(key, bucket=bucket)
@@ -291,14 +299,30 @@ class Domicile:
         *,
         meta: ObjectMeta | None = None,
         digester: Digester | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Copy an object, placed and encrypted under the destination bucket's policy;
         ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE).
         The source's checksums are carried over, unless ``digester`` (fed the copy's
-        plaintext) gives full-object ones instead."""
+        plaintext) gives full-object ones instead. ``if_match`` / ``if_none_match``
+        make the write of the destination conditional, as for :meth:`put`."""
         check_key(dst_key, bucket=dst_bucket)
         source = self.get(src_bucket, src_key)
-        return copy_object(self._ctx, source, dst_bucket, dst_key, meta, digester=digester)
+        try:
+            return copy_object(
+                self._ctx,
+                source,
+                dst_bucket,
+                dst_key,
+                meta,
+                digester=digester,
+                expect=conditions(if_match, if_none_match),
+            )
+        finally:
+            close = getattr(source.chunks, "close", None)
+            if close is not None:
+                close()
 
     # --- multipart uploads --------------------------------------------------------------
 
@@ -367,15 +391,27 @@ class Domicile:
         parts: Sequence[tuple[int, str]],
         *,
         checksums: CompositeChecksums | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Make the listed ``(part number, ETag)`` parts, in ascending order, the object.
-        UploadNotFound (also on a second completion), InvalidPart (a part missing, an
-        ETag differing, or the list not ascending), EntityTooSmall (a part but the last
-        under ``multipart.MIN_PART_SIZE``), PlacementRefused (a site no longer allowed).
-        ``checksums(upload, chosen parts)`` gives the object's composite checksums (it
-        may raise to refuse the completion)."""
+        UploadNotFound, InvalidPart (a part missing, an ETag differing, or the list not
+        ascending), EntityTooSmall (a part but the last under ``multipart.MIN_PART_SIZE``),
+        PlacementRefused (a site no longer allowed). ``checksums(upload, chosen parts)``
+        gives the object's composite checksums (it may raise to refuse the completion).
+
+        A completion repeated with the same parts (a retry whose first answer was lost)
+        answers what the first one made, for ``[deployment] multipart_expiry_hours``
+        after it; with other parts, UploadNotFound. ``if_match`` / ``if_none_match`` as
+        for :meth:`put`; a refused completion leaves the upload in progress."""
         return multipart.complete_upload(
-            self._ctx, bucket, key, upload_id, parts, checksums=checksums
+            self._ctx,
+            bucket,
+            key,
+            upload_id,
+            parts,
+            checksums=checksums,
+            expect=conditions(if_match, if_none_match),
         )
 
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
@@ -576,6 +612,13 @@ class Domicile:
         )
 
 
+def conditions(if_match: str | None, if_none_match: bool) -> Expect | None:
+    """The catalog's :class:`Expect` of a write's conditions; None when it has none."""
+    if if_match is None and not if_none_match:
+        return None
+    return Expect(absent=if_none_match, etag=if_match)
+
+
 def _info(version: Version) -> ObjectInfo:
     return ObjectInfo(
         bucket=version.bucket,
@@ -591,9 +634,11 @@ def _info(version: Version) -> ObjectInfo:
             cache_control=version.cache_control,
             expires=version.expires,
             user=dict(version.user_metadata),
+            content_language=version.content_language,
         ),
         checksums=dict(version.checksums),
         checksum_type=version.checksum_type,
+        part_sizes=version.part_sizes,
     )
 
 

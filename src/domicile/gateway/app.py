@@ -263,7 +263,10 @@ class Gateway:
             log.warning("unavailable", extra={**fields, "reason": str(exc)[:500]})
         else:
             log.info("refused", extra={**fields, "reason": str(exc)[:500]})
-        return Reply(rendered.status, [("content-type", "application/xml")], rendered.body)
+        extra = list(getattr(exc, "headers", ()))
+        if rendered.status in _NO_BODY:  # a 304: the object's headers, no document
+            return Reply(rendered.status, extra, b"")
+        return Reply(rendered.status, [("content-type", "application/xml"), *extra], rendered.body)
 
     def _ops(self, path: str) -> Reply:
         if path == "/metrics":
