@@ -22,9 +22,10 @@ from domicile.audit.export import parse_export
 from domicile.audit.proofs import verify_tree_notes
 from domicile.audit.verify import with_findings
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, table, when
+from domicile.cli.ui import console, emit_json
 from domicile.cli.vkeys import witness_verifier
 from domicile.crypto import Keyring
+from domicile.display import table, when
 from domicile.engine.audithistory import export_from_folder
 from domicile.engine.keys import passphrase_from_env
 from domicile.errors import AuditFormatError

@@ -18,8 +18,9 @@ from domicile.audit.proofs import (
 from domicile.audit.tlog import cosignatures
 from domicile.cli.audit import audit
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path, table, when
+from domicile.cli.ui import console, emit_json, split_path
 from domicile.cli.vkeys import log_verifier, witness_verifier
+from domicile.display import table, when
 from domicile.errors import ProofInvalid
 
 _OUTPUT = click.option(

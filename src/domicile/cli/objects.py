@@ -14,15 +14,8 @@ import click
 from rich.markup import escape
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import (
-    console,
-    emit_json,
-    human_size,
-    split_path,
-    table,
-    transfer_progress,
-    when,
-)
+from domicile.cli.ui import console, emit_json, split_path, transfer_progress
+from domicile.display import human_size, table, when
 from domicile.engine import ObjectInfo
 
 READ_SIZE = 1024 * 1024

@@ -8,7 +8,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, err_console, human_size, table
+from domicile.cli.ui import console, emit_json, err_console
+from domicile.display import human_size, table
 
 
 def _progress(total: int, label: str) -> Progress:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
 
+from domicile.display import human_size
 from domicile.engine.facts import Report, Shortfall, Tally, country_names
 from domicile.report.as_json import iso_time, report_json
 from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
@@ -67,7 +68,7 @@ def report_html(report: Report) -> str:
     doc = report_json(report)
     names = country_names()
     per_country = {t.id: t.bytes for t in report.by_country}
-    svg, unmapped = world_map(per_country, names, _size)
+    svg, unmapped = world_map(per_country, names, lambda n: human_size(n, exact_bytes=True))
     body = [
         _header(report),
         _verdict(report),
@@ -140,7 +141,7 @@ def _cards(r: Report) -> str:
     chain = "intact" if r.chain.ok else ("disabled" if not r.chain.enabled else "ALTERED")
     cards = [
         ("objects", f"{r.objects:,}", "objects", ""),
-        ("bytes", _size(r.bytes), "stored (plaintext)", ""),
+        ("bytes", human_size(r.bytes, exact_bytes=True), "stored (plaintext)", ""),
         ("copies", f"{r.copies:,}", "copies", ""),
         ("violations", f"{len(r.violations):,}", "violations", "bad" if r.violations else "ok"),
         (
@@ -194,7 +195,7 @@ def _tally_table(table_id: str, caption: str, what: str, rows: tuple[Tally, ...]
                 ("name", t.name),
                 ("objects", f"{t.objects:,}"),
                 ("bytes", f"{t.bytes:,}"),
-                ("", _size(t.bytes)),
+                ("", human_size(t.bytes, exact_bytes=True)),
                 ("copies", f"{t.copies:,}"),
             ]
             for t in rows
@@ -440,12 +441,3 @@ def _table(
         f'<table data-table="{table_id}"><caption>{escape(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{n:,} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -7,12 +7,10 @@ a key such as ``[red]x`` prints as written and never as markup.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from domicile.display import human_size, table, when
 from domicile.engine.facts import Report, Shortfall, SiteTally, Tally
 from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
 
@@ -68,31 +66,6 @@ class _Out:
 
     def line(self, text: str) -> None:
         self.console.print(text, highlight=False)
-
-
-def table(title: str | None, *columns: str) -> Table:
-    """A table whose first column (an id) is never cut; the others wrap or fold."""
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for i, column in enumerate(columns):
-        t.add_column(column, overflow="fold", no_wrap=i == 0)
-    return t
-
-
-def when(epoch: float | None) -> str:
-    """``2025-07-01 12:00:00`` (UTC), or ``-``."""
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def human_size(n: int) -> str:
-    """``11.4 MiB``: binary units, one decimal (whole bytes below 1 KiB)."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _scope(r: Report) -> str:
