@@ -219,5 +219,9 @@ def test_truncated_export_against_expected_head(deployment: Path, run: Run) -> N
 
 
 def _beyond(line: str, last: int) -> bool:
+    """Whether an export line is one a forger cutting the export after ``last`` drops: a
+    later record, checkpoint or tree checkpoint (its size is its note's second line)."""
     doc = json.loads(line)
+    if doc.get("type") == "tree":
+        return int(doc["note"].split("\n")[1]) > last
     return doc.get("type") in {"record", "checkpoint"} and doc["seq"] > last
