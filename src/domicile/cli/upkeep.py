@@ -75,6 +75,12 @@ def repair(state: State, bucket: str | None) -> None:
         for a in report.added:
             t.add_row(f"{a.bucket}/{a.key}", a.site_id, a.source, human_size(a.bytes))
         console.print(t)
+        for r in report.removed:
+            console.print(
+                f"removed the {r.state} copy of {r.bucket}/{r.key} on {r.site_id} "
+                "(its good copies are enough)",
+                highlight=False,
+            )
         for u in report.unrepairable:
             console.print(f"[red]cannot repair[/] {u.bucket}/{u.key}: {u.reason}", highlight=False)
     if report.unrepairable:
