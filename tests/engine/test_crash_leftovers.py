@@ -3,6 +3,7 @@ never a live writer's temp file, whatever the grace period."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -172,11 +173,11 @@ def test_a_writer_whose_fresh_temp_file_was_swept_before_its_lock_starts_over(
     """The window between creating a temp file and locking it: a sweep with grace 0 that
     takes the file then costs the writer a new temp file, never its blob."""
     site = LocalSite.create("w", tmp_path / "w")
-    real_flock = __import__("fcntl").flock
+    real_flock = fcntl.flock
     swept: list[str] = []
 
     def flock_after_a_sweep(fd: int, op: int) -> None:
-        if not swept and op == __import__("fcntl").LOCK_EX:
+        if not swept and op == fcntl.LOCK_EX:
             swept.extend(t.name for t in LocalSite("w", tmp_path / "w").sweep_temp(-60))
         real_flock(fd, op)
 
@@ -196,3 +197,25 @@ def test_sites_without_writer_scratch_report_none(tmp_path: Path) -> None:
     (tmp_path / "l" / TEMP / "dead").write_bytes(b"x")
     os.utime(tmp_path / "l" / TEMP / "dead", (1, 1))
     assert [t.name for t in RetryingSite(local).sweep_temp(60)] == ["dead"]
+
+
+def test_a_writer_gives_up_when_every_fresh_temp_file_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domicile.errors import SiteUnavailable
+    from domicile.sites.local import TEMP_ATTEMPTS
+
+    site = LocalSite.create("w", tmp_path / "w")
+    real_flock = fcntl.flock
+    taken: list[str] = []
+
+    def flock_after_a_sweep(fd: int, op: int) -> None:
+        if op == fcntl.LOCK_EX:
+            taken.extend(t.name for t in LocalSite("w", tmp_path / "w").sweep_temp(-60))
+        real_flock(fd, op)
+
+    monkeypatch.setattr("domicile.sites.local.fcntl.flock", flock_after_a_sweep)
+    with pytest.raises(SiteUnavailable, match="vanished"):
+        site.put("bx", [b"payload"])
+    assert len(taken) == TEMP_ATTEMPTS
+    assert list((tmp_path / "w" / TEMP).iterdir()) == []

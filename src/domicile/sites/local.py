@@ -74,6 +74,8 @@ from domicile.sites.oserrors import UNAVAILABLE_HINT, site_error_from_os
 
 #: Size of each read of ``get`` and of each write of gathered small chunks.
 IO_SIZE = 1024 * 1024
+#: Temp files a put creates before giving up when sweeps keep taking them unlocked.
+TEMP_ATTEMPTS = 8
 #: Chunks smaller than this are gathered into writes of up to IO_SIZE; others go straight.
 GATHER_BELOW = 64 * 1024
 
@@ -260,8 +262,8 @@ class LocalSite:
     def _open_temp(self, tmp_dir: Path, blob_id: str) -> tuple[int, Path]:
         """Create a fresh temp file in ``tmp_dir`` and lock it (exclusive ``flock``); return
         its descriptor and path. A file removed by a sweep before the lock was taken is
-        given up for a new one."""
-        while True:
+        given up for a new one (a few times; then SiteUnavailable)."""
+        for _ in range(TEMP_ATTEMPTS):
             tmp = tmp_dir / secrets.token_hex(16)
             with self._errors("put", tmp, blob_id):
                 try:
@@ -272,12 +274,23 @@ class LocalSite:
             try:
                 with contextlib.suppress(OSError):  # no locks here (rare): grace period only
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                if _same_file(fd, tmp):
-                    return fd, tmp
+                with self._errors("put", tmp, blob_id):
+                    if _same_file(fd, tmp):
+                        return fd, tmp
             except BaseException:
                 os.close(fd)
                 raise
             os.close(fd)  # a sweep took the new file before our lock: start over
+        raise SiteUnavailable(
+            f"site {self._site_id}: {TEMP_ATTEMPTS} new temp files in {tmp_dir} vanished "
+            "before they could be locked",
+            hint="something removes fresh files from the site's .tmp folder (a sweep with a "
+            "negative grace, or another program): stop it",
+            site=self._site_id,
+            operation="put",
+            blob=blob_id,
+            path=str(tmp_dir),
+        )
 
     def _take_temp(self, path: Path, cutoff: float, dry_run: bool) -> Leftover | None:
         """``path`` as a Leftover if it is stale and unlocked, removed unless ``dry_run``
