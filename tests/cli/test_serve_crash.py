@@ -1,5 +1,6 @@
-"""``domicile serve`` killed with ``kill -9`` in the middle of an upload: the partial temp
-files it leaves on the sites are removed by ``domicile sweep``, and said so per site."""
+"""``domicile serve`` killed with ``kill -9`` in the middle of a PUT or of a multipart
+upload's part: the partial temp files it leaves on the sites are removed by ``domicile
+sweep``, and said so per site."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 from botocore.config import Config
 
+from domicile.gateway import canonical as c
 from domicile.gateway.server import free_port
 from tests.cli.conftest import Run, serve_process, wait_for
 from tests.gateway.rawhttp import UNSIGNED, request_head, send_cut, sign
@@ -22,9 +25,10 @@ def temp_files(deployment: Path) -> list[Path]:
     return sorted((deployment.parent / "sites").glob("*/.tmp/*"))
 
 
-def test_kill_9_of_the_gateway_mid_put_leaves_temp_files_that_sweep_removes(
-    deployment: Path, run: Run
-) -> None:
+def kill_mid_upload(deployment: Path, what: str) -> int:
+    """Serve ``deployment``, begin an upload (``what``: ``put`` of an object, or ``part`` of
+    a multipart upload) that announces 64 MiB, send 4 MiB, and ``kill -9`` the gateway once
+    a temp file holds some of it; return the process's exit status."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = serve_process(deployment, port, "--show-secret")
@@ -49,13 +53,17 @@ def test_kill_9_of_the_gateway_mid_put_leaves_temp_files_that_sweep_removes(
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
+        query: list[tuple[str, str]] = []
+        if what == "part":
+            upload_id = s3.create_multipart_upload(Bucket="crash", Key="big")["UploadId"]
+            query = [("partNumber", "1"), ("uploadId", upload_id)]
         s3.close()
-        size = 64 * MiB  # announced; only 4 MiB are ever sent
         signed = sign(
             "PUT",
             f"127.0.0.1:{port}",
             "/crash/big",
-            headers={"content-length": str(size)},
+            query,
+            headers={"content-length": str(64 * MiB)},
             payload=UNSIGNED,
             access_key=access,
             secret=secret,
@@ -69,9 +77,10 @@ def test_kill_9_of_the_gateway_mid_put_leaves_temp_files_that_sweep_removes(
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
 
+        target = "/crash/big" + (f"?{c.canonical_query(query)}" if query else "")
         send_cut(
             endpoint,
-            request_head("PUT", "/crash/big", signed.headers),
+            request_head("PUT", target, signed.headers),
             b"x" * (4 * MiB),
             during=kill_once_written,
         )
@@ -79,7 +88,14 @@ def test_kill_9_of_the_gateway_mid_put_leaves_temp_files_that_sweep_removes(
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    return process.returncode
+
+
+@pytest.mark.parametrize("what", ["put", "part"])
+def test_kill_9_of_the_gateway_mid_upload_leaves_temp_files_that_sweep_removes(
+    deployment: Path, run: Run, what: str
+) -> None:
+    assert kill_mid_upload(deployment, what) == -signal.SIGKILL
     left = temp_files(deployment)
     sizes = {p.name: p.stat().st_size for p in left}
     assert left and {p.parent.parent.name for p in left} == {"ovh-gra", "hetzner-fsn"}
