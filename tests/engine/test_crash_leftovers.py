@@ -219,3 +219,29 @@ def test_a_writer_gives_up_when_every_fresh_temp_file_is_taken(
         site.put("bx", [b"payload"])
     assert len(taken) == TEMP_ATTEMPTS
     assert list((tmp_path / "w" / TEMP).iterdir()) == []
+
+
+def test_a_site_refusing_the_leftover_sweep_still_has_its_orphans_swept(
+    config: Path, tmp_path: Path
+) -> None:
+    """E.g. S3 credentials that may not list multipart uploads: the error is reported and
+    the orphan sweep of that site goes on."""
+    from domicile.errors import SiteAccessDenied
+    from domicile.sites import Leftover, RetryingSite
+
+    class NoUploadListing(RetryingSite):
+        def sweep_temp(
+            self, older_than: float = 3600.0, *, dry_run: bool = False
+        ) -> list[Leftover]:
+            raise SiteAccessDenied("ListMultipartUploads refused", site=self.site_id)
+
+    with domicile.open(config) as engine:
+        sites = engine.context.sites
+        sites["fr"].put("b" + "0" * 32, [b"orphan of a crashed write"])
+        [orphan] = list((tmp_path / "sites" / "fr").rglob("b" + "0" * 32))
+        os.utime(orphan, (1, 1))
+        sites["fr"] = NoUploadListing(sites["fr"])
+        report = engine.sweep(grace=3600)
+        [fr] = [s for s in report.sites if s.site_id == "fr"]
+        assert fr.removed == ["b" + "0" * 32] and not orphan.exists()
+        assert fr.error is not None and "SiteAccessDenied" in fr.error

@@ -80,9 +80,7 @@ def sweep_orphans(
     for site_id, site in _swept_sites(ctx):
         result = SiteSweep(site_id)
         report.sites.append(result)
-        _sweep_leftovers(site, result, grace, dry_run)
-        if result.error is not None:
-            continue
+        _sweep_leftovers(site, result, grace, dry_run)  # a failure here still lets orphans go
         try:
             keep = referenced_on(ctx, site_id)
             for info in site.list():
@@ -98,7 +96,7 @@ def sweep_orphans(
                 result.removed.append(info.blob_id)
                 result.bytes_removed += info.size
         except SiteError as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
+            _failed(result, exc)
     return report
 
 
@@ -133,4 +131,9 @@ def _sweep_leftovers(site: Site, result: SiteSweep, grace: float, dry_run: bool)
             result.leftovers.append(leftover.name)
             result.leftover_bytes += leftover.size
     except SiteError as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
+        _failed(result, exc)
+
+
+def _failed(result: SiteSweep, exc: SiteError) -> None:
+    text = f"{type(exc).__name__}: {exc}"
+    result.error = text if result.error is None else f"{result.error}; {text}"
