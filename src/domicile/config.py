@@ -101,7 +101,7 @@ class GatewaySection(_Strict):
     #: Threads that run engine calls (each upload or download holds one while it streams).
     threads: int = Field(default=64, ge=2, le=1024)
     #: How often abandoned multipart uploads are looked for (their age limit is
-    #: ``[deployment] multipart_expiry_hours``).
+    #: ``[deployment] multipart_expiry_hours``), and dead writers' leftovers on the sites.
     sweep_minutes: float = Field(default=60, gt=0)
     #: Seconds in-flight requests get to finish on shutdown.
     shutdown_grace: float = Field(default=30, ge=0)

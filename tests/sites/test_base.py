@@ -23,11 +23,13 @@ def test_public_api() -> None:
     assert sorted(sites.__all__) == [
         "BlobInfo",
         "FaultySite",
+        "Leftover",
         "LocalSite",
         "MemorySite",
         "ReadOnlySite",
         "RetryingSite",
         "Site",
+        "SweepsTemp",
         "check_blob_id",
         "new_blob_id",
         "open_site",

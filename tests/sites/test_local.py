@@ -316,15 +316,15 @@ def test_sweep_temp_removes_only_stale_files(local: LocalSite) -> None:
     fresh.write_bytes(b"upload in progress")
     hours_ago = time.time() - 7200
     os.utime(stale, (hours_ago, hours_ago))
-    assert local.sweep_temp(3600) == 1
+    assert [t.name for t in local.sweep_temp(3600)] == ["stale"]
     assert temp_files(local) == ["fresh"]
-    assert local.sweep_temp(0) == 1
+    assert [t.name for t in local.sweep_temp(0)] == ["fresh"]
     assert temp_files(local) == []
 
 
 def test_missing_temp_folder_is_recreated_inside_a_site(local: LocalSite) -> None:
     (local.root / TEMP).rmdir()
-    assert local.sweep_temp() == 0
+    assert local.sweep_temp() == []
     local.put("b1", [b"x"])
     assert read(local, "b1") == b"x"
 

@@ -76,6 +76,12 @@ def repair(state: State, bucket: str | None) -> None:
         for a in report.added:
             t.add_row(f"{a.bucket}/{a.key}", a.site_id, a.source, human_size(a.bytes))
         console.print(t)
+        for r in report.removed:
+            console.print(
+                f"removed the {r.state} copy of {r.bucket}/{r.key} on {r.site_id} "
+                "(its good copies are enough)",
+                highlight=False,
+            )
         for u in report.unrepairable:
             console.print(f"[red]cannot repair[/] {u.bucket}/{u.key}: {u.reason}", highlight=False)
     if report.unrepairable:
@@ -109,21 +115,45 @@ def rebuild_catalog(state: State) -> None:
 @click.option("--dry-run", is_flag=True, help="List the orphans without removing them.")
 @pass_state
 def sweep(state: State, grace: float, dry_run: bool) -> None:
-    """Abort expired multipart uploads, then remove blobs that no catalog entry references
+    """Abort expired multipart uploads, remove what writers that died left on the sites
+    (temp files, unfinished S3 uploads), then blobs that no catalog entry references
     (crashed writes, interrupted jobs)."""
     engine = state.engine
     expiry = engine.config.deployment.multipart_expiry_hours
     aborted = 0 if dry_run else engine.sweep_uploads(older_than=expiry * 3600)
     report = engine.sweep(grace=grace * 3600, dry_run=dry_run)
     if state.as_json:
-        emit_json({**asdict(report), "removed": report.removed, "uploads_aborted": aborted})
+        emit_json(
+            {
+                **asdict(report),
+                "removed": report.removed,
+                "leftovers": report.leftovers,
+                "uploads_aborted": aborted,
+            }
+        )
         return
     if not dry_run:
         console.print(f"aborted {aborted} multipart uploads older than {expiry:g} h")
     verb = "would remove" if dry_run else "removed"
-    t = table(f"orphan sweep ({verb} {report.removed} blobs)", "site", verb, "bytes", "too young")
+    t = table(
+        f"sweep ({verb} {report.leftovers} leftovers of dead writers, {report.removed} orphan "
+        "blobs)",
+        "site",
+        "leftovers",
+        "leftover bytes",
+        "orphans",
+        "orphan bytes",
+        "too young",
+    )
     for s in report.sites:
-        t.add_row(s.site_id, str(len(s.removed)), human_size(s.bytes_removed), str(s.young))
+        t.add_row(
+            s.site_id,
+            str(len(s.leftovers)),
+            human_size(s.leftover_bytes),
+            str(len(s.removed)),
+            human_size(s.bytes_removed),
+            str(s.young),
+        )
         if s.error:
             console.print(f"[red]{s.site_id}[/]: {s.error}", highlight=False)
     console.print(t)

@@ -51,7 +51,7 @@ from domicile.engine.refusals import RefusalTally
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sitelog import record_site_changes
-from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
+from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_leftovers, sweep_orphans
 from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
@@ -566,8 +566,14 @@ class Domicile:
         )
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
-        """Remove blobs no catalog entry references, once older than ``grace`` seconds."""
+        """Remove the scratch of dead writers (temp files, unfinished S3 uploads) and the
+        blobs no catalog entry references, once older than ``grace`` seconds."""
         return sweep_orphans(self._ctx, grace=grace, dry_run=dry_run)
+
+    def sweep_leftovers(self, *, grace: float = DEFAULT_GRACE) -> SweepReport:
+        """Remove only the scratch of dead writers older than ``grace`` seconds (the
+        gateway's periodic sweep; never a live writer's, see ``SweepsTemp``)."""
+        return sweep_leftovers(self._ctx, grace=grace)
 
     @property
     def audit(self) -> AuditLog:

@@ -3,10 +3,16 @@
 For each version: copies with open read faults are re-verified (full hash) first; the
 copies still ``ok`` on readable sites that the policy still allows are *held*; the
 placement decision (the same one PUT uses, so residency is never traded for
-availability) picks the sites that complete the count. Ciphertext is copied byte for
-byte from a held copy — never decrypted — and its SHA-256 is checked while it streams, so
-a bad source cannot plant a bad copy. Then the placement is recorded and the copy's
-faults resolved. A version whose policy can no longer be met is reported, not moved.
+availability) picks the sites that complete the count, keeping first the sites whose copy
+went bad (``corrupt`` or ``missing``) when they are still compliant, active and healthy:
+such a copy is rewritten in place. Ciphertext is copied byte for byte from a held copy —
+never decrypted — and its SHA-256 is checked while it streams and again once it landed,
+so a bad source cannot plant a bad copy. Then the placement is recorded and the copy's
+faults resolved. Once a version holds its policy's count of good, compliant copies, every
+bad copy left (one whose site could not take the rewrite) is removed: its placement goes
+and its blobs are queued as garbage, so that ``verify`` passes and the count is exact. A
+version whose policy can no longer be met is reported, not moved, and keeps its bad
+copies' records (they say what was lost where).
 """
 
 from __future__ import annotations
@@ -44,10 +50,21 @@ class Unrepairable:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class CopyRemoved:
+    """A bad copy dropped once the version held its count of good copies elsewhere."""
+
+    bucket: str
+    key: str
+    site_id: str
+    state: str
+
+
 @dataclass
 class RepairReport:
     versions: int = 0
     added: list[CopyAdded] = field(default_factory=list)
+    removed: list[CopyRemoved] = field(default_factory=list)
     unrepairable: list[Unrepairable] = field(default_factory=list)
 
 
@@ -79,14 +96,30 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
     good = [s for s, p in placements.items() if p.state == "ok" and _readable(ctx, s)]
     held = [s for s in good if check_copy(policy, ctx.world, s).accepted]
     if len(held) >= policy.copies:
+        _drop_bad_copies(ctx, version, policy.name, report)
         return
     if not good:
         report.unrepairable.append(
             Unrepairable(version.bucket, version.key, "no healthy copy is left to copy from")
         )
         return
+    # A bad copy on a site that may still hold it is rewritten there rather than replaced
+    # elsewhere: the rendezvous ranking (seeded by the version id) need not pick that site
+    # again (a multipart upload's sites were ranked by its upload id).
+    in_place = [
+        s
+        for s, p in sorted(placements.items())
+        if p.state != "ok"
+        and _readable(ctx, s)
+        and ctx.health.healthy(s)
+        and check_copy(policy, ctx.world, s).accepted
+    ]
     decision = decide(
-        policy, ctx.world, ctx.health.snapshot(ctx.world.sites), held=held, spread=vid
+        policy,
+        ctx.world,
+        ctx.health.snapshot(ctx.world.sites),
+        held=held + in_place,
+        spread=vid,
     )
     if not decision.ok:
         report.unrepairable.append(
@@ -98,6 +131,7 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
             )
         )
         return
+    added = 0
     for target in (s for s in decision.chosen if s not in held):
         try:
             copied = _copy_version(ctx, version, segments, good, target)
@@ -122,6 +156,33 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
             detail={"source": source, "reason": "repair"},
         )
         report.added.append(CopyAdded(version.bucket, version.key, target, source, nbytes))
+        added += 1
+    if len(held) + added >= policy.copies:
+        _drop_bad_copies(ctx, version, policy.name, report)
+
+
+def _drop_bad_copies(
+    ctx: EngineContext, version: Version, policy: str, report: RepairReport
+) -> None:
+    """Remove the placements of ``version`` that are not ``ok`` (their blobs are queued as
+    garbage in the same transaction); called only once the good copies meet the count."""
+    for placement in ctx.catalog.placements(version.version_id):
+        if placement.state == "ok":
+            continue
+        ctx.catalog.remove_placement(version.version_id, placement.site_id)
+        ctx.catalog.resolve_faults(version.version_id, placement.site_id)
+        ctx.record(
+            "placement_removed",
+            bucket=version.bucket,
+            key=version.key,
+            version=version.version_id,
+            sites=(placement.site_id,),
+            policy=policy,
+            detail={"reason": f"repair: copy is {placement.state}, replaced elsewhere"},
+        )
+        report.removed.append(
+            CopyRemoved(version.bucket, version.key, placement.site_id, placement.state)
+        )
 
 
 def _copy_version(

@@ -7,6 +7,12 @@ reach a site. A blob is removed only when (1) the catalog does not reference it 
 site*, (2) it is not already queued for deletion, and (3) it was written longer than
 ``grace`` seconds ago, so that uploads in flight are never touched. Sites that cannot
 tell a blob's age keep their unreferenced blobs and report them.
+
+Writers that died mid-write (``kill -9`` of the gateway or of ``apply``, a power cut) also
+leave scratch that never became a blob: a local site's temp files, an S3 site's multipart
+uploads never completed. Each site that has such scratch (``SweepsTemp``) removes what is
+older than ``grace`` and that no live writer holds (how it tells is the site's contract),
+before its orphans are looked for; the report lists these *leftovers* per site.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from domicile.engine.auditlog import CHECKPOINT_PREFIX
 from domicile.engine.context import EngineContext
 from domicile.engine.tlog import TREE_PREFIX
 from domicile.errors import SiteError
+from domicile.sites import Site, SweepsTemp
 
 DEFAULT_GRACE = 24 * 3600.0
 
@@ -30,6 +37,9 @@ class SiteSweep:
     bytes_removed: int = 0
     young: int = 0
     error: str | None = None
+    #: Scratch of dead writers removed (temp file names; ``<blob>/<upload id>`` on S3).
+    leftovers: list[str] = field(default_factory=list)
+    leftover_bytes: int = 0
 
 
 @dataclass
@@ -40,6 +50,10 @@ class SweepReport:
     @property
     def removed(self) -> int:
         return sum(len(s.removed) for s in self.sites)
+
+    @property
+    def leftovers(self) -> int:
+        return sum(len(s.leftovers) for s in self.sites)
 
 
 def referenced_on(ctx: EngineContext, site_id: str) -> set[str]:
@@ -58,16 +72,15 @@ def referenced_on(ctx: EngineContext, site_id: str) -> set[str]:
 def sweep_orphans(
     ctx: EngineContext, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
 ) -> SweepReport:
-    """Remove (or, with ``dry_run``, list) the orphans of every writable site."""
+    """Remove (or, with ``dry_run``, list) the leftovers of dead writers and the orphans
+    of every readable site."""
     report = SweepReport(dry_run=dry_run)
     queued = {(g.site_id, g.blob_id) for g in ctx.catalog.garbage(limit=1_000_000)}
     cutoff = time.time() - grace
-    for site_id, site in sorted(ctx.sites.items()):
-        spec = ctx.world.sites.get(site_id)
-        if spec is None or not spec.status.readable:
-            continue
+    for site_id, site in _swept_sites(ctx):
         result = SiteSweep(site_id)
         report.sites.append(result)
+        _sweep_leftovers(site, result, grace, dry_run)  # a failure here still lets orphans go
         try:
             keep = referenced_on(ctx, site_id)
             for info in site.list():
@@ -83,5 +96,44 @@ def sweep_orphans(
                 result.removed.append(info.blob_id)
                 result.bytes_removed += info.size
         except SiteError as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
+            _failed(result, exc)
     return report
+
+
+def sweep_leftovers(
+    ctx: EngineContext, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
+) -> SweepReport:
+    """Only the leftovers of dead writers, of every readable site (the gateway's periodic
+    sweep: cheap, no listing of the blobs)."""
+    report = SweepReport(dry_run=dry_run)
+    for site_id, site in _swept_sites(ctx):
+        result = SiteSweep(site_id)
+        report.sites.append(result)
+        _sweep_leftovers(site, result, grace, dry_run)
+    return report
+
+
+def _swept_sites(ctx: EngineContext) -> list[tuple[str, Site]]:
+    """The configured sites whose status lets them be read (suspended ones are left)."""
+    out = []
+    for site_id, site in sorted(ctx.sites.items()):
+        spec = ctx.world.sites.get(site_id)
+        if spec is not None and spec.status.readable:
+            out.append((site_id, site))
+    return out
+
+
+def _sweep_leftovers(site: Site, result: SiteSweep, grace: float, dry_run: bool) -> None:
+    if not isinstance(site, SweepsTemp):
+        return
+    try:
+        for leftover in site.sweep_temp(grace, dry_run=dry_run):
+            result.leftovers.append(leftover.name)
+            result.leftover_bytes += leftover.size
+    except SiteError as exc:
+        _failed(result, exc)
+
+
+def _failed(result: SiteSweep, exc: SiteError) -> None:
+    text = f"{type(exc).__name__}: {exc}"
+    result.error = text if result.error is None else f"{result.error}; {text}"

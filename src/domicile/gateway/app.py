@@ -108,9 +108,9 @@ class Gateway:
                 return
 
     def start(self) -> None:
-        """Begin the periodic sweep of abandoned multipart uploads (needs a running loop),
-        unless this app leaves it to another worker, and the periodic writing of refused
-        requests' audit records."""
+        """Begin the periodic sweep of abandoned multipart uploads and of dead writers'
+        scratch on the sites (needs a running loop), unless this app leaves it to another
+        worker, and the periodic writing of refused requests' audit records."""
         if self._sweeper is None and self.sweeps:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_uploads())
         if self._flusher is None:
@@ -153,8 +153,23 @@ class Gateway:
                 log.exception("writing the audit records of refused requests failed")
 
     def _sweep_once(self, expiry: float) -> int:
+        """Abort expired multipart uploads (how many), and remove the scratch that dead
+        writers (a gateway killed mid-upload) left on the sites, after 24 h."""
         with self.engine.acting_as("gateway:sweep"):
-            return self.engine.sweep_uploads(older_than=expiry)
+            aborted = self.engine.sweep_uploads(older_than=expiry)
+            swept = self.engine.sweep_leftovers()
+        for site in swept.sites:
+            if site.leftovers:
+                log.info(
+                    "removed the scratch of dead writers",
+                    extra={"site": site.site_id, "files": len(site.leftovers)},
+                )
+            if site.error:
+                log.warning(
+                    "the sweep of a site's scratch failed",
+                    extra={"site": site.site_id, "error": site.error},
+                )
+        return aborted
 
     # --- one request --------------------------------------------------------------------
 

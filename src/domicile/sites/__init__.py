@@ -4,7 +4,7 @@ Adapters here import only the floor (``domicile.errors``, ``domicile.types``): n
 of objects, policies, keys or the catalog.
 """
 
-from domicile.sites.base import BlobInfo, Site, check_blob_id, new_blob_id
+from domicile.sites.base import BlobInfo, Leftover, Site, SweepsTemp, check_blob_id, new_blob_id
 from domicile.sites.factory import open_site
 from domicile.sites.faulty import FaultySite
 from domicile.sites.local import LocalSite
@@ -14,11 +14,13 @@ from domicile.sites.wrappers import ReadOnlySite, RetryingSite
 __all__ = [
     "BlobInfo",
     "FaultySite",
+    "Leftover",
     "LocalSite",
     "MemorySite",
     "ReadOnlySite",
     "RetryingSite",
     "Site",
+    "SweepsTemp",
     "check_blob_id",
     "new_blob_id",
     "open_site",

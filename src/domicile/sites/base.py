@@ -34,6 +34,10 @@ Contract, for every method:
   race between two writers (see :mod:`domicile.sites.s3`).
 - ``list`` takes a ``prefix`` that must be a possible start of a blob id (``""`` or
   ``[a-z0-9_-]{1,128}``), else :class:`~domicile.errors.InvalidName`.
+
+A site whose writers leave scratch behind when they die (a local site's temp files, an S3
+site's unfinished multipart uploads) also offers ``sweep_temp`` (:class:`SweepsTemp`),
+which removes what crashed writers left and never what a live writer is still writing.
 """
 
 from __future__ import annotations
@@ -155,4 +159,31 @@ class Site(Protocol):
 
     def close(self) -> None:
         """Release connections and handles; the site is not used afterwards."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """Scratch that a writer left on a site and never published: a local temp file, or an
+    S3 multipart upload never completed. ``name`` is what the site calls it (a temp file's
+    name; ``<blob id>/<upload id>`` for an upload), ``size`` its bytes so far, ``modified``
+    its last write (seconds since the epoch)."""
+
+    name: str
+    size: int
+    modified: float
+
+
+@runtime_checkable
+class SweepsTemp(Protocol):
+    """What a site with writer scratch offers besides :class:`Site`.
+
+    ``sweep_temp(older_than)`` removes (with ``dry_run``, only lists) the leftovers whose
+    last write is more than ``older_than`` seconds old and that no live writer holds, and
+    returns them. Each implementation says how it tells a live writer from a dead one.
+    Errors are SiteErrors, as for the other operations.
+    """
+
+    def sweep_temp(self, older_than: float, *, dry_run: bool = False) -> list[Leftover]:
+        """Remove the leftovers of dead writers untouched for ``older_than`` seconds."""
         ...

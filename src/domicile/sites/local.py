@@ -11,6 +11,13 @@ Guarantees:
   which is fsynced, renamed over ``<fan>/<blob_id>`` and then the folder is fsynced. A failed
   put removes its temp file. (If only that last folder fsync fails, the blob may already be
   visible; the put still raises and the engine's rollback or orphan sweep removes it.)
+- **Temp files of dead writers are swept, live ones never**: a writer holds an exclusive
+  ``flock`` on its temp file from creation until the file is published or removed; the
+  kernel drops the lock when the writer's process dies (``kill -9`` included).
+  ``sweep_temp`` removes only files untouched for the grace period *and* whose lock it can
+  take, and removes them while holding that lock; a writer that lost its fresh temp file
+  to a sweep before it could lock it notices (the name no longer leads to its file) and
+  starts over with a new one. So even ``sweep_temp(0)`` never takes a live writer's file.
 - **Write-once put** (``put_once``): as ``put``, but the temp file is published with
   ``os.link`` instead of a rename, which fails if the name exists; the temp file is then
   removed and the folder fsynced. An existing entry of any kind (a planted link included)
@@ -31,6 +38,9 @@ Guarantees:
 from __future__ import annotations
 
 import builtins
+import contextlib
+import errno
+import fcntl
 import os
 import re
 import secrets
@@ -41,7 +51,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from domicile.errors import BlobNotFound, ConfigError, SiteCorrupt, SiteUnavailable
-from domicile.sites.base import BlobInfo, check_blob_id, check_prefix, check_range, chunk_views
+from domicile.sites.base import (
+    BlobInfo,
+    Leftover,
+    check_blob_id,
+    check_prefix,
+    check_range,
+    chunk_views,
+)
 from domicile.sites.layout import (
     MARKER,
     READ_FLAGS,
@@ -57,6 +74,8 @@ from domicile.sites.oserrors import UNAVAILABLE_HINT, site_error_from_os
 
 #: Size of each read of ``get`` and of each write of gathered small chunks.
 IO_SIZE = 1024 * 1024
+#: Temp files a put creates before giving up when sweeps keep taking them unlocked.
+TEMP_ATTEMPTS = 8
 #: Chunks smaller than this are gathered into writes of up to IO_SIZE; others go straight.
 GATHER_BELOW = 64 * 1024
 
@@ -121,21 +140,12 @@ class LocalSite:
         real = self._check_root("put")
         tmp_dir = self._contained(self._tmp_dir, real, "put", blob_id)
         fan_dir = self._contained(self._fans[fan_of(blob_id)], real, "put", blob_id)
-        tmp = tmp_dir / secrets.token_hex(16)
-        with self._errors("put", tmp, blob_id):
-            try:
-                fd = os.open(tmp, WRITE_FLAGS, 0o600)
-            except FileNotFoundError:  # .tmp was removed by hand: the marker says it is ours
-                self._make_dir(tmp_dir)
-                fd = os.open(tmp, WRITE_FLAGS, 0o600)
-        try:
-            try:
-                size = self._write_all(fd, chunks, tmp, blob_id)
-                if self._fsync:
-                    with self._errors("put", tmp, blob_id):
-                        os.fsync(fd)
-            finally:
-                os.close(fd)
+        fd, tmp = self._open_temp(tmp_dir, blob_id)
+        try:  # the temp file stays locked (fd open) until it is published or removed
+            size = self._write_all(fd, chunks, tmp, blob_id)
+            if self._fsync:
+                with self._errors("put", tmp, blob_id):
+                    os.fsync(fd)
             with self._errors("put", fan_dir / blob_id, blob_id):
                 try:
                     tmp.replace(fan_dir / blob_id)
@@ -147,6 +157,8 @@ class LocalSite:
         except BaseException:
             unlink_quietly(tmp)
             raise
+        finally:
+            os.close(fd)
         return size
 
     def put_once(self, blob_id: str, data: bytes) -> bool:
@@ -156,21 +168,12 @@ class LocalSite:
         real = self._check_root("put")
         tmp_dir = self._contained(self._tmp_dir, real, "put", blob_id)
         fan_dir = self._contained(self._fans[fan_of(blob_id)], real, "put", blob_id)
-        tmp = tmp_dir / secrets.token_hex(16)
-        with self._errors("put", tmp, blob_id):
-            try:
-                fd = os.open(tmp, WRITE_FLAGS, 0o600)
-            except FileNotFoundError:
-                self._make_dir(tmp_dir)
-                fd = os.open(tmp, WRITE_FLAGS, 0o600)
+        fd, tmp = self._open_temp(tmp_dir, blob_id)
         try:
-            try:
-                self._write(fd, memoryview(data).cast("B"), tmp, blob_id)
-                if self._fsync:
-                    with self._errors("put", tmp, blob_id):
-                        os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._write(fd, memoryview(data).cast("B"), tmp, blob_id)
+            if self._fsync:
+                with self._errors("put", tmp, blob_id):
+                    os.fsync(fd)
             with self._errors("put", fan_dir / blob_id, blob_id):
                 try:
                     try:
@@ -184,6 +187,7 @@ class LocalSite:
                     fsync_dir(fan_dir)
         finally:
             unlink_quietly(tmp)
+            os.close(fd)
         return True
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -229,34 +233,82 @@ class LocalSite:
 
     # --- maintenance ----------------------------------------------------------------------
 
-    def sweep_temp(self, older_than_s: float = 3600.0) -> int:
-        """Remove temp files of uploads untouched for ``older_than_s`` seconds; return how many.
+    def sweep_temp(
+        self, older_than: float = 3600.0, *, dry_run: bool = False
+    ) -> builtins.list[Leftover]:
+        """Remove (with ``dry_run``, list) the temp files of dead writers: untouched for
+        ``older_than`` seconds and not locked by a live writer (see the module docstring).
 
-        An upload in progress touches its temp file at every write, so a long-enough
-        ``older_than_s`` (the default: one hour) only removes leftovers of crashed writers.
+        A writer touches its temp file at every write and holds its lock until the end, so
+        a file is taken only when its writer is gone, whatever ``older_than`` is.
         """
         tmp_dir = self._contained(self._tmp_dir, self._check_root("sweep"), "sweep", None)
-        cutoff = time.time() - older_than_s
-        removed = 0
+        cutoff = time.time() - older_than
+        found: builtins.list[Leftover] = []
         with self._errors("sweep", tmp_dir):
-            if not tmp_dir.is_dir():
-                return 0
-            with os.scandir(tmp_dir) as entries:
-                stale = [
-                    Path(e.path)
-                    for e in entries
-                    if e.is_file(follow_symlinks=False)
-                    and e.stat(follow_symlinks=False).st_mtime < cutoff
-                ]
-            for path in stale:
-                try:
-                    path.unlink()
-                    removed += 1
-                except FileNotFoundError:
-                    pass
-        return removed
+            try:
+                with os.scandir(tmp_dir) as entries:
+                    names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+            except FileNotFoundError:
+                return found
+            for name in sorted(names):
+                leftover = self._take_temp(tmp_dir / name, cutoff, dry_run)
+                if leftover is not None:
+                    found.append(leftover)
+        return found
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _open_temp(self, tmp_dir: Path, blob_id: str) -> tuple[int, Path]:
+        """Create a fresh temp file in ``tmp_dir`` and lock it (exclusive ``flock``); return
+        its descriptor and path. A file removed by a sweep before the lock was taken is
+        given up for a new one (a few times; then SiteUnavailable)."""
+        for _ in range(TEMP_ATTEMPTS):
+            tmp = tmp_dir / secrets.token_hex(16)
+            with self._errors("put", tmp, blob_id):
+                try:
+                    fd = os.open(tmp, WRITE_FLAGS, 0o600)
+                except FileNotFoundError:  # .tmp was removed by hand: the marker says it is ours
+                    self._make_dir(tmp_dir)
+                    fd = os.open(tmp, WRITE_FLAGS, 0o600)
+            try:
+                with contextlib.suppress(OSError):  # no locks here (rare): grace period only
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                with self._errors("put", tmp, blob_id):
+                    if _same_file(fd, tmp):
+                        return fd, tmp
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # a sweep took the new file before our lock: start over
+        raise SiteUnavailable(
+            f"site {self._site_id}: {TEMP_ATTEMPTS} new temp files in {tmp_dir} vanished "
+            "before they could be locked",
+            hint="something removes fresh files from the site's .tmp folder (a sweep with a "
+            "negative grace, or another program): stop it",
+            site=self._site_id,
+            operation="put",
+            blob=blob_id,
+            path=str(tmp_dir),
+        )
+
+    def _take_temp(self, path: Path, cutoff: float, dry_run: bool) -> Leftover | None:
+        """``path`` as a Leftover if it is stale and unlocked, removed unless ``dry_run``
+        (under its lock); None if it is fresh, held by a live writer, or gone."""
+        fd = _open_for_sweep(path)
+        if fd is None:
+            return None
+        try:
+            if not (_stale(fd, cutoff) and _lock_if_free(fd)):
+                return None
+            st = os.fstat(fd)  # the writer may have written until it died
+            if st.st_mtime >= cutoff or not _same_file(fd, path):
+                return None
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            return Leftover(path.name, st.st_size, st.st_mtime)
+        finally:
+            os.close(fd)
 
     def _check_root(self, operation: str) -> Path:
         """The resolved root, once the folder and its marker are known to be there."""
@@ -434,3 +486,43 @@ class LocalSite:
                 except FileNotFoundError:
                     continue  # deleted while we listed
         return out
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` (not followed) is still the file open as ``fd``."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _open_for_sweep(path: Path) -> int | None:
+    """A read descriptor of the temp file ``path``; None if it is gone or not a plain file
+    (a link planted in ``.tmp`` is never followed)."""
+    try:
+        return os.open(path, READ_FLAGS | os.O_NONBLOCK)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
+
+
+def _stale(fd: int, cutoff: float) -> bool:
+    st = os.fstat(fd)
+    return stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff
+
+
+def _lock_if_free(fd: int) -> bool:
+    """Take ``fd``'s exclusive lock if no live writer holds it (True), else False. On a file
+    system without locks, True: the grace period decides alone."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -23,6 +23,12 @@ Contract (on top of :mod:`domicile.sites.base`):
   HEAD, and the answer is False. A server that answers 501 ``NotImplemented`` to the header
   gets a plain PutObject after the HEAD, for the rest of the site's life (``conditional``
   tells which). What the test bed's servers do is pinned by ``tests/s3/test_put_once.py``.
+- ``sweep_temp`` (:class:`~domicile.sites.base.SweepsTemp`) aborts the multipart uploads
+  that ``put`` began under the site's prefix (a key that is the prefix and a blob id) and
+  never completed because the writer died: begun more than the grace period ago and with
+  no part uploaded since (ListMultipartUploads, ListParts, AbortMultipartUpload). S3 has
+  no locks, so the age of the last part is what tells a dead writer from a slow one; a
+  live ``put`` uploads a part at least every ``part_size`` bytes.
 - Errors follow the table in :mod:`domicile.sites.s3_errors`; a missing bucket is a
   (non-retryable) SiteError naming the bucket, refused credentials are SiteAccessDenied
   naming the site. Credentials are never logged nor shown by ``repr``.
@@ -30,8 +36,10 @@ Contract (on top of :mod:`domicile.sites.base`):
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import re
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +53,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from domicile.errors import BlobNotFound, ConfigError, SiteError
 from domicile.sites.base import (
     BlobInfo,
+    Leftover,
     check_blob_id,
     check_prefix,
     check_range,
@@ -245,6 +254,29 @@ class S3Site:
         with self._errors("check"):
             self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
 
+    def sweep_temp(
+        self, older_than: float = 3600.0, *, dry_run: bool = False
+    ) -> builtins.list[Leftover]:
+        """Abort (with ``dry_run``, list) the multipart uploads of blobs under the prefix
+        begun more than ``older_than`` seconds ago and with no part uploaded since."""
+        cutoff = time.time() - older_than
+        found: builtins.list[Leftover] = []
+        for key, upload_id, initiated in self._uploads():
+            blob_id = key[len(self.prefix) :]
+            if not _BLOB_ID.fullmatch(blob_id) or initiated >= cutoff:
+                continue
+            parts = self._upload_parts(key, upload_id)
+            if parts is None:  # completed or aborted meanwhile
+                continue
+            size, last = parts
+            modified = max(initiated, last)
+            if modified >= cutoff:
+                continue  # a writer is still uploading parts
+            if not dry_run and not self._abort(blob_id, key, upload_id):
+                continue
+            found.append(Leftover(f"{blob_id}/{upload_id}", size, modified))
+        return found
+
     # --- internals --------------------------------------------------------------------------
 
     def _key(self, blob_id: str) -> str:
@@ -292,6 +324,57 @@ class S3Site:
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
         return {"ETag": answer["ETag"], "PartNumber": number}
+
+    def _uploads(self) -> Iterator[tuple[str, str, float]]:
+        """(key, upload id, initiated) of every multipart upload under the prefix."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
+        while True:
+            with self._errors("sweep"):
+                answer = self._client.list_multipart_uploads(**args)
+            for upload in answer.get("Uploads", []):
+                key, upload_id = upload.get("Key", ""), upload.get("UploadId", "")
+                if key.startswith(self.prefix) and upload_id and "Initiated" in upload:
+                    yield key, upload_id, upload["Initiated"].timestamp()
+            key_marker = answer.get("NextKeyMarker")
+            if not answer.get("IsTruncated") or not key_marker:
+                return
+            args["KeyMarker"] = key_marker
+            args.pop("UploadIdMarker", None)
+            if answer.get("NextUploadIdMarker"):
+                args["UploadIdMarker"] = answer["NextUploadIdMarker"]
+
+    def _upload_parts(self, key: str, upload_id: str) -> tuple[int, float] | None:
+        """The bytes uploaded so far and the time of the last part (0.0 if none), or None
+        if the upload is gone."""
+        size, last, marker = 0, 0.0, 0
+        while True:
+            try:
+                with self._errors("sweep"):
+                    answer = self._client.list_parts(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                    )
+            except SiteError as err:
+                if _upload_gone(err):
+                    return None
+                raise
+            for part in answer.get("Parts", []):
+                size += int(part.get("Size", 0))
+                if "LastModified" in part:
+                    last = max(last, part["LastModified"].timestamp())
+            marker = int(answer.get("NextPartNumberMarker") or 0)
+            if not answer.get("IsTruncated") or not marker:
+                return size, last
+
+    def _abort(self, blob_id: str, key: str, upload_id: str) -> bool:
+        """Abort the upload; False if it was already gone."""
+        try:
+            with self._errors("sweep", blob_id):
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except SiteError as err:
+            if _upload_gone(err):
+                return False
+            raise
+        return True
 
     def _stream(self, blob_id: str, body: Any) -> Iterator[bytes]:
         try:
@@ -353,6 +436,11 @@ class S3Site:
             if isinstance(exc, ClientError):
                 err.context["s3_code"] = exc.response.get("Error", {}).get("Code")
             raise err from exc
+
+
+def _upload_gone(err: SiteError) -> bool:
+    """Whether ``err`` says the multipart upload no longer exists (completed or aborted)."""
+    return isinstance(err, BlobNotFound) or err.context.get("s3_code") == "NoSuchUpload"
 
 
 class _Splitter:

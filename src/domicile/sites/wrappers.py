@@ -7,13 +7,22 @@ Each wrapper is itself a ``Site`` (and passes the conformance suite), so they co
 
 from __future__ import annotations
 
+import builtins
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar, cast
 
 from domicile.errors import DomicileError, SiteAccessDenied
-from domicile.sites.base import BlobInfo, Site, check_blob_id, check_prefix, check_range
+from domicile.sites.base import (
+    BlobInfo,
+    Leftover,
+    Site,
+    SweepsTemp,
+    check_blob_id,
+    check_prefix,
+    check_range,
+)
 
 T = TypeVar("T")
 #: What :meth:`RetryingSite.put` accepts: one bytes-like chunk, chunks, or a callable
@@ -107,6 +116,16 @@ class RetryingSite:
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
         check_prefix(prefix)
         return self._streamed(lambda: self.inner.list(prefix))
+
+    def sweep_temp(
+        self, older_than: float = 3600.0, *, dry_run: bool = False
+    ) -> builtins.list[Leftover]:
+        """``inner.sweep_temp``, not retried (a retry would not report what the failed
+        attempt removed; the next sweep finishes the job); [] when ``inner`` has no writer
+        scratch (:class:`~domicile.sites.base.SweepsTemp`)."""
+        if not isinstance(self.inner, SweepsTemp):
+            return []
+        return self.inner.sweep_temp(older_than, dry_run=dry_run)
 
     def close(self) -> None:
         self.inner.close()
