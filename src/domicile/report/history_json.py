@@ -36,7 +36,6 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
         "scope": {"kind": r.scope.kind, "name": r.scope.name, "buckets": list(r.scope.buckets)},
         "compliant": r.compliant,
         "totals": {
-            "records": r.records,
             "versions": r.versions,
             "copies": r.copies,
             "violation_windows": len(r.windows),
@@ -85,6 +84,7 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
         "audit_chain": {
             "ok": chain.ok,
             "records": chain.records,
+            "replayed": r.records,
             "head_seq": chain.head_seq,
             "head_hash": chain.head_hash,
             "latest_checkpoint": None

@@ -83,12 +83,13 @@ def build_history(
 
 
 def verified_chain(ctx: EngineContext) -> ChainStatus:
-    """The chain's full verification; AuditAltered naming the first problem unless ok."""
+    """The chain's full verification; AuditAltered naming the problem of the lowest seq
+    (the first bad record) unless ok."""
     if ctx.audit is None:
         raise ConfigError("a report over time needs the audit log, and this engine has none")
     chain = chain_status(ctx.audit)
     if not chain.ok:
-        first = chain.problems[0] if chain.problems else None
+        first = min(chain.problems, key=lambda p: p.seq, default=None)
         what = f"seq {first.seq}: {first.kind}: {first.message}" if first else "no records"
         raise AuditAltered(
             f"the audit chain does not verify, so no history is reported: {what}",

@@ -153,7 +153,9 @@ class Replay:
         tenant = r.get("detail", {}).get("tenant", "default")
         if isinstance(name, str) and isinstance(policy, str):
             policy = policy.split("@", 1)[0]
-            if self._in_scope(name, str(tenant)):
+            # A bucket created again without a delete between (a rebuilt catalog's open)
+            # is the same bucket: its first record stands.
+            if name not in self._buckets and self._in_scope(name, str(tenant)):
                 self._buckets[name] = _Bucket(policy, str(tenant), t)
 
     def _bucket_delete(self, r: Mapping[str, Any], t: float) -> None:
@@ -172,6 +174,10 @@ class Replay:
         name = d.get("name")
         if not isinstance(name, str):
             return
+        old = self._policies.get(name)
+        same = old is not None and old.fingerprint == d.get("fingerprint")
+        if same and r["action"] != "policy_removed":
+            return  # the same rules recorded again (a rebuilt catalog's open)
         self._close_policy(name, t)
         if r["action"] == "policy_removed":
             self._policies.pop(name, None)
@@ -185,6 +191,15 @@ class Replay:
         sid = d.get("site")
         if not isinstance(sid, str):
             return
+        known = self._sites.get(sid)
+        if (
+            known is not None
+            and known.definition is not None
+            and r["action"] != "site_removed"
+            and known.definition.fingerprint == d.get("fingerprint")
+            and known.status == known.definition.content.get("status")
+        ):
+            return  # the same definition recorded again (a rebuilt catalog's open)
         if r["action"] == "site_removed":
             self._sites[sid] = _Site(None, "?")
         else:
@@ -293,7 +308,7 @@ class Replay:
                     policy=seg.policy,
                     start=start,
                     end=end,
-                    ongoing=ongoing,
+                    ongoing=ongoing or t > self.end,
                     codes=j.codes,
                     reasons=j.reasons,
                     copies=tuple(sorted([*seg.left, *staying], key=_copy_order)),
@@ -305,7 +320,8 @@ class Replay:
         old = self._policies.get(name)
         if old is None or t < self.start or old.since > self.end:
             return
-        self._history.setdefault(name, []).append(_version(name, old, old.since, t))
+        until = t if t <= self.end else None
+        self._history.setdefault(name, []).append(_version(name, old, old.since, until))
 
     # --- the end ------------------------------------------------------------------------
 
