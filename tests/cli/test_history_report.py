@@ -16,8 +16,10 @@ from domicile.report import history_html, history_json
 from domicile.report.history_text import at
 from tests.cli.conftest import Run
 from tests.cli.test_audit_attacks import rewrite_and_relink
+from tests.cli.test_report import screenshot
 from tests.engine.conftest import drop_catalog
 from tests.engine.history_seed import apply, deployment, expected, fill, hand_over, seconds
+from tests.pngpixels import colours
 
 COUNTRY = 'country = "DE"'
 
@@ -61,8 +63,16 @@ def test_a_country_edit_then_apply_shows_the_window(tmp_path: Path, run: Run) ->
     )
     assert embedded is not None
     assert without_time(json.loads(embedded.group(1))) == without_time(doc)
-    assert 'data-table="violation_windows"' in page.read_text()
-    assert "http" not in page.read_text().split("<body>")[1].split("<script")[0]
+    html_text = page.read_text()
+    for needle in ("://", "<link", " src=", "@import", "@font-face"):
+        assert needle not in html_text, needle  # self-contained: loads nothing
+    table = html_text.split('data-table="violation_windows"')[1].split("</table>")[0]
+    assert re.findall(r"<td data-field=from>(.*?)</td>", table) == [iso(start)]
+    assert re.findall(r"<td data-field=to>(.*?)</td>", table) == [iso(end)]
+    png = tmp_path / "history.png"
+    screenshot(page, png, tmp_path / "profile")
+    seen = colours(png)
+    assert seen[(0xB3, 0x26, 0x1E)] > 5000, "no red NOT COMPLIANT banner on the page"
 
 
 def test_a_period_without_violations_says_so(tmp_path: Path, run: Run) -> None:
