@@ -14,7 +14,7 @@ import pytest
 import domicile
 from domicile.engine.facts import HistoryReport
 from domicile.engine.facts.history import verified_bodies, verified_chain
-from domicile.errors import AuditAltered
+from domicile.errors import AuditAltered, BucketNotFound
 from tests.engine.history_seed import apply, deployment, expected, fill, hand_over, seconds
 
 
@@ -90,6 +90,8 @@ def test_a_period_inside_the_window_clips_it(handed_over: tuple[Path, float, flo
     (window,) = history(path, first - 10, middle, bucket="docs").windows
     assert (window.start, window.end) == (first, middle) and window.ongoing
     assert not history(path, first - 10, last + 10, tenant="nobody").windows
+    with pytest.raises(BucketNotFound):  # a typo is not a clean bucket
+        history(path, first - 10, last + 10, bucket="dcos")
 
 
 def test_a_policy_change_opens_a_window_on_a_site_it_now_refuses(tmp_path: Path) -> None:

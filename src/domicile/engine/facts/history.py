@@ -27,7 +27,7 @@ from domicile.engine.facts.history_model import HistoryReport
 from domicile.engine.facts.judge import Judge
 from domicile.engine.facts.model import Scope
 from domicile.engine.facts.replay import Replay
-from domicile.errors import AuditAltered, ConfigError
+from domicile.errors import AuditAltered, BucketNotFound, ConfigError
 
 #: Records read from the catalog per query.
 BATCH = 5000
@@ -45,7 +45,8 @@ def build_history(
 ) -> HistoryReport:
     """The history of one bucket, one tenant's buckets, or (neither given) every bucket,
     over ``[start, end]`` (epoch seconds). ValueError for an empty period or both scopes;
-    AuditAltered when the chain does not verify."""
+    AuditAltered when the chain does not verify; BucketNotFound for a ``bucket`` the chain
+    never created (one deleted since is reported on)."""
     if bucket is not None and tenant is not None:
         raise ValueError("a report covers one bucket or one tenant, not both")
     if end < start:
@@ -62,6 +63,12 @@ def build_history(
     for body in verified_bodies(ctx, chain):
         replay.feed(body)
     buckets, policies, residences = replay.finish()
+    if bucket is not None and bucket not in replay.seen:
+        raise BucketNotFound(
+            f"bucket {bucket!r} was never created, as far as the audit chain says",
+            hint="'domicile ls' lists today's buckets",
+            bucket=bucket,
+        )
     kind, name = ("bucket", bucket) if bucket else ("tenant", tenant) if tenant else ("all", None)
     return HistoryReport(
         deployment=deployment,

@@ -101,6 +101,7 @@ class Replay:
         self._open: dict[tuple[str, str], _Segment] = {}
         self._residences: dict[tuple[Any, ...], list[Any]] = {}
         self.windows: list[ViolationWindow] = []
+        self.seen: set[str] = set()  # buckets in scope the chain ever created
         self.copies = self.versions = self.records = 0
 
     # --- the records --------------------------------------------------------------------
@@ -156,6 +157,7 @@ class Replay:
             # A bucket created again without a delete between (a rebuilt catalog's open)
             # is the same bucket: its first record stands.
             if name not in self._buckets and self._in_scope(name, str(tenant)):
+                self.seen.add(name)
                 self._buckets[name] = _Bucket(policy, str(tenant), t)
 
     def _bucket_delete(self, r: Mapping[str, Any], t: float) -> None:
