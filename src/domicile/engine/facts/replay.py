@@ -36,7 +36,7 @@ from domicile.engine.facts.judge import Judge, Judgement
 US = 1_000_000.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Def:
     """A recorded definition: version, fingerprint, canonical content, since when."""
 
@@ -46,13 +46,13 @@ class _Def:
     since: float
 
 
-@dataclass
+@dataclass(slots=True)
 class _Site:
     definition: _Def | None
     status: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Version:
     bucket: str
     key: str
@@ -60,7 +60,7 @@ class _Version:
     seen: bool = False  # a copy of it overlapped the period
 
 
-@dataclass
+@dataclass(slots=True)
 class _Segment:
     """Copies of one bucket on one site under one judgement, since ``start``."""
 
@@ -73,7 +73,7 @@ class _Segment:
     left: list[WindowCopy] = field(default_factory=list)  # only kept when refused
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
     policy: str
     tenant: str
