@@ -90,8 +90,9 @@ def test_a_period_without_violations_says_so(tmp_path: Path, run: Run) -> None:
     assert doc["compliant"] is True and doc["violation_windows"] == []
     assert {r["site"]["id"] for r in doc["residences"]} >= {"de"}
     # A date alone: --from its first moment, --to the end of that day.
+    first = datetime.fromtimestamp(began, UTC).strftime("%Y-%m-%d")
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    whole_day = run("--config", str(path), "--json", "report", "--from", today, "--to", today)
+    whole_day = run("--config", str(path), "--json", "report", "--from", first, "--to", today)
     assert whole_day.code == 13 and whole_day.json()["period"]["to"].endswith("23:59:59.999999Z")
     bad = run("--config", str(path), "report", "--from", "March")
     assert bad.code == 2 and "ISO date" in bad.err
