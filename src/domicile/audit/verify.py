@@ -254,6 +254,9 @@ def _choose(
     chosen = {}
     for seq in sorted(by_seq):
         candidates = by_seq[seq]
+        if len(candidates) == 1:  # the usual case: nothing to choose, nothing to score
+            chosen[seq] = candidates[0]
+            continue
         if len(candidates) > 1:
             problems.append(
                 Problem(

@@ -24,7 +24,7 @@ from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
-from domicile.engine.facts import Report, build_report
+from domicile.engine.facts import HistoryReport, Report, build_history, build_report
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import probe_sites
 from domicile.engine.multipart import CompositeChecksums
@@ -615,6 +615,26 @@ class Domicile:
         copies rest, compliance, copy counts, verification and audit chain status."""
         return build_report(
             self._ctx, deployment=self.config.deployment.name, bucket=bucket, tenant=tenant
+        )
+
+    def history_report(
+        self,
+        start: float,
+        end: float,
+        *,
+        bucket: str | None = None,
+        tenant: str | None = None,
+    ) -> HistoryReport:
+        """Where every copy rested over ``[start, end]`` (epoch seconds, UTC) and when its
+        bucket's policy, as it was then, refused the site: from the verified audit chain
+        only (AuditAltered if it does not verify; see docs/reports.md)."""
+        return build_history(
+            self._ctx,
+            deployment=self.config.deployment.name,
+            start=start,
+            end=end,
+            bucket=bucket,
+            tenant=tenant,
         )
 
 

@@ -11,5 +11,20 @@ from __future__ import annotations
 from domicile.report.as_html import report_html
 from domicile.report.as_json import SCHEMA, SCHEMA_VERSION, iso_time, report_json
 from domicile.report.as_text import print_report
+from domicile.report.history_html import history_html
+from domicile.report.history_json import HISTORY_SCHEMA, HISTORY_SCHEMA_VERSION, history_json
+from domicile.report.history_text import history_text
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "iso_time", "print_report", "report_html", "report_json"]
+__all__ = [
+    "HISTORY_SCHEMA",
+    "HISTORY_SCHEMA_VERSION",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "history_html",
+    "history_json",
+    "history_text",
+    "iso_time",
+    "print_report",
+    "report_html",
+    "report_json",
+]

@@ -11,6 +11,8 @@ gateway, and reach the data only through this API.
 - :func:`policy_rules` — a policy's rules in the audit log's canonical form.
 - :func:`chain_status`, :func:`registry_info`, :func:`verification` — the evidence parts,
   shared with reports over time.
+- :func:`build_history` — reports over time: every copy's residence over a period and the
+  windows in which a policy, as it was then, refused its site; from the verified chain.
 - :func:`country_names` — ISO 3166-1 alpha-2 code → English name, for labels.
 """
 
@@ -24,6 +26,17 @@ from domicile.engine.facts.evidence import (
     chain_status,
     registry_info,
     verification,
+)
+from domicile.engine.facts.history import build_history
+from domicile.engine.facts.history_model import (
+    BucketAt,
+    HistoryReport,
+    PolicyAt,
+    PolicyVersion,
+    Residence,
+    SiteAt,
+    ViolationWindow,
+    WindowCopy,
 )
 from domicile.engine.facts.model import (
     BucketPolicy,
@@ -44,21 +57,30 @@ from domicile.policy import countries as country_names
 
 __all__ = [
     "UNKNOWN",
+    "BucketAt",
     "BucketPolicy",
     "ChainProblem",
     "ChainStatus",
     "CopyCounts",
+    "HistoryReport",
+    "PolicyAt",
     "PolicyRules",
+    "PolicyVersion",
     "Readability",
     "RegistryInfo",
     "Report",
+    "Residence",
     "Scope",
     "Shortfall",
+    "SiteAt",
     "SiteTally",
     "Tally",
     "UncountedCopy",
     "Verification",
     "Violation",
+    "ViolationWindow",
+    "WindowCopy",
+    "build_history",
     "build_report",
     "chain_status",
     "country_names",
