@@ -130,6 +130,8 @@ def ship(
     recipients: Sequence[Recipient],
     checkpoint: Checkpoint,
     shipped: dict[str, int] | None = None,
+    *,
+    verified: Sequence[Record] = (),
 ) -> ShipReport:
     """Ship the records up to ``checkpoint`` to every site that lacks some (see module).
 
@@ -137,7 +139,9 @@ def ship(
     date here). Listing a local site's segments reads every blob name, so a process lists
     each site once and then remembers what it shipped; another process's segments only
     overlap ours, which restoring handles. Sites that lack the same records get the same
-    segments, read, checked and encrypted once."""
+    segments, read, checked and encrypted once. ``verified``: records the caller verified
+    up to the checkpoint's signed head (the sealer's), used instead of reading and checking
+    the catalog again when they are exactly the ones to ship."""
     report = ShipReport()
     known = {} if shipped is None else shipped
     lacking: dict[int, list[tuple[str, Site]]] = {}
@@ -152,8 +156,13 @@ def ship(
         if known[site_id] < checkpoint.seq:
             lacking.setdefault(known[site_id], []).append((site_id, site))
     for after, members in sorted(lacking.items()):
-        if checkpoint.seq - after <= SEGMENT_RECORDS:  # the usual case: one page, read once
-            pages: Iterable[list[Record]] = list(_pages(catalog, after, checkpoint.seq))
+        if verified and verified[0].seq == after + 1 and verified[-1].seq == checkpoint.seq:
+            pages: Iterable[list[Record]] = [
+                list(verified[i : i + SEGMENT_RECORDS])
+                for i in range(0, len(verified), SEGMENT_RECORDS)
+            ]
+        elif checkpoint.seq - after <= SEGMENT_RECORDS:  # one page, read once
+            pages = list(_pages(catalog, after, checkpoint.seq))
             _check_links((r for page in pages for r in page), None, checkpoint)
         else:  # a long gap: check every record before writing anything, then read again
             _check_links(

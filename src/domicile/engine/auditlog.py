@@ -223,12 +223,19 @@ class AuditLog:
         target = Head(seq, head) if seq is not None and head is not None else None
         with self._lock:
             cp = self._sealer.seal(target, strict=target is None)
-            if cp is not None:
-                self._last_cp = cp
-        if cp is not None and self._history:
-            ship(self._catalog, self._sites, self._history, cp, self._shipped)
-        if cp is not None and self.tree is not None:
-            self.tree.extend(cp)
+            if cp is None:
+                return None
+            self._last_cp = cp
+            # What the sealer just verified up to the signed head: shipping and the tree
+            # start from it when they start where it did (the usual case), else they read
+            # the catalog.
+            verified = self._sealer.verified
+        if not verified or verified[-1].seq != cp.seq:
+            verified = []
+        if self._history:
+            ship(self._catalog, self._sites, self._history, cp, self._shipped, verified=verified)
+        if self.tree is not None:
+            self.tree.extend(cp, verified)
         return cp
 
     def seal(self) -> Checkpoint | None:

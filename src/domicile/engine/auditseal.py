@@ -73,6 +73,9 @@ class Sealer:
         self._anchor: Head | None = None
         self._lock = threading.RLock()  # one establishment, one seal at a time
         self.altered: AuditAltered | None = None
+        #: The records the last seal verified after its anchor, in order: what was just
+        #: signed, for the history shipping and the tree to use without reading them again.
+        self.verified: list[Record] = []
 
     def base(self) -> Head:
         """Where a catalog with no records starts its chain: the newest validly signed
@@ -189,6 +192,7 @@ class Sealer:
         if target is not None and target.seq <= anchor.seq and not strict:
             return None  # a checkpoint racing a newer one: already covered
         last = anchor
+        fresh: list[Record] = []
         anchor_row_due = anchor.seq >= 1
         for seq, stored, body in self._rows(max(anchor.seq - 1, 0)):
             record = _parse(seq, body)
@@ -227,6 +231,7 @@ class Sealer:
                     )
                 )
             last = Head(seq, record.hash)
+            fresh.append(record)
             if target is not None and seq >= target.seq:
                 break
         if anchor_row_due:
@@ -245,6 +250,7 @@ class Sealer:
                     f"record {target.seq} changed or vanished while it was being sealed",
                 )
             )
+        self.verified = fresh
         return None if last == anchor else last
 
     def _has_records_before(self, seq: int) -> bool:

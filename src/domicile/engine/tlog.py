@@ -220,26 +220,26 @@ class TreeLog:
             since = rows[-1][0]
 
     def _new_leaves(self, after: int, prev: str, cp: Checkpoint) -> list[bytes]:
-        """Leaf hashes of records ``after + 1 .. cp.seq``, each checked to link to the one
-        before (the first to ``prev``), the last to be the sealed head."""
-        leaves: list[bytes] = []
+        """Leaf hashes of records ``after + 1 .. cp.seq`` from the catalog (see
+        :func:`_linked_leaves`)."""
         expect = after + 1
+        records = []
         for seq, _, body in self._records(after, cp.seq):
             record = Record.from_body(json.loads(body))
-            if seq != expect or record.seq != seq or record.prev != prev:
-                raise _altered(f"audit record {expect} does not link to the one before it", expect)
-            leaves.append(leaf_hash(record.canonical))
-            prev, expect = record.hash, expect + 1
-        if expect != cp.seq + 1 or prev != cp.head_hash:
-            raise _altered(f"the audit records do not end at the signed head {cp.seq}", cp.seq)
-        return leaves
+            if seq != expect or record.seq != seq:
+                raise _altered(f"audit record {expect} is missing from the catalog", expect)
+            records.append(record)
+            expect += 1
+        return _linked_leaves(records, prev, cp)
 
     # --- signing ------------------------------------------------------------------------
 
-    def extend(self, cp: Checkpoint) -> TreeCheckpoint | None:
+    def extend(self, cp: Checkpoint, verified: Sequence[Record] = ()) -> TreeCheckpoint | None:
         """Sign, witness and store the tree checkpoint of ``cp.seq`` (see the module).
         None when a tree of that size or larger is signed already, or when the catalog
-        lacks the start of the history (a lost catalog before its history is restored)."""
+        lacks the start of the history (a lost catalog before its history is restored).
+        ``verified``: records just verified up to ``cp`` (the sealer's), used instead of
+        reading the catalog when they start right after the previous tree."""
         with self._lock:
             prev = self._state or self._stored()
             if prev is not None and prev.size >= cp.seq:
@@ -253,7 +253,10 @@ class TreeLog:
                 prev = TreeCheckpoint(
                     Note(""), TreeHead(self.origin, 0, CompactRange().root()), CompactRange()
                 )
-            leaves = self._new_leaves(prev.size, prev.chain_head, cp)
+            if verified and verified[0].seq == prev.size + 1 and verified[-1].seq == cp.seq:
+                leaves = _linked_leaves(verified, prev.chain_head, cp)
+            else:
+                leaves = self._new_leaves(prev.size, prev.chain_head, cp)
             compact = CompactRange.restore(prev.size, prev.nodes.nodes)
             compact.extend(leaves)
             head = TreeHead(self.origin, cp.seq, compact.root(), (f"{CHAIN_LINE}{cp.head_hash}",))
@@ -544,6 +547,23 @@ class TreeLog:
                     )
                 at += 1
         return problems
+
+
+def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list[bytes]:
+    """The leaf hashes of ``records``, each checked to link to the one before (the first to
+    ``prev``, the chain head the previous tree checkpoint binds), the last to be ``cp``'s
+    signed head."""
+    leaves: list[bytes] = []
+    for record in records:
+        if record.prev != prev:
+            raise _altered(
+                f"audit record {record.seq} does not link to the one before it", record.seq
+            )
+        leaves.append(leaf_hash(record.canonical))
+        prev = record.hash
+    if not records or records[-1].seq != cp.seq or prev != cp.head_hash:
+        raise _altered(f"the audit records do not end at the signed head {cp.seq}", cp.seq)
+    return leaves
 
 
 def _empty(origin: str) -> TreeCheckpoint:
