@@ -25,7 +25,7 @@ from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.garbage import collect_garbage
-from domicile.engine.health import probe_sites
+from domicile.engine.health import SiteHealth, probe_sites
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
@@ -88,6 +88,7 @@ class Domicile:
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
         )
+        self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
         # Checkpoints go to every active site some policy allows: a site no policy allows,
         # or a suspended one, gets no byte from us, not even a signature.
@@ -121,6 +122,7 @@ class Domicile:
         """Sign the audit head, then release threads, connections and the catalog."""
         if self._ctx.audit is not None:
             self._ctx.audit.seal()
+        self._ctx.prober.stop()
         self._ctx.executor.shutdown(wait=True)
         for site in self._ctx.sites.values():
             site.close()
@@ -430,12 +432,16 @@ class Domicile:
         """The placement decision a PUT under ``policy`` would get right now (sites probed
         if not recently). ConfigError (context ``policy``) if no such policy exists."""
         rules = self._ctx.policy(policy)
-        probe_sites(self._ctx.health, self._ctx.sites, self._ctx.executor)
+        probe_sites(self._ctx.prober)
         return decide(rules, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
 
     def site_errors(self) -> dict[str, int]:
         """Failures seen per site since this engine started (reads, writes and probes)."""
         return self._ctx.health.error_counts()
+
+    def site_health(self) -> builtins.list[SiteHealth]:
+        """Each configured site's breaker state and latency as last observed (no probe)."""
+        return [self._ctx.health.describe(site_id) for site_id in sorted(self._ctx.world.sites)]
 
     def policy_names(self) -> builtins.list[str]:
         """The residency policies this deployment defines, by name."""
@@ -445,7 +451,7 @@ class Domicile:
         """Each configured site with its country, operator, status and health (probed now,
         concurrently, unless ``probe`` is False)."""
         if probe:
-            probe_sites(self._ctx.health, self._ctx.sites, self._ctx.executor, ttl=0)
+            probe_sites(self._ctx.prober, ttl=0)
         return site_views(self._ctx)
 
     # --- upkeep -------------------------------------------------------------------------

@@ -69,7 +69,7 @@ class Gateway:
         }
         self._clock = clock or (lambda: datetime.now(UTC))
         self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
-        self.metrics = Metrics(engine.site_errors)
+        self.metrics = Metrics(engine.site_errors, engine.site_health)
         self.in_flight = 0
         #: Set on shutdown: requests in flight finish, new ones get 503 (retried elsewhere).
         self.draining = False
