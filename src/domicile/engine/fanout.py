@@ -112,15 +112,24 @@ class FanOut:
         worker is not waited for; the others at most ``ABORT_WAIT`` seconds)."""
         self._abort.set()
         deadline = time.monotonic() + ABORT_WAIT
-        for i, fut in enumerate(self._futures):
-            if i not in self._hung:  # wait for every other worker to stop
+        for i, fut in enumerate(self._futures):  # wait for every worker but the hung ones
+            while i not in self._hung and not fut.done() and time.monotonic() < deadline:
                 with contextlib.suppress(TimeoutError):
-                    fut.exception(timeout=max(0.0, deadline - time.monotonic()))
+                    fut.exception(timeout=_POLL)
+                if self._stalled_now(i, fut):
+                    self._hung.add(i)
         for site, fut in zip(self._sites, self._futures, strict=True):
             if fut.done() and fut.exception() is None:
                 # On failure, an unreferenced blob stays: the orphan sweep removes it later.
                 with contextlib.suppress(SiteError):
                     site.delete(self.blob_id)
+
+    def _stalled_now(self, i: int, fut: Future[int]) -> bool:
+        """Whether site ``i``'s unfinished worker belongs to a site the guard judges hung."""
+        if self._guard is None or fut.done():
+            return False
+        idle = time.monotonic() - self._moved[i]
+        return self._guard.stalled(self._sites[i].site_id, idle) is not None
 
     def _check(self, i: int, since: float) -> None:
         """Abandon the upload if site ``i`` made no progress since ``since`` and the guard
