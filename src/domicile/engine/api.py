@@ -25,6 +25,7 @@ from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.garbage import collect_garbage
+from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
@@ -92,8 +93,9 @@ class Domicile:
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
         # Checkpoints go to every active site some policy allows: a site no policy allows,
         # or a suspended one, gets no byte from us, not even a signature.
-        evidence_sites = {
-            sid: site
+        # Each behind its breaker: sealing on close is never held by a hung site.
+        evidence_sites: dict[str, Site] = {
+            sid: GuardedSite(site, self._ctx.prober)
             for sid, site in sites.items()
             if world.sites[sid].status.writable
             and any(check_copy(p, world, sid).compliant for p in world.policies.values())

@@ -21,13 +21,14 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from domicile.errors import SiteError
 from domicile.sites.base import Site
 
+T = TypeVar("T")
 _END = object()
 _POLL = 0.05
 #: How long an abort waits for the workers of the sites that still answer.
@@ -67,7 +68,7 @@ class FanOut:
         # One thread per site and blob: a shared pool could starve a site's put of a worker
         # while the producer waits on that site's full queue.
         self._futures: list[Future[int]] = [
-            _run(site.put, blob_id, self._drain(i, q))
+            run_thread(site.put, blob_id, self._drain(i, q))
             for i, (site, q) in enumerate(zip(self._sites, self._queues, strict=True))
         ]
 
@@ -170,9 +171,10 @@ class FanOut:
             yield item  # type: ignore[misc]
 
 
-def _run(fn: Any, *args: Any) -> Future[int]:
-    """Run ``fn(*args)`` on a new daemon thread; its outcome lands in the returned future."""
-    fut: Future[int] = Future()
+def run_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run ``fn(*args)`` on a new daemon thread; its outcome lands in the returned future
+    (a daemon: a call blocked on a hung site never holds the process at exit)."""
+    fut: Future[T] = Future()
 
     def target() -> None:
         if not fut.set_running_or_notify_cancel():
@@ -182,7 +184,7 @@ def _run(fn: Any, *args: Any) -> Future[int]:
         except BaseException as exc:
             fut.set_exception(exc)
 
-    threading.Thread(target=target, name="domicile-fanout", daemon=True).start()
+    threading.Thread(target=target, name="domicile-site-call", daemon=True).start()
     return fut
 
 
@@ -191,7 +193,7 @@ def put_all(writes: Sequence[tuple[Site, str, bytes]], guard: StallGuard | None 
     thread; raise the first failure, or the guard's error for a site that stopped
     answering (without waiting for its worker)."""
     started = time.monotonic()
-    futures = [(site, _run(site.put, blob_id, [data])) for site, blob_id, data in writes]
+    futures = [(site, run_thread(site.put, blob_id, [data])) for site, blob_id, data in writes]
     for site, fut in futures:
         while not fut.done():
             with contextlib.suppress(TimeoutError):

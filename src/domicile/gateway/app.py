@@ -278,9 +278,14 @@ class Gateway:
         await send({"type": "http.response.body", "body": b""})
         return sent
 
-    def close(self) -> None:
-        """Release the worker threads (the engine is the caller's to close)."""
-        self.pool.shutdown(wait=True)
+    def close(self) -> int:
+        """Release the worker threads (the engine is the caller's to close); return how
+        many requests were still running after the drain. Those are abandoned, not waited
+        for (each waits on a site that stopped answering): the caller ends the process
+        with :func:`~domicile.gateway.server.exit_abandoning`."""
+        abandoned = self.in_flight
+        self.pool.shutdown(wait=not abandoned, cancel_futures=True)
+        return abandoned
 
 
 _OPS: Final = frozenset({"/health", "/metrics"})
