@@ -64,18 +64,18 @@ class ThrottlingProxy:
             writer.close()
             return
         await asyncio.gather(
-            self._pipe(reader, up_writer, 0.0),
-            self._pipe(up_reader, writer, self.delay),
+            self._pipe(reader, up_writer, slowed=False),
+            self._pipe(up_reader, writer, slowed=True),
             return_exceptions=True,
         )
 
     async def _pipe(
-        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, delay: float
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, slowed: bool
     ) -> None:
         try:
             while data := await src.read(self.piece):
-                if delay:
-                    await asyncio.sleep(delay)
+                if slowed and self.delay:  # read each time: pooled connections slow down too
+                    await asyncio.sleep(self.delay)
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, OSError):
