@@ -79,6 +79,10 @@ class Gateway:
         #: itself ready to its supervisor with it.
         self.on_start: Callable[[], None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._requests: set[asyncio.Task[object]] = set()
+        #: Requests still running when the grace period ended: cancelled, their threads
+        #: (blocked on sites that stopped answering) not waited for.
+        self.abandoned = 0
 
     # --- ASGI ---------------------------------------------------------------------------
 
@@ -117,6 +121,13 @@ class Gateway:
         deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        late = [task for task in self._requests if not task.done()]
+        if late:  # past the grace: cut them (their connections close), do not wait on them
+            self.abandoned += len(late)
+            log.warning("requests cancelled after the grace period", extra={"requests": len(late)})
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=1.0)
 
     async def _sweep_uploads(self) -> None:
         loop = asyncio.get_running_loop()
@@ -143,6 +154,9 @@ class Gateway:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         body = ThreadBody(receive, loop)
+        task = asyncio.current_task()
+        if task is not None:
+            self._requests.add(task)
         self.in_flight += 1
         self.metrics.in_flight.inc()
         operation, status, sent, req = "Unknown", 500, 0, None
@@ -171,6 +185,7 @@ class Gateway:
             status = reply.status
             sent = await self._send(send, req, reply, rid, loop)
         finally:
+            self._requests.discard(task)
             self.in_flight -= 1
             self.metrics.in_flight.dec()
             seconds = time.perf_counter() - started
@@ -283,7 +298,7 @@ class Gateway:
         many requests were still running after the drain. Those are abandoned, not waited
         for (each waits on a site that stopped answering): the caller ends the process
         with :func:`~domicile.gateway.server.exit_abandoning`."""
-        abandoned = self.in_flight
+        abandoned = max(self.in_flight, self.abandoned)
         self.pool.shutdown(wait=not abandoned, cancel_futures=True)
         return abandoned
 
