@@ -85,12 +85,12 @@ class HealthBook:
 
     def __init__(
         self,
-        cooldown: float = 5.0,
+        probe_every: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         *,
         probe_timeout: float = PROBE_TIMEOUT,
     ) -> None:
-        self.probe_every = cooldown  # the longest gap between probes of an open site
+        self.probe_every = probe_every  # the longest gap between probes of an open site
         self.probe_timeout = probe_timeout
         self._clock = clock
         self._lock = threading.Lock()
@@ -334,11 +334,11 @@ class Prober:
         """Probe ``site_ids`` (those not in flight) and wait up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         events = [self.probe(site_id) for site_id in site_ids]
-        for event in events:
-            left = deadline - time.monotonic()
-            if left <= 0 or not event.wait(left):
-                break
-        self.reap()
+        for event in events:  # each ends by its answer or its own deadline (reaped here)
+            while not event.wait(0.05):
+                self.reap()
+                if time.monotonic() >= deadline:
+                    return
 
     def _run(self, site: Site, done: threading.Event, timed_out: list[bool]) -> None:
         site_id = site.site_id
