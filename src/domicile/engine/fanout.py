@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
+from domicile.engine.daemons import POOL
 from domicile.errors import SiteError
 from domicile.sites.base import Site
 
@@ -172,8 +173,9 @@ class FanOut:
 
 
 def run_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """Run ``fn(*args)`` on a new daemon thread; its outcome lands in the returned future
-    (a daemon: a call blocked on a hung site never holds the process at exit)."""
+    """Run ``fn(*args)`` on a daemon thread of the engine's pool; its outcome lands in the
+    returned future (a daemon: a call blocked on a hung site never holds the process at
+    exit; the pool never makes a call wait for a thread)."""
     fut: Future[T] = Future()
 
     def target() -> None:
@@ -184,7 +186,7 @@ def run_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
         except BaseException as exc:
             fut.set_exception(exc)
 
-    threading.Thread(target=target, name="domicile-site-call", daemon=True).start()
+    POOL.submit(target)
     return fut
 
 

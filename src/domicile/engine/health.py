@@ -68,9 +68,19 @@ class SiteHealth:
 class _Site:
     """The mutable record of one site (guarded by the book's lock)."""
 
-    __slots__ = ("errors", "failed_at", "failure", "last", "next_probe", "probe_gap", "samples")
+    __slots__ = (
+        "errors",
+        "failed_at",
+        "failure",
+        "hedge",
+        "last",
+        "next_probe",
+        "probe_gap",
+        "samples",
+    )
 
     def __init__(self) -> None:
+        self.hedge: float | None = None  # the hedge delay, computed again after a sample
         self.failure: str | None = None  # the breaker is open while this is set
         self.failed_at: float | None = None
         self.errors = 0
@@ -127,6 +137,7 @@ class HealthBook:
             site = self._get(site_id)
             site.failure = None
             site.samples.append(seconds)
+            site.hedge = None
             site.last = (self._clock(), seconds)
 
     def record_ttfb(self, site_id: str, seconds: float) -> None:
@@ -134,6 +145,7 @@ class HealthBook:
         with self._lock:
             site = self._get(site_id)
             site.samples.append(seconds)
+            site.hedge = None
             site.last = (self._clock(), seconds)
 
     # --- what requests ask --------------------------------------------------------------
@@ -183,11 +195,15 @@ class HealthBook:
         twice the p99 of its samples, within [HEDGE_MIN, HEDGE_MAX]; HEDGE_UNKNOWN with
         fewer than 5 samples."""
         with self._lock:
-            known = len(self._get(site_id).samples)
-        p99 = self.percentile(site_id, 0.99)
-        if p99 is None or known < 5:
-            return HEDGE_UNKNOWN
-        return min(HEDGE_MAX, max(HEDGE_MIN, 2 * p99))
+            site = self._get(site_id)
+            if site.hedge is None:
+                samples = sorted(site.samples)
+                if len(samples) < 5:
+                    site.hedge = HEDGE_UNKNOWN
+                else:
+                    p99 = samples[min(len(samples) - 1, math.ceil(0.99 * len(samples)) - 1)]
+                    site.hedge = min(HEDGE_MAX, max(HEDGE_MIN, 2 * p99))
+            return site.hedge
 
     def snapshot(self, site_ids: Iterable[str]) -> dict[str, bool]:
         """``{site_id: healthy}`` for the given sites, as the placement decision takes it."""

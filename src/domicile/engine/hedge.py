@@ -1,6 +1,7 @@
 """Hedged, deadline-bound reads of one blob from the sites holding its copies.
 
-Every ``get`` runs on a daemon thread (a :class:`Pump`) that hands pieces over through a
+Every ``get`` runs on a daemon thread of :data:`~domicile.engine.daemons.POOL` (a
+:class:`Pump`) that hands pieces over through a
 small queue, so the reader can stop waiting for a site whatever the site does: a hung
 S3 server, a hung NFS mount under a local site. The thread itself ends at the site's
 own socket timeout, or never for a hung file system (it is a daemon: it never holds the
@@ -32,6 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Final
 
+from domicile.engine.daemons import POOL
 from domicile.engine.health import HealthBook
 from domicile.errors import SiteError, SiteUnavailable
 from domicile.sites import Site
@@ -69,9 +71,7 @@ class Pump:
         self._queue: queue.Queue[object] = queue.Queue(DEPTH)
         self._cancelled = threading.Event()
         self._signal = signal
-        threading.Thread(
-            target=self._run, args=(blob_id, start, stop), name="domicile-read", daemon=True
-        ).start()
+        POOL.submit(lambda: self._run(blob_id, start, stop))
 
     def cancel(self) -> None:
         """Stop reading; the thread ends as soon as the site lets it."""
@@ -173,7 +173,8 @@ class CopySource:
                 if first is None:
                     return
                 yield first  # type: ignore[misc]
-            while (piece := pump.take(self.stall_deadline())) is not None:
+            deadline = self.stall_deadline()
+            while (piece := pump.take(deadline)) is not None:
                 yield piece
         finally:
             pump.cancel()
