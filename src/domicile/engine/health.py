@@ -45,7 +45,7 @@ SAMPLES = 64
 PLACEMENT_WAIT = 0.5
 #: How long a write may see no progress from a site before the site is probed; a write
 #: to a site whose breaker is open (that probe timed out) is abandoned.
-STALL_LAG = 1.0
+STALL_LAG = 0.5
 CLOSED, OPEN = "closed", "open"
 
 
@@ -270,6 +270,7 @@ class Prober:
         self.sites = sites
         self._lock = threading.Lock()
         self._flying: dict[str, tuple[float, threading.Event, list[bool]]] = {}
+        self._suspected: dict[str, float] = {}  # site -> when a stalled write last probed it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -321,7 +322,13 @@ class Prober:
                 hint="the site is probed in the background; 'domicile sites' shows its state",
                 site=site_id,
             )
-        self.probe(site_id)
+        now = time.monotonic()
+        with self._lock:  # at most one probe per STALL_LAG for a write that keeps waiting
+            due = now - self._suspected.get(site_id, -math.inf) >= STALL_LAG
+            if due:
+                self._suspected[site_id] = now
+        if due:
+            self.probe(site_id)
         return None
 
     def reap(self) -> None:
