@@ -149,3 +149,18 @@ def test_a_slow_copy_is_hedged_and_read_last(hung_engine: domicile.Domicile) -> 
     assert data == body and ttfb <= 3.0, ttfb
     _faulty(hung_engine, victim).latency = 0.0
     assert first_reader(hung_engine, "docs", "k") == other
+
+
+def test_verify_does_not_wait_on_a_site_whose_breaker_is_open(
+    hung_engine: domicile.Domicile,
+) -> None:
+    for n in range(3):
+        hung_engine.put("docs", f"v{n}", os.urandom(2000))
+    _faulty(hung_engine, "de").hang()
+    hung_engine.sites()  # its probe times out: the breaker opens
+    start = time.monotonic()
+    report = hung_engine.verify()
+    assert time.monotonic() - start < 10
+    assert {p.site_id for p in report.problems} == {"de"}
+    assert {p.kind for p in report.problems} == {"unreachable"}
+    assert len(report.problems) == 3
