@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from testbed.servers import Server
 
 import domicile
@@ -75,6 +77,17 @@ def test_sigterm_ends_the_gateway_within_its_grace_while_requests_hang(
         body = client.get_object(Bucket="docs", Key="small")["Body"]
         assert body.read() == small
         assert time.monotonic() - start <= 3.0 + 1.0  # the first byte within 3 s; the rest tiny
+
+        start = time.monotonic()  # two providers are left: a PUT to docs proceeds
+        client.put_object(Bucket="docs", Key="during", Body=b"new data")
+        assert time.monotonic() - start <= 5.0
+        start = time.monotonic()  # three are needed: 503, every site's reason
+        with pytest.raises(ClientError) as refused:
+            client.put_object(Bucket="all3", Key="impossible", Body=b"x" * 1000)
+        assert time.monotonic() - start <= 5.0
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        message = refused.value.response["Error"]["Message"]
+        assert "seaweed" in message and "unhealthy" in message, message
 
         testbed["swift"].freeze()  # now "both" has no copy that answers: its GET hangs
 
