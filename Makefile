@@ -26,9 +26,10 @@ test: $(STAMP)
 
 ## make lint: ruff, mypy --strict, import-linter layer contracts
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench testbed
-	$(BIN)/ruff format --check src tests bench testbed
+	$(BIN)/ruff check src tests bench testbed tools/domicile_exit.py
+	$(BIN)/ruff format --check src tests bench testbed tools/domicile_exit.py
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tools/domicile_exit.py
 	$(BIN)/lint-imports
 
 ## make servers: install (once, cached) and start the S3 test bed (Swift + SeaweedFS on 127.0.0.1)

@@ -74,3 +74,29 @@ def test_environment_names_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_config_path() == Path("/etc/domicile/prod.toml")
     monkeypatch.delenv(CONFIG_ENV)
     assert default_config_path() == Path("domicile-data/domicile.toml")
+
+
+TENANT_KEY = "keys = [{ access_key = 'AKIDTENANT', secret = 's' }]\n"
+
+
+def test_tenant_policies_default_to_all_and_must_exist(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[policies.p]\n[tenants.t]\n" + TENANT_KEY))
+    assert config.tenants["t"].policies is None and config.tenants["t"].may_use("anything")
+    text = "[policies.p]\n[policies.q]\n[tenants.t]\npolicies = ['p']\n" + TENANT_KEY
+    tenant = load_config(write(tmp_path, text)).tenants["t"]
+    assert tenant.may_use("p") and not tenant.may_use("q")
+    with pytest.raises(ConfigError) as err:
+        load_config(
+            write(tmp_path, "[policies.p]\n[tenants.t]\npolicies = ['nope']\n" + TENANT_KEY)
+        )
+    assert err.value.context["key"] == "tenants.t.policies" and "'nope'" in err.value.message
+
+
+def test_a_configured_bucket_needs_a_policy_its_tenant_may_use(tmp_path: Path) -> None:
+    text = (
+        "[policies.p]\n[policies.q]\n[buckets.b]\npolicy = 'q'\ntenant = 't'\n"
+        "[tenants.t]\npolicies = ['p']\n" + TENANT_KEY
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert err.value.context["key"] == "buckets.b.policy"

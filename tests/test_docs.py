@@ -10,10 +10,12 @@ from domicile.cli.exitcodes import EXIT_CODES
 from domicile.cli.main import cli
 from domicile.config import (
     AccessKeySection,
+    AuditSection,
     BucketSection,
     DeploymentSection,
     GatewaySection,
     TenantSection,
+    WitnessSection,
 )
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -54,6 +56,8 @@ def test_every_config_key_is_documented() -> None:
         GatewaySection,
         TenantSection,
         AccessKeySection,
+        AuditSection,
+        WitnessSection,
     ):
         for key in model.model_fields:
             assert f"`{key}`" in text, f"config key {key} is undocumented"

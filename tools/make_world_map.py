@@ -1,10 +1,10 @@
-"""Build ``src/domicile/engine/data/world-110m.json``, the outlines of the report's world map.
+"""Build ``src/domicile/report/data/world-110m.json``, the outlines of the report's world map.
 
 Run once, when the map data changes (the output is committed; nothing runs at install time):
 
     npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz
     .venv/bin/python tools/make_world_map.py package/countries-110m.json \
-        /usr/share/iso-codes/json/iso_3166-1.json src/domicile/engine/data/world-110m.json
+        /usr/share/iso-codes/json/iso_3166-1.json src/domicile/report/data/world-110m.json
 
 Inputs:
 
@@ -18,7 +18,10 @@ Output: JSON with ``width``/``height`` (the SVG viewBox), ``outline`` (the globe
 with no ISO code: drawn, never shaded). Projection: Equal Earth (Šavrič, Patterson & Jenny
 2018), which keeps areas true, so a shaded country looks as large as it is. Coordinates
 are integers (one unit ≈ 0.18° at the equator), relative after the first point of a ring.
-Following ISO 3166, "N. Cyprus" is drawn as part of CY and "Somaliland" as part of SO.
+Following ISO 3166, "N. Cyprus" is drawn as part of CY and "Somaliland" as part of SO, and
+a country's overseas parts that ISO 3166-1 codes on their own are drawn under their own
+code (:data:`OVERSEAS`): Natural Earth's France includes French Guiana, which is GF, so a
+site in FR shades metropolitan France (Corsica included) and never South America.
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ M = math.sqrt(3) / 2
 
 #: Outlines without an ISO numeric id in world-atlas, and the ISO country they belong to.
 MERGED = {"N. Cyprus": "CY", "Somaliland": "SO"}
+
+#: Polygons of a country's outline that are an overseas territory with its own ISO 3166-1
+#: code: (country, territory, (lon min, lon max, lat min, lat max) of the polygon's first
+#: point). At 1:110m, French Guiana is the only one Natural Earth draws inside another
+#: country (Réunion, Guadeloupe, Martinique and Mayotte are too small to appear).
+OVERSEAS = (("FR", "GF", (-56.0, -50.0, 1.0, 7.0)),)
 
 SOURCE = (
     "Natural Earth 1:110m Admin 0 countries (version 4.1.0), as TopoJSON in the npm "
@@ -157,6 +166,15 @@ def outline() -> str:
     return path_data([east + west])
 
 
+def territory(code: str | None, points: Sequence[Point]) -> str | None:
+    """``code``, or the overseas territory of ``code`` that the polygon ``points`` is."""
+    lon, lat = points[0]
+    for country, part, (x0, x1, y0, y1) in OVERSEAS:
+        if code == country and x0 <= lon <= x1 and y0 <= lat <= y1:
+            return part
+    return code
+
+
 def build(topo: dict[str, object], numeric_to_alpha2: dict[str, str]) -> dict[str, object]:
     arcs = decode_arcs(topo)
     objects = topo["objects"]
@@ -165,14 +183,12 @@ def build(topo: dict[str, object], numeric_to_alpha2: dict[str, str]) -> dict[st
     other: dict[str, list[list[Point]]] = {}
     for geometry in objects["countries"]["geometries"]:
         name = geometry["properties"]["name"]
-        code = numeric_to_alpha2.get(geometry.get("id", ""), MERGED.get(name))
-        rings = [
-            piece
-            for polygon in polygons(geometry)
-            for refs in polygon
-            for piece in pieces(ring(arcs, refs))
-        ]
-        (rings_by_code.setdefault(code, []) if code else other.setdefault(name, [])).extend(rings)
+        country = numeric_to_alpha2.get(geometry.get("id", ""), MERGED.get(name))
+        for polygon in polygons(geometry):
+            code = territory(country, ring(arcs, polygon[0]))
+            rings = [piece for refs in polygon for piece in pieces(ring(arcs, refs))]
+            target = rings_by_code.setdefault(code, []) if code else other.setdefault(name, [])
+            target.extend(rings)
     return {
         "source": SOURCE,
         "licence": LICENCE,

@@ -9,9 +9,10 @@ The file has these top-level tables::
     [buckets.<name>]      policy = "<policy id>", tenant = "<tenant>"
     [gateway]             the S3 gateway: address, TLS, signing region, limits
     [tenants.<name>]      who may call the gateway: keys = [{access_key, secret}]
+    [audit]               the transparency log: origin, witnesses = [{url, key}], quorum
 
-This module owns the file itself, ``[deployment]``, ``[buckets]``, ``[gateway]`` and
-``[tenants]``; it hands the other
+This module owns the file itself, ``[deployment]``, ``[buckets]``, ``[gateway]``,
+``[tenants]`` and ``[audit]``; it hands the other
 sections to the residency model as plain dicts, together with the file path so that every
 error there names the file and the key path too. Relative paths are resolved against the
 folder holding the file.
@@ -37,7 +38,16 @@ PASSPHRASE_ENV = "DOMICILE_PASSPHRASE"  # noqa: S105 (a variable name, not a sec
 
 MiB = 1024 * 1024
 _M = TypeVar("_M", bound=BaseModel)
-_KNOWN_TABLES = ("deployment", "entities", "sites", "policies", "buckets", "gateway", "tenants")
+_KNOWN_TABLES = (
+    "deployment",
+    "entities",
+    "sites",
+    "policies",
+    "buckets",
+    "gateway",
+    "tenants",
+    "audit",
+)
 
 
 class _Strict(BaseModel):
@@ -52,6 +62,9 @@ class DeploymentSection(_Strict):
     keyring: str = "keyring.txt"
     audit_key: str = "audit-key.pem"
     checkpoint_every: int = Field(default=1000, ge=1)
+    #: Ship the audit records to the sites, encrypted to the keyring, with each checkpoint
+    #: (``alog-`` segments): ``rebuild-catalog`` then restores the history.
+    audit_history: bool = True
     #: 1 GiB: each segment is a multipart upload on an S3 site, and Swift's cost per upload
     #: took a 1 GiB put from 0.81 of boto3 with one segment to 0.61 with 64 MiB segments
     #: (docs/s3-sites.md). Memory does not depend on it (segments are streamed).
@@ -145,6 +158,45 @@ class TenantSection(_Strict):
     """``[tenants.<name>]``: a customer of the gateway; it sees only its own buckets."""
 
     keys: tuple[AccessKeySection, ...] = Field(min_length=1)
+    #: The residency policies this tenant may bind its buckets to (CreateBucket's
+    #: ``LocationConstraint``); ``None`` (the key left out) allows every policy.
+    policies: tuple[str, ...] | None = None
+
+    def may_use(self, policy: str) -> bool:
+        """Whether this tenant may bind a bucket to ``policy``."""
+        return self.policies is None or policy in self.policies
+
+
+class WitnessSection(_Strict):
+    """One witness of ``[audit] witnesses``: its add-checkpoint URL prefix and its
+    public key (a vkey, as ``domicile witness public-key`` prints it)."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    key: str = Field(min_length=8)
+
+
+class AuditSection(_Strict):
+    """``[audit]``: the audit log as a transparency log (docs/transparency.md)."""
+
+    #: The log's name in its checkpoints ("" = ``domicile/<deployment name>/<key id>``).
+    origin: str = Field(default="", pattern=r"^[^\s+]*$", max_length=255)
+    witnesses: tuple[WitnessSection, ...] = ()
+    #: Cosignatures a checkpoint needs to count as witnessed (default: every witness).
+    quorum: int | None = Field(default=None, ge=0)
+    #: Seconds to wait for one witness's answer.
+    witness_timeout: float = Field(default=3.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _quorum_fits(self) -> AuditSection:
+        if self.quorum is not None and self.quorum > len(self.witnesses):
+            raise ValueError(
+                f"quorum {self.quorum} is more than the {len(self.witnesses)} witnesses"
+            )
+        return self
+
+    @property
+    def needed(self) -> int:
+        return len(self.witnesses) if self.quorum is None else self.quorum
 
 
 @dataclass(frozen=True)
@@ -159,6 +211,7 @@ class Config:
     buckets: Mapping[str, BucketSection] = field(default_factory=dict)
     gateway: GatewaySection = field(default_factory=GatewaySection)
     tenants: Mapping[str, TenantSection] = field(default_factory=dict)
+    audit: AuditSection = field(default_factory=AuditSection)
 
     @property
     def base_dir(self) -> Path:
@@ -243,6 +296,7 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         for name in tables["tenants"]
     }
     _check_unique_keys(tenants, path)
+    _check_tenant_policies(tenants, buckets, tables["policies"], path)
     return Config(
         path=path,
         deployment=deployment,
@@ -252,7 +306,38 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         buckets=buckets,
         gateway=_model(GatewaySection, tables["gateway"], path, "gateway"),
         tenants=tenants,
+        audit=_model(AuditSection, tables["audit"], path, "audit"),
     )
+
+
+def _check_tenant_policies(
+    tenants: Mapping[str, TenantSection],
+    buckets: Mapping[str, BucketSection],
+    policies: Mapping[str, Any],
+    path: Path,
+) -> None:
+    """Every policy a tenant names exists, and every configured bucket's policy is one its
+    tenant may use."""
+    for name, tenant in tenants.items():
+        unknown = [p for p in tenant.policies or () if p not in policies]
+        if unknown:
+            raise ConfigError(
+                f"{path}: tenants.{name}.policies names {', '.join(map(repr, unknown))}, "
+                "which is not a policy of this deployment",
+                hint=f"the policies are {', '.join(policies) or 'none'}",
+                file=str(path),
+                key=f"tenants.{name}.policies",
+            )
+    for name, bucket in buckets.items():
+        owner = tenants.get(bucket.tenant)
+        if owner is not None and not owner.may_use(bucket.policy):
+            raise ConfigError(
+                f"{path}: buckets.{name} binds policy {bucket.policy!r}, which tenant "
+                f"{bucket.tenant} may not use (its policies: {', '.join(owner.policies or ())})",
+                hint=f"add {bucket.policy!r} to tenants.{bucket.tenant}.policies",
+                file=str(path),
+                key=f"buckets.{name}.policy",
+            )
 
 
 def _check_unique_keys(tenants: Mapping[str, TenantSection], path: Path) -> None:

@@ -38,6 +38,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotEmpty
     │   ├── ObjectNotFound
     │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
+    │   ├── PreconditionFailed       a conditional write found the key not as it expected
     │   └── CatalogVersionError      the catalog schema is newer than this program
     ├── MultipartError               a multipart upload cannot be completed as asked
     │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
@@ -46,7 +47,9 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   └── MissingChecksum          a part lacks the checksum its upload requires
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
-    │   └── AuditKeyError            the audit signing key is missing or unreadable
+    │   ├── AuditKeyError            the audit signing key is missing or unreadable
+    │   └── AuditAltered             the chain does not verify: nothing was signed
+    │       └── ProofInvalid         a proof bundle does not prove what it claims
     ├── CopiesUnavailable            no copy of an object could be read (every fault listed)
     ├── RequestRejected              the gateway refuses a request (signature, body; S3 code)
     └── ServeError                   the gateway could not start its workers or keep them up
@@ -236,6 +239,11 @@ class UploadNotFound(CatalogError):
     """No multipart upload of that id is in progress (completed, aborted or swept)."""
 
 
+class PreconditionFailed(CatalogError):
+    """A conditional write found its key's current version not as it expected (one exists
+    where none was expected, or its ETag differs); nothing was written."""
+
+
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
 
@@ -278,6 +286,16 @@ class AuditKeyError(AuditError):
     """The audit signing key or its public half is missing or unreadable."""
 
 
+class AuditAltered(AuditError):
+    """The audit chain (or the checkpoints on the sites) does not verify, so domicile
+    refused to sign its head; ``context`` names the first bad record (``seq``, ``kind``)."""
+
+
+class ProofInvalid(AuditAltered):
+    """An inclusion or consistency proof bundle does not verify (a changed record, another
+    signer, too few witnesses, a forked history): exit 12 like altered history."""
+
+
 # --- reads ------------------------------------------------------------------------------
 
 
@@ -294,12 +312,14 @@ class RequestRejected(DomicileError):
     """The gateway refuses a client request before it reaches the engine.
 
     ``code`` is the S3 error code to answer with (``SignatureDoesNotMatch``,
-    ``MalformedXML``, ...); the gateway's table gives its HTTP status.
+    ``MalformedXML``, ...); the gateway's table gives its HTTP status. ``headers`` are sent
+    with the error (a 304 carries the object's ``ETag`` and ``Last-Modified``).
     """
 
     def __init__(self, message: str, *, code: str, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.code = code
+        self.headers: list[tuple[str, str]] = []
 
 
 class ServeError(DomicileError):

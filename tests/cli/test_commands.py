@@ -53,6 +53,26 @@ def test_put_get_stat_where_ls_rm(deployment: Path, run: Run, tmp_path: Path) ->
     assert "error:" in gone.err
 
 
+def test_conditional_put(deployment: Path, run: Run, tmp_path: Path) -> None:
+    cfg = ("--config", str(deployment))
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"first")
+    made = run(*cfg, "--json", "put", str(src), "reports/once.txt", "--if-none-match")
+    assert made.code == 0, made.err
+    etag = made.json()["etag"]
+    src.write_bytes(b"second")
+    again = run(*cfg, "put", str(src), "reports/once.txt", "--if-none-match")
+    assert again.code == 9 and "exists already" in again.err
+    stale = run(*cfg, "put", str(src), "reports/once.txt", "--if-match", "0" * 32)
+    assert stale.code == 9
+    missing = run(*cfg, "put", str(src), "reports/absent.txt", "--if-match", etag)
+    assert missing.code == 4
+    assert run(*cfg, "put", str(src), "reports/once.txt", "--if-match", etag).code == 0
+    out = tmp_path / "out.txt"
+    assert run(*cfg, "get", "reports/once.txt", str(out)).code == 0
+    assert out.read_bytes() == b"second"
+
+
 def test_sites_and_policy_explain(deployment: Path, run: Run) -> None:
     cfg = ("--config", str(deployment))
     sites = run(*cfg, "--json", "sites").json()

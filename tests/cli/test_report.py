@@ -4,6 +4,7 @@ Chromium whose visible figures match the JSON."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -13,9 +14,14 @@ from typing import Any
 import pytest
 
 import domicile
-from domicile.engine.report_json import report_json
-from domicile.engine.worldmap import PALETTE
+from domicile.crypto import Keyring
+from domicile.engine import set_site_status
+from domicile.report import report_json
+from domicile.report.worldmap import NO_DATA, OCEAN, PALETTE, map_data
+from domicile.sites import LocalSite
+from tests import pngpixels
 from tests.cli.conftest import Run
+from tests.engine.conftest import make_deployment
 from tests.engine.report_seed import OBJECTS, seed
 from tests.pngpixels import colours
 
@@ -38,9 +44,26 @@ def test_text_report_leads_with_the_verdict(seeded: Path, run: Run) -> None:
     assert first < result.out.index("by country") < result.out.index("violations")
     for text in ("Singapore", "acme-cn", "draining", "audit chain: intact", "registry: version"):
         assert text in result.out
-    clean = run("--config", str(seeded), "report", "--bucket", "minutes")
+    assert "fewer readable copies" in result.out  # a violation and shortfalls: 13 wins
+    # No violation in "minutes", but the copy the seed lost leaves an object short: 14.
+    short = run("--config", str(seeded), "report", "--bucket", "minutes")
+    assert short.code == 14, short.err
+    assert "NOT COMPLIANT: 1 object has fewer readable copies than its policy requires" in (
+        " ".join(short.out.split())
+    )
+    assert "marked missing by verify" in short.out
+    assert "sovereign" in result.out and "allow EU" in result.out  # the policies' rules
+
+
+def test_a_clean_deployment_is_compliant(run: Run, tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    with domicile.open(path) as engine:
+        for key in ("a", "b"):
+            engine.put("docs", key, b"x" * 100)
+    clean = run("--config", str(path), "report")
     assert clean.code == 0, clean.err
     assert "COMPLIANT" in clean.out and "NOT COMPLIANT" not in clean.out
+    assert "every object has the readable copies its policy requires" in clean.out
 
 
 def test_json_report_is_the_engine_report(seeded: Path, run: Run, tmp_path: Path) -> None:
@@ -136,6 +159,19 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
         (f"{v['bucket']}/{v['key']}", v["version_id"], v["site"])
         for v in doc["compliance"]["violations"]
     ]
+    for table, unreadable in (("shortfalls", False), ("unreadable", True)):
+        rows = [r for r in page.tables.get(table, []) if r]
+        assert [(r["object"], r["version_id"], r["policy"]) for r in rows] == [
+            (f"{s['bucket']}/{s['key']}", s["version_id"], s["policy"])
+            for s in doc["compliance"]["shortfalls"]
+            if s["unreadable"] is unreadable
+        ], table
+    assert page.tables["shortfalls"]
+    buckets = [r for r in page.tables["buckets"] if r]
+    fingerprints = {p["name"]: p["fingerprint"] for p in doc["policies"]}
+    assert [(r["bucket"], r["policy"], r["fingerprint"]) for r in buckets] == [
+        (b["bucket"], b["policy"], fingerprints[b["policy"]]) for b in doc["buckets"]
+    ]
     counts = [r for r in page.tables["copy_counts"] if r]
     assert [(r["policy"], number(r["under"]), number(r["met"])) for r in counts] == [
         (c["policy"], c["under"], c["met"]) for c in doc["copy_counts"]
@@ -143,6 +179,8 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
     assert number(page.fields["objects"]) == doc["totals"]["objects"]
     assert number(page.fields["copies"]) == doc["totals"]["copies"]
     assert number(page.fields["violations"]) == len(doc["compliance"]["violations"])
+    assert number(page.fields["shortfalls"]) == len(doc["compliance"]["shortfalls"])
+    assert number(page.fields["unreadable"]) == doc["compliance"]["unreadable"]
     assert page.fields["deployment"] == doc["deployment"]
     assert page.fields["generated_at"] == embedded["generated_at"]
     assert page.fields["compliant"].startswith("NOT COMPLIANT")
@@ -186,6 +224,9 @@ def test_html_report_renders_offline_and_matches_the_json(
         assert needle not in html, needle
     doc = run("--config", str(seeded), "report", "--format", "json").json()
     check_visible_figures(html, doc)
+    swatches, labels = zip(*legend_items(html), strict=True)
+    assert len(labels) > 1 and len(set(labels)) == len(labels), labels
+    assert len(set(swatches)) == len(swatches)
 
     png = tmp_path / "report.png"
     screenshot(page, png, tmp_path / "profile")
@@ -198,3 +239,133 @@ def test_html_report_renders_offline_and_matches_the_json(
     top = PALETTE[-1]  # the map's top class
     darkest = (int(top[1:3], 16), int(top[3:5], 16), int(top[5:7], 16))
     assert seen[red] > 20_000 and seen[darkest] > 100
+
+
+FRANCE_ONLY = """
+[deployment]
+name = "paris"
+
+[sites.par]
+country = "FR"
+operator = "ovh-sas"
+provider = "ovhcloud"
+backend = { type = "local", path = "sites/par" }
+
+[policies.france]
+allow = ["FR"]
+copies = 1
+
+[buckets.dossiers]
+policy = "france"
+"""
+
+
+def legend_items(html: str) -> list[tuple[str, str]]:
+    """(swatch colour, label) of each class of the map's legend."""
+    found: list[tuple[str, str]] = re.findall(
+        r'<li data-class="\d+"><span class="swatch" style="background:([^"]+)"></span>([^<]*)</li>',
+        html,
+    )
+    return found
+
+
+def blob_path(root: Path, site: str, blob_id: str) -> tuple[str, ...]:
+    """Where a local site keeps ``blob_id``, relative to its folder."""
+    (found,) = [p for p in (root / "sites" / site).rglob(blob_id) if p.is_file()]
+    return found.relative_to(root / "sites" / site).parts
+
+
+def path_points(d: str) -> list[list[tuple[int, int]]]:
+    """The rings of SVG path data as written by tools/make_world_map.py (absolute move,
+    relative integer steps), in viewBox units."""
+    rings = []
+    for x0, y0, steps in re.findall(r"M(-?\d+) (-?\d+)l([^z]*)z", d):
+        x, y = int(x0), int(y0)
+        points = [(x, y)]
+        numbers = [int(n) for n in re.findall(r"-?\d+", steps)]
+        for dx, dy in zip(numbers[::2], numbers[1::2], strict=True):
+            x, y = x + dx, y + dy
+            points.append((x, y))
+        rings.append(points)
+    return rings
+
+
+def centre(points: list[tuple[int, int]]) -> tuple[float, float]:
+    return sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points)
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def test_copies_in_france_shade_metropolitan_france_not_french_guiana(
+    run: Run, tmp_path: Path
+) -> None:
+    LocalSite.create("par", tmp_path / "sites" / "par")
+    Keyring.create(tmp_path / "keyring.txt")
+    config = tmp_path / "domicile.toml"
+    config.write_text(FRANCE_ONLY)
+    with domicile.open(config) as engine:
+        engine.put("dossiers", "a", b"x" * 12_000_000)
+    page = tmp_path / "report.html"
+    assert run("--config", str(config), "report", "--format", "html", "-o", str(page)).code == 0
+    html = page.read_text("utf-8")
+    labels = legend_items(html)
+    assert [text for _, text in labels] == ["10 MiB to 20 MiB"]
+
+    png = tmp_path / "report.png"
+    screenshot(page, png, tmp_path / "profile")
+    width, _, pixels = pngpixels.pixels(png)
+    at = {(i % width, i // width): c for i, c in enumerate(pixels)}
+    # The globe's ocean fill gives where the map's viewBox (0..width units) landed.
+    ocean = [xy for xy, c in at.items() if c == rgb(OCEAN)]
+    left, right = min(x for x, _ in ocean), max(x for x, _ in ocean)
+    top = min(y for _, y in ocean)
+    data = map_data()
+    scale = (right - left + 1) / data.width
+
+    def pixel(point: tuple[float, float]) -> tuple[int, int, int]:
+        return at[(round(left + point[0] * scale), round(top + point[1] * scale))]
+
+    # French Guiana: the ring drawn in South America, whether the data files it under FR
+    # (Natural Earth) or under its own ISO code GF.
+    rings = path_points(data.countries["FR"]) + path_points(data.countries.get("GF", ""))
+    (guiana,) = [r for r in rings if centre(r)[0] < 800]
+    mainland = max(rings, key=len)
+    shaded = rgb(labels[0][0])
+    assert pixel(centre(mainland)) == shaded
+    assert pixel(centre(guiana)) == rgb(NO_DATA)
+    assert pixel(centre(max(path_points(data.countries["BR"]), key=len))) == rgb(NO_DATA)
+
+
+def test_names_print_as_written_never_as_markup(run: Run, tmp_path: Path) -> None:
+    path = make_deployment(tmp_path)
+    key = "[bold red]x[/] [link=file:///]y"
+    with domicile.open(path) as engine:
+        engine.put("docs", key, b"z" * 100)
+    set_site_status(path, "de", "suspended")  # the object is now short of copies: listed
+    result = run("--config", str(path), "report")
+    assert result.code == 14, result.err
+    assert f"docs/{key}" in " ".join(result.out.split())
+    assert "unreadable objects" not in result.out  # its copy on fr is still readable
+
+    # Its other copy lost too, and found so by verify: the object is unreadable, listed
+    # in a section of its own, in text and HTML.
+    with domicile.open(path) as engine:
+        version = engine.context.catalog.current_version("docs", key)
+        (segment,) = engine.context.catalog.segments(version.version_id)
+        (tmp_path / "sites" / "fr").joinpath(*blob_path(tmp_path, "fr", segment.blob_id)).unlink()
+        engine.verify(bucket="docs")
+    result = run("--config", str(path), "report")
+    assert result.code == 14 and "1 object has no readable copy" in " ".join(result.out.split())
+    assert result.out.index("unreadable objects") < result.out.index("why the copies")
+    page = tmp_path / "r.html"
+    assert run("--config", str(path), "report", "--format", "html", "-o", str(page)).code == 14
+    tables = Tables()
+    tables.feed(page.read_text("utf-8"))
+    (row,) = [r for r in tables.tables["unreadable"] if r]
+    assert (row["object"], row["readable"]) == (f"docs/{key}", "none")
+    assert set(row["uncounted"].split("; ")) == {
+        "fr: marked missing by verify",
+        "de: site suspended",
+    }

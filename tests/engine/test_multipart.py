@@ -24,7 +24,7 @@ from domicile.errors import (
 from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 
 MiB = 1024 * 1024
-META = ObjectMeta(content_type="text/x-parts", user={"who": "test"})
+META = ObjectMeta(content_type="text/x-parts", user={"who": "test"}, content_language="fr, de")
 
 
 def _blob_ids(root: Path, site: str) -> set[str]:
@@ -152,8 +152,12 @@ def test_completion_errors(engine: domicile.Domicile) -> None:
         engine.complete_multipart("docs", "k", "0" * 32, [(2, last.etag)])
     info = engine.complete_multipart("docs", "k", uid, [(2, last.etag.upper())])
     assert engine.get("docs", "k").read() == b"last" and info.size == 4
-    with pytest.raises(UploadNotFound):  # a second completion
-        engine.complete_multipart("docs", "k", uid, [(2, last.etag)])
+    again = engine.complete_multipart("docs", "k", uid, [(2, f'"{last.etag}"')])  # a retry
+    assert (again.etag, again.version_id, again.size) == (info.etag, info.version_id, 4)
+    with pytest.raises(UploadNotFound):  # a second completion with other parts
+        engine.complete_multipart("docs", "k", uid, [(1, small.etag), (2, last.etag)])
+    with pytest.raises(UploadNotFound):  # nor as another key's
+        engine.complete_multipart("docs", "k2", uid, [(2, last.etag)])
 
 
 def test_a_client_gone_mid_part_leaves_no_part_and_no_blob(
@@ -247,6 +251,7 @@ def test_rebuild_recovers_a_multipart_object(tmp_path: Path) -> None:
         report = engine.rebuild_catalog()
         assert report.versions == 1 and not report.problems
         assert engine.head("docs", "mp") == info
+        assert info.part_sizes == (MIN_PART_SIZE, 3) and info.meta.content_language == "fr, de"
         assert engine.get("docs", "mp").read() == body
 
 

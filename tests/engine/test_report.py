@@ -15,12 +15,11 @@ import pytest
 
 import domicile
 from domicile.catalog import Placement, Version
-from domicile.engine.report import Report, Tally
-from domicile.engine.report_facts import Verification, verification
-from domicile.engine.report_json import report_json
+from domicile.engine.facts import Report, Tally, Verification, verification
 from domicile.errors import BucketNotFound
 from domicile.policy import countries, subject_to
 from domicile.policy.registry import load_registry
+from domicile.report import report_json
 from tests.engine.report_seed import OBJECTS, buckets_of, seed
 
 Copy = tuple[Version, Placement]
@@ -137,6 +136,43 @@ def test_copy_counts_states_and_verification(seeded: Path) -> None:
     assert min(verified) < max(verified)  # the copies of "minutes" were verified later
 
 
+def test_shortfalls_count_readable_copies_on_allowed_sites(seeded: Path) -> None:
+    with domicile.open(seeded) as engine:
+        report = engine.report()
+        versions, held = copies(engine, list(buckets_of(None)))
+        statuses = {s: spec.status.value for s, spec in engine.context.world.sites.items()}
+        faults = engine.context.catalog.open_faults()
+    policy_of = {"records": "sovereign", "ledger": "sovereign", "minutes": "global"}
+    failed = {(f.version_id, f.site_id): f.seen_at for f in faults}
+    assert len(failed) == 1  # verify's record of the lost copy
+
+    def readable(p: Placement) -> bool:
+        after = failed.get((p.version_id, p.site_id), 0.0) > (p.verified_at or 0.0)
+        return p.state == "ok" and statuses[p.site_id] in ("active", "draining") and not after
+
+    def allowed(v: Version, p: Placement) -> bool:
+        return not (p.site_id == "fra" and policy_of[v.bucket] == "sovereign")
+
+    want = {}
+    for v in versions:
+        mine = [p for w, p in held if w.version_id == v.version_id]
+        n = sum(readable(p) and allowed(v, p) for p in mine)
+        elsewhere = sum(readable(p) and not allowed(v, p) for p in mine)
+        if n < 2:
+            want[v.version_id] = (v.bucket, n, elsewhere)
+    got = {s.version_id: (s.bucket, s.readable, s.readable_elsewhere) for s in report.shortfalls}
+    assert got == want
+    assert {b for b, _, _ in got.values()} == {"records", "ledger", "minutes"}
+    lost = [s for s in report.shortfalls if s.bucket == "minutes"]
+    assert len(lost) == 1 and [u.why for u in lost[0].uncounted] == ["marked missing by verify"]
+    on_fra = [s for s in report.shortfalls if s.bucket != "minutes"]
+    assert all(
+        ("fra", "on a site the policy refuses") in {(u.site_id, u.why) for u in s.uncounted}
+        for s in on_fra
+    )
+    assert not report.unreadable  # every object still has a readable copy somewhere
+
+
 def test_copies_never_verified_are_counted_apart() -> None:
     summary = verification([None, 5.0, None, 2.5])
     assert (summary.copies, summary.never, summary.oldest, summary.newest) == (4, 2, 2.5, 5.0)
@@ -159,9 +195,30 @@ def test_a_tenant_or_a_bucket_scopes_every_figure(seeded: Path) -> None:
         Counter(p.site_id for _, p in bank_held)
     )
     assert minutes.scope == minutes.scope.__class__("bucket", "minutes", ("minutes",))
-    assert minutes.compliant and minutes.objects == len(OBJECTS["minutes"])
+    assert not minutes.violations and minutes.objects == len(OBJECTS["minutes"])
+    # The one copy the seed lost leaves its object short of readable copies.
+    assert not minutes.compliant and len(minutes.shortfalls) == 1
     assert minutes.copies == len(minutes_held)
     assert [c.policy for c in minutes.copy_counts] == ["global"]
+
+
+def test_each_site_names_the_definition_the_audit_log_recorded(seeded: Path) -> None:
+    with domicile.open(seeded) as engine:
+        report = engine.report()
+        newest = {
+            r.sites[0]: r.detail["fingerprint"]
+            for r in engine.audit.records()
+            if r.action in ("site_added", "site_change")
+        }
+    assert {s.id: s.fingerprint for s in report.by_site} == newest
+    # The seed handed fra to another operator: its definition changed once since added.
+    with domicile.open(seeded) as engine:
+        fra = [r for r in engine.audit.records() if r.sites == ("fra",) and "site" in r.action]
+    assert [r.action for r in fra] == ["site_added", "site_change"]
+    assert fra[-1].detail["changes"] == (
+        "operator acme-de -> acme-cn; operator_chain +acme-cn (CN) -acme-de (DE); "
+        "subject_to +CN -DE"
+    )
 
 
 def test_chain_status_and_registry(seeded: Path, tmp_path: Path) -> None:
@@ -197,7 +254,7 @@ def test_the_json_document_mirrors_the_report(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
         report: Report = engine.report()
     doc = json.loads(json.dumps(report_json(report)))
-    assert doc["schema"] == "domicile-report" and doc["version"] == 1
+    assert doc["schema"] == "domicile-report" and doc["version"] == 2
     assert doc["totals"] == {
         "objects": report.objects,
         "bytes": report.bytes,

@@ -117,10 +117,12 @@ def run_gateway(
     extra_sites: tuple[str, ...] = (),
     deployment_extra: str = "",
     sweeps: bool = True,
+    tenants: str = TENANTS,
 ) -> Iterator[Live]:
     """Serve a fresh deployment under ``root``; ``gateway`` and ``deployment_extra`` add
     keys to ``[gateway]`` and ``[deployment]``, ``extra`` configuration (sites, policies)
-    whose local folders ``extra_sites`` names; ``sweeps`` as for :class:`Gateway`."""
+    whose local folders ``extra_sites`` names; ``sweeps`` as for :class:`Gateway`; ``tenants``
+    the ``[tenants.*]`` tables (acme and globex by default)."""
     root.mkdir(parents=True, exist_ok=True)
     for site in extra_sites:
         LocalSite.create(site, root / "sites" / site)
@@ -132,7 +134,7 @@ def run_gateway(
         cert, key = self_signed(root)
         lines += [f'tls_cert = "{cert.name}"', f'tls_key = "{key.name}"']
     text = path.read_text().replace("[deployment]\n", f"[deployment]\n{deployment_extra}\n", 1)
-    path.write_text(text + "\n[gateway]\n" + "\n".join(lines) + "\n" + TENANTS)
+    path.write_text(text + "\n[gateway]\n" + "\n".join(lines) + "\n" + tenants)
     engine = domicile.open(path)
     app = Gateway(engine, sweeps=sweeps)
     background = BackgroundServer(Server(app))

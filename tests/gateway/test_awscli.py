@@ -264,3 +264,25 @@ def test_killed_multipart_upload_leaves_nothing_after_the_sweep(
     assert live.engine.sweep_uploads(older_than=0) == 1
     assert "Uploads" not in client.list_multipart_uploads(Bucket=bucket)
     assert {site: blob_files(live.root, site) for site in c.SITES} == before
+
+
+def test_list_object_versions_then_delete_them_empties_the_bucket(
+    aws: Aws, live: Live, bucket: str
+) -> None:
+    """The aws CLI's way to empty a bucket: list-object-versions (paginated by the CLI),
+    then delete-objects with each key and VersionId, then rb."""
+    s3 = live.client()
+    for i in range(5):
+        s3.put_object(Bucket=bucket, Key=f"dir/{i}", Body=b"x")
+    listed = aws.api(
+        "list-object-versions", "--bucket", bucket, "--page-size", "2",
+        "--query", "{Objects: Versions[].{Key: Key, VersionId: VersionId}}",
+    )  # fmt: skip
+    assert listed["Objects"] == [{"Key": f"dir/{i}", "VersionId": "null"} for i in range(5)]
+    done = aws.api("delete-objects", "--bucket", bucket, "--delete", json.dumps(listed))
+    assert sorted(d["Key"] for d in done["Deleted"]) == [f"dir/{i}" for i in range(5)]
+    assert "Errors" not in done
+    assert aws.api("list-object-versions", "--bucket", bucket).get("Versions") is None
+    aws("s3", "rb", f"s3://{bucket}")
+    with pytest.raises(BucketNotFound):
+        live.engine.bucket(bucket)

@@ -158,3 +158,27 @@ def test_wrong_credentials_get_the_s3_error(
     assert "SignatureDoesNotMatch" in rclone("lsf", f"gw:{bucket}", env=wrong, ok=False).stderr
     unknown = c.rclone_env(live, tmp_path / "b", access_key_id="AKIDNOBODY")
     assert "InvalidAccessKeyId" in rclone("lsf", f"gw:{bucket}", env=unknown, ok=False).stderr
+
+
+def test_versions_listing_and_purge(
+    rclone: Rclone, live: Live, bucket: str, tmp_path: Path
+) -> None:
+    """``--s3-versions`` lists through ListObjectVersions: each object once, under its own
+    name (a latest version has no version suffix); ``purge`` then removes the bucket."""
+    src = tmp_path / "src"
+    tree = c.make_tree(src)
+    rclone("copy", str(src), f"gw:{bucket}/v")
+    assert rclone.files(f"gw:{bucket}/v") == sorted(tree)
+    listed = rclone("lsf", "-R", "--files-only", "--s3-versions", f"gw:{bucket}/v").stdout
+    assert sorted(listed.splitlines()) == sorted(tree)
+    served = [
+        sample
+        for metric in live.gateway.metrics.registry.collect()
+        if metric.name == "domicile_s3_requests"
+        for sample in metric.samples
+        if sample.labels.get("operation") == "ListObjectVersions"
+    ]
+    assert served and all(s.labels["status"] == "200" for s in served)
+    rclone("purge", f"gw:{bucket}")
+    with pytest.raises(BucketNotFound):
+        live.engine.bucket(bucket)

@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -305,6 +308,21 @@ def test_presigned_missing_parameter_and_both_mechanisms() -> None:
     assert _code(both) == "InvalidRequest"
     token = replace(req, query=[*req.query, ("X-Amz-Security-Token", "t")])
     assert _code(token) == "InvalidToken"
+
+
+def test_a_session_token_on_a_header_signed_request_is_refused() -> None:
+    """botocore signs ``x-amz-security-token`` with temporary credentials: the gateway
+    issues no session token, so it refuses the request instead of ignoring the token."""
+    request = AWSRequest("GET", f"{ENDPOINT}/bucket/key", headers={})
+    S3SigV4Auth(Credentials(ACCESS_KEY, SECRET, "session-token"), "s3", "us-east-1").add_auth(
+        request
+    )
+    prepared = request.prepare()
+    assert prepared.headers["X-Amz-Security-Token"] == "session-token"
+    req = from_url("GET", prepared.url, dict(prepared.headers.items()))
+    assert _code(req) == "InvalidToken"
+    # Without the token the same signature scheme is accepted: only the token is refused.
+    assert botocore_signed("GET", f"{ENDPOINT}/bucket/key").verify().tenant == TENANT
 
 
 def test_sigv2_presigned_url_is_refused_clearly() -> None:

@@ -67,6 +67,14 @@ def failing_chunks(good: bytes, pieces: int = 4) -> Iterator[bytes]:
     raise Boom("the client went away")
 
 
+def _race_writer(
+    site: Site, blob_id: str, n: int, barrier: threading.Barrier, won: list[int]
+) -> None:
+    barrier.wait()
+    if site.put_once(blob_id, f"writer {n}".encode()):
+        won.append(n)
+
+
 class SiteConformance:
     """The cases; subclasses provide the ``site`` fixture."""
 
@@ -293,6 +301,55 @@ class SiteConformance:
         assert read(site, blob_id) == b"long"
         with pytest.raises(InvalidName):
             site.head("a" * 129)
+
+    # --- write-once puts (evidence blobs) ---------------------------------------------------
+
+    def test_put_once_writes_an_absent_blob(self, site: Site) -> None:
+        assert site.put_once("ckpt-1", b"first") is True
+        assert read(site, "ckpt-1") == b"first"
+        assert [i.blob_id for i in site.list("ckpt-")] == ["ckpt-1"]
+
+    def test_put_once_never_replaces(self, site: Site) -> None:
+        site.put("ckpt-2", [b"signed"])
+        assert site.put_once("ckpt-2", b"forged") is False
+        assert site.put_once("ckpt-3", b"one") is True
+        assert site.put_once("ckpt-3", b"two") is False
+        assert read(site, "ckpt-2") == b"signed" and read(site, "ckpt-3") == b"one"
+
+    def test_put_once_after_delete_writes_again(self, site: Site) -> None:
+        assert site.put_once("ckpt-4", b"a") is True
+        site.delete("ckpt-4")
+        assert site.put_once("ckpt-4", b"b") is True
+        assert read(site, "ckpt-4") == b"b"
+
+    @pytest.mark.parametrize("bad", HOSTILE_IDS)
+    def test_put_once_refuses_hostile_ids(self, site: Site, bad: str) -> None:
+        with pytest.raises(InvalidName):
+            site.put_once(bad, b"x")
+
+    def exclusive_under_race(self, site: Site) -> bool:
+        """Whether two writers racing ``put_once`` on one id are decided atomically: true of
+        every site but an S3 server whose ``If-None-Match`` check is not atomic."""
+        del site
+        return True
+
+    def test_put_once_race_has_one_winner(self, site: Site) -> None:
+        if not self.exclusive_under_race(site):
+            pytest.skip("this server's If-None-Match is not atomic under racing writers")
+        for round_ in range(5):
+            blob_id = f"ckpt-race-{round_}"
+            won: list[int] = []
+            barrier = threading.Barrier(6)
+            threads = [
+                threading.Thread(target=_race_writer, args=(site, blob_id, n, barrier, won))
+                for n in range(6)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(won) == 1, won
+            assert read(site, blob_id) == f"writer {won[0]}".encode()
 
     # --- concurrency ----------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ the catalog and on the sites, and calls in here to build and verify them.
 - Verification: :func:`verify_chain` -> :class:`ChainReport` of :class:`Problem`
   (:class:`ProblemKind`).
 - Export: :func:`export_lines`, :func:`parse_lines` (JSON Lines).
+- Site evidence: :func:`weigh` the checkpoint files read from the sites (:class:`SiteFile`)
+  against each other and the catalog's; :func:`with_findings` merges them into a report.
 
 Formats are spelled out byte for byte in ``docs/audit.md``.
 """
@@ -26,6 +28,7 @@ from domicile.audit.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from domicile.audit.evidence import Evidence, SiteFile, weigh
 from domicile.audit.export import export_lines, parse_lines
 from domicile.audit.keys import (
     AuditKey,
@@ -37,7 +40,7 @@ from domicile.audit.keys import (
     save_private_key,
 )
 from domicile.audit.record import FORMAT_VERSION, ZERO, Record, Scalar, canonical_bytes
-from domicile.audit.verify import ChainReport, Problem, ProblemKind, verify_chain
+from domicile.audit.verify import ChainReport, Problem, ProblemKind, verify_chain, with_findings
 
 __all__ = [
     "CHECKPOINT_DOMAIN",
@@ -49,11 +52,13 @@ __all__ = [
     "Checkpoint",
     "CheckpointPolicy",
     "Clock",
+    "Evidence",
     "Head",
     "Problem",
     "ProblemKind",
     "Record",
     "Scalar",
+    "SiteFile",
     "canonical_bytes",
     "checkpoint_message",
     "export_lines",
@@ -68,4 +73,6 @@ __all__ = [
     "verify_chain",
     "verify_checkpoint",
     "wall_clock_us",
+    "weigh",
+    "with_findings",
 ]

@@ -6,7 +6,10 @@ An export is UTF-8 text, one JSON object per line, each with a ``"type"``:
 - ``{"type":"record", ...}``: the record's body (see :mod:`domicile.audit.record`) plus
   ``type``. Dropping ``type`` gives back exactly the body that is hashed; no hash is
   stored, the verifier recomputes them all;
-- ``{"type":"checkpoint","seq":...,"head":...,"time":...,"key_id":...,"signature":...}``.
+- ``{"type":"checkpoint","seq":...,"head":...,"time":...,"key_id":...,"signature":...}``;
+- ``{"type":"tree","note":"<signed tree checkpoint note, with its cosignatures>"}``: the
+  transparency-log checkpoints (docs/transparency.md), checked by
+  :func:`domicile.audit.proofs.verify_tree_notes` against the records.
 
 Each line is canonical JSON, except that U+0085, U+2028 and U+2029 are written as
 ``\\u`` escapes so that no splitter breaks a line inside a string; an export of the same
@@ -28,14 +31,19 @@ EXPORT_FORMAT = "domicile-audit-export"
 EXPORT_VERSION = 1
 
 
-def export_lines(records: Iterable[Record], checkpoints: Iterable[Checkpoint]) -> Iterator[str]:
-    """Yield the header, then every record, then every checkpoint: one line each, with
-    no trailing newline (the caller joins them with ``"\\n"``)."""
+def export_lines(
+    records: Iterable[Record], checkpoints: Iterable[Checkpoint], trees: Iterable[str] = ()
+) -> Iterator[str]:
+    """Yield the header, then every record, then every checkpoint, then every tree
+    checkpoint note: one line each, with no trailing newline (the caller joins them with
+    ``"\\n"``)."""
     yield _line({"type": "header", "format": EXPORT_FORMAT, "version": EXPORT_VERSION})
     for record in records:
         yield _line({"type": "record", **record.body()})
     for cp in checkpoints:
         yield _line({"type": "checkpoint", **cp.to_dict()})
+    for note in trees:
+        yield _line({"type": "tree", "note": note})
 
 
 # Characters that str.splitlines() treats as line ends but JSON leaves unescaped.
@@ -47,6 +55,15 @@ def _line(obj: dict[str, Any]) -> str:
 
 
 def parse_lines(lines: Iterable[str | bytes]) -> tuple[list[Record], list[Checkpoint]]:
+    """The records and checkpoints of an export (see :func:`parse_export`, which also
+    returns its tree checkpoint notes)."""
+    records, checkpoints, _ = parse_export(lines)
+    return records, checkpoints
+
+
+def parse_export(
+    lines: Iterable[str | bytes],
+) -> tuple[list[Record], list[Checkpoint], list[str]]:
     """Parse an export (any iterable of lines, e.g. an open file) in the order given.
 
     Blank lines are skipped. A malformed line raises :class:`AuditFormatError` naming its
@@ -56,6 +73,7 @@ def parse_lines(lines: Iterable[str | bytes]) -> tuple[list[Record], list[Checkp
     """
     records: list[Record] = []
     checkpoints: list[Checkpoint] = []
+    trees: list[str] = []
     for number, raw in enumerate(lines, start=1):
         text = _decode(raw, number)
         if not text.strip():
@@ -67,6 +85,10 @@ def parse_lines(lines: Iterable[str | bytes]) -> tuple[list[Record], list[Checkp
                 records.append(Record.from_body(obj))
             elif kind == "checkpoint":
                 checkpoints.append(Checkpoint.from_dict(obj))
+            elif kind == "tree":
+                if set(obj) != {"note"} or not isinstance(obj["note"], str):
+                    raise AuditFormatError("a tree line holds one note (a string)")
+                trees.append(obj["note"])
             elif kind == "header":
                 _check_header(obj)
             else:
@@ -77,7 +99,7 @@ def parse_lines(lines: Iterable[str | bytes]) -> tuple[list[Record], list[Checkp
                 hint="the export was edited or truncated mid-line; export it again",
                 line=number,
             ) from exc
-    return records, checkpoints
+    return records, checkpoints, trees
 
 
 def _decode(raw: str | bytes, number: int) -> str:

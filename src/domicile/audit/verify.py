@@ -21,6 +21,11 @@ every :class:`Problem` with the seq it is located at. How each kind is found:
   consistently) differs from what the audit key signed.
 - ``bad-signature``: a checkpoint whose signature does not verify with the public key, or
   that names another key; it is ignored by every other check.
+- ``head-mismatch``: the record at the seq of the head the caller expects
+  (``expected=Head(seq, hash)``, e.g. ``--expect-head`` of an auditor) has another hash;
+  records ending before that seq are ``truncated``.
+- ``forked`` (found by :mod:`domicile.audit.evidence`, merged with :func:`with_findings`):
+  two validly signed checkpoints for one seq name different heads.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class ProblemKind(StrEnum):
     TRUNCATED = "truncated"
     BAD_SIGNATURE = "bad-signature"
     CHECKPOINT_MISMATCH = "checkpoint-mismatch"
+    HEAD_MISMATCH = "head-mismatch"
+    FORKED = "forked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +75,9 @@ class ChainReport:
     ``records`` counts the distinct seqs examined; ``head`` is the last of them (None if
     there were none); ``problems`` is sorted by seq; ``latest_checkpoint`` is the
     highest-seq checkpoint whose signature verifies and whose head matches the record at its
-    seq; ``unsigned`` counts the records after it, which no signature covers yet.
+    seq; ``unsigned`` counts the records after it, which no signature covers yet;
+    ``notices`` are findings that are not tampering (e.g. a site lacking checkpoints that
+    other sites hold), for the reader.
     """
 
     ok: bool
@@ -77,6 +86,7 @@ class ChainReport:
     problems: tuple[Problem, ...]
     latest_checkpoint: Checkpoint | None
     unsigned: int
+    notices: tuple[str, ...] = ()
 
     @property
     def first_problem(self) -> Problem | None:
@@ -93,12 +103,15 @@ def verify_chain(
     public_key: Ed25519PublicKey,
     *,
     expected_head: Checkpoint | None = None,
+    expected: Head | None = None,
 ) -> ChainReport:
     """Recompute the chain from seq 1 and check every checkpoint against it.
 
     ``records`` in the order stored or exported; ``checkpoints`` from the catalog or the
     export; ``expected_head`` the latest checkpoint found on the sites (it counts as one
-    more checkpoint, so a truncated catalog or export is caught against it).
+    more checkpoint, so a truncated catalog or export is caught against it); ``expected``
+    an unsigned head the caller vouches for (``SEQ:HASH`` noted by an auditor): records
+    ending before its seq are ``truncated``, another hash at its seq is ``head-mismatch``.
     """
     given = list(records)
     problems: list[Problem] = []
@@ -119,6 +132,8 @@ def verify_chain(
             )
         )
     problems += _link_problems(chosen, valid)
+    if expected is not None and expected.seq >= 1:
+        problems += _expected_problems(chosen, last, expected)
     matching = [cp for cp in valid if cp.seq in chosen and chosen[cp.seq].hash == cp.head_hash]
     latest = max(matching, key=lambda cp: cp.seq, default=None)
     problems.sort(key=lambda p: (p.seq, _KIND_ORDER[p.kind]))
@@ -130,6 +145,45 @@ def verify_chain(
         latest_checkpoint=latest,
         unsigned=last - (latest.seq if latest else 0),
     )
+
+
+def with_findings(
+    report: ChainReport, problems: Iterable[Problem], notices: Iterable[str] = ()
+) -> ChainReport:
+    """``report`` with more ``problems`` (e.g. from the sites' checkpoints) and ``notices``."""
+    merged = sorted([*report.problems, *problems], key=lambda p: (p.seq, _KIND_ORDER[p.kind]))
+    return ChainReport(
+        ok=not merged,
+        records=report.records,
+        head=report.head,
+        problems=tuple(merged),
+        latest_checkpoint=report.latest_checkpoint,
+        unsigned=report.unsigned,
+        notices=(*report.notices, *notices),
+    )
+
+
+def _expected_problems(chosen: dict[int, Record], last: int, expected: Head) -> list[Problem]:
+    if expected.seq > last:
+        return [
+            Problem(
+                last + 1,
+                ProblemKind.TRUNCATED,
+                f"records end at seq {last} but the expected head is at seq {expected.seq}: "
+                f"records {last + 1}..{expected.seq} (at least) were removed",
+            )
+        ]
+    found = chosen.get(expected.seq)
+    if found is None or found.hash == expected.hash:
+        return []  # a missing record is reported as removed already
+    return [
+        Problem(
+            expected.seq,
+            ProblemKind.HEAD_MISMATCH,
+            f"record {expected.seq} has hash {found.hash}, not the expected {expected.hash}: "
+            f"it, or a record before it, differs from the history you expected",
+        )
+    ]
 
 
 def _check_signatures(

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 from domicile.catalog.records import (
     Bucket,
     BucketStats,
+    CompletedUpload,
+    Expect,
     Fault,
     GarbageItem,
     Job,
@@ -74,12 +76,19 @@ class Catalog(Protocol):
         placements: Sequence[Placement],
         *,
         audit: AuditBuilder | None = None,
+        expect: Expect | None = None,
     ) -> Version | None:
         """Make ``version`` (its ``state`` ignored) the current version of its key, with its
         segments and placements, in one transaction. The version it replaces, if any, is
         forgotten and all its blobs (segments and manifest, on each of its sites) queued as
         garbage; it is returned for the audit trail. ``audit`` appends the event's audit
-        records in the same transaction. BucketNotFound if the bucket is gone."""
+        records in the same transaction. BucketNotFound if the bucket is gone.
+
+        ``expect`` makes the commit conditional, decided in the same transaction (a
+        compare-and-set: of two writers expecting the key absent, exactly one commits):
+        PreconditionFailed when the current version is not what it says, ObjectNotFound
+        when it expects an ETag and there is no current version; nothing is written then,
+        and the caller owns the blobs it wrote."""
         ...
 
     def current_version(self, bucket: str, key: str) -> Version:
@@ -167,12 +176,25 @@ class Catalog(Protocol):
         placements: Sequence[Placement],
         *,
         audit: AuditBuilder | None = None,
+        expect: Expect | None = None,
+        listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
-        """``commit_version`` for the object an upload assembled, in one transaction that
-        also forgets the upload and its parts and queues the blobs of parts ``segments``
-        do not use. UploadNotFound if the upload is gone or is for another bucket/key;
-        InvalidPart if a segment's blob is no longer one of the upload's (its part was
-        replaced meanwhile). Returns the version replaced, as ``commit_version`` does."""
+        """``commit_version`` (``expect`` included) for the object an upload assembled, in
+        one transaction that also forgets the upload and its parts, queues the blobs of
+        parts ``segments`` do not use, and remembers the upload as completed with the
+        ``listed`` ``(part number, ETag)`` (``completed_upload``). UploadNotFound if the
+        upload is gone or is for another bucket/key; InvalidPart if a segment's blob is no
+        longer one of the upload's (its part was replaced meanwhile). Returns the version
+        replaced, as ``commit_version`` does."""
+        ...
+
+    def completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        """The upload ``upload_id`` as it was completed, or None (never completed, or
+        forgotten since)."""
+        ...
+
+    def forget_completed_uploads(self, before: float) -> int:
+        """Forget the uploads completed before ``before`` (epoch seconds); how many."""
         ...
 
     def abort_upload(self, upload_id: str, *, audit: AuditBuilder | None = None) -> Upload:
@@ -265,6 +287,24 @@ class Catalog(Protocol):
 
     def add_audit_checkpoint(self, seq: int, body: str) -> None:
         """Store a checkpoint; idempotent per ``seq``."""
+        ...
+
+    def put_tree_checkpoint(self, size: int, note: str, nodes: str) -> None:
+        """Store the transparency-log checkpoint of tree ``size`` (replacing the note of
+        that size: it gains cosignatures as witnesses answer)."""
+        ...
+
+    def tree_checkpoints(
+        self, *, newest: int | None = None, at: int | None = None
+    ) -> list[tuple[int, str, str]]:
+        """Stored tree checkpoints ``(size, note, nodes)`` by size; ``newest``: only the
+        last that many; ``at``: only the one of that size."""
+        ...
+
+    def restore_audit(self, rows: Sequence[tuple[int, str, str]]) -> int:
+        """Insert ``(seq, hash, body)`` records restored from the sites, in one transaction;
+        a seq already stored with the same hash is skipped, with another hash it is a
+        CatalogError (nothing inserted). Returns how many were inserted."""
         ...
 
     def audit_checkpoints(self) -> list[str]: ...

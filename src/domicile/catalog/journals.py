@@ -16,6 +16,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import Job
+from domicile.errors import CatalogError
 
 
 class Journals:
@@ -89,6 +90,54 @@ class Journals:
             ).first()
             if exists is None:
                 conn.execute(sa.insert(t.audit_checkpoints).values(seq=seq, body=body))
+
+    def put_tree_checkpoint(self, size: int, note: str, nodes: str) -> None:
+        """Store (or replace the note of) the tree checkpoint of ``size``."""
+        c = t.audit_tree.c
+        with self._db.write() as conn:
+            done = conn.execute(
+                sa.update(t.audit_tree).where(c.size == size).values(note=note, nodes=nodes)
+            )
+            if done.rowcount == 0:
+                conn.execute(sa.insert(t.audit_tree).values(size=size, note=note, nodes=nodes))
+
+    def tree_checkpoints(
+        self, *, newest: int | None = None, at: int | None = None
+    ) -> list[tuple[int, str, str]]:
+        c = t.audit_tree.c
+        query = sa.select(c.size, c.note, c.nodes).order_by(c.size.desc())
+        if at is not None:
+            query = query.where(c.size == at)
+        if newest is not None:
+            query = query.limit(newest)
+        with self._db.read() as conn:
+            return sorted((int(s), n, d) for s, n, d in conn.execute(query))
+
+    def restore_audit(self, rows: Sequence[tuple[int, str, str]]) -> int:
+        """Insert restored records; skip identical ones, refuse conflicting ones."""
+        if not rows:
+            return 0
+        c = t.audit_records.c
+        seqs = [seq for seq, _, _ in rows]
+        with self._db.write() as conn:
+            stored = dict(
+                conn.execute(
+                    sa.select(c.seq, c.hash).where(c.seq.between(min(seqs), max(seqs)))
+                ).all()
+            )
+            fresh = []
+            for seq, digest, body in rows:
+                if seq in stored:
+                    if stored[seq] != digest:
+                        raise CatalogError(
+                            f"audit record {seq} in the catalog differs from the one restored",
+                            hint="restore into a new, empty catalog",
+                        )
+                    continue
+                fresh.append({"seq": seq, "hash": digest, "body": body})
+            if fresh:
+                conn.execute(sa.insert(t.audit_records), fresh)
+            return len(fresh)
 
     def audit_checkpoints(self) -> list[str]:
         query = sa.select(t.audit_checkpoints.c.body).order_by(t.audit_checkpoints.c.seq)

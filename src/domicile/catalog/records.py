@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from domicile.errors import ObjectNotFound, PreconditionFailed
+
 #: Placement states: the copy is good, known to be missing, or known to be corrupt.
 PLACEMENT_STATES = ("ok", "missing", "corrupt")
 #: Fault kinds recorded on reads and verification.
@@ -28,7 +30,9 @@ class Version:
 
     ``checksums`` are the named checksums stored with it (name -> encoded value, the
     engine's to interpret), ``checksum_type`` says what they cover (``full_object``: the
-    whole plaintext; ``composite``: the parts' checksums); both empty when none was given."""
+    whole plaintext; ``composite``: the parts' checksums); both empty when none was given.
+    ``part_sizes``: the size of each part of a multipart upload, in order (empty for a
+    version written whole)."""
 
     version_id: str
     bucket: str
@@ -46,6 +50,64 @@ class Version:
     manifest_blob_id: str = ""
     checksums: Mapping[str, str] = field(default_factory=dict)
     checksum_type: str | None = None
+    content_language: str | None = None
+    part_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What a conditional write expects of its key's current version, checked in the
+    transaction that commits it: none at all (``absent``, S3's ``If-None-Match: *``), or
+    one whose ETag is ``etag`` (S3's ``If-Match``; ``*``: any current version)."""
+
+    absent: bool = False
+    etag: str | None = None
+
+    def check(self, current: Version | None, bucket: str, key: str) -> None:
+        """Raise unless ``current`` (the key's current version, or None) is what this
+        expects: ObjectNotFound when a version is expected and there is none (S3 answers
+        a conditional write on a missing key with NoSuchKey), else PreconditionFailed."""
+        if self.etag is not None:
+            if current is None:
+                raise ObjectNotFound(
+                    f"no object {key!r} in bucket {bucket!r} to compare If-Match with",
+                    hint="write without If-Match to create the object",
+                    bucket=bucket,
+                    key=key,
+                )
+            wanted = self.etag.strip().removeprefix("W/").strip('"')
+            if wanted not in ("*", current.etag):
+                raise PreconditionFailed(
+                    f"{bucket}/{key} has ETag {current.etag}, not {wanted} (If-Match)",
+                    hint="read the object again and retry with its current ETag",
+                    bucket=bucket,
+                    key=key,
+                )
+        if self.absent and current is not None:
+            raise PreconditionFailed(
+                f"{bucket}/{key} exists already (If-None-Match: *)",
+                hint="write without If-None-Match to replace it, or choose another key",
+                bucket=bucket,
+                key=key,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedUpload:
+    """A multipart upload completed, remembered so that a retried completion (its response
+    was lost) gets the same answer: the parts it listed, as ``(number, ETag)``, and what
+    the completion made."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    version_id: str
+    parts: tuple[tuple[int, str], ...]
+    etag: str
+    size: int
+    checksums: Mapping[str, str]
+    checksum_type: str | None
+    completed_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 from domicile.catalog.records import (
     PLACEMENT_STATES,
     Bucket,
+    CompletedUpload,
     Fault,
     GarbageItem,
     Job,
@@ -75,6 +76,8 @@ def version_row(v: Version) -> dict[str, Any]:
         "manifest_blob_id": v.manifest_blob_id,
         "checksums": checksums_text(v.checksums),
         "checksum_type": v.checksum_type if v.checksums else None,
+        "content_language": v.content_language,
+        "part_sizes": json.dumps(list(v.part_sizes)) if v.part_sizes else None,
     }
 
 
@@ -96,6 +99,38 @@ def version(row: Any) -> Version:
         manifest_blob_id=row.manifest_blob_id,
         checksums=checksums_of(row.checksums),
         checksum_type=row.checksum_type,
+        content_language=row.content_language,
+        part_sizes=tuple(json.loads(row.part_sizes)) if row.part_sizes else (),
+    )
+
+
+def completed_upload_row(c: CompletedUpload) -> dict[str, Any]:
+    return {
+        "upload_id": c.upload_id,
+        "bucket": c.bucket,
+        "key": c.key,
+        "version_id": c.version_id,
+        "parts": json.dumps([list(p) for p in c.parts]),
+        "etag": c.etag,
+        "size": c.size,
+        "checksums": checksums_text(c.checksums),
+        "checksum_type": c.checksum_type if c.checksums else None,
+        "completed_at": us(c.completed_at),
+    }
+
+
+def completed_upload(row: Any) -> CompletedUpload:
+    return CompletedUpload(
+        upload_id=row.upload_id,
+        bucket=row.bucket,
+        key=row.key,
+        version_id=row.version_id,
+        parts=tuple((int(n), str(e)) for n, e in json.loads(row.parts)),
+        etag=row.etag,
+        size=row.size,
+        checksums=checksums_of(row.checksums),
+        checksum_type=row.checksum_type,
+        completed_at=row.completed_at / 1_000_000,
     )
 
 

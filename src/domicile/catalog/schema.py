@@ -49,6 +49,8 @@ versions = sa.Table(
     sa.Column("manifest_blob_id", sa.String(128), nullable=False),
     sa.Column("checksums", sa.Text),  # JSON object: name -> encoded value (step 5)
     sa.Column("checksum_type", sa.String(16)),  # full_object | composite (step 5)
+    sa.Column("content_language", sa.String(255)),  # (step 7)
+    sa.Column("part_sizes", sa.Text),  # JSON list: each part's size, multipart only (step 7)
     sa.CheckConstraint("state IN ('current', 'superseded', 'deleted')", name="version_state"),
 )
 # At most one current version per (bucket, key); also the index listings walk.
@@ -146,6 +148,14 @@ audit_checkpoints = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+audit_tree = sa.Table(
+    "audit_tree",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("nodes", sa.Text, nullable=False),
+)
+
 garbage = sa.Table(
     "garbage",
     metadata,
@@ -209,3 +219,21 @@ upload_segments = sa.Table(
         ondelete="CASCADE",
     ),
 )
+
+# Multipart uploads completed, remembered so that a retried completion answers as the first
+# did (step 7); forgotten by the upload sweep after ``multipart_expiry_hours``.
+completed_uploads = sa.Table(
+    "completed_uploads",
+    metadata,
+    sa.Column("upload_id", sa.String(64), primary_key=True),
+    sa.Column("bucket", sa.String(63), nullable=False),
+    sa.Column("key", KeyText, nullable=False),
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("parts", sa.Text, nullable=False),  # JSON list of [part number, ETag]
+    sa.Column("etag", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("checksums", sa.Text),  # JSON object: name -> encoded value
+    sa.Column("checksum_type", sa.String(16)),
+    sa.Column("completed_at", Micros, nullable=False),
+)
+sa.Index("completed_uploads_at", completed_uploads.c.completed_at)

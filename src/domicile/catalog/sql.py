@@ -8,6 +8,7 @@ multipart uploads are :mod:`domicile.catalog.uploads`'.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     Bucket,
     BucketStats,
+    Expect,
     Fault,
     GarbageItem,
     ListPage,
@@ -32,7 +34,13 @@ from domicile.catalog.records import (
     version_blobs,
 )
 from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_upload
-from domicile.errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, ObjectNotFound
+from domicile.errors import (
+    BucketAlreadyExists,
+    BucketNotEmpty,
+    BucketNotFound,
+    ObjectNotFound,
+    PreconditionFailed,
+)
 
 #: Rows per query when paging internally (bounded memory).
 PAGE = 500
@@ -136,6 +144,7 @@ class SqlCatalog(Journals, Uploads):
                     bucket=name,
                 )
             aborted = abort_bucket_uploads(conn, name)
+            conn.execute(sa.delete(t.completed_uploads).where(t.completed_uploads.c.bucket == name))
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
         return aborted
 
@@ -148,8 +157,12 @@ class SqlCatalog(Journals, Uploads):
         placements: Sequence[Placement],
         *,
         audit: AuditBuilder | None = None,
+        expect: Expect | None = None,
     ) -> Version | None:
-        return self._db.group(lambda conn: _commit(conn, version, segments, placements, audit))
+        with _lost_race(expect, version):
+            return self._db.group(
+                lambda conn: _commit(conn, version, segments, placements, audit, expect=expect)
+            )
 
     def complete_upload(
         self,
@@ -159,10 +172,12 @@ class SqlCatalog(Journals, Uploads):
         placements: Sequence[Placement],
         *,
         audit: AuditBuilder | None = None,
+        expect: Expect | None = None,
+        listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
-        with self._db.write() as conn:
-            finish_upload(conn, upload_id, version, segments)
-            return _commit(Raw.of(conn), version, segments, placements, audit)
+        with _lost_race(expect, version), self._db.write() as conn:
+            finish_upload(conn, upload_id, version, segments, listed)
+            return _commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
@@ -387,6 +402,25 @@ class SqlCatalog(Journals, Uploads):
 # --- helpers ------------------------------------------------------------------------------
 
 
+@contextmanager
+def _lost_race(expect: Expect | None, version: Version) -> Iterator[None]:
+    """A conditional commit that lost a race to the ``versions_current`` index (on
+    PostgreSQL, where two transactions can both see the key as their condition wants it
+    and the second insert then violates the index) is PreconditionFailed, as if the
+    winner had committed first; SQLite serialises writers, so this never fires there."""
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        if expect is None:
+            raise
+        raise PreconditionFailed(
+            f"{version.bucket}/{version.key} was written by another client meanwhile",
+            hint="read the object again and retry",
+            bucket=version.bucket,
+            key=version.key,
+        ) from None
+
+
 def _no_bucket(name: str) -> BucketNotFound:
     return BucketNotFound(
         f"no bucket named {name!r}",
@@ -439,10 +473,14 @@ def _commit(
     segments: Sequence[Segment],
     placements: Sequence[Placement],
     audit: AuditBuilder | None,
+    *,
+    expect: Expect | None = None,
 ) -> Version | None:
     """``commit_version`` in the caller's write transaction."""
     _require_bucket(raw, version.bucket)
     previous = _current(raw, version.bucket, version.key)
+    if expect is not None:
+        expect.check(previous, version.bucket, version.key)
     if previous is not None:
         _drop_version(raw, previous, reason="replaced")
     raw.run(_INSERT_VERSION, rows.version_row(version))

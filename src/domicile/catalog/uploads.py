@@ -21,12 +21,20 @@ from domicile.catalog.database import Database
 from domicile.catalog.journals import append_audit
 from domicile.catalog.listing import prefix_successor
 from domicile.catalog.prepared import Raw
-from domicile.catalog.records import Part, PartSegment, Segment, Upload, Version
+from domicile.catalog.records import (
+    CompletedUpload,
+    Part,
+    PartSegment,
+    Segment,
+    Upload,
+    Version,
+)
 from domicile.errors import BucketNotFound, InvalidPart, UploadNotFound
 
 _U = t.uploads.c
 _P = t.upload_parts.c
 _S = t.upload_segments.c
+_C = t.completed_uploads.c
 
 
 class Uploads:
@@ -138,6 +146,17 @@ class Uploads:
         with self._db.read() as conn:
             return [rows.upload(r) for r in conn.execute(query)]
 
+    def completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        query = sa.select(t.completed_uploads).where(_C.upload_id == upload_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else rows.completed_upload(row)
+
+    def forget_completed_uploads(self, before: float) -> int:
+        statement = sa.delete(t.completed_uploads).where(_C.completed_at < rows.us(before))
+        with self._db.write() as conn:
+            return int(conn.execute(statement).rowcount)
+
     def upload_blobs_on_site(self, site_id: str) -> set[str]:
         query = sa.select(_U.sites, _S.blob_id).join(
             t.upload_segments, _S.upload_id == _U.upload_id
@@ -154,10 +173,15 @@ class Uploads:
 
 
 def finish_upload(
-    conn: sa.Connection, upload_id: str, version: Version, segments: Sequence[Segment]
+    conn: sa.Connection,
+    upload_id: str,
+    version: Version,
+    segments: Sequence[Segment],
+    listed: Sequence[tuple[int, str]] = (),
 ) -> None:
     """Forget the upload that ``version`` completes, with its parts; queue the blobs of the
-    parts ``segments`` do not use. UploadNotFound if it is gone or of another bucket/key;
+    parts ``segments`` do not use; remember it as completed with the ``listed`` parts
+    (``completed_uploads``). UploadNotFound if it is gone or of another bucket/key;
     InvalidPart if a segment is no longer the upload's (a part replaced meanwhile)."""
     upload = _require_upload(conn, upload_id)
     if (upload.bucket, upload.key) != (version.bucket, version.key):
@@ -173,6 +197,19 @@ def finish_upload(
     _queue(conn, upload, sorted(held - used), "part unused")
     _forget_parts(conn, upload_id)
     conn.execute(sa.delete(t.uploads).where(_U.upload_id == upload_id))
+    done = CompletedUpload(
+        upload_id=upload_id,
+        bucket=version.bucket,
+        key=version.key,
+        version_id=version.version_id,
+        parts=tuple((int(n), str(e)) for n, e in listed),
+        etag=version.etag,
+        size=version.size,
+        checksums=dict(version.checksums),
+        checksum_type=version.checksum_type,
+        completed_at=version.created_at,
+    )
+    conn.execute(sa.insert(t.completed_uploads).values(**rows.completed_upload_row(done)))
 
 
 def abort_bucket_uploads(conn: sa.Connection, bucket: str) -> list[str]:

@@ -22,7 +22,9 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.InvalidRange, 8),
     (e.BucketAlreadyExists, 9),
     (e.BucketNotEmpty, 9),
+    (e.PreconditionFailed, 9),
     (e.CatalogError, 10),
+    (e.AuditAltered, 12),
 )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, table
+from domicile.cli.ui import console, emit_json
+from domicile.display import table
 from domicile.engine import keyring_open
 from domicile.engine.keys import add_identity
 

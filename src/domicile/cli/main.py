@@ -9,6 +9,7 @@ import click
 
 from domicile.cli import (
     audit,
+    audit_proofs,
     buckets,
     keys,
     objects,
@@ -18,6 +19,7 @@ from domicile.cli import (
     serve,
     setup,
     upkeep,
+    witness,
 )
 from domicile.cli.exitcodes import exit_code
 from domicile.cli.state import State
@@ -44,7 +46,20 @@ def cli(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     ctx.obj = ctx.with_resource(State(config_path, as_json))
 
 
-for module in (setup, objects, buckets, residency, keys, upkeep, plans, audit, report, serve):
+for module in (
+    setup,
+    objects,
+    buckets,
+    residency,
+    keys,
+    upkeep,
+    plans,
+    audit,
+    audit_proofs,
+    report,
+    serve,
+    witness,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -14,15 +14,8 @@ import click
 from rich.markup import escape
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import (
-    console,
-    emit_json,
-    human_size,
-    split_path,
-    table,
-    transfer_progress,
-    when,
-)
+from domicile.cli.ui import console, emit_json, split_path, transfer_progress
+from domicile.display import human_size, table, when
 from domicile.engine import ObjectInfo
 
 READ_SIZE = 1024 * 1024
@@ -60,9 +53,20 @@ def _read_pieces(stream: BinaryIO, advance: Callable[[int], None]) -> Iterator[b
 @click.argument("dest", metavar="BUCKET/KEY")
 @click.option("--content-type", default="application/octet-stream", show_default=True)
 @click.option("--meta", "meta", multiple=True, help="User metadata NAME=VALUE (repeatable).")
+@click.option("--if-none-match", is_flag=True, help="Store only if BUCKET/KEY has no object yet.")
+@click.option("--if-match", metavar="ETAG", help="Store only if BUCKET/KEY's ETag is ETAG.")
 @pass_state
-def put(state: State, src: str, dest: str, content_type: str, meta: tuple[str, ...]) -> None:
-    """Store the file SRC ('-' for standard input) as BUCKET/KEY."""
+def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
+    state: State,
+    src: str,
+    dest: str,
+    content_type: str,
+    meta: tuple[str, ...],
+    if_none_match: bool,
+    if_match: str | None,
+) -> None:
+    """Store the file SRC ('-' for standard input) as BUCKET/KEY; with a condition, only
+    if the object is as it says (checked atomically with the write)."""
     bucket, key = split_path(dest)
     stream: BinaryIO = sys.stdin.buffer if src == "-" else Path(src).open("rb")  # noqa: SIM115
     total = None if src == "-" else os.fstat(stream.fileno()).st_size
@@ -73,6 +77,8 @@ def put(state: State, src: str, dest: str, content_type: str, meta: tuple[str, .
             _read_pieces(stream, advance),
             content_type=content_type,
             metadata=_parse_meta(meta),
+            if_match=if_match,
+            if_none_match=if_none_match,
         )
     if state.as_json:
         emit_json(_info_dict(info))

@@ -16,7 +16,8 @@ from rich.progress import (
 )
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, err_console, human_size, table
+from domicile.cli.ui import console, emit_json, err_console
+from domicile.display import human_size, table
 from domicile.engine import Plan
 
 

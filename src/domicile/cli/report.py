@@ -1,4 +1,5 @@
-"""The residency report command: ``domicile report`` as rich tables, JSON or one HTML page."""
+"""The residency report command: ``domicile report`` as rich tables, JSON or one HTML page
+(drawn by :mod:`domicile.report`)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from pathlib import Path
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, human_size, table, when
-from domicile.engine.report import Report, SiteTally, Tally
-from domicile.engine.report_html import report_html
-from domicile.engine.report_json import report_json
+from domicile.cli.ui import console
+from domicile.engine.facts import Report
+from domicile.report import print_report, report_html, report_json
+from domicile.report.words import verdict_reasons
 
-#: Exit code when the report finds a violation or an altered audit chain.
+#: Exit code when the report finds a residency violation or an altered audit chain.
 NOT_CLEAN = 13
+#: Exit code when it finds neither, but objects with fewer readable copies than their
+#: policy requires (or none at all).
+SHORT_OF_COPIES = 14
 
 
 @click.command(name="report")
@@ -47,7 +51,7 @@ def report(
         raise click.UsageError("--output needs --format json or html")
     result = state.engine.report(bucket=bucket, tenant=tenant)
     if fmt == "text":
-        print_report(result)
+        print_report(result, console)
     else:
         text = (
             json.dumps(report_json(result), indent=2, ensure_ascii=False) + "\n"
@@ -57,8 +61,17 @@ def report(
         _write(output, text)
         if str(output) != "-":
             click.echo(f"wrote {output} ({_verdict_word(result)})", err=True)
-    if not result.compliant or not (result.chain.ok or not result.chain.enabled):
-        raise SystemExit(NOT_CLEAN)
+    code = exit_code(result)
+    if code:
+        raise SystemExit(code)
+
+
+def exit_code(r: Report) -> int:
+    """13 for a residency violation or an altered chain, else 14 for objects short of
+    readable copies, else 0 (docs/cli.md's exit-code table)."""
+    if r.violations or (r.chain.enabled and not r.chain.ok):
+        return NOT_CLEAN
+    return SHORT_OF_COPIES if r.shortfalls else 0
 
 
 def _write(output: Path, text: str) -> None:
@@ -71,134 +84,7 @@ def _write(output: Path, text: str) -> None:
 
 
 def _verdict_word(r: Report) -> str:
-    return "compliant" if r.compliant else f"{len(r.violations)} violations"
-
-
-def _scope(r: Report) -> str:
-    if r.scope.kind == "all":
-        return "every bucket"
-    return f"{r.scope.kind} {r.scope.name}"
-
-
-def print_report(r: Report) -> None:
-    """The report as a terminal page: verdict first, then the breakdowns and the facts."""
-    console.print(
-        f"[bold]Residency report[/] of deployment [bold]{r.deployment}[/], {_scope(r)} "
-        f"({', '.join(r.scope.buckets) or 'no bucket'}), generated {when(r.generated_at)} UTC",
-        highlight=False,
-    )
-    if r.compliant:
-        console.print("[bold green]COMPLIANT[/]: no copy rests where its policy refuses it")
-    else:
-        console.print(
-            f"[bold red]NOT COMPLIANT[/]: {len(r.violations)} copies rest where their "
-            "policy refuses them",
-            highlight=False,
-        )
-    console.print(
-        f"{r.objects} objects, {human_size(r.bytes)} ({r.bytes} bytes), {r.copies} copies",
-        highlight=False,
-    )
-    _tallies("by country", "country", r.by_country)
-    _tallies("by operator", "operator", r.by_operator)
-    _tallies("by legal exposure (operators subject to)", "jurisdiction", r.by_exposure)
-    _sites(r.by_site)
-    if r.violations:
-        t = table("violations", "object", "version", "site", "country", "operator", "why")
-        for v in r.violations:
-            t.add_row(
-                f"{v.bucket}/{v.key}",
-                v.version_id,
-                v.site_id,
-                v.country,
-                v.operator,
-                "; ".join(v.reasons),
-            )
-        console.print(t)
-    _copy_counts(r)
-    _facts(r)
-
-
-def _tallies(title: str, what: str, rows: tuple[Tally, ...]) -> None:
-    t = table(title, what, "name", "objects", "bytes", "copies")
-    for row in rows:
-        t.add_row(row.id, row.name, str(row.objects), _bytes(row.bytes), str(row.copies))
-    console.print(t)
-
-
-def _sites(rows: tuple[SiteTally, ...]) -> None:
-    t = table("by site", "site", "country", "operator", "subject to", "status", "objects", "bytes")
-    for s in rows:
-        t.add_row(
-            s.id,
-            s.country,
-            s.operator,
-            ", ".join(s.subject_to),
-            s.status,
-            str(s.objects),
-            _bytes(s.bytes),
-        )
-    console.print(t)
-
-
-def _copy_counts(r: Report) -> None:
-    t = table(
-        "good copies per object",
-        "policy",
-        "required",
-        "objects",
-        "under",
-        "met",
-        "over",
-        "distribution (copies: objects)",
-    )
-    for c in r.copy_counts:
-        spread = ", ".join(f"{copies}: {n}" for copies, n in c.distribution)
-        style = "[red]" if c.under else ""
-        t.add_row(
-            c.policy,
-            str(c.required),
-            str(c.objects),
-            f"{style}{c.under}",
-            str(c.met),
-            str(c.over),
-            spread,
-        )
-    console.print(t)
-
-
-def _facts(r: Report) -> None:
-    states = ", ".join(f"{n} {state}" for state, n in r.states) or "none"
-    console.print(f"copy states: {states}", highlight=False)
-    v = r.verification
-    console.print(
-        f"verification: oldest {when(v.oldest)}, newest {when(v.newest)}, "
-        f"{v.never} of {v.copies} copies never verified",
-        highlight=False,
-    )
-    c = r.chain
-    if not c.enabled:
-        console.print("audit chain: [yellow]no audit log[/]")
-    elif c.ok:
-        console.print(
-            f"audit chain: [green]intact[/], {c.records} records, head {c.head_seq}, "
-            f"last signed checkpoint {c.checkpoint_seq or '-'} at {when(c.checkpoint_time)}, "
-            f"{c.unsigned} records after it",
-            highlight=False,
-        )
-    else:
-        console.print(f"audit chain: [red]{len(c.problems)} problems[/]", highlight=False)
-        for p in c.problems:
-            console.print(f"  seq {p.seq}: {p.kind}: {p.message}", highlight=False)
-    g = r.registry
-    console.print(
-        f"registry: version {g.version} of {g.date}, sha256 {(g.sha256 or '-')[:16]}",
-        highlight=False,
-    )
-
-
-def _bytes(n: int) -> str:
-    return f"{human_size(n)} ({n})" if n >= 1024 else f"{n} B"
+    return "compliant" if r.compliant else "NOT COMPLIANT: " + "; ".join(verdict_reasons(r))
 
 
 COMMANDS = (report,)

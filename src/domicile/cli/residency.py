@@ -8,7 +8,8 @@ import click
 
 from domicile.cli.plans import plan_json, print_plan
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, table
+from domicile.cli.ui import console, emit_json
+from domicile.display import table
 from domicile.engine import set_site_status
 from domicile.policy import explain_json, explain_text
 

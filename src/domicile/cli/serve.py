@@ -8,8 +8,9 @@ import sys
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, table
+from domicile.cli.ui import console
 from domicile.config import GatewaySection
+from domicile.display import table
 from domicile.errors import ConfigError
 from domicile.gateway import logs
 from domicile.gateway.app import Gateway

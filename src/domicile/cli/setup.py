@@ -12,8 +12,9 @@ import click
 from domicile.cli.objects import print_where
 from domicile.cli.residency import print_sites
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, human_size
+from domicile.cli.ui import console, emit_json
 from domicile.crypto import Secret
+from domicile.display import human_size
 from domicile.engine import init_deployment
 from domicile.policy import explain_text
 

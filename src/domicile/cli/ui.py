@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -19,7 +18,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from domicile.errors import DomicileError
 from domicile.policy import explain_text
@@ -34,30 +32,6 @@ PROGRESS_THRESHOLD = 8 * 1024 * 1024
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (for ``--json``)."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def table(title: str | None, *columns: str) -> Table:
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for i, column in enumerate(columns):
-        # Never hide an id behind an ellipsis: the first column (the id) stays whole, the
-        # others wrap between words, or fold when a single word is too long.
-        t.add_column(column, overflow="fold", no_wrap=i == 0)
-    return t
-
-
-def when(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def print_error(error: DomicileError, *, as_json: bool) -> None:

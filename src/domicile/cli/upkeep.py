@@ -8,7 +8,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, err_console, human_size, table
+from domicile.cli.ui import console, emit_json, err_console
+from domicile.display import human_size, table
 
 
 def _progress(total: int, label: str) -> Progress:
@@ -94,6 +95,10 @@ def rebuild_catalog(state: State) -> None:
     console.print(
         f"rebuilt {report.versions} objects with {report.placements} copies from "
         f"{report.manifests} manifests; buckets created: {', '.join(report.buckets_created) or '-'}"
+    )
+    console.print(
+        f"restored {report.audit_records} audit records and {report.audit_checkpoints} "
+        "checkpoints from the sites"
     )
     for problem in report.problems:
         console.print(f"[yellow]warning[/] {problem}", highlight=False)

@@ -17,13 +17,14 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, Version, open_catalog
+from domicile.catalog import Bucket, Expect, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
+from domicile.engine.facts import Report, build_report
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
@@ -46,10 +47,13 @@ from domicile.engine.records import (
     UploadInfo,
     UploadsPage,
 )
+from domicile.engine.refusals import ACTOR as REFUSALS_ACTOR
+from domicile.engine.refusals import RefusalTally
 from domicile.engine.repair import RepairReport, repair
-from domicile.engine.report import Report, build_report
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_orphans
+from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
@@ -106,6 +110,16 @@ class Domicile:
             evidence_sites,
             actor=cli_actor(),
             policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
+            history=keyring.recipients if config.deployment.audit_history else (),
+            tree=TreeLog(
+                catalog,
+                audit_key,
+                config.audit.origin or origin_for(config.deployment.name, audit_key.key_id),
+                evidence_sites,
+                [Witness.of(w) for w in config.audit.witnesses],
+                quorum=config.audit.needed,
+                timeout=config.audit.witness_timeout,
+            ),
         )
         if created:
             self._ctx.record("audit_key_created", detail={"key_id": audit_key.key_id})
@@ -113,22 +127,32 @@ class Domicile:
                 self._ctx.record(
                     "key_created", detail={"recipient": str(recipient), "source": "keyring"}
                 )
+        self._refusals = RefusalTally(self._record_refusals)
         audit_cache = config.base_dir / f"{config.deployment.audit_key}.policies.json"
         record_policy_changes(self._ctx.audit, world.policies, audit_cache)
+        sites_cache = config.base_dir / f"{config.deployment.audit_key}.sites.json"
+        record_site_changes(self._ctx.audit, world, sites_cache)
         for name, section in config.buckets.items():
             self._ensure_bucket(name, section.policy, section.tenant)
 
     # --- life cycle ---------------------------------------------------------------------
 
     def close(self) -> None:
-        """Sign the audit head, then release threads, connections and the catalog."""
-        if self._ctx.audit is not None:
-            self._ctx.audit.seal()
-        self._ctx.prober.stop()
-        self._ctx.executor.shutdown(wait=True)
-        for site in self._ctx.sites.values():
-            site.close()
-        self._ctx.catalog.close()
+        """Record the pending refusals and sign the audit head, then release threads,
+        connections and the catalog.
+
+        Raises :class:`~domicile.errors.AuditAltered` (after releasing everything) when
+        the audit chain does not verify: then nothing was signed."""
+        try:
+            self._refusals.flush(everything=True)
+            if self._ctx.audit is not None:
+                self._ctx.audit.seal()
+        finally:
+            self._ctx.prober.stop()
+            self._ctx.executor.shutdown(wait=True)
+            for site in self._ctx.sites.values():
+                site.close()
+            self._ctx.catalog.close()
 
     def __enter__(self) -> Domicile:
         return self
@@ -192,13 +216,21 @@ class Domicile:
         metadata: Mapping[str, str] | None = None,
         meta: ObjectMeta | None = None,
         checksums: Checksums | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Store ``body`` (bytes, a binary file, or an iterable of bytes) as bucket/key.
 
         ``checksums``, called once the body has been read to its end, gives named
-        checksums (name -> encoded value) stored with the version as full-object ones."""
+        checksums (name -> encoded value) stored with the version as full-object ones.
+
+        Conditional writes, decided atomically with the commit: ``if_none_match`` stores
+        only if the key has no object, ``if_match`` only if its object's ETag is that
+        one (``*``: any object). Else PreconditionFailed (ObjectNotFound for ``if_match``
+        on a key without object), and nothing written remains on any site."""
         meta = meta or ObjectMeta(content_type=content_type, user=dict(metadata or {}))
-        return put_object(self._ctx, bucket, key, body, meta, checksums=checksums)
+        expect = conditions(if_match, if_none_match)
+        return put_object(self._ctx, bucket, key, body, meta, checksums=checksums, expect=expect)
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         check_key(key, bucket=bucket)
@@ -271,14 +303,30 @@ class Domicile:
         *,
         meta: ObjectMeta | None = None,
         digester: Digester | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Copy an object, placed and encrypted under the destination bucket's policy;
         ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE).
         The source's checksums are carried over, unless ``digester`` (fed the copy's
-        plaintext) gives full-object ones instead."""
+        plaintext) gives full-object ones instead. ``if_match`` / ``if_none_match``
+        make the write of the destination conditional, as for :meth:`put`."""
         check_key(dst_key, bucket=dst_bucket)
         source = self.get(src_bucket, src_key)
-        return copy_object(self._ctx, source, dst_bucket, dst_key, meta, digester=digester)
+        try:
+            return copy_object(
+                self._ctx,
+                source,
+                dst_bucket,
+                dst_key,
+                meta,
+                digester=digester,
+                expect=conditions(if_match, if_none_match),
+            )
+        finally:
+            close = getattr(source.chunks, "close", None)
+            if close is not None:
+                close()
 
     # --- multipart uploads --------------------------------------------------------------
 
@@ -347,15 +395,27 @@ class Domicile:
         parts: Sequence[tuple[int, str]],
         *,
         checksums: CompositeChecksums | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         """Make the listed ``(part number, ETag)`` parts, in ascending order, the object.
-        UploadNotFound (also on a second completion), InvalidPart (a part missing, an
-        ETag differing, or the list not ascending), EntityTooSmall (a part but the last
-        under ``multipart.MIN_PART_SIZE``), PlacementRefused (a site no longer allowed).
-        ``checksums(upload, chosen parts)`` gives the object's composite checksums (it
-        may raise to refuse the completion)."""
+        UploadNotFound, InvalidPart (a part missing, an ETag differing, or the list not
+        ascending), EntityTooSmall (a part but the last under ``multipart.MIN_PART_SIZE``),
+        PlacementRefused (a site no longer allowed). ``checksums(upload, chosen parts)``
+        gives the object's composite checksums (it may raise to refuse the completion).
+
+        A completion repeated with the same parts (a retry whose first answer was lost)
+        answers what the first one made, for ``[deployment] multipart_expiry_hours``
+        after it; with other parts, UploadNotFound. ``if_match`` / ``if_none_match`` as
+        for :meth:`put`; a refused completion leaves the upload in progress."""
         return multipart.complete_upload(
-            self._ctx, bucket, key, upload_id, parts, checksums=checksums
+            self._ctx,
+            bucket,
+            key,
+            upload_id,
+            parts,
+            checksums=checksums,
+            expect=conditions(if_match, if_none_match),
         )
 
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
@@ -532,6 +592,22 @@ class Domicile:
         """Append an audit event for a change made outside the engine (e.g. a config edit)."""
         self._ctx.record(action, **fields)
 
+    def count_refusal(self, who: str, code: str) -> None:
+        """Count a refused request (``who``: ``tenant:ACCESSKEY``, ``unknown`` or
+        ``anonymous``; ``code``: its S3 code) for the per-minute ``request_refused`` audit
+        records (:mod:`domicile.engine.refusals`)."""
+        self._refusals.count(who, code)
+
+    def flush_refusals(self, *, everything: bool = False) -> int:
+        """Append the ``request_refused`` records of closed minutes (of every minute with
+        ``everything``); return how many were appended."""
+        return self._refusals.flush(everything=everything)
+
+    def _record_refusals(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if self._ctx.audit is not None:
+            with acting_as(REFUSALS_ACTOR):
+                self._ctx.audit.record_many(events)
+
     def count_versions(self, bucket: str | None = None) -> int:
         """How many object versions the catalog holds (for progress bars)."""
         return sum(1 for _ in self._ctx.catalog.iter_versions(bucket))
@@ -542,6 +618,13 @@ class Domicile:
         return build_report(
             self._ctx, deployment=self.config.deployment.name, bucket=bucket, tenant=tenant
         )
+
+
+def conditions(if_match: str | None, if_none_match: bool) -> Expect | None:
+    """The catalog's :class:`Expect` of a write's conditions; None when it has none."""
+    if if_match is None and not if_none_match:
+        return None
+    return Expect(absent=if_none_match, etag=if_match)
 
 
 def _info(version: Version) -> ObjectInfo:
@@ -559,9 +642,11 @@ def _info(version: Version) -> ObjectInfo:
             cache_control=version.cache_control,
             expires=version.expires,
             user=dict(version.user_metadata),
+            content_language=version.content_language,
         ),
         checksums=dict(version.checksums),
         checksum_type=version.checksum_type,
+        part_sizes=version.part_sizes,
     )
 
 

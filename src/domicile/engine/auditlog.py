@@ -4,8 +4,10 @@ checkpoints in the catalog and on every site, and verification from either.
 Appends run in a catalog write transaction that reads the head first, so concurrent
 writers (threads, or a CLI next to a gateway) never fork the chain. A checkpoint is
 signed with the deployment's Ed25519 audit key every ``every_records`` records or
-``every_seconds`` seconds and written to every writable site as a small public blob
-(``ckpt-<seq>``): rewriting history then needs the catalog and every site at once.
+``every_seconds`` seconds and written once to every writable site as a small public blob
+(``ckpt-<seq>``): rewriting history then needs the catalog and every site at once. Nothing
+is signed before it is verified (:mod:`domicile.engine.auditseal`): a log found altered
+raises :class:`~domicile.errors.AuditAltered` and refuses every later record and seal.
 
 Each record names its actor: the log's fixed ``actor`` (``cli:<user>``), unless the code
 appending it runs inside :func:`acting_as` (the gateway, per request: ``tenant:ACCESSKEY``).
@@ -35,20 +37,26 @@ from domicile.audit import (
     ChainReport,
     Checkpoint,
     CheckpointPolicy,
+    Head,
     Record,
     Scalar,
     load_private_key,
     save_private_key,
-    sign_checkpoint,
     verify_chain,
     wall_clock_us,
 )
+from domicile.audit.evidence import CHECKPOINT_PREFIX, weigh
+from domicile.audit.verify import with_findings
 from domicile.catalog import Catalog
 from domicile.catalog.base import AuditBuilder
-from domicile.errors import SiteError
+from domicile.crypto import Recipient
+from domicile.engine.audithistory import ship
+from domicile.engine.auditseal import Sealer
+from domicile.engine.auditsites import read_all
+from domicile.engine.tlog import TreeLog
 from domicile.sites import Site
 
-CHECKPOINT_PREFIX = "ckpt-"
+__all__ = ["CHECKPOINT_PREFIX", "AuditLog", "acting_as", "cli_actor", "open_audit_key"]
 
 _ACTOR: ContextVar[str | None] = ContextVar("domicile_audit_actor", default=None)
 
@@ -104,8 +112,16 @@ class AuditLog:
         *,
         actor: str,
         policy: CheckpointPolicy | None = None,
+        history: Sequence[Recipient] = (),
+        tree: TreeLog | None = None,
     ) -> None:
+        """``history``: the recipients the audit history shipped to the sites with each
+        checkpoint is encrypted to (:mod:`domicile.engine.audithistory`); none: not shipped."""
         self._catalog = catalog
+        self._history = list(history)
+        self._shipped: dict[str, int] = {}  # the last seq each site holds, as far as we know
+        #: The transparency log over the same records (:mod:`domicile.engine.tlog`).
+        self.tree = tree
         self._key = key
         self._sites = sites
         self.actor = actor
@@ -113,6 +129,15 @@ class AuditLog:
         self._lock = threading.Lock()
         stored = catalog.audit_checkpoints()
         self._last_cp = Checkpoint.from_dict(json.loads(stored[-1])) if stored else None
+        self._sealer = Sealer(catalog, key, sites, self.verify)
+        # A catalog with no records continues the history signed on the sites (lost catalog).
+        self._base = self._sealer.base() if not catalog.audit_records(0, 1) else Head(0, ZERO)
+
+    def _start(self, seq: int, head: str) -> Chain:
+        """The chain to append to, given the catalog's head (seq 0: an empty catalog)."""
+        if seq == 0:
+            return Chain(*self._base)
+        return Chain(seq, head or ZERO)
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -120,6 +145,7 @@ class AuditLog:
 
     def record(self, action: str, **fields: Any) -> Record:
         """Append one event (fields as for :meth:`builder`); sign a checkpoint when due."""
+        self._sealer.vet()
         build, made = self.builder(action, **fields)
         self._catalog.append_audit(build)
         return self.appended(made)
@@ -130,12 +156,13 @@ class AuditLog:
         :meth:`record` each when there are many (a verify run)."""
         if not events:
             return []
+        self._sealer.vet()
         who = _ACTOR.get() or self.actor
         made: list[Record] = []
 
         def build(seq: int, head: str) -> list[tuple[int, str, str]]:
             made.clear()  # a retried transaction builds again from the new head
-            chain = Chain(seq, head or ZERO)
+            chain = self._start(seq, head)
             made.extend(chain.append(actor=who, action=a, **fields) for a, fields in events)
             return [(r.seq, r.hash, r.canonical.decode("utf-8")) for r in made]
 
@@ -157,12 +184,14 @@ class AuditLog:
         actor: str | None = None,
     ) -> tuple[AuditBuilder, list[Record]]:
         """A builder for the catalog to run inside a mutation's own transaction, and the
-        list it fills with the record; pass that list to :meth:`appended` afterwards."""
+        list it fills with the record; pass that list to :meth:`appended` afterwards.
+        Raises :class:`~domicile.errors.AuditAltered` once this log was found altered."""
+        self._sealer.vet()
         made: list[Record] = []
         who = actor or _ACTOR.get() or self.actor  # resolved here, in the caller's context
 
         def build(seq: int, head: str) -> list[tuple[int, str, str]]:
-            record = Chain(seq, head or ZERO).append(
+            record = self._start(seq, head).append(
                 actor=who,
                 action=action,
                 result=result,
@@ -186,29 +215,35 @@ class AuditLog:
         return record
 
     def checkpoint(self, seq: int | None = None, head: str | None = None) -> Checkpoint | None:
-        """Sign the head (or ``seq``/``head``), store it in the catalog and on every site."""
-        if seq is None or head is None:
-            rows = self._catalog.audit_records(since=0, limit=10**12)
-            if not rows:
-                return None
-            seq, head = rows[-1][0], rows[-1][1]
+        """Verify the chain up to ``seq``/``head`` (a record just appended; None: the
+        catalog's head) from the last head this process trusts, then sign it and store the
+        checkpoint on every site (write-once) and in the catalog. None when there was
+        nothing newer to sign. :class:`~domicile.errors.AuditAltered` if the chain or the
+        sites' checkpoints do not verify: then nothing is signed, written or stored."""
+        target = Head(seq, head) if seq is not None and head is not None else None
         with self._lock:
-            cp = sign_checkpoint(self._key, seq, head, wall_clock_us())
-            self._catalog.add_audit_checkpoint(seq, json.dumps(cp.to_dict(), sort_keys=True))
-            self._last_cp = cp
-        for site in self._sites.values():
-            try:
-                site.put(f"{CHECKPOINT_PREFIX}{seq:020d}", [cp.to_bytes()])
-            except SiteError:
-                continue  # the next checkpoint goes there again; verify reads every site
+            cp = self._sealer.seal(target, strict=target is None)
+            if cp is not None:
+                self._last_cp = cp
+        if cp is not None and self._history:
+            ship(self._catalog, self._sites, self._history, cp, self._shipped)
+        if cp is not None and self.tree is not None:
+            self.tree.extend(cp)
         return cp
 
     def seal(self) -> Checkpoint | None:
-        """Sign the head if records were appended since the last checkpoint (on close)."""
-        rows = self._catalog.audit_records(since=self._last_cp.seq if self._last_cp else 0)
-        if not rows:
+        """Sign the head if it is not signed yet (on close), verified as :meth:`checkpoint`
+        does; nothing to do (None) when the newest checkpoint covers the head."""
+        if not self._catalog.audit_records(0, 1):
             return None
-        return self.checkpoint(rows[-1][0], rows[-1][1])
+        last = self._last_cp
+        if (
+            last is not None
+            and not self._catalog.audit_records(since=last.seq, limit=1)
+            and self.record_hash(last.seq) == last.head_hash
+        ):
+            return None
+        return self.checkpoint()
 
     def records(self, since: int = 0) -> Iterator[Record]:
         """Every record after ``since``, in order, parsed from the catalog."""
@@ -244,27 +279,27 @@ class AuditLog:
     def checkpoints(self) -> list[Checkpoint]:
         return [Checkpoint.from_dict(json.loads(b)) for b in self._catalog.audit_checkpoints()]
 
-    def site_checkpoints(self) -> list[Checkpoint]:
-        """The newest checkpoint found on each reachable site."""
-        found: list[Checkpoint] = []
-        for site in self._sites.values():
-            try:
-                latest = max((i.blob_id for i in site.list(CHECKPOINT_PREFIX)), default=None)
-                if latest is not None:
-                    data = b"".join(site.get(latest))
-                    found.append(Checkpoint.from_dict(json.loads(data)))
-            except (SiteError, ValueError):
-                continue
-        return found
-
-    def verify(self) -> ChainReport:
-        """Recompute the chain from the catalog; check every signature; detect truncation
-        against the newest checkpoint found on the sites."""
-        on_sites = self.site_checkpoints()
-        newest = max(on_sites, key=lambda c: c.seq, default=None)
-        return verify_chain(
+    def verify(
+        self, expected: Head | None = None, expected_checkpoint: Checkpoint | None = None
+    ) -> ChainReport:
+        """Recompute the chain from the catalog; check every signature; compare the catalog
+        with every checkpoint on every reachable site (see :mod:`domicile.audit.evidence`):
+        a truncated catalog, a rewritten record, a forged or conflicting site checkpoint
+        all show. ``expected``: a head the caller vouches for (``--expect-head``);
+        ``expected_checkpoint``: a checkpoint file the caller fetched (signature checked)."""
+        files, whole, notices = read_all(self._sites)
+        catalog_cps = self.checkpoints()
+        evidence = weigh(files, catalog_cps, self._key.public, sites=whole)
+        report = verify_chain(
             self.records(),
-            [*self.checkpoints(), *on_sites],
+            [*catalog_cps, *evidence.valid],
             self._key.public,
-            expected_head=newest,
+            expected_head=expected_checkpoint,
+            expected=expected,
         )
+        problems, more = list(evidence.problems), [*notices, *evidence.notices]
+        if self.tree is not None:
+            tree_problems, tree_notices = self.tree.findings()
+            problems += tree_problems
+            more += tree_notices
+        return with_findings(report, problems, more)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from domicile.catalog import Expect
 from domicile.engine.context import EngineContext
 from domicile.engine.records import FULL_OBJECT, Digester, ObjectInfo, ObjectMeta, ObjectReader
 from domicile.engine.writer import put_object
@@ -29,9 +30,11 @@ def copy_object(
     meta: ObjectMeta | None,
     *,
     digester: Digester | None = None,
+    expect: Expect | None = None,
 ) -> ObjectInfo:
     """Store ``source`` as ``dst_bucket``/``dst_key``; ``meta`` None keeps the source's;
-    ``digester`` None carries the source's checksums, else its results are stored."""
+    ``digester`` None carries the source's checksums, else its results are stored.
+    ``expect``: a conditional write of the destination, as ``put_object``'s."""
     info = source.info
     if digester is None:
         chunks, checksums, kind = source.chunks, lambda: info.checksums, info.checksum_type
@@ -46,6 +49,7 @@ def copy_object(
         checksums=checksums,
         checksum_type=kind or FULL_OBJECT,
         action="copy",
+        expect=expect,
         detail={
             "source_bucket": info.bucket,
             "source_key": info.key,

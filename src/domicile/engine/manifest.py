@@ -14,7 +14,9 @@ an age file (the same recipients as the version's blobs) whose plaintext is cano
 ``checksums`` and ``checksum_type`` are written only when the version has checksums, so
 other manifests are byte for byte what they were before these keys existed; a manifest
 without them (older ones too) has none. Readers ignore keys they do not know, so adding
-the two did not need a new schema number.
+the two did not need a new schema number. The same holds for ``part_sizes`` (the size of
+each part of a multipart upload, in order) and for ``content_language`` in ``meta``:
+written only when set.
 
 Its blob id is ``m`` followed by the version id, so a rebuild finds every manifest of a
 site by listing the prefix ``m``; data blobs start with ``b``.
@@ -78,6 +80,8 @@ class Manifest:
     checksum_type: str | None = None
     #: The object's bytes precede the manifest in its blob (see the module docstring).
     inline: bool = False
+    #: Each part's size, in order, for an object a multipart upload made.
+    part_sizes: tuple[int, ...] = ()
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {
@@ -90,7 +94,7 @@ class Manifest:
             "created_at": self.created_at,
             "size": self.size,
             "etag": self.etag,
-            "meta": {**asdict(self.meta), "user": dict(self.meta.user)},
+            "meta": _meta_doc(self.meta),
         }
         if self.inline:
             doc["inline"] = True
@@ -99,6 +103,8 @@ class Manifest:
         if self.checksums:
             doc["checksums"] = dict(self.checksums)
             doc["checksum_type"] = self.checksum_type
+        if self.part_sizes:
+            doc["part_sizes"] = list(self.part_sizes)
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -129,9 +135,19 @@ class Manifest:
                 checksums={str(k): str(v) for k, v in doc.get("checksums", {}).items()},
                 checksum_type=doc.get("checksum_type"),
                 inline=inline,
+                part_sizes=tuple(int(n) for n in doc.get("part_sizes", ())),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CryptoError(f"malformed manifest: {exc}") from None
+
+
+def _meta_doc(meta: ObjectMeta) -> dict[str, Any]:
+    """``meta`` as the manifest writes it; ``content_language`` only when set, so that
+    manifests without one are what they were before it existed."""
+    doc = {**asdict(meta), "user": dict(meta.user)}
+    if doc.get("content_language") is None:
+        doc.pop("content_language", None)
+    return doc
 
 
 def seal_inline(
@@ -206,6 +222,8 @@ def catalog_records(
         manifest_blob_id=manifest_blob_id(manifest.version_id),
         checksums=dict(manifest.checksums),
         checksum_type=manifest.checksum_type,
+        content_language=meta.content_language,
+        part_sizes=manifest.part_sizes,
     )
     segments = [
         Segment(

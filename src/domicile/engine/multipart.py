@@ -13,6 +13,16 @@ Completing checks the listed parts (ascending, present, ETags equal, all but the
 least :data:`MIN_PART_SIZE`), writes the manifest (the listed parts' segments in order) to
 every site, then commits the version, forgets the upload and queues unlisted parts' blobs
 in one catalog transaction together with the ``put`` audit record. No blob is re-read.
+The version keeps each part's size (``part_sizes``), so a part can be read back alone.
+
+A completion may be conditional (``expect``: ``If-None-Match: *`` / ``If-Match``), checked
+before the manifest is written and again, atomically, in the committing transaction; a
+refused completion removes its manifest and leaves the upload in progress (the client may
+retry without the condition, or abort it). The catalog remembers each completed upload
+(``completed_uploads``) with the parts it listed: a completion repeated with the same
+parts (an SDK retrying after a lost response, or two racing completions) answers what the
+first one made instead of NoSuchUpload; one with other parts is NoSuchUpload, as on S3.
+The sweep forgets completed uploads after the same ``older_than`` as abandoned ones.
 
 Checksums: an upload may name a checksum every part must carry (``checksum``); a part's
 named checksums come from the caller once its body has been read, are stored with it and
@@ -32,7 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
 from domicile.audit import Record
-from domicile.catalog import Part, PartSegment, Upload
+from domicile.catalog import Expect, Part, PartSegment, Upload
 from domicile.catalog.base import AuditBuilder
 from domicile.crypto import encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
@@ -50,6 +60,7 @@ from domicile.engine.segments import (
     remove_blobs,
     stream_segments,
 )
+from domicile.engine.writer import check_current
 from domicile.errors import (
     EntityTooSmall,
     InvalidPart,
@@ -158,12 +169,56 @@ def complete_upload(
     listed: Sequence[tuple[int, str]],
     *,
     checksums: CompositeChecksums | None = None,
+    expect: Expect | None = None,
 ) -> ObjectInfo:
     """Assemble the listed ``(part number, ETag)`` parts into the object, with the named
     checksums ``checksums`` makes of the upload and the chosen parts; see the module."""
+    try:
+        return _complete(ctx, (bucket, key, upload_id), listed, checksums, expect)
+    except UploadNotFound:
+        done = ctx.catalog.completed_upload(upload_id)
+        if done is None or (done.bucket, done.key) != (bucket, key):
+            raise
+        if done.parts != _normalised(listed):
+            raise UploadNotFound(
+                f"multipart upload {upload_id} was completed with other parts",
+                hint="a completed upload cannot be completed again with other parts; "
+                "start a new upload",
+                bucket=bucket,
+                key=key,
+                upload=upload_id,
+            ) from None
+        return ObjectInfo(
+            bucket=done.bucket,
+            key=done.key,
+            version_id=done.version_id,
+            size=done.size,
+            etag=done.etag,
+            created_at=done.completed_at,
+            meta=ObjectMeta(),
+            checksums=done.checksums,
+            checksum_type=done.checksum_type,
+        )
+
+
+def _normalised(listed: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    """The listed parts as the catalog remembers them: ETags bare and lowercase."""
+    return tuple((int(n), etag.strip().strip('"').lower()) for n, etag in listed)
+
+
+def _complete(
+    ctx: EngineContext,
+    which: tuple[str, str, str],
+    listed: Sequence[tuple[int, str]],
+    checksums: CompositeChecksums | None,
+    expect: Expect | None,
+) -> ObjectInfo:
+    bucket, key, upload_id = which
     upload = find_upload(ctx, bucket, key, upload_id)
     parts = _chosen_parts(upload_id, listed, ctx.catalog.upload_parts(upload_id))
     policy, sites = writable_sites(ctx, upload)
+    if expect is not None:
+        check_current(ctx, bucket, key, expect)
     named = (
         dict(checksums(upload_info(upload), [part_info(p) for p in parts]))
         if checksums is not None
@@ -184,6 +239,7 @@ def complete_upload(
         segments=tuple(entries),
         checksums=named,
         checksum_type=COMPOSITE if named else None,
+        part_sizes=tuple(p.size for p in parts),
     )
     blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
     build, made = _audit(
@@ -201,7 +257,9 @@ def complete_upload(
     try:
         put_blobs(ctx, sites, [(manifest_blob_id(manifest.version_id), blob)])
         records = catalog_records(manifest, upload.sites, manifest.created_at)
-        previous = ctx.catalog.complete_upload(upload_id, *records, audit=build)
+        previous = ctx.catalog.complete_upload(
+            upload_id, *records, audit=build, expect=expect, listed=_normalised(listed)
+        )
     except BaseException as exc:
         remove_blobs(sites, [manifest_blob_id(manifest.version_id)], ctx.health.healthy)
         record_health(ctx, upload.sites, exc)
@@ -220,6 +278,7 @@ def complete_upload(
         meta=manifest.meta,
         checksums=manifest.checksums,
         checksum_type=manifest.checksum_type,
+        part_sizes=manifest.part_sizes,
     )
 
 
@@ -233,7 +292,8 @@ def abort_upload(ctx: EngineContext, upload: Upload, reason: str) -> None:
 
 
 def sweep_uploads(ctx: EngineContext, *, older_than: float) -> int:
-    """Abort every upload initiated more than ``older_than`` seconds ago; how many."""
+    """Abort every upload initiated more than ``older_than`` seconds ago, and forget the
+    uploads completed that long ago; how many were aborted."""
     cutoff = time.time() - older_than
     aborted = 0
     while batch := ctx.catalog.uploads_initiated_before(cutoff, limit=500):
@@ -243,6 +303,7 @@ def sweep_uploads(ctx: EngineContext, *, older_than: float) -> int:
             except UploadNotFound:
                 continue  # completed or aborted meanwhile
             aborted += 1
+    ctx.catalog.forget_completed_uploads(cutoff)
     return aborted
 
 

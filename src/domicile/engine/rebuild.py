@@ -7,6 +7,10 @@ with a placement on every site that holds its manifest and all of its segments a
 recorded sizes. When a key has several versions on the sites (a replaced version whose
 blobs were not yet collected), the newest one is made current and the older ones are
 reported: their blobs are orphans for the sweep.
+
+The audit history comes back first, from the sites' ``alog-`` segments
+(:func:`domicile.engine.audithistory.restore`): every record up to the newest checkpoint
+signed on the sites, verified link by link before any is inserted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from domicile.engine.audithistory import restore
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
 from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
@@ -25,6 +30,8 @@ Progress = Callable[[int], None]
 
 @dataclass
 class RebuildReport:
+    audit_records: int = 0
+    audit_checkpoints: int = 0
     manifests: int = 0
     versions: int = 0
     placements: int = 0
@@ -41,23 +48,16 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
             hint="point [deployment] catalog at a new, empty file and run it again",
         )
     report = RebuildReport()
-    found: dict[str, tuple[Manifest, list[str]]] = {}
-    for site_id, site in sorted(ctx.sites.items()):
-        spec = ctx.world.sites.get(site_id)
-        if spec is None or not spec.status.readable:
-            continue
-        try:
-            infos = list(site.list(MANIFEST_PREFIX))
-        except SiteError as exc:
-            report.problems.append(f"site {site_id} could not be listed: {exc}")
-            continue
-        for info in infos:
-            report.manifests += 1
-            manifest = _read_manifest(ctx, site_id, info.blob_id, report)
-            if manifest is not None and _complete(site, manifest, site_id, report):
-                found.setdefault(manifest.version_id, (manifest, []))[1].append(site_id)
-            if progress is not None:
-                progress(1)
+    readable = {
+        sid: site
+        for sid, site in sorted(ctx.sites.items())
+        if (spec := ctx.world.sites.get(sid)) is not None and spec.status.readable
+    }
+    if ctx.audit is not None:
+        history = restore(ctx.catalog, readable, ctx.keyring.identities, ctx.audit.public_key)
+        report.audit_records, report.audit_checkpoints = history.records, history.checkpoints
+        report.problems += history.problems
+    found = _scan(readable, ctx, report, progress)
     newest: dict[tuple[str, str], tuple[Manifest, list[str]]] = {}
     for manifest, sites in found.values():
         slot = (manifest.bucket, manifest.key)
@@ -74,6 +74,30 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
         report.versions += 1
         report.placements += len(sites)
     return report
+
+
+def _scan(
+    sites: dict[str, Site],
+    ctx: EngineContext,
+    report: RebuildReport,
+    progress: Progress | None,
+) -> dict[str, tuple[Manifest, list[str]]]:
+    """Every complete version found on the sites: version id -> (manifest, its sites)."""
+    found: dict[str, tuple[Manifest, list[str]]] = {}
+    for site_id, site in sites.items():
+        try:
+            infos = list(site.list(MANIFEST_PREFIX))
+        except SiteError as exc:
+            report.problems.append(f"site {site_id} could not be listed: {exc}")
+            continue
+        for info in infos:
+            report.manifests += 1
+            manifest = _read_manifest(ctx, site_id, info.blob_id, report)
+            if manifest is not None and _complete(site, manifest, site_id, report):
+                found.setdefault(manifest.version_id, (manifest, []))[1].append(site_id)
+            if progress is not None:
+                progress(1)
+    return found
 
 
 def _read_manifest(

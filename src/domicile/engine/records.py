@@ -31,6 +31,7 @@ class ObjectMeta:
     cache_control: str | None = None
     expires: str | None = None
     user: Mapping[str, str] = field(default_factory=dict)
+    content_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,9 @@ class ObjectInfo:
 
     ``checksums``: the named checksums stored with it (name -> value, as the writer gave
     them; the engine does not interpret them), covering what ``checksum_type`` says
-    (:data:`FULL_OBJECT` or :data:`COMPOSITE`; None when there are none)."""
+    (:data:`FULL_OBJECT` or :data:`COMPOSITE`; None when there are none). ``part_sizes``:
+    the size of each part, in order, of an object a multipart upload made (empty for one
+    written whole)."""
 
     bucket: str
     key: str
@@ -50,6 +53,7 @@ class ObjectInfo:
     meta: ObjectMeta
     checksums: Mapping[str, str] = field(default_factory=dict)
     checksum_type: str | None = None
+    part_sizes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from domicile.engine.audithistory import SEGMENT_PREFIX
 from domicile.engine.auditlog import CHECKPOINT_PREFIX
 from domicile.engine.context import EngineContext
+from domicile.engine.tlog import TREE_PREFIX
 from domicile.errors import SiteError
 
 DEFAULT_GRACE = 24 * 3600.0
@@ -69,8 +71,8 @@ def sweep_orphans(
         try:
             keep = referenced_on(ctx, site_id)
             for info in site.list():
-                if info.blob_id.startswith(CHECKPOINT_PREFIX):
-                    continue  # audit checkpoints are evidence, never orphans
+                if info.blob_id.startswith((CHECKPOINT_PREFIX, SEGMENT_PREFIX, TREE_PREFIX)):
+                    continue  # audit checkpoints and history are evidence, never orphans
                 if info.blob_id in keep or (site_id, info.blob_id) in queued:
                     continue
                 if info.modified is None or info.modified > cutoff:

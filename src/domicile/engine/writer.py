@@ -10,6 +10,12 @@ manifest, in one *inline* blob (``engine/manifest.py``): one write per site. Any
 before the commit removes what was written and raises; a crash leaves only unreferenced
 blobs, which the orphan sweep removes. When the commit replaced a version, that version's
 blobs (queued as garbage in the same transaction) are removed.
+
+A conditional PUT (``expect``: S3's ``If-None-Match: *`` or ``If-Match``) is checked twice:
+once before anything is written (a PUT bound to fail costs no upload), and for good in the
+transaction that commits the version (``Catalog.commit_version``), which is what makes two
+racing conditional PUTs end with exactly one winner. The loser's blobs are removed from
+every site before its refusal is raised, like any other failure before the commit.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from domicile.audit import Record, Scalar
-from domicile.catalog import Bucket
+from domicile.catalog import Bucket, Expect, Version
 from domicile.catalog.base import AuditBuilder
 from domicile.crypto import encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
@@ -46,10 +52,10 @@ from domicile.engine.segments import (
     remove_blobs,
     stream_segments,
 )
-from domicile.errors import SiteFull, SiteUnavailable
+from domicile.errors import ObjectNotFound, SiteFull, SiteUnavailable
 from domicile.policy import Policy, decide
 
-__all__ = ["SMALL_OBJECT", "Body", "Checksums", "put_object"]
+__all__ = ["SMALL_OBJECT", "Body", "Checksums", "check_current", "put_object"]
 
 #: Named checksums (name -> encoded value) known once a body has been read to its end.
 Checksums = Callable[[], Mapping[str, str]]
@@ -69,8 +75,13 @@ def put_object(
     detail: Mapping[str, Scalar] | None = None,
     checksums: Checksums | None = None,
     checksum_type: str = FULL_OBJECT,
+    expect: Expect | None = None,
 ) -> ObjectInfo:
     """Store ``body`` under ``bucket_name``/``key``; see the module docstring for the flow.
+
+    ``expect`` makes the PUT conditional (see the module docstring): PreconditionFailed,
+    or ObjectNotFound for an ETag expected of a key that has no object; nothing remains
+    written then.
 
     ``checksums``, if given, is called once the body has been read to its end (the caller
     may know the values only then) and its named checksums are stored with the version,
@@ -79,6 +90,8 @@ def put_object(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
+    if expect is not None:
+        check_current(ctx, bucket_name, key, expect)
     version_id = secrets.token_hex(16)
     probe_sites(ctx.prober, wait=PLACEMENT_WAIT)
     decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=version_id)
@@ -112,7 +125,9 @@ def put_object(
             )
             blob = encrypt_bytes(manifest.to_json(), recipients)
             put_blobs(ctx, sites, [(manifest_blob_id(version_id), blob)])
-        made, replaced = _commit(ctx, manifest, site_ids, policy.name, action=action, detail=detail)
+        made, replaced = _commit(
+            ctx, manifest, site_ids, policy.name, action=action, detail=detail, expect=expect
+        )
     except BaseException as exc:
         if isinstance(md5, BackgroundHash):
             md5.close()
@@ -137,6 +152,16 @@ def put_object(
         checksums=manifest.checksums,
         checksum_type=manifest.checksum_type,
     )
+
+
+def check_current(ctx: EngineContext, bucket: str, key: str, expect: Expect) -> None:
+    """Refuse early a conditional write whose condition does not hold now (the commit
+    checks it again, atomically)."""
+    try:
+        current: Version | None = ctx.catalog.current_version(bucket, key)
+    except ObjectNotFound:
+        current = None
+    expect.check(current, bucket, key)
 
 
 def _put_small(
@@ -227,6 +252,7 @@ def _commit(
     *,
     action: str,
     detail: Mapping[str, Scalar] | None,
+    expect: Expect | None = None,
 ) -> tuple[list[Record], str | None]:
     """Commit the version and its audit record in one catalog transaction; the record,
     and the id of the version the commit replaced, if any."""
@@ -243,5 +269,5 @@ def _commit(
             detail={**(detail or {}), "size": manifest.size, "etag": manifest.etag},
         )
     records = catalog_records(manifest, site_ids, manifest.created_at)
-    previous = ctx.catalog.commit_version(*records, audit=build)
+    previous = ctx.catalog.commit_version(*records, audit=build, expect=expect)
     return made, None if previous is None else previous.version_id

@@ -25,14 +25,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from domicile.config import GatewaySection, TenantSection
-from domicile.gateway import logs
+from domicile.gateway import logs, refused
 from domicile.gateway.bridge import Receive, ThreadBody, batched, close_stream
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.feed import Feed
 from domicile.gateway.metrics import CONTENT_TYPE, Metrics
+from domicile.gateway.refusals import check_request
 from domicile.gateway.request import S3Request, parse_request
 from domicile.gateway.routes import route
-from domicile.gateway.s3errors import reject, render_error
+from domicile.gateway.s3errors import code_for, reject, render_error
 from domicile.gateway.sigv4 import verify_request
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ Scope = MutableMapping[str, Any]
 
 log = logging.getLogger(logs.LOGGER)
 SERVER: Final = "domicile"
+#: How often counts of refused requests of closed minutes are written to the audit log.
+REFUSAL_FLUSH_SECONDS: Final = 15.0
 #: Status codes whose responses carry no body.
 _NO_BODY: Final = frozenset({204, 304})
 
@@ -67,6 +70,8 @@ class Gateway:
             for name, tenant in tenants.items()
             for key in tenant.keys
         }
+        self._tenant_of = {key: tenant for key, (_, tenant) in self._keys.items()}
+        self._policies = {name: tenant.policies for name, tenant in tenants.items()}
         self._clock = clock or (lambda: datetime.now(UTC))
         self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
         self.metrics = Metrics(engine.site_errors, engine.site_health)
@@ -83,6 +88,7 @@ class Gateway:
         #: Requests still running when the grace period ended: cancelled, their threads
         #: (blocked on sites that stopped answering) not waited for.
         self.abandoned = 0
+        self._flusher: asyncio.Task[None] | None = None
 
     # --- ASGI ---------------------------------------------------------------------------
 
@@ -107,26 +113,30 @@ class Gateway:
 
     def start(self) -> None:
         """Begin the periodic sweep of abandoned multipart uploads (needs a running loop),
-        unless this app leaves it to another worker."""
+        unless this app leaves it to another worker, and the periodic writing of refused
+        requests' audit records."""
         if self._sweeper is None and self.sweeps:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_uploads())
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_refusals())
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain: refuse new requests, wait up to ``grace`` seconds (default
         ``shutdown_grace``) for those in flight to finish, stop sweeping."""
         self.draining = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for task in (self._sweeper, self._flusher):
+            if task is not None:
+                task.cancel()
+        self._sweeper = self._flusher = None
         deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        late = [task for task in self._requests if not task.done()]
+        late = [request for request in self._requests if not request.done()]
         if late:  # past the grace: cut them (their connections close), do not wait on them
             self.abandoned += len(late)
             log.warning("requests cancelled after the grace period", extra={"requests": len(late)})
-            for task in late:
-                task.cancel()
+            for request in late:
+                request.cancel()
             await asyncio.wait(late, timeout=1.0)
 
     async def _sweep_uploads(self) -> None:
@@ -141,6 +151,17 @@ class Gateway:
             else:
                 if swept:
                     log.info("aborted abandoned multipart uploads", extra={"uploads": swept})
+
+    async def _flush_refusals(self) -> None:
+        """Write the audit records of refusals counted in minutes that have closed (the
+        open minute's are written by the engine's close, on shutdown)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(REFUSAL_FLUSH_SECONDS)
+            try:
+                await loop.run_in_executor(self.pool, self.engine.flush_refusals)
+            except Exception:
+                log.exception("writing the audit records of refused requests failed")
 
     def _sweep_once(self, expiry: float) -> int:
         with self.engine.acting_as("gateway:sweep"):
@@ -220,22 +241,47 @@ class Gateway:
                 regions=self.settings.regions or None,
             )
             operation, handler = route(req)
-            call = Call(req, auth, self.engine, self.settings, body)
+            check_request(operation, req, auth.tenant)
+            policies = self._policies.get(auth.tenant)
+            call = Call(req, auth, self.engine, self.settings, body, policies)
             with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
                 reply = handler(call)
             if not isinstance(reply.body, bytes):
                 reply.body = _prefetch(reply.body, reply.length())
         except Exception as exc:
-            return operation, self._error(exc, req.resource, rid)
+            reply = self._error(exc, req.resource, rid)
+            self._count_refusal(req, exc, reply.status)
+            return operation, reply
         return operation, reply
 
+    def _count_refusal(self, req: S3Request, exc: Exception, status: int) -> None:
+        """Count an access refusal for the audit log's per-minute records (:mod:`.refused`)."""
+        code = code_for(exc)
+        if not refused.audited(code, status):
+            return
+        try:
+            self.engine.count_refusal(refused.who(req, self._tenant_of), code)
+        except Exception:  # the refusal is answered whatever becomes of its count
+            log.exception("counting a refused request for the audit log failed")
+
     def _error(self, exc: BaseException, resource: str, rid: str) -> Reply:
+        """The error document for ``exc``, logged as one line with the request id and the
+        S3 code: ``error`` with the traceback for an internal error (a bug or an
+        unexpected failure), ``warning`` for a 503 (a site or the gateway unavailable),
+        ``info`` for every refusal (4xx and ``NotImplemented``): a client asking for what
+        it may not have is not the gateway failing."""
         rendered = render_error(exc, resource=resource, request_id=rid)
-        if rendered.status >= 500:
-            log.error("internal error", exc_info=exc, extra={"code": rendered.code})
+        fields = {"request_id": rid, "code": rendered.code, "status": rendered.status}
+        if rendered.code == "InternalError":
+            log.error("internal error", exc_info=exc, extra=fields)
+        elif rendered.status == 503:
+            log.warning("unavailable", extra={**fields, "reason": str(exc)[:500]})
         else:
-            log.info("refused", extra={"code": rendered.code, "reason": str(exc)[:500]})
-        return Reply(rendered.status, [("content-type", "application/xml")], rendered.body)
+            log.info("refused", extra={**fields, "reason": str(exc)[:500]})
+        extra = list(getattr(exc, "headers", ()))
+        if rendered.status in _NO_BODY:  # a 304: the object's headers, no document
+            return Reply(rendered.status, extra, b"")
+        return Reply(rendered.status, [("content-type", "application/xml"), *extra], rendered.body)
 
     def _ops(self, path: str) -> Reply:
         if path == "/metrics":

@@ -56,6 +56,8 @@ class Call:
     engine: Domicile
     settings: GatewaySection
     raw_body: Iterable[bytes]
+    #: The policies this tenant may bind buckets to (``None``: every policy).
+    policies: tuple[str, ...] | None = None
     _payload: VerifiedBody | None = None
 
     @property

@@ -1,9 +1,12 @@
 """Object metadata between HTTP headers and the engine's :class:`ObjectMeta`.
 
-In: ``Content-Type``, ``Content-Encoding``, ``Content-Disposition``, ``Cache-Control``,
-``Expires`` and ``x-amz-meta-*`` (user metadata, names lowercase, at most 2 KiB in all, as
-on S3). Out: the same, plus ``ETag``, ``Last-Modified`` and ``Content-Length``; a GET may
-override the content headers with ``response-*`` query parameters.
+In: ``Content-Type``, ``Content-Encoding``, ``Content-Disposition``, ``Content-Language``,
+``Cache-Control``, ``Expires`` and ``x-amz-meta-*`` (user metadata, names lowercase, at most
+2 KiB in all, as on S3). Out: the same, plus ``ETag``, ``Last-Modified`` and
+``Content-Length``; a GET may override the content headers with ``response-*`` query
+parameters. Values come back byte for byte as they were sent (``deflate, gzip`` stays
+``deflate, gzip``); the one change is ``aws-chunked`` taken out of ``Content-Encoding``,
+where it describes the transfer, not the object.
 """
 
 from __future__ import annotations
@@ -53,15 +56,20 @@ def meta_from_request(req: S3Request) -> ObjectMeta:
         cache_control=req.header("cache-control"),
         expires=req.header("expires"),
         user=user,
+        content_language=req.header("content-language"),
     )
 
 
 def _content_encoding(value: str | None) -> str | None:
-    """``Content-Encoding`` without ``aws-chunked``, which describes the transfer only."""
+    """``Content-Encoding`` without ``aws-chunked``, which describes the transfer only;
+    the other codings exactly as sent (their spacing and case kept)."""
     if value is None:
         return None
-    kept = [v.strip() for v in value.split(",") if v.strip() and v.strip() != "aws-chunked"]
-    return ",".join(kept) or None
+    tokens = value.split(",")
+    if not any(t.strip().lower() == "aws-chunked" for t in tokens):
+        return value
+    kept = [t for t in tokens if t.strip().lower() != "aws-chunked"]
+    return ",".join(kept).strip() or None
 
 
 def object_headers(
@@ -78,6 +86,7 @@ def object_headers(
     for name, value in (
         ("content-encoding", meta.content_encoding),
         ("content-disposition", meta.content_disposition),
+        ("content-language", meta.content_language),
         ("cache-control", meta.cache_control),
         ("expires", meta.expires),
     ):

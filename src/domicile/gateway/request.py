@@ -25,11 +25,21 @@ from domicile.gateway.s3errors import reject
 #: Subresources S3 defines that this gateway does not serve (answered ``NotImplemented``).
 UNSUPPORTED: Final = frozenset(
     {
-        "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
-        "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
-        "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
-        "publicAccessBlock", "replication", "requestPayment", "restore", "retention",
-        "select", "tagging", "torrent", "versions", "website",
+        "abac", "accelerate", "analytics", "attributes", "cors", "encryption",
+        "intelligent-tiering", "inventory", "lifecycle", "logging", "metadataConfiguration",
+        "metadataInventoryTable", "metadataJournalTable", "metadataTable", "metrics",
+        "notification", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+        "renameObject", "replication", "requestPayment", "restore", "select", "session",
+        "tagging", "torrent", "website",
+    }
+)  # fmt: skip
+#: Subresources that pick an operation the gateway serves (or refuses on purpose, with the
+#: code S3 uses). A request carrying one is routed only by a rule that names it: it never
+#: falls through to the plain operation of its method (PUT ?versioning is not CreateBucket).
+SERVED: Final = frozenset(
+    {
+        "acl", "delete", "legal-hold", "location", "object-lock", "retention", "uploadId",
+        "uploads", "versioning", "versions",
     }
 )  # fmt: skip
 

@@ -1,14 +1,21 @@
 """Which handler serves a request: S3 routes by level (service, bucket, object), method and
 query subresource, not by path patterns. :func:`route` returns the operation's name (for
-logs and metrics) and its handler, or raises the S3 error a client expects."""
+logs and metrics) and its handler, or raises the S3 error a client expects:
+
+- a subresource S3 defines and this gateway does not serve (``?tagging``, ``?cors``...):
+  ``NotImplemented`` (501), with the subresource named;
+- a served subresource (:data:`~.request.SERVED`) on a method or level with no rule for it
+  (``PUT /bucket?location``, ``GET /bucket/key?uploads``): ``MethodNotAllowed`` (405).
+  The plain rule of a method (PutObject, CreateBucket...) never takes a request carrying
+  one, so no subresource is ever answered as if it had not been sent."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from domicile.gateway.call import Call, Reply
-from domicile.gateway.handlers import buckets, listing, multipart, objects
-from domicile.gateway.request import UNSUPPORTED, S3Request, subresources
+from domicile.gateway.handlers import buckets, listing, lock, multipart, objects, versions
+from domicile.gateway.request import SERVED, UNSUPPORTED, S3Request, subresources
 from domicile.gateway.s3errors import reject
 
 Handler = Callable[[Call], Reply]
@@ -25,66 +32,73 @@ def route(req: S3Request) -> tuple[str, Handler]:
             hint="domicile serves objects, buckets, listings and multipart uploads",
         )
     if req.bucket is None:
-        if req.method == "GET":
+        if req.method == "GET" and not subs & SERVED:
             return "ListBuckets", buckets.list_buckets
         raise _not_allowed(req)
     return _match(req, subs, _BUCKET if req.key is None else _OBJECT)
 
 
-#: ``(method, condition, operation, handler)``: the first rule whose method and condition
-#: match wins. A condition is a query subresource that must be present, ``None`` (anything
-#: else), or a callable for the two cases that look further.
-Rule = tuple[str, "str | Callable[[S3Request], bool] | None", str, Handler]
+#: ``(method, subresource, predicate, operation, handler)``: the first rule whose method
+#: matches, whose subresource is present (or, for ``None``, no served subresource is) and
+#: whose predicate (if any) holds wins.
+Rule = tuple[str, str | None, "Callable[[S3Request], bool] | None", str, Handler]
 
 
 def _copy(req: S3Request) -> bool:
     return req.header("x-amz-copy-source") is not None
 
 
-def _part_copy(req: S3Request) -> bool:
-    return "uploadId" in req.params and _copy(req)
+def _v2(req: S3Request) -> bool:
+    return req.params.get("list-type") == "2"
 
 
 _BUCKET: tuple[Rule, ...] = (
-    ("GET", "location", "GetBucketLocation", buckets.get_location),
-    ("GET", "versioning", "GetBucketVersioning", buckets.get_versioning),
-    ("GET", "uploads", "ListMultipartUploads", multipart.list_uploads),
-    ("GET", lambda r: r.params.get("list-type") == "2", "ListObjectsV2", listing.list_objects_v2),
-    ("GET", None, "ListObjects", listing.list_objects_v1),
-    ("PUT", None, "CreateBucket", buckets.create_bucket),
-    ("HEAD", None, "HeadBucket", buckets.head_bucket),
-    ("DELETE", None, "DeleteBucket", buckets.delete_bucket),
-    ("POST", "delete", "DeleteObjects", objects.delete_objects),
+    ("GET", "location", None, "GetBucketLocation", buckets.get_location),
+    ("GET", "versioning", None, "GetBucketVersioning", lock.get_versioning),
+    ("PUT", "versioning", None, "PutBucketVersioning", lock.put_versioning),
+    ("GET", "versions", None, "ListObjectVersions", versions.list_object_versions),
+    ("GET", "object-lock", None, "GetObjectLockConfiguration", lock.get_object_lock),
+    ("PUT", "object-lock", None, "PutObjectLockConfiguration", lock.put_object_lock),
+    ("GET", "acl", None, "GetBucketAcl", lock.get_bucket_acl),
+    ("PUT", "acl", None, "PutBucketAcl", lock.put_bucket_acl),
+    ("GET", "uploads", None, "ListMultipartUploads", multipart.list_uploads),
+    ("GET", None, _v2, "ListObjectsV2", listing.list_objects_v2),
+    ("GET", None, None, "ListObjects", listing.list_objects_v1),
+    ("PUT", None, None, "CreateBucket", buckets.create_bucket),
+    ("HEAD", None, None, "HeadBucket", buckets.head_bucket),
+    ("DELETE", None, None, "DeleteBucket", buckets.delete_bucket),
+    ("POST", "delete", None, "DeleteObjects", objects.delete_objects),
 )
 _OBJECT: tuple[Rule, ...] = (
-    ("PUT", _part_copy, "UploadPartCopy", multipart.upload_part_copy),
-    ("PUT", "uploadId", "UploadPart", multipart.upload_part),
-    ("PUT", _copy, "CopyObject", objects.copy_object),
-    ("PUT", None, "PutObject", objects.put_object),
-    ("GET", "uploadId", "ListParts", multipart.list_parts),
-    ("GET", None, "GetObject", objects.get_object),
-    ("HEAD", None, "HeadObject", objects.head_object),
-    ("DELETE", "uploadId", "AbortMultipartUpload", multipart.abort_upload),
-    ("DELETE", None, "DeleteObject", objects.delete_object),
-    ("POST", "uploads", "CreateMultipartUpload", multipart.create_upload),
-    ("POST", "uploadId", "CompleteMultipartUpload", multipart.complete_upload),
+    ("GET", "acl", None, "GetObjectAcl", lock.get_object_acl),
+    ("PUT", "acl", None, "PutObjectAcl", lock.put_object_acl),
+    ("GET", "retention", None, "GetObjectRetention", lock.object_lock_setting),
+    ("PUT", "retention", None, "PutObjectRetention", lock.object_lock_setting),
+    ("GET", "legal-hold", None, "GetObjectLegalHold", lock.object_lock_setting),
+    ("PUT", "legal-hold", None, "PutObjectLegalHold", lock.object_lock_setting),
+    ("PUT", "uploadId", _copy, "UploadPartCopy", multipart.upload_part_copy),
+    ("PUT", "uploadId", None, "UploadPart", multipart.upload_part),
+    ("PUT", None, _copy, "CopyObject", objects.copy_object),
+    ("PUT", None, None, "PutObject", objects.put_object),
+    ("GET", "uploadId", None, "ListParts", multipart.list_parts),
+    ("GET", None, None, "GetObject", objects.get_object),
+    ("HEAD", None, None, "HeadObject", objects.head_object),
+    ("DELETE", "uploadId", None, "AbortMultipartUpload", multipart.abort_upload),
+    ("DELETE", None, None, "DeleteObject", objects.delete_object),
+    ("POST", "uploads", None, "CreateMultipartUpload", multipart.create_upload),
+    ("POST", "uploadId", None, "CompleteMultipartUpload", multipart.complete_upload),
 )
 
 
 def _match(req: S3Request, subs: frozenset[str], rules: tuple[Rule, ...]) -> tuple[str, Handler]:
-    for method, condition, operation, handler in rules:
-        if method != req.method:
-            continue
-        if condition is None or (
-            condition in subs if isinstance(condition, str) else condition(req)
-        ):
+    for method, sub, predicate, operation, handler in rules:
+        present = sub in subs if sub is not None else not subs & SERVED
+        if method == req.method and present and (predicate is None or predicate(req)):
             return operation, handler
     raise _not_allowed(req)
 
 
 def _not_allowed(req: S3Request) -> Exception:
-    return reject(
-        "MethodNotAllowed",
-        f"{req.method} is not allowed on {req.resource}",
-        method=req.method,
-    )
+    served = sorted(subresources(req.query) & SERVED)
+    what = f"{req.resource}?{served[0]}" if served else req.resource
+    return reject("MethodNotAllowed", f"{req.method} is not allowed on {what}", method=req.method)

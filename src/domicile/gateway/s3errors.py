@@ -42,6 +42,7 @@ def _table(*rows: tuple[str, int, str]) -> Mapping[str, ErrorSpec]:
 
 #: Every S3 error code the gateway may answer with (and nothing else).
 ERRORS: Final[Mapping[str, ErrorSpec]] = _table(
+    ("AccessControlListNotSupported", 400, "The bucket does not allow ACLs."),
     ("AccessDenied", 403, "Access Denied."),
     ("AuthorizationHeaderMalformed", 400, "The authorization header is malformed."),
     (
@@ -64,16 +65,24 @@ ERRORS: Final[Mapping[str, ErrorSpec]] = _table(
     ("InternalError", 500, "We encountered an internal error. Please try again."),
     ("InvalidAccessKeyId", 403, "The access key ID you provided does not exist in our records."),
     ("InvalidArgument", 400, "Invalid argument."),
+    (
+        "InvalidBucketAclWithObjectOwnership",
+        400,
+        "Bucket ACLs other than the owner's full control are not allowed (ACLs disabled).",
+    ),
     ("InvalidBucketName", 400, "The specified bucket is not valid."),
+    ("InvalidBucketState", 409, "The request is not valid with the current state of the bucket."),
     ("InvalidDigest", 400, "A checksum you specified is not valid."),
     ("InvalidLocationConstraint", 400, "The specified location constraint is not valid."),
     ("InvalidPart", 400, "One or more of the specified parts could not be found."),
+    ("InvalidPartNumber", 416, "The requested partnumber is not satisfiable."),
     ("InvalidPartOrder", 400, "The list of parts was not in ascending order."),
     ("InvalidRange", 416, "The requested range is not satisfiable."),
     ("InvalidRequest", 400, "Invalid request."),
     ("InvalidToken", 400, "The provided token is malformed or otherwise invalid."),
     ("InvalidURI", 400, "Couldn't parse the specified URI."),
     ("KeyTooLongError", 400, "Your key is too long."),
+    ("MalformedACLError", 400, "The XML you provided was not a well-formed or valid ACL."),
     ("MalformedTrailerError", 400, "The request contained trailing data that was not well-formed."),
     ("MalformedXML", 400, "The XML you provided was not well-formed or did not validate."),
     ("MaxMessageLengthExceeded", 400, "Your request was too big."),
@@ -92,6 +101,11 @@ ERRORS: Final[Mapping[str, ErrorSpec]] = _table(
         "A header or feature you provided implies unimplemented functionality.",
     ),
     ("NotModified", 304, "Not Modified."),
+    (
+        "ObjectLockConfigurationNotFoundError",
+        404,
+        "Object Lock configuration does not exist for this bucket.",
+    ),
     ("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold."),
     (
         "RequestTimeTooSkewed",
@@ -177,6 +191,7 @@ ERROR_CODES: Final[tuple[tuple[type[e.DomicileError], Rule], ...]] = (
     (e.BucketNotEmpty, "BucketNotEmpty"),
     (e.ObjectNotFound, "NoSuchKey"),
     (e.UploadNotFound, "NoSuchUpload"),
+    (e.PreconditionFailed, "PreconditionFailed"),
     (e.InvalidPart, "InvalidPart"),
     (e.EntityTooSmall, "EntityTooSmall"),
     (e.InvalidPartNumber, "InvalidArgument"),

@@ -50,6 +50,8 @@ class BucketEntry:
 
     name: str
     created: datetime
+    #: The bucket's region: for domicile, its residency policy (``None``: not shown).
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,9 @@ def _url(value: str, encoding_type: str | None) -> str:
     return quote_plus(value.encode("utf-8", "surrogateescape"), safe="/")
 
 
-def _document(root: str, parts: Iterable[str]) -> bytes:
+def document(root: str, parts: Iterable[str]) -> bytes:
+    """A response document: the declaration, then ``root`` in the S3 namespace around
+    ``parts`` (already encoded XML)."""
     body = f'{_DECLARATION}<{root} xmlns="{NAMESPACE}">{"".join(parts)}</{root}>'
     return body.encode("utf-8")
 
@@ -190,7 +194,7 @@ def list_objects_v2(
         _contents(contents, e),
         _prefixes(common_prefixes, e),
     ]
-    return _document("ListBucketResult", parts)
+    return document("ListBucketResult", parts)
 
 
 def list_objects_v1(
@@ -220,18 +224,88 @@ def list_objects_v1(
         _contents(contents, e),
         _prefixes(common_prefixes, e),
     ]
-    return _document("ListBucketResult", parts)
+    return document("ListBucketResult", parts)
 
 
-def list_buckets(owner: Owner, buckets: Sequence[BucketEntry]) -> bytes:
-    """``ListAllMyBucketsResult``: the tenant's buckets."""
+#: The version id of every object in a bucket without versioning, as S3 names it.
+NULL_VERSION: Final = "null"
+
+
+def list_object_versions(
+    bucket: str,
+    versions: Sequence[ObjectEntry],
+    *,
+    prefix: str = "",
+    key_marker: str = "",
+    version_id_marker: str = "",
+    next_key_marker: str | None = None,
+    next_version_id_marker: str | None = None,
+    delimiter: str | None = None,
+    max_keys: int = 1000,
+    common_prefixes: Sequence[str] = (),
+    is_truncated: bool = False,
+    encoding_type: str | None = None,
+) -> bytes:
+    """``ListVersionsResult`` of ListObjectVersions for a bucket without versioning: each
+    object is one ``Version``, ``VersionId`` ``null`` and ``IsLatest`` true (no delete
+    markers). ``KeyMarker``, ``NextKeyMarker``, ``Prefix``, ``Delimiter`` and each ``Key``
+    and common prefix are URL-encoded with ``encoding_type="url"``; version ids never."""
+    e = encoding_type
     items = "".join(
-        f"<Bucket>{element('Name', b.name)}{element('CreationDate', iso8601(b.created))}</Bucket>"
+        "<Version>"
+        + element("Key", _url(o.key, e))
+        + element("VersionId", NULL_VERSION)
+        + element("IsLatest", "true")
+        + element("LastModified", iso8601(o.last_modified))
+        + element("ETag", quote_etag(o.etag))
+        + element("Size", str(o.size))
+        + element("StorageClass", o.storage_class)
+        + _owner("Owner", o.owner)
+        + "</Version>"
+        for o in versions
+    )
+    parts = [
+        element("Name", bucket),
+        element("Prefix", _url(prefix, e)),
+        element("KeyMarker", _url(key_marker, e)),
+        element("VersionIdMarker", version_id_marker),
+        _opt("NextKeyMarker", None if next_key_marker is None else _url(next_key_marker, e)),
+        _opt("NextVersionIdMarker", next_version_id_marker),
+        element("MaxKeys", str(max_keys)),
+        _opt("Delimiter", None if delimiter is None else _url(delimiter, e)),
+        element("IsTruncated", _bool(is_truncated)),
+        _opt("EncodingType", e),
+        items,
+        _prefixes(common_prefixes, e),
+    ]
+    return document("ListVersionsResult", parts)
+
+
+def list_buckets(
+    owner: Owner,
+    buckets: Sequence[BucketEntry],
+    *,
+    prefix: str | None = None,
+    continuation_token: str | None = None,
+) -> bytes:
+    """``ListAllMyBucketsResult``: the tenant's buckets; ``ContinuationToken`` (the token
+    of the next page, when the list was cut at ``max-buckets``) and ``Prefix`` (as asked)
+    follow ``Buckets``."""
+    items = "".join(
+        "<Bucket>"
+        + element("Name", b.name)
+        + element("CreationDate", iso8601(b.created))
+        + _opt("BucketRegion", b.region)
+        + "</Bucket>"
         for b in buckets
     )
-    return _document(
-        "ListAllMyBucketsResult", [_owner("Owner", owner), f"<Buckets>{items}</Buckets>"]
-    )
+    parts = [
+        _owner("Owner", owner),
+        f"<Buckets>{items}</Buckets>",
+        _opt("ContinuationToken", continuation_token),
+        _opt("Prefix", prefix),
+    ]
+    return document("ListAllMyBucketsResult", parts)
 
 
 def bucket_location(location: str | None) -> bytes:
@@ -263,7 +337,7 @@ def delete_result(
         + "</Error>"
         for err in errors
     ]
-    return _document("DeleteResult", parts)
+    return document("DeleteResult", parts)
 
 
 def copy_object_result(
@@ -279,13 +353,13 @@ def copy_object_result(
     root = "CopyPartResult" if part else "CopyObjectResult"
     parts = [element("LastModified", iso8601(last_modified)), element("ETag", quote_etag(etag))]
     parts.append(_checksums(checksums or {}, None if part else checksum_type))
-    return _document(root, parts)
+    return document(root, parts)
 
 
 def initiate_multipart_upload(bucket: str, key: str, upload_id: str) -> bytes:
     """``InitiateMultipartUploadResult`` of CreateMultipartUpload."""
     parts = [element("Bucket", bucket), element("Key", key), element("UploadId", upload_id)]
-    return _document("InitiateMultipartUploadResult", parts)
+    return document("InitiateMultipartUploadResult", parts)
 
 
 def complete_multipart_upload(
@@ -305,7 +379,7 @@ def complete_multipart_upload(
         element("ETag", quote_etag(etag)),
         _checksums(checksums or {}, checksum_type),
     ]
-    return _document("CompleteMultipartUploadResult", parts)
+    return document("CompleteMultipartUploadResult", parts)
 
 
 def list_parts(
@@ -350,7 +424,7 @@ def list_parts(
         element("IsTruncated", _bool(is_truncated)),
         items,
     ]
-    return _document("ListPartsResult", body)
+    return document("ListPartsResult", body)
 
 
 def list_multipart_uploads(
@@ -395,4 +469,4 @@ def list_multipart_uploads(
         items,
         _prefixes(common_prefixes, e),
     ]
-    return _document("ListMultipartUploadsResult", body)
+    return document("ListMultipartUploadsResult", body)

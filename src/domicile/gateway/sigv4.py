@@ -164,6 +164,8 @@ def _header_claim(
     skew: int,
     regions: Collection[str] | None,
 ) -> _Claim:
+    if "x-amz-security-token" in values:
+        raise _token_error()
     parsed = _parse_authorization(authorization)
     amz_date = _request_date(values)
     _check_scope(parsed, amz_date, regions, "AuthorizationHeaderMalformed")
@@ -214,12 +216,8 @@ def _presigned_claim(
         raise _query_error(f"the presigned URL lacks {', '.join(missing)}")
     if params["X-Amz-Algorithm"] != c.ALGORITHM:
         raise _algorithm_error(params["X-Amz-Algorithm"], "AuthorizationQueryParametersError")
-    if "X-Amz-Security-Token" in params:
-        raise reject(
-            "InvalidToken",
-            "session tokens are not issued by this gateway",
-            hint="use a long-term access key",
-        )
+    if "X-Amz-Security-Token" in params or "x-amz-security-token" in values:
+        raise _token_error()
     parsed = _parse_parts(
         params["X-Amz-Credential"],
         params["X-Amz-SignedHeaders"],
@@ -246,6 +244,16 @@ def _presigned_claim(
     content = values.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
     query_string = c.canonical_query(query, exclude="X-Amz-Signature")
     return _Claim(parsed, amz_date, content, query_string, presigned=True)
+
+
+def _token_error() -> RequestRejected:
+    """A session token, in a header or a presigned URL: this gateway issues none, so none
+    can be valid (accepting the request would ignore what the client asked for)."""
+    return reject(
+        "InvalidToken",
+        "session tokens are not issued by this gateway",
+        hint="use a long-term access key",
+    )
 
 
 def _found(parsed: _Parsed, lookup: Lookup) -> tuple[str, str]:

@@ -25,6 +25,13 @@ Contract, for every method:
 - ``chunks`` given to ``put`` are bytes-like objects (``bytes``, ``bytearray``,
   ``memoryview``); an exception raised by the chunk iterator itself propagates unchanged
   (and, being a failed put, leaves nothing visible).
+- ``put_once`` is the write-once form of ``put``, for small evidence blobs (signed audit
+  checkpoints): it stores ``data`` only if no blob exists under ``blob_id`` and returns True,
+  or returns False and changes nothing when one exists (whatever its content: the caller
+  reads it and compares). It is atomic like ``put``. Local and memory sites decide it
+  atomically (create-exclusive); an S3 site checks with HEAD and then sends a conditional
+  PutObject (``If-None-Match: *``), so that a server honouring the condition also closes the
+  race between two writers (see :mod:`domicile.sites.s3`).
 - ``list`` takes a ``prefix`` that must be a possible start of a blob id (``""`` or
   ``[a-z0-9_-]{1,128}``), else :class:`~domicile.errors.InvalidName`.
 """
@@ -123,6 +130,11 @@ class Site(Protocol):
 
     def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
         """Store the concatenation of ``chunks`` atomically under ``blob_id``; return its size."""
+        ...
+
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """Store ``data`` under ``blob_id`` unless a blob is there: True if written, False
+        (nothing changed) if one already existed."""
         ...
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:

@@ -32,7 +32,7 @@ from domicile.sites.base import BlobInfo, Site, check_blob_id, check_prefix, che
 
 #: An error to inject: an exception, or a factory making one per call.
 Fault = BaseException | Callable[[], BaseException]
-METHODS = frozenset({"put", "get", "head", "delete", "list"})
+METHODS = frozenset({"put", "put_once", "get", "head", "delete", "list"})
 
 
 class FaultySite:
@@ -54,6 +54,7 @@ class FaultySite:
         self._flaky: tuple[float, random.Random] | None = None
         self._thawed = threading.Event()
         self._thawed.set()
+        self._hung = False
         self._stall: int | None = None
 
     def __repr__(self) -> str:
@@ -103,6 +104,7 @@ class FaultySite:
 
     def hang(self) -> None:
         """Every call blocks, answering nothing, until :meth:`thaw` (a frozen server)."""
+        self._hung = True
         self._thawed.clear()
 
     def stall_at(self, offset: int | None) -> None:
@@ -114,6 +116,7 @@ class FaultySite:
 
     def thaw(self) -> None:
         """Undo :meth:`hang` and :meth:`stall_at`: blocked calls go on."""
+        self._hung = False
         self._stall = None
         self._thawed.set()
 
@@ -140,6 +143,12 @@ class FaultySite:
         with self._lock:
             self._used += size
         return size
+
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """Faults armed for ``put_once`` (or the site being down) apply; then ``inner``."""
+        check_blob_id(blob_id)
+        self._enter("put_once")
+        return self.inner.put_once(blob_id, data)
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         check_blob_id(blob_id)
@@ -191,7 +200,7 @@ class FaultySite:
                     queue.pop(0)
                 else:
                     queue[0] = (count - 1, fault)
-        if self._stall is None:  # hung: block before anything, as a frozen server does
+        if self._hung:  # block before anything, as a frozen server does
             self._thawed.wait()
         if self.latency:
             self._sleep(self.latency)

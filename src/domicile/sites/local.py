@@ -11,6 +11,10 @@ Guarantees:
   which is fsynced, renamed over ``<fan>/<blob_id>`` and then the folder is fsynced. A failed
   put removes its temp file. (If only that last folder fsync fails, the blob may already be
   visible; the put still raises and the engine's rollback or orphan sweep removes it.)
+- **Write-once put** (``put_once``): as ``put``, but the temp file is published with
+  ``os.link`` instead of a rename, which fails if the name exists; the temp file is then
+  removed and the folder fsynced. An existing entry of any kind (a planted link included)
+  makes it return False without touching it.
 - **No silent re-creation**: the folder must exist *and* hold the marker. A missing folder
   or marker (an unmounted disk shows an empty mount point) raises SiteUnavailable naming
   the path; only :meth:`LocalSite.create` makes a folder a site.
@@ -144,6 +148,43 @@ class LocalSite:
             unlink_quietly(tmp)
             raise
         return size
+
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """Write ``data`` to a temp file, fsync, hard-link it to the blob's name (which fails
+        if the name exists: then False), remove the temp file, fsync the folder."""
+        check_blob_id(blob_id)
+        real = self._check_root("put")
+        tmp_dir = self._contained(self._tmp_dir, real, "put", blob_id)
+        fan_dir = self._contained(self._fans[fan_of(blob_id)], real, "put", blob_id)
+        tmp = tmp_dir / secrets.token_hex(16)
+        with self._errors("put", tmp, blob_id):
+            try:
+                fd = os.open(tmp, WRITE_FLAGS, 0o600)
+            except FileNotFoundError:
+                self._make_dir(tmp_dir)
+                fd = os.open(tmp, WRITE_FLAGS, 0o600)
+        try:
+            try:
+                self._write(fd, memoryview(data).cast("B"), tmp, blob_id)
+                if self._fsync:
+                    with self._errors("put", tmp, blob_id):
+                        os.fsync(fd)
+            finally:
+                os.close(fd)
+            with self._errors("put", fan_dir / blob_id, blob_id):
+                try:
+                    try:
+                        os.link(tmp, fan_dir / blob_id, follow_symlinks=False)
+                    except FileNotFoundError:  # first blob of this fan-out folder
+                        self._make_dir(fan_dir)
+                        os.link(tmp, fan_dir / blob_id, follow_symlinks=False)
+                except FileExistsError:
+                    return False
+                if self._fsync:
+                    fsync_dir(fan_dir)
+        finally:
+            unlink_quietly(tmp)
+        return True
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stream bytes ``[start, end)`` (clipped to the size) in reads of at most 1 MiB."""

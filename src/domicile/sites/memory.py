@@ -43,6 +43,17 @@ class MemorySite:
             self._written[blob_id] = time.time()
         return len(data)
 
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """Publish ``data`` under ``blob_id`` unless a blob is there (decided under the lock)."""
+        check_blob_id(blob_id)
+        blob = bytes(data)
+        with self._lock:
+            if blob_id in self._blobs:
+                return False
+            self._blobs[blob_id] = blob
+            self._written[blob_id] = time.time()
+        return True
+
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Bytes ``[start, end)`` of the blob, clipped to its size, in pieces of <= 1 MiB."""
         check_blob_id(blob_id)

@@ -18,6 +18,13 @@ Contract (on top of :mod:`domicile.sites.base`):
   under S3's 10,000-part limit).
 - ``get`` sends one ranged GET and streams the body in pieces of at most 1 MiB; a body
   shorter than its ``Content-Length`` raises SiteCorrupt.
+- ``put_once`` (write-once, for small evidence blobs) first sends a HEAD and returns False if
+  the blob exists (read-before-write: this alone holds on a server that ignores conditions),
+  then a PutObject with ``If-None-Match: *``: a server that honours it refuses (412
+  ``PreconditionFailed``, or 409 ``ConditionalRequestConflict``) a blob created since the
+  HEAD, and the answer is False. A server that answers 501 ``NotImplemented`` to the header
+  gets a plain PutObject after the HEAD, for the rest of the site's life (``conditional``
+  tells which). What the test bed's servers do is pinned by ``tests/s3/test_put_once.py``.
 - Errors follow the table in :mod:`domicile.sites.s3_errors`; a missing bucket is a
   (non-retryable) SiteError naming the bucket, refused credentials are SiteAccessDenied
   naming the site. Credentials are never logged nor shown by ``repr``.
@@ -113,6 +120,8 @@ class S3Site:
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
         self.part_size = part_size
         self.upload_threads = upload_threads
+        #: Whether the server honours ``If-None-Match: *`` (None: not tried yet).
+        self.conditional: bool | None = None
         config = Config(
             region_name=region,
             connect_timeout=connect_timeout,
@@ -157,6 +166,32 @@ class S3Site:
                 self._client.put_object(Bucket=self.bucket, Key=key, Body=first)
             return len(first)
         return self._multipart(blob_id, key, first, parts)
+
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """HEAD, then a conditional PutObject (see the module docstring); True if written."""
+        key = self._key(blob_id)
+        try:
+            self.head(blob_id)
+            return False
+        except BlobNotFound:
+            pass
+        body = bytes(data)
+        if self.conditional is not False:
+            try:
+                with self._errors("put", blob_id):
+                    self._client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+                return True
+            except SiteError as err:
+                code = err.context.get("s3_code")
+                if code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                    self.conditional = True
+                    return False
+                if code != "NotImplemented":
+                    raise
+                self.conditional = False
+        with self._errors("put", blob_id):
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return True
 
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Bytes ``[start, end)`` of the blob, clipped to its size (one ranged GET)."""

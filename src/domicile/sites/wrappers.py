@@ -97,6 +97,12 @@ class RetryingSite:
         once = _OneShot(chunks)
         return self._call(lambda: self.inner.put(blob_id, once), lambda: not once.started)
 
+    def put_once(self, blob_id: str, data: bytes) -> bool:
+        """``inner.put_once`` with retries. A retry after a lost answer finds the blob
+        written by the failed attempt and returns False: callers read it and compare."""
+        check_blob_id(blob_id)
+        return self._call(lambda: self.inner.put_once(blob_id, data))
+
     def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         check_blob_id(blob_id)
         check_range(start, end, site=self.site_id)
@@ -171,6 +177,10 @@ class ReadOnlySite:
         return self.inner.site_id
 
     def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
+        check_blob_id(blob_id)
+        raise self._refuse("put", blob_id)
+
+    def put_once(self, blob_id: str, data: bytes) -> bool:
         check_blob_id(blob_id)
         raise self._refuse("put", blob_id)
 

@@ -26,6 +26,8 @@ from domicile.catalog.migrations import (
     v0004_multipart,
     v0005_checksums,
     v0006_garbage_origin,
+    v0007_conditional_parts,
+    v0008_audit_tree,
 )
 from domicile.errors import CatalogVersionError
 
@@ -39,6 +41,8 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (4, v0004_multipart.upgrade),
     (5, v0005_checksums.upgrade),
     (6, v0006_garbage_origin.upgrade),
+    (7, v0007_conditional_parts.upgrade),
+    (8, v0008_audit_tree.upgrade),
 )
 LATEST = STEPS[-1][0]
 

@@ -1,10 +1,11 @@
-"""Bucket operations: ListBuckets, CreateBucket, HeadBucket, GetBucketLocation,
-GetBucketVersioning and DeleteBucket.
+"""Bucket operations: ListBuckets, CreateBucket, HeadBucket, GetBucketLocation and
+DeleteBucket (GetBucketVersioning is in :mod:`.lock`).
 
 A bucket's ``LocationConstraint`` is the name of its residency policy. CreateBucket refuses
 an unknown policy, and a policy that no site can satisfy right now, with
 ``InvalidLocationConstraint`` (or ``ServiceUnavailable`` when only site health stands in
-the way) and the reason per site, before the bucket exists.
+the way) and the reason per site, before the bucket exists. A policy the tenant may not use
+(``[tenants.<name>] policies``) is ``AccessDenied``, the message listing those it may.
 """
 
 from __future__ import annotations
@@ -14,16 +15,52 @@ from datetime import UTC, datetime
 from domicile.errors import BucketAlreadyExists, BucketNotFound
 from domicile.gateway import s3xml
 from domicile.gateway.call import Call, Reply
+from domicile.gateway.handlers.listing import to_token, untoken
 from domicile.gateway.s3bodies import parse_create_bucket
 from domicile.gateway.s3errors import reject
 
+#: The most buckets one ListBuckets page may hold (``max-buckets``), as on S3.
+MAX_BUCKETS = 10_000
+
 
 def list_buckets(call: Call) -> Reply:
-    buckets = call.engine.list_buckets(call.tenant)
+    """The tenant's buckets in name order; ``prefix`` and ``bucket-region`` (a policy
+    name) filter them, ``max-buckets`` (1 to 10,000) cuts the list and the answer's
+    ``ContinuationToken`` (the last name returned, opaque) asks for the rest."""
+    p = call.req.params
+    prefix, region = p.get("prefix", ""), p.get("bucket-region", "")
+    limit = _max_buckets(p.get("max-buckets"))
+    token = p.get("continuation-token")
+    after = untoken(token) if token else ""
+    chosen = sorted(
+        (
+            b
+            for b in call.engine.list_buckets(call.tenant)
+            if b.name.startswith(prefix) and b.name > after and (not region or b.policy == region)
+        ),
+        key=lambda b: b.name,
+    )
+    page = chosen if limit is None else chosen[:limit]
+    following = page[-1].name if limit is not None and len(chosen) > limit else None
     entries = [
-        s3xml.BucketEntry(b.name, datetime.fromtimestamp(b.created_at, UTC)) for b in buckets
+        s3xml.BucketEntry(b.name, datetime.fromtimestamp(b.created_at, UTC), b.policy) for b in page
     ]
-    return Reply.xml(s3xml.list_buckets(s3xml.Owner(call.tenant, call.tenant), entries))
+    return Reply.xml(
+        s3xml.list_buckets(
+            s3xml.Owner(call.tenant, call.tenant),
+            entries,
+            prefix=p.get("prefix"),
+            continuation_token=to_token(following) if following else None,
+        )
+    )
+
+
+def _max_buckets(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_BUCKETS:
+        raise reject("InvalidArgument", f"max-buckets must be 1 to {MAX_BUCKETS:,}, not {value!r}")
+    return int(value)
 
 
 def create_bucket(call: Call) -> Reply:
@@ -31,8 +68,11 @@ def create_bucket(call: Call) -> Reply:
     location = parse_create_bucket(call.read_xml())
     policy = location or call.settings.default_policy
     known = call.engine.policy_names()
+    allowed = call.policies
     if not policy and len(known) == 1:
         policy = known[0]
+    elif not policy and allowed is not None and len(allowed) == 1:
+        policy = allowed[0]
     if not policy:
         raise reject(
             "InvalidLocationConstraint",
@@ -48,6 +88,16 @@ def create_bucket(call: Call) -> Reply:
             f"no residency policy named {policy!r}; this deployment defines "
             f"{', '.join(known) or 'no policy'}",
             hint="name one of the configured policies as the bucket's LocationConstraint",
+            bucket=name,
+            policy=policy,
+        )
+    if allowed is not None and policy not in allowed:
+        raise reject(
+            "AccessDenied",
+            f"tenant {call.tenant} may not bind a bucket to policy {policy!r}; its allowed "
+            f"policies are {', '.join(allowed) or 'none'}",
+            hint="name one of the tenant's policies as the LocationConstraint, or ask the "
+            f"operator to add {policy!r} to [tenants.{call.tenant}] policies",
             bucket=name,
             policy=policy,
         )
@@ -75,15 +125,6 @@ def head_bucket(call: Call) -> Reply:
 
 def get_location(call: Call) -> Reply:
     return Reply.xml(s3xml.bucket_location(call.bucket().policy))
-
-
-def get_versioning(call: Call) -> Reply:
-    """Buckets are unversioned: an empty ``VersioningConfiguration``, as S3 answers then."""
-    call.bucket()
-    return Reply.xml(
-        b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
-    )
 
 
 def delete_bucket(call: Call) -> Reply:

@@ -37,13 +37,18 @@ def encoding_type(call: Call) -> str | None:
     return "url"
 
 
-def _token(after: str) -> str:
+def to_token(after: str) -> str:
+    """An opaque continuation token standing for "after ``after``" (base64url)."""
     return base64.urlsafe_b64encode(after.encode("utf-8", "surrogateescape")).decode("ascii")
 
 
-def _untoken(token: str) -> str:
+def untoken(token: str) -> str:
+    """The name a :func:`to_token` token stands for; ``InvalidArgument`` for any other."""
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        name = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        if not name:
+            raise ValueError(token)
+        return name.decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
         raise reject(
             "InvalidArgument",
@@ -52,7 +57,10 @@ def _untoken(token: str) -> str:
         ) from None
 
 
-def _page(call: Call, *, prefix: str, delimiter: str, start_after: str, limit: int) -> ListResult:
+def list_page(
+    call: Call, *, prefix: str, delimiter: str, start_after: str, limit: int
+) -> ListResult:
+    """One page of the addressed bucket (owned by the caller): the engine's listing."""
     call.bucket()
     if limit == 0:
         return ListResult([], [], False, None)
@@ -61,7 +69,8 @@ def _page(call: Call, *, prefix: str, delimiter: str, start_after: str, limit: i
     )
 
 
-def _entries(page: ListResult, owner: s3xml.Owner | None) -> list[s3xml.ObjectEntry]:
+def entries(page: ListResult, owner: s3xml.Owner | None) -> list[s3xml.ObjectEntry]:
+    """The listing entries of ``page``'s objects, with ``owner`` shown if given."""
     return [
         s3xml.ObjectEntry(
             key=o.key,
@@ -79,22 +88,22 @@ def list_objects_v2(call: Call) -> Reply:
     prefix, delimiter = p.get("prefix", ""), p.get("delimiter", "")
     token = p.get("continuation-token")
     start_after = p.get("start-after", "")
-    after = max(start_after, _untoken(token)) if token else start_after
+    after = max(start_after, untoken(token)) if token else start_after
     limit = max_count(p.get("max-keys"))
-    page = _page(call, prefix=prefix, delimiter=delimiter, start_after=after, limit=limit)
+    page = list_page(call, prefix=prefix, delimiter=delimiter, start_after=after, limit=limit)
     owner = s3xml.Owner(call.tenant, call.tenant) if p.get("fetch-owner") == "true" else None
     following = page.next_start_after if page.is_truncated else None
     return Reply.xml(
         s3xml.list_objects_v2(
             call.bucket_name,
-            _entries(page, owner),
+            entries(page, owner),
             prefix=prefix,
             delimiter=delimiter or None,
             max_keys=limit,
             common_prefixes=page.common_prefixes,
             is_truncated=page.is_truncated,
             continuation_token=token,
-            next_continuation_token=_token(following) if following else None,
+            next_continuation_token=to_token(following) if following else None,
             start_after=start_after or None,
             encoding_type=encoding_type(call),
         )
@@ -105,12 +114,12 @@ def list_objects_v1(call: Call) -> Reply:
     p = call.req.params
     prefix, delimiter, marker = p.get("prefix", ""), p.get("delimiter", ""), p.get("marker", "")
     limit = max_count(p.get("max-keys"))
-    page = _page(call, prefix=prefix, delimiter=delimiter, start_after=marker, limit=limit)
+    page = list_page(call, prefix=prefix, delimiter=delimiter, start_after=marker, limit=limit)
     owner = s3xml.Owner(call.tenant, call.tenant)
     return Reply.xml(
         s3xml.list_objects_v1(
             call.bucket_name,
-            _entries(page, owner),
+            entries(page, owner),
             prefix=prefix,
             marker=marker,
             delimiter=delimiter or None,

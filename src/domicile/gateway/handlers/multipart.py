@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final
 from urllib.parse import quote
 
 from domicile.engine.records import PartInfo, UploadInfo
@@ -20,14 +19,12 @@ from domicile.gateway import s3xml
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.checksums import HEADERS as CHECKSUM_HEADERS
 from domicile.gateway.checksums import ChecksumSet, check_encoded, new_checksum
-from domicile.gateway.conditions import parse_range
+from domicile.gateway.conditions import copy_range, part_number, write_conditions
 from domicile.gateway.handlers.listing import encoding_type, max_count
 from domicile.gateway.handlers.objects import copy_source, require_length, upload_reply
 from domicile.gateway.headers import meta_from_request
 from domicile.gateway.s3bodies import CompletedPart, parse_complete_multipart
 from domicile.gateway.s3errors import reject
-
-MAX_PART_NUMBER: Final = 10_000
 
 
 def _when(epoch: float) -> datetime:
@@ -42,13 +39,7 @@ def _upload_id(call: Call) -> str:
 
 
 def _part_number(call: Call) -> int:
-    value = call.req.params.get("partNumber", "")
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PART_NUMBER:
-        raise reject(
-            "InvalidArgument",
-            f"partNumber must be an integer from 1 to {MAX_PART_NUMBER}, not {value[:20]!r}",
-        )
-    return int(value)
+    return part_number(call.req.params.get("partNumber", ""))
 
 
 def create_upload(call: Call) -> Reply:
@@ -111,10 +102,7 @@ def upload_part_copy(call: Call) -> Reply:
     start, end = 0, info.size
     wanted = call.req.header("x-amz-copy-source-range")
     if wanted is not None:
-        span = parse_range(wanted, info.size)
-        if span is None:
-            raise reject("InvalidArgument", f"x-amz-copy-source-range {wanted!r} is not a range")
-        start, end = span
+        start, end = copy_range(wanted, info.size)
     upload = call.engine.upload(call.bucket_name, call.key, upload_id)
     part = call.engine.upload_part_copy(
         call.bucket_name,
@@ -134,6 +122,7 @@ def upload_part_copy(call: Call) -> Reply:
 def complete_upload(call: Call) -> Reply:
     call.bucket()
     upload_id = _upload_id(call)
+    if_match, if_none_match = write_conditions(call.req)
     parts = parse_complete_multipart(call.read_xml())
     info = call.engine.complete_multipart(
         call.bucket_name,
@@ -141,6 +130,8 @@ def complete_upload(call: Call) -> Reply:
         upload_id,
         [(p.part_number, p.etag) for p in parts],
         checksums=lambda upload, chosen: composite(upload, chosen, parts),
+        if_match=if_match,
+        if_none_match=if_none_match,
     )
     location = f"{call.req.scheme}://{call.req.host}/{call.bucket_name}/{quote(call.key)}"
     return Reply.xml(

@@ -20,8 +20,14 @@ from domicile.gateway.bridge import close_stream
 from domicile.gateway.call import Call, Reply
 from domicile.gateway.checksums import HEADERS as CHECKSUM_HEADERS
 from domicile.gateway.checksums import ChecksumSet, new_checksum
-from domicile.gateway.conditions import check_preconditions, parse_range
-from domicile.gateway.headers import meta_from_request, object_headers
+from domicile.gateway.conditions import (
+    check_preconditions,
+    copy_range,
+    parse_range,
+    part_span,
+    write_conditions,
+)
+from domicile.gateway.headers import http_date, meta_from_request, object_headers
 from domicile.gateway.s3bodies import parse_delete
 from domicile.gateway.s3errors import code_for, message_for, reject
 
@@ -29,6 +35,8 @@ from domicile.gateway.s3errors import code_for, message_for, reject
 _READ_ATTEMPTS = 3
 #: Headers a GET must judge against the object's size, ETag or date before reading it.
 _NEEDS_HEAD = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+#: The query parameter that asks a GET or HEAD for one part of the object.
+PART_NUMBER = "partNumber"
 
 
 def require_length(call: Call) -> None:
@@ -52,9 +60,16 @@ def put_object(call: Call) -> Reply:
     call.bucket()
     require_length(call)
     meta = meta_from_request(call.req)
+    if_match, if_none_match = write_conditions(call.req)
     body = call.payload()
     info = call.engine.put(
-        call.bucket_name, call.key, body, meta=meta, checksums=lambda: body.checksums
+        call.bucket_name,
+        call.key,
+        body,
+        meta=meta,
+        checksums=lambda: body.checksums,
+        if_match=if_match,
+        if_none_match=if_none_match,
     )
     return upload_reply(info.etag, body.checksums)
 
@@ -79,10 +94,20 @@ def head_object(call: Call) -> Reply:
     return Reply(*_object_head(call, info, start, end, ranged=ranged), b"")
 
 
+def _part_asked(call: Call) -> bool:
+    """Whether the request names a ``partNumber`` (no query at all: the common GET)."""
+    return bool(call.req.raw_query) and PART_NUMBER in call.req.params
+
+
+def _common_get(call: Call) -> bool:
+    """A plain GET of the whole object: no condition, range or part to judge first."""
+    return not _part_asked(call) and not any(call.req.header(name) for name in _NEEDS_HEAD)
+
+
 def get_object(call: Call) -> Reply:
     """The object, or its range, after its preconditions hold, all from one version."""
     call.bucket()
-    if not any(call.req.header(name) for name in _NEEDS_HEAD):  # the common case
+    if _common_get(call):
         reader = call.engine.get(call.bucket_name, call.key)
         info = reader.info
         return Reply(*_object_head(call, info, 0, info.size, ranged=False), iter(reader))
@@ -98,11 +123,28 @@ def get_object(call: Call) -> Reply:
 
 
 def _span(call: Call, info: ObjectInfo) -> tuple[int, int, bool]:
-    """``[start, end)`` to serve, and whether a range was asked; preconditions first."""
-    check_preconditions(call.req, info.etag, info.created_at)
+    """``[start, end)`` to serve, and whether a range (or a part) was asked; preconditions
+    first. A part of an object written whole: part 1 is all of it."""
+    check_preconditions(
+        call.req, info.etag, info.created_at, not_modified_headers=not_modified_headers(info)
+    )
+    number = call.req.params.get(PART_NUMBER)
+    if number is not None:
+        start, end = part_span(number, call.req.header("range"), info.part_sizes or (info.size,))
+        return start, end, end > start
     span = parse_range(call.req.header("range"), info.size)
     start, end = span if span is not None else (0, info.size)
     return start, end, span is not None
+
+
+def not_modified_headers(info: ObjectInfo) -> list[tuple[str, str]]:
+    """What a 304 carries: the object's ETag and Last-Modified, as S3 sends them, and its
+    Cache-Control and Expires, which RFC 9110 asks a 304 to repeat."""
+    headers = [("etag", s3xml.quote_etag(info.etag)), ("last-modified", http_date(info.created_at))]
+    for name, value in (("cache-control", info.meta.cache_control), ("expires", info.meta.expires)):
+        if value is not None:
+            headers.append((name, value))
+    return headers
 
 
 def _object_head(
@@ -111,10 +153,14 @@ def _object_head(
     """The status and headers of a GET or HEAD of ``[start, end)`` of ``info``."""
     headers = object_headers(info, call.req.params)
     mode = (call.req.header("x-amz-checksum-mode") or "").upper()
-    if mode == "ENABLED" and not ranged:  # as S3: a range has no checksum of its own
+    part = _part_asked(call)
+    whole = not ranged and not part
+    if mode == "ENABLED" and whole:  # as S3: a range has no checksum of its own
         headers += stored_checksums(info)
     if ranged:
         headers.append(("content-range", f"bytes {start}-{end - 1}/{info.size}"))
+    if part and info.part_sizes:
+        headers.append(("x-amz-mp-parts-count", str(len(info.part_sizes))))
     headers.append(("content-length", str(end - start)))
     return (206 if ranged else 200), headers
 
@@ -131,6 +177,11 @@ def delete_objects(call: Call) -> Reply:
     deleted: list[tuple[str, str | None]] = []
     errors: list[s3xml.DeleteError] = []
     for key, version in request.objects:
+        if version not in (None, "null"):  # each object is one version, whose S3 id is null
+            errors.append(
+                s3xml.DeleteError(key, "InvalidArgument", "Invalid version id specified", version)
+            )
+            continue
         try:
             call.engine.delete(call.bucket_name, key)
         except DomicileError as exc:
@@ -159,7 +210,7 @@ def copy_source(call: Call) -> tuple[str, str, ObjectInfo]:
     call.bucket(bucket)
     info = call.engine.head(bucket, key)
     version = dict(p.partition("=")[::2] for p in query.split("&") if p).get("versionId")
-    if version and version != info.version_id:
+    if version and version != "null":  # each object is one version, whose S3 id is null
         raise reject("NoSuchVersion", f"{bucket}/{key} has no version {version}", key=key)
     check_preconditions(call.req, info.etag, info.created_at, copy_source=True)
     return bucket, key, info
@@ -178,15 +229,41 @@ def copy_object(call: Call) -> Reply:
             hint="send x-amz-metadata-directive: REPLACE with the new metadata",
         )
     meta = meta_from_request(call.req) if directive == "REPLACE" else None
+    _whole_copy_range(call.req.header("x-amz-copy-source-range"), source.size)
+    if_match, if_none_match = write_conditions(call.req)
     digester = copy_digester(call, source)
     info = call.engine.copy(
-        src_bucket, src_key, call.bucket_name, call.key, meta=meta, digester=digester
+        src_bucket,
+        src_key,
+        call.bucket_name,
+        call.key,
+        meta=meta,
+        digester=digester,
+        if_match=if_match,
+        if_none_match=if_none_match,
     )
     when = datetime.fromtimestamp(info.created_at, UTC)
     kind = info.checksum_type.upper() if info.checksum_type else None
     return Reply.xml(
         s3xml.copy_object_result(info.etag, when, checksums=_s3_named(info), checksum_type=kind)
     )
+
+
+def _whole_copy_range(value: str | None, size: int) -> None:
+    """CopyObject copies whole objects: an ``x-amz-copy-source-range`` is checked as
+    UploadPartCopy checks it (past the end: InvalidRange; malformed: InvalidArgument) and
+    must then cover the whole source; a part of it is NotImplemented, never a whole copy
+    made silently."""
+    if value is None:
+        return
+    start, end = copy_range(value, size)
+    if (start, end) != (0, size):
+        raise reject(
+            "NotImplemented",
+            f"CopyObject copies whole objects; x-amz-copy-source-range {value.strip()!r} "
+            f"names part of a {size}-byte source",
+            hint="copy a range with UploadPartCopy into a multipart upload",
+        )
 
 
 def copy_digester(call: Call, source: ObjectInfo) -> ChecksumSet | None:

@@ -1,5 +1,5 @@
-"""The report's deployment-wide facts: copy verification times, the audit chain's state,
-and the registry the residency decisions were made with."""
+"""The deployment-wide evidence behind every report: when copies were last verified, the
+audit chain's state, and the registry the residency decisions were made with."""
 
 from __future__ import annotations
 

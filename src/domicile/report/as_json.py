@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from domicile.engine.report import Report, SiteTally, Tally
+from domicile.engine.facts import PolicyRules, Report, Shortfall, SiteTally, Tally
 
 SCHEMA = "domicile-report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def iso_time(epoch: float | None) -> str | None:
@@ -54,7 +54,13 @@ def report_json(report: Report) -> dict[str, Any]:
                 }
                 for v in report.violations
             ],
+            "shortfalls": [_shortfall(s) for s in report.shortfalls],
+            "unreadable": len(report.unreadable),
         },
+        "buckets": [
+            {"bucket": b.bucket, "tenant": b.tenant, "policy": b.policy} for b in report.buckets
+        ],
+        "policies": [_policy(p) for p in report.policies],
         "by_country": [_tally(t) for t in report.by_country],
         "by_operator": [_tally(t) for t in report.by_operator],
         "by_exposure": [_tally(t) for t in report.by_exposure],
@@ -100,6 +106,35 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
+def _shortfall(s: Shortfall) -> dict[str, Any]:
+    return {
+        "bucket": s.bucket,
+        "key": s.key,
+        "version_id": s.version_id,
+        "policy": s.policy,
+        "required": s.required,
+        "readable": s.readable,
+        "readable_elsewhere": s.readable_elsewhere,
+        "unreadable": s.unreadable,
+        "uncounted": [{"site": u.site_id, "why": u.why} for u in s.uncounted],
+    }
+
+
+def _policy(p: PolicyRules) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "fingerprint": p.fingerprint,
+        "allow": list(p.allow),
+        "deny": list(p.deny),
+        "deny_subject_to": list(p.deny_subject_to),
+        "copies": p.copies,
+        "distinct": p.distinct,
+        "require": list(p.require),
+        "recipients": list(p.recipients),
+        "audit_reads": p.audit_reads,
+    }
+
+
 def _tally(t: Tally) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "objects": t.objects, "bytes": t.bytes, "copies": t.copies}
 
@@ -114,4 +149,5 @@ def _site(s: SiteTally) -> dict[str, Any]:
         "subject_to": list(s.subject_to),
         "objects": s.objects,
         "bytes": s.bytes,
+        "fingerprint": s.fingerprint,
     }

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
 
-from domicile.engine.report import Report, Tally
-from domicile.engine.report_json import iso_time, report_json
-from domicile.engine.worldmap import legend, map_data, world_map
-from domicile.policy import countries
+from domicile.display import human_size
+from domicile.engine.facts import Report, Shortfall, Tally, country_names
+from domicile.report.as_json import iso_time, report_json
+from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
+from domicile.report.worldmap import legend, map_data, world_map
 
 Cell = tuple[str, str]  # (field, text)
 
@@ -38,8 +39,8 @@ h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid var(--rule);
 .verdict.ok { background: var(--ok); }
 .verdict.bad { background: var(--bad); }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 0 0 8px; }
-.card { flex: 1 1 150px; border: 1px solid var(--rule); border-radius: 6px; padding: 10px 14px; }
-.card .n { font-size: 22px; font-weight: 700; display: block; }
+.card { flex: 1 1 120px; border: 1px solid var(--rule); border-radius: 6px; padding: 10px 14px; }
+.card .n { font-size: 22px; font-weight: 700; display: block; white-space: nowrap; }
 .card .l { color: var(--muted); }
 .card.bad .n { color: var(--bad); }
 .card.ok .n { color: var(--ok); }
@@ -65,15 +66,17 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 def report_html(report: Report) -> str:
     """The whole page as a string (UTF-8 when written)."""
     doc = report_json(report)
-    names = countries()
+    names = country_names()
     per_country = {t.id: t.bytes for t in report.by_country}
-    svg, unmapped = world_map(per_country, names, _size)
+    svg, unmapped = world_map(per_country, names, lambda n: human_size(n, exact_bytes=True))
     body = [
         _header(report),
         _verdict(report),
         _cards(report),
+        "<h2>Buckets and their policies</h2>",
+        _buckets(report),
         "<h2>Where the data rests</h2>",
-        f"<figure>{svg}<figcaption>{legend(per_country, _size)}",
+        f"<figure>{svg}<figcaption>{legend(per_country)}",
         _unmapped(unmapped),
         "</figcaption></figure>",
         _tally_table(
@@ -91,6 +94,7 @@ def report_html(report: Report) -> str:
         _sites_table(report),
         "<h2>Compliance</h2>",
         _violations(report),
+        _shortfalls(report),
         _copy_counts(report),
         "<h2>Evidence</h2>",
         _evidence(report),
@@ -123,13 +127,13 @@ def _verdict(r: Report) -> str:
     if r.compliant:
         return (
             '<div class="verdict ok" data-field="compliant">COMPLIANT'
-            "<small>No copy rests on a site that its bucket's residency policy refuses."
-            "</small></div>"
+            "<small>No copy rests on a site that its bucket's residency policy refuses, and "
+            "every object has the readable copies its policy requires.</small></div>"
         )
     return (
         f'<div class="verdict bad" data-field="compliant">NOT COMPLIANT: '
-        f"{len(r.violations)} {_plural(len(r.violations), 'copy', 'copies')} in violation"
-        "<small>Each is listed under Compliance, with the policy's reason.</small></div>"
+        f"{escape('; '.join(verdict_reasons(r)))}"
+        "<small>Each is listed under Compliance, with the reason.</small></div>"
     )
 
 
@@ -137,9 +141,21 @@ def _cards(r: Report) -> str:
     chain = "intact" if r.chain.ok else ("disabled" if not r.chain.enabled else "ALTERED")
     cards = [
         ("objects", f"{r.objects:,}", "objects", ""),
-        ("bytes", _size(r.bytes), "stored (plaintext)", ""),
+        ("bytes", human_size(r.bytes, exact_bytes=True), "stored (plaintext)", ""),
         ("copies", f"{r.copies:,}", "copies", ""),
         ("violations", f"{len(r.violations):,}", "violations", "bad" if r.violations else "ok"),
+        (
+            "shortfalls",
+            f"{len(r.shortfalls):,}",
+            "objects short of readable copies",
+            "bad" if r.shortfalls else "ok",
+        ),
+        (
+            "unreadable",
+            f"{len(r.unreadable):,}",
+            "unreadable objects",
+            "bad" if r.unreadable else "ok",
+        ),
         ("audit_chain", chain, "audit chain", "ok" if r.chain.ok else "bad"),
     ]
     return (
@@ -156,7 +172,7 @@ def _cards(r: Report) -> str:
 def _unmapped(codes: Sequence[str]) -> str:
     if not codes:
         return ""
-    names = countries()
+    names = country_names()
     listed = ", ".join(f"{escape(names.get(c, c))} ({c})" for c in codes)
     return f'<p class="meta">Too small to draw at this scale, listed in the tables: {listed}.</p>'
 
@@ -179,7 +195,7 @@ def _tally_table(table_id: str, caption: str, what: str, rows: tuple[Tally, ...]
                 ("name", t.name),
                 ("objects", f"{t.objects:,}"),
                 ("bytes", f"{t.bytes:,}"),
-                ("", _size(t.bytes)),
+                ("", human_size(t.bytes, exact_bytes=True)),
                 ("copies", f"{t.copies:,}"),
             ]
             for t in rows
@@ -190,7 +206,8 @@ def _tally_table(table_id: str, caption: str, what: str, rows: tuple[Tally, ...]
 def _sites_table(r: Report) -> str:
     return _table(
         "by_site",
-        "Bytes per site (every configured site)",
+        "Bytes per site (every configured site), with the fingerprint of its definition in "
+        "force (the one the audit log's site records carry)",
         [
             ("site", False),
             ("country", False),
@@ -199,6 +216,7 @@ def _sites_table(r: Report) -> str:
             ("status", False),
             ("objects", True),
             ("bytes", True),
+            ("definition", False),
         ],
         (
             [
@@ -209,6 +227,7 @@ def _sites_table(r: Report) -> str:
                 ("status", s.status),
                 ("objects", f"{s.objects:,}"),
                 ("bytes", f"{s.bytes:,}"),
+                ("fingerprint", s.fingerprint or "-"),
             ]
             for s in r.by_site
         ),
@@ -243,6 +262,79 @@ def _violations(r: Report) -> str:
                 ("reasons", "; ".join(v.reasons)),
             ]
             for v in r.violations
+        ),
+        row_class="bad",
+    )
+
+
+def _buckets(r: Report) -> str:
+    rules = {p.name: p for p in r.policies}
+    return _table(
+        "buckets",
+        "The policy each bucket is bound to, its rules in force and their fingerprint (the one "
+        "the audit log's policy records carry)",
+        [
+            ("bucket", False),
+            ("tenant", False),
+            ("policy", False),
+            ("rules", False),
+            ("fingerprint", False),
+        ],
+        (
+            [
+                ("bucket", b.bucket),
+                ("tenant", b.tenant),
+                ("policy", b.policy),
+                ("rules", rules_text(rules[b.policy]) if b.policy in rules else "-"),
+                ("fingerprint", rules[b.policy].fingerprint if b.policy in rules else "-"),
+            ]
+            for b in r.buckets
+        ),
+    )
+
+
+def _shortfalls(r: Report) -> str:
+    """Two sections: objects with no readable copy at all, then the other shortfalls."""
+    readable = (
+        "readable: state ok, no failed read since the last verification, site active or draining"
+    )
+    unreadable = [s for s in r.shortfalls if s.unreadable]
+    short = [s for s in r.shortfalls if not s.unreadable]
+    return _shortfall_table(
+        "unreadable",
+        f"Unreadable objects: no copy anywhere is readable ({readable})",
+        "No unreadable object: every object has at least one readable copy.",
+        unreadable,
+    ) + _shortfall_table(
+        "shortfalls",
+        "Objects with fewer readable copies on allowed sites than their policy requires",
+        "No shortfall: every object has the readable copies its policy requires.",
+        short,
+    )
+
+
+def _shortfall_table(table_id: str, caption: str, empty: str, rows: list[Shortfall]) -> str:
+    if not rows:
+        return f'<p data-table="{table_id}">{escape(empty)}</p>'
+    return _table(
+        table_id,
+        caption,
+        [
+            ("object", False),
+            ("version", False),
+            ("policy", False),
+            ("readable", False),
+            ("why the copies do not count", False),
+        ],
+        (
+            [
+                ("object", f"{s.bucket}/{s.key}"),
+                ("version_id", s.version_id),
+                ("policy", s.policy),
+                ("readable", "none" if s.unreadable else counted(s)),
+                ("uncounted", why_uncounted(s)),
+            ]
+            for s in rows
         ),
         row_class="bad",
     )
@@ -321,7 +413,7 @@ def _footer() -> str:
         release = "unknown"
     return (
         f"<footer>Generated by domicile {escape(release)}. The machine-readable report "
-        "(schema domicile-report v1) is embedded in this page as JSON. Map: "
+        "(schema domicile-report v2) is embedded in this page as JSON. Map: "
         f"{escape(data.source)}. {escape(data.licence)}. Projection: {escape(data.projection)}."
         "</footer>"
     )
@@ -349,16 +441,3 @@ def _table(
         f'<table data-table="{table_id}"><caption>{escape(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{n:,} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many

@@ -1,10 +1,12 @@
-"""The residency report: where every copy rests, who can compel it, and whether it may.
+"""Today's residency facts: where every copy rests, who can compel it, and whether it may.
 
 :func:`build_report` walks the catalog once (every current version of the buckets in
 scope, and its placements), judges each copy with :func:`domicile.policy.check_copy` (the
-one place residency is decided) and verifies the audit chain. The figures are defined in
-``docs/reports.md``; the renderers are :mod:`domicile.engine.report_json`,
-:mod:`domicile.engine.report_html` and the CLI's ``report`` command.
+one place residency is decided), counts the copies domicile can vouch are readable
+(:mod:`domicile.engine.facts.readable`) against each policy's ``copies``, and verifies the
+audit chain. It returns a
+:class:`~domicile.engine.facts.model.Report`; the figures are defined in
+``docs/reports.md`` and the renderers live in :mod:`domicile.report`.
 """
 
 from __future__ import annotations
@@ -12,124 +14,28 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from domicile.catalog import Bucket, Placement, Version
 from domicile.engine.context import EngineContext
-from domicile.engine.report_facts import (
-    ChainStatus,
-    RegistryInfo,
-    Verification,
-    chain_status,
-    registry_info,
-    verification,
+from domicile.engine.deflog import fingerprint
+from domicile.engine.facts.evidence import chain_status, registry_info, verification
+from domicile.engine.facts.model import (
+    BucketPolicy,
+    CopyCounts,
+    Report,
+    Scope,
+    Shortfall,
+    SiteTally,
+    Tally,
+    UncountedCopy,
+    Violation,
 )
+from domicile.engine.facts.policies import policy_rules
+from domicile.engine.facts.readable import Readability, readability
+from domicile.engine.sitelog import definition_of
 from domicile.policy import Policy, Verdict, check_copy, countries, subject_to
 
 UNKNOWN = "?"  # country, operator or status of a site that is no longer configured
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What the report covers: ``all`` buckets, one ``bucket`` or one ``tenant``'s."""
-
-    kind: str
-    name: str | None
-    buckets: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """One row of a breakdown: ``objects`` with at least one copy there, their ``bytes``
-    (plaintext, each object once) and the ``copies`` there."""
-
-    id: str
-    name: str
-    objects: int
-    bytes: int
-    copies: int
-
-
-@dataclass(frozen=True, slots=True)
-class SiteTally:
-    """One site's share: what it is, and the copies (one per object) it holds."""
-
-    id: str
-    country: str
-    operator: str
-    provider: str
-    status: str
-    subject_to: tuple[str, ...]
-    objects: int
-    bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A copy on a site its bucket's policy refuses, and every residency reason why."""
-
-    bucket: str
-    key: str
-    version_id: str
-    site_id: str
-    policy: str
-    country: str
-    operator: str
-    codes: tuple[str, ...]
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CopyCounts:
-    """Per policy: how many good copies its objects have against the ``required`` count.
-
-    A good copy is in state ``ok`` on a site the policy accepts today (as ``plan`` counts
-    held copies). ``distribution`` is ``(good copies, objects)`` pairs, ascending.
-    """
-
-    policy: str
-    required: int
-    objects: int
-    distribution: tuple[tuple[int, int], ...]
-
-    @property
-    def under(self) -> int:
-        return sum(n for copies, n in self.distribution if copies < self.required)
-
-    @property
-    def met(self) -> int:
-        return sum(n for copies, n in self.distribution if copies == self.required)
-
-    @property
-    def over(self) -> int:
-        return sum(n for copies, n in self.distribution if copies > self.required)
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """Everything ``domicile report`` shows; times are epoch seconds (UTC)."""
-
-    deployment: str
-    generated_at: float
-    scope: Scope
-    objects: int
-    bytes: int
-    copies: int
-    by_country: tuple[Tally, ...]
-    by_operator: tuple[Tally, ...]
-    by_exposure: tuple[Tally, ...]
-    by_site: tuple[SiteTally, ...]
-    violations: tuple[Violation, ...]
-    copy_counts: tuple[CopyCounts, ...]
-    states: tuple[tuple[str, int], ...]
-    verification: Verification
-    chain: ChainStatus
-    registry: RegistryInfo
-
-    @property
-    def compliant(self) -> bool:
-        """No copy rests where its policy refuses it."""
-        return not self.violations
 
 
 def build_report(
@@ -144,7 +50,7 @@ def build_report(
     if bucket is not None and tenant is not None:
         raise ValueError("a report covers one bucket or one tenant, not both")
     scope, buckets = _scope(ctx, bucket, tenant)
-    tally = _Tallies(ctx)
+    tally = _Tallies(ctx, readability(ctx))
     for b in buckets:
         policy = ctx.policy(b.policy)
         for version in ctx.catalog.iter_versions(b.name):
@@ -161,6 +67,9 @@ def build_report(
         by_exposure=tally.rows("exposure", countries()),
         by_site=tally.sites(),
         violations=tuple(tally.violations),
+        shortfalls=tuple(tally.shortfalls),
+        buckets=tuple(BucketPolicy(b.name, b.tenant, b.policy) for b in buckets),
+        policies=tuple(policy_rules(ctx.policy(n)) for n in sorted({b.policy for b in buckets})),
         copy_counts=tally.copy_counts(),
         states=tuple(sorted(tally.states.items())),
         verification=verification(tally.verified_at),
@@ -203,13 +112,15 @@ DIMENSIONS = ("country", "operator", "exposure", "site")
 class _Tallies:
     """The one pass over the catalog; per-site facts computed once per (policy, site)."""
 
-    def __init__(self, ctx: EngineContext) -> None:
+    def __init__(self, ctx: EngineContext, readable: Readability) -> None:
         self._ctx = ctx
+        self._readable = readable
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         self._keys: dict[str, list[tuple[str, str]]] = {}
         self.objects = self.bytes = self.copies = 0
         self.groups: dict[str, dict[str, _Group]] = {d: {} for d in DIMENSIONS}
         self.violations: list[Violation] = []
+        self.shortfalls: list[Shortfall] = []
         self.good: dict[str, Counter[int]] = {}
         self.states: Counter[str] = Counter()
         self.verified_at: list[float | None] = []
@@ -219,7 +130,8 @@ class _Tallies:
         self.objects += 1
         self.bytes += version.size
         self.copies += len(placements)
-        good = 0
+        good = readable = elsewhere = 0
+        uncounted: list[UncountedCopy] = []
         seen: set[tuple[str, str]] = set()
         for p in placements:
             self.states[p.state] += 1
@@ -228,6 +140,14 @@ class _Tallies:
             good += p.state == "ok" and verdict.accepted
             if not verdict.compliant:
                 self.violations.append(_violation(self._ctx, policy, version, p, verdict))
+            why = self._readable.why_not(p)
+            if why is None and verdict.compliant:
+                readable += 1
+            elif why is None:
+                elsewhere += 1
+                uncounted.append(UncountedCopy(p.site_id, "on a site the policy refuses"))
+            else:
+                uncounted.append(UncountedCopy(p.site_id, why))
             for dim_key in self._dimension_keys(p.site_id):
                 group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
                 group.copies += 1
@@ -236,6 +156,19 @@ class _Tallies:
                     group.objects += 1
                     group.bytes += version.size
         self.good.setdefault(policy.name, Counter())[good] += 1
+        if readable < policy.copies:
+            self.shortfalls.append(
+                Shortfall(
+                    bucket=version.bucket,
+                    key=version.key,
+                    version_id=version.version_id,
+                    policy=policy.name,
+                    required=policy.copies,
+                    readable=readable,
+                    readable_elsewhere=elsewhere,
+                    uncounted=tuple(uncounted),
+                )
+            )
 
     def _verdict(self, policy: Policy, site_id: str) -> Verdict:
         key = (policy.name, site_id)
@@ -282,6 +215,7 @@ class _Tallies:
                     subject_to=_jurisdictions(self._ctx, site_id),
                     objects=objects,
                     bytes=size,
+                    fingerprint=fingerprint(definition_of(world, spec)) if spec else None,
                 )
             )
         return tuple(out)
