@@ -217,6 +217,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop every process of the server (TERM, then KILL after 10 s); idempotent."""
+        self.thaw()  # a frozen process would not act on TERM
         pids = self.pids()
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
@@ -229,6 +230,20 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the server: connections are accepted by the kernel and
+        requests hang, answering nothing (a provider that stopped answering). Always
+        :meth:`thaw` afterwards (in a ``finally``)."""
+        for pid in self.pids().values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT every process of the server (undoes :meth:`freeze`; harmless otherwise)."""
+        for pid in self.pids().values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGCONT)
 
     def log_tail(self, lines: int = 15) -> str:
         out = []

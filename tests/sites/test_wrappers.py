@@ -64,6 +64,35 @@ def retrying(inner: Site, sleeps: Sleeps | None = None, **kw: object) -> Retryin
 # --- what is retried, and how long it waits ------------------------------------------------
 
 
+def test_a_failure_that_used_up_the_deadline_is_not_retried(faulty: FaultySite) -> None:
+    """A timeout takes the site's whole socket timeout: retrying it would multiply the wait
+    (what made a hung server hold a read for minutes). A quick failure is retried."""
+    now = [0.0]
+
+    def timed_out() -> SiteUnavailable:
+        now[0] += 10.0  # the call took a whole socket timeout
+        return SiteUnavailable("read timeout", site="m")
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    faulty.put("b1", [b"x"])
+    site = RetryingSite(
+        faulty, attempts=10, deadline=2.0, sleep=advance, rng=lambda: 1.0, clock=lambda: now[0]
+    )
+    faulty.fail_next("head", 1, timed_out)
+    with pytest.raises(SiteUnavailable) as info:
+        site.head("b1")
+    assert info.value.context["attempts"] == 1
+    assert now[0] == 10.0  # no sleep, no second try
+
+    now[0] = 0.0
+    faulty.fail_next("head", 3)  # quick refusals: retried within the deadline
+    assert site.head("b1").size == 1
+    assert faulty.calls["head"] == 5
+    assert now[0] <= 2.0
+
+
 def test_gives_up_after_attempts_with_backoff(faulty: FaultySite) -> None:
     sleeps = Sleeps()
     faulty.go_down()
@@ -78,7 +107,13 @@ def test_backoff_is_capped_and_jittered(faulty: FaultySite) -> None:
     draws = iter([1.0, 0.0, 1.0, 0.999, 1.0])
     sleeps = Sleeps()
     site = RetryingSite(
-        faulty, attempts=6, base_delay=1.0, max_delay=3.0, sleep=sleeps, rng=lambda: next(draws)
+        faulty,
+        attempts=6,
+        base_delay=1.0,
+        max_delay=3.0,
+        deadline=60,
+        sleep=sleeps,
+        rng=lambda: next(draws),
     )
     faulty.go_down()
     with pytest.raises(SiteUnavailable):

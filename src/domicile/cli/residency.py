@@ -34,9 +34,11 @@ def print_sites(state: State) -> None:
     t = table("sites", "site", "country", "operator", "provider", "subject to", "status", "health")
     for v in views:
         if not v.healthy:
-            health = f"[red]failing[/] {v.last_error}"
+            health = f"[red]open[/] {v.last_error}"
         elif v.latency_ms is not None:
             health = f"[green]ok[/] {v.latency_ms:.1f} ms"
+            if v.p99_ms is not None:
+                health += f" (p50 {v.p50_ms:.1f}, p99 {v.p99_ms:.1f})"
         else:
             health = "[green]ok[/]"
         t.add_row(

@@ -14,7 +14,7 @@ from domicile.display import table
 from domicile.errors import ConfigError
 from domicile.gateway import logs
 from domicile.gateway.app import Gateway
-from domicile.gateway.server import Server, run
+from domicile.gateway.server import Server, exit_abandoning, run
 from domicile.gateway.workers import Supervisor, check_free
 
 
@@ -68,7 +68,15 @@ def serve(
         try:
             run(server)
         finally:
-            gateway.close()
+            abandoned = gateway.close()
+        if abandoned:
+            state.reopen()  # closes the engine: the audit head is signed
+            console.print(
+                f"gateway stopped; {abandoned} request(s) still waiting on a site that "
+                f"stopped answering were abandoned after {settings.shutdown_grace:g} s; "
+                "audit head signed"
+            )
+            exit_abandoning(abandoned)
     console.print("gateway stopped; in-flight requests finished, audit head signed")
 
 

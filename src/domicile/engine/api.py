@@ -26,7 +26,8 @@ from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import HistoryReport, Report, build_history, build_report
 from domicile.engine.garbage import collect_garbage
-from domicile.engine.health import probe_sites
+from domicile.engine.guarded import GuardedSite
+from domicile.engine.health import SiteHealth, probe_sites
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
@@ -92,11 +93,13 @@ class Domicile:
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
         )
+        self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
         # Checkpoints go to every active site some policy allows: a site no policy allows,
         # or a suspended one, gets no byte from us, not even a signature.
-        evidence_sites = {
-            sid: site
+        # Each behind its breaker: sealing on close is never held by a hung site.
+        evidence_sites: dict[str, Site] = {
+            sid: GuardedSite(site, self._ctx.prober)
             for sid, site in sites.items()
             if world.sites[sid].status.writable
             and any(check_copy(p, world, sid).compliant for p in world.policies.values())
@@ -145,6 +148,7 @@ class Domicile:
             if self._ctx.audit is not None:
                 self._ctx.audit.seal()
         finally:
+            self._ctx.prober.stop()
             self._ctx.executor.shutdown(wait=True)
             for site in self._ctx.sites.values():
                 site.close()
@@ -490,12 +494,16 @@ class Domicile:
         """The placement decision a PUT under ``policy`` would get right now (sites probed
         if not recently). ConfigError (context ``policy``) if no such policy exists."""
         rules = self._ctx.policy(policy)
-        probe_sites(self._ctx.health, self._ctx.sites, self._ctx.executor)
+        probe_sites(self._ctx.prober)
         return decide(rules, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
 
     def site_errors(self) -> dict[str, int]:
         """Failures seen per site since this engine started (reads, writes and probes)."""
         return self._ctx.health.error_counts()
+
+    def site_health(self) -> builtins.list[SiteHealth]:
+        """Each configured site's breaker state and latency as last observed (no probe)."""
+        return [self._ctx.health.describe(site_id) for site_id in sorted(self._ctx.world.sites)]
 
     def policy_names(self) -> builtins.list[str]:
         """The residency policies this deployment defines, by name."""
@@ -505,7 +513,7 @@ class Domicile:
         """Each configured site with its country, operator, status and health (probed now,
         concurrently, unless ``probe`` is False)."""
         if probe:
-            probe_sites(self._ctx.health, self._ctx.sites, self._ctx.executor, ttl=0)
+            probe_sites(self._ctx.prober, ttl=0)
         return site_views(self._ctx)
 
     # --- upkeep -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from domicile.catalog import Catalog
 from domicile.crypto import Keyring, X25519Recipient
 from domicile.engine.auditlog import AuditLog
-from domicile.engine.health import HealthBook
+from domicile.engine.health import HealthBook, Prober
 from domicile.errors import ConfigError, SiteUnavailable
 from domicile.policy import Policy, World
 from domicile.sites import Site
@@ -31,6 +31,11 @@ class EngineContext:
     #: Held by a whole-queue garbage collection (``engine/garbage.py``).
     garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[str, X25519Recipient] = field(default_factory=dict, repr=False)
+    #: Background probes of open breakers (started by the engine, over ``sites``).
+    prober: Prober = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.prober = Prober(self.health, self.sites)
 
     def record(self, action: str, **fields: Any) -> None:
         """Append an audit event (when the deployment has an audit log)."""

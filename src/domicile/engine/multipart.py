@@ -48,7 +48,7 @@ from domicile.crypto import encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
-from domicile.engine.health import probe_sites
+from domicile.engine.health import PLACEMENT_WAIT, probe_sites
 from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
 from domicile.engine.names import check_key
 from domicile.engine.records import COMPOSITE, ObjectInfo, ObjectMeta, PartInfo, UploadInfo
@@ -94,7 +94,7 @@ def create_upload(
     initiated = time.time_ns() // 1000
     # The id starts with the time, so ids sort in initiation order (ListMultipartUploads).
     upload_id = f"{initiated:014x}{secrets.token_hex(9)}"
-    probe_sites(ctx.health, ctx.sites, ctx.executor)
+    probe_sites(ctx.prober, wait=PLACEMENT_WAIT)
     decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=upload_id)
     decision.raise_if_refused()
     upload = Upload(
@@ -154,7 +154,7 @@ def upload_part(
         ctx.catalog.put_part(part)
     except BaseException as exc:
         md5.close()
-        remove_blobs(sites, [e.blob_id for e in entries])
+        remove_blobs(sites, [e.blob_id for e in entries], ctx.health.healthy)
         record_health(ctx, upload.sites, exc)
         raise
     record_health(ctx, upload.sites, None)
@@ -261,7 +261,7 @@ def _complete(
             upload_id, *records, audit=build, expect=expect, listed=_normalised(listed)
         )
     except BaseException as exc:
-        remove_blobs(sites, [manifest_blob_id(manifest.version_id)])
+        remove_blobs(sites, [manifest_blob_id(manifest.version_id)], ctx.health.healthy)
         record_health(ctx, upload.sites, exc)
         raise
     record_health(ctx, upload.sites, None)

@@ -6,15 +6,23 @@ placement known to be missing or corrupt. A copy that is unreachable, short, or 
 authentication is recorded as a fault (for the repairer) and the read resumes on the next
 copy at the exact byte where it stopped, so the client sees one uninterrupted stream. If no
 copy can serve, :class:`~domicile.errors.CopiesUnavailable` lists every fault.
+
+A copy that does not answer is treated like one that fails, only later: the copies are
+read through :class:`~domicile.engine.hedge.CopySource`, which asks the next copy when the
+first has sent no byte within its hedge delay, and abandons a copy that stalls mid-body
+(the read then resumes on the next copy at the same plaintext offset, as above). Sites
+whose breaker is open come last: they are read only when no other copy could serve.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from domicile.catalog import Lookup, Placement, Segment, Version
 from domicile.crypto import CHUNK_SIZE, SeekableReader, chunk_offset
 from domicile.engine.context import EngineContext
+from domicile.engine.hedge import CopySource
 from domicile.engine.streamread import StreamingReader
 from domicile.errors import (
     BlobNotFound,
@@ -25,7 +33,6 @@ from domicile.errors import (
     SiteUnavailable,
 )
 from domicile.policy import SiteStatus
-from domicile.sites import Site
 
 #: Chunks per decryption window. One: the streaming reader then hands each chunk over as a
 #: view of the site's piece (a 4 MiB window was a 4 MiB copy of every byte read).
@@ -79,21 +86,33 @@ def _segment_range(
 ) -> Iterator[bytes]:
     position = start
     faults: list[dict[str, str]] = []
-    for site_id in order:
-        stream = None
+    left = list(order)
+    while left:
+        left = ctx.health.read_order(left) if len(left) < len(order) else left
+        source = CopySource(ctx.health, [(s, ctx.site(s)) for s in left])
         try:
-            reader, stream = _open(ctx, ctx.site(site_id), segment, position, end)
+            reader = _open(source, segment, position, end, ctx.keyring.identities)
             for piece in reader.iter_range(position, end, window_chunks=WINDOW_CHUNKS):
                 position += len(piece)
                 yield piece
         except (SiteError, CryptoError) as exc:
-            faults.append({"site": site_id, "error": type(exc).__name__, "detail": str(exc)})
-            _record(ctx, version, segment, site_id, exc)
+            failed = [*source.failed, (source.site_id, exc)] if source.site_id else source.failed
+            for site_id, error in failed:
+                faults.append(
+                    {"site": site_id, "error": type(error).__name__, "detail": str(error)}
+                )
+                _record(ctx, version, segment, site_id, error)
+                left.remove(site_id)
+            if not failed:  # raised before any copy was asked (cannot happen): stop
+                raise
             continue
         finally:
-            if stream is not None:
-                stream.close()
-        ctx.health.record_success(site_id)
+            source.close()
+        for site_id, error in source.failed:  # copies that failed before one answered
+            faults.append({"site": site_id, "error": type(error).__name__, "detail": str(error)})
+            _record(ctx, version, segment, site_id, error)
+        if source.site_id is not None:
+            ctx.health.record_success(source.site_id)
         return
     raise CopiesUnavailable(
         f"no copy of {version.bucket}/{version.key} could be read"
@@ -107,20 +126,16 @@ def _segment_range(
 
 
 def _open(
-    ctx: EngineContext, site: Site, segment: Segment, start: int, end: int
-) -> tuple[SeekableReader, StreamingReader]:
+    source: CopySource, segment: Segment, start: int, end: int, identities: Any
+) -> SeekableReader:
     last_chunk = max(end - 1, start) // CHUNK_SIZE
     stop = min(chunk_offset(last_chunk + 1, segment.header_length), segment.ciphertext_length)
     stream = StreamingReader(
-        site, segment.blob_id, header_length=segment.header_length, start=start, stop=stop
+        source, segment.blob_id, header_length=segment.header_length, start=start, stop=stop
     )
-    reader = SeekableReader(
-        stream,
-        segment.ciphertext_length,
-        ctx.keyring.identities,
-        header_length=segment.header_length,
+    return SeekableReader(
+        stream, segment.ciphertext_length, identities, header_length=segment.header_length
     )
-    return reader, stream
 
 
 def _record(

@@ -117,6 +117,12 @@ class SiteView:
     last_error: str | None
     template: str | None
     latency_ms: float | None = None
+    #: The circuit breaker: "closed" (requests go to the site) or "open" (skipped; probed).
+    state: str = "closed"
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    #: How long a read waits for this site's first byte before asking another copy too.
+    hedge_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,10 @@ def site_views(ctx: EngineContext) -> list[SiteView]:
                 last_error=health.last_error,
                 template=spec.template,
                 latency_ms=health.latency_ms,
+                state=health.state,
+                p50_ms=health.p50_ms,
+                p99_ms=health.p99_ms,
+                hedge_ms=health.hedge_ms,
             )
         )
     return views

@@ -10,12 +10,12 @@ bounded whatever the body's size and nothing is staged anywhere but on those sit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from domicile.crypto import Encryptor, X25519Recipient
 from domicile.engine.context import EngineContext
-from domicile.engine.fanout import FanOut
+from domicile.engine.fanout import FanOut, StallGuard, put_all
 from domicile.engine.manifest import BLOB_PREFIX, SegmentEntry
 from domicile.errors import SiteError
 from domicile.sites import Site, new_blob_id
@@ -48,10 +48,15 @@ def iter_body(body: Body) -> Iterator[memoryview]:
 class SegmentWriter:
     """One segment: an age blob streamed to every chosen site while it is encrypted."""
 
-    def __init__(self, sites: Sequence[Site], recipients: list[X25519Recipient]):
+    def __init__(
+        self,
+        sites: Sequence[Site],
+        recipients: list[X25519Recipient],
+        guard: StallGuard | None = None,
+    ):
         self.blob_id = new_blob_id(BLOB_PREFIX)
         self._encryptor = Encryptor(recipients)
-        self._fan = FanOut(sites, self.blob_id)
+        self._fan = FanOut(sites, self.blob_id, guard=guard)
         self._sha = hashlib.sha256()
         self.header_length = len(self._encryptor.header)
         self.plaintext_size = 0
@@ -117,7 +122,7 @@ def stream_segments(
             rest = piece
             while rest:
                 if current is None:
-                    current = SegmentWriter(sites, recipients)
+                    current = SegmentWriter(sites, recipients, ctx.prober)
                 room = ctx.segment_size - current.plaintext_size
                 current.write(rest[:room])
                 rest = rest[room:]
@@ -128,7 +133,7 @@ def stream_segments(
                     while len(sealed) >= SEGMENTS_IN_FLIGHT:
                         sealed.pop(0).wait()
         if current is not None or not entries:
-            current = current or SegmentWriter(sites, recipients)
+            current = current or SegmentWriter(sites, recipients, ctx.prober)
             entries.append(current.seal())
             sealed.append(current)
             current = None
@@ -143,18 +148,21 @@ def stream_segments(
 def put_blobs(
     ctx: EngineContext, sites: Sequence[Site], blobs: Sequence[tuple[str, bytes]]
 ) -> None:
-    """Write small in-memory blobs to every site at once; raise the first failure."""
-    futures = [
-        ctx.executor.submit(site.put, blob_id, [data]) for site in sites for blob_id, data in blobs
-    ]
-    errors = [exc for fut in futures if (exc := fut.exception()) is not None]
-    if errors:
-        raise errors[0]
+    """Write small in-memory blobs to every site at once; raise the first failure (or, for
+    a site that stopped answering, SiteUnavailable once its breaker opens)."""
+    put_all([(site, blob_id, data) for site in sites for blob_id, data in blobs], ctx.prober)
 
 
-def remove_blobs(sites: Sequence[Site], blob_ids: Sequence[str]) -> None:
-    """Best-effort removal of a failed write's blobs; what stays is swept as an orphan later."""
+def remove_blobs(
+    sites: Sequence[Site],
+    blob_ids: Sequence[str],
+    healthy: Callable[[str], bool] = lambda _site_id: True,
+) -> None:
+    """Best-effort removal of a failed write's blobs; what stays is swept as an orphan later
+    (so are the blobs on sites not ``healthy``: a hung site is not waited for)."""
     for site in sites:
+        if not healthy(site.site_id):
+            continue
         for blob_id in blob_ids:
             try:
                 site.delete(blob_id)

@@ -15,15 +15,22 @@ sixteen instead of every byte.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from domicile.crypto import CHUNK_SIZE, chunk_offset
-from domicile.sites import Site
+
+
+class Getter(Protocol):
+    """What the reader streams from: a ``Site``, or a hedged set of copies
+    (:class:`~domicile.engine.hedge.CopySource`)."""
+
+    def get(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
 
 
 class StreamingReader:
     """A ``read(offset, length)`` callable over ``site``'s blob, streamed up to ``stop``."""
 
-    def __init__(self, site: Site, blob_id: str, *, header_length: int, start: int, stop: int):
+    def __init__(self, site: Getter, blob_id: str, *, header_length: int, start: int, stop: int):
         self._site = site
         self._blob_id = blob_id
         self._first = chunk_offset(start // CHUNK_SIZE, header_length)

@@ -155,6 +155,10 @@ def verify_copy(
         status = "not configured" if spec is None else f"status {spec.status.value}"
         problem("skipped", f"site {site_id} is {status}; its copy was not read")
         return
+    failure = ctx.health.failure(site_id)
+    if failure is not None:  # the breaker is open: a hung site would hold every copy
+        problem("unreachable", f"site {site_id} is not answering ({failure}); not read")
+        return
     try:
         for segment in segments:
             report.bytes_read += _check_segment(ctx, level, site, segment)

@@ -34,7 +34,7 @@ from domicile.crypto import encrypt_bytes
 from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
-from domicile.engine.health import probe_sites
+from domicile.engine.health import PLACEMENT_WAIT, probe_sites
 from domicile.engine.manifest import (
     Manifest,
     SegmentEntry,
@@ -93,7 +93,7 @@ def put_object(
     if expect is not None:
         check_current(ctx, bucket_name, key, expect)
     version_id = secrets.token_hex(16)
-    probe_sites(ctx.health, ctx.sites, ctx.executor)
+    probe_sites(ctx.prober, wait=PLACEMENT_WAIT)
     decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=version_id)
     decision.raise_if_refused()
     site_ids = list(decision.chosen)
@@ -131,7 +131,9 @@ def put_object(
     except BaseException as exc:
         if isinstance(md5, BackgroundHash):
             md5.close()
-        remove_blobs(sites, [*(e.blob_id for e in entries), manifest_blob_id(version_id)])
+        remove_blobs(
+            sites, [*(e.blob_id for e in entries), manifest_blob_id(version_id)], ctx.health.healthy
+        )
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
@@ -184,7 +186,7 @@ def _put_small(
         try:
             put_blobs(ctx, sites, [(blob_id, blob)])
         except (SiteUnavailable, SiteFull) as exc:
-            remove_blobs(sites, [blob_id])
+            remove_blobs(sites, [blob_id], ctx.health.healthy)
             if attempt == 2:
                 raise  # the caller records the failing site's health
             record_health(ctx, site_ids, exc)

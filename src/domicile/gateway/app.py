@@ -74,7 +74,7 @@ class Gateway:
         self._policies = {name: tenant.policies for name, tenant in tenants.items()}
         self._clock = clock or (lambda: datetime.now(UTC))
         self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
-        self.metrics = Metrics(engine.site_errors)
+        self.metrics = Metrics(engine.site_errors, engine.site_health)
         self.in_flight = 0
         #: Set on shutdown: requests in flight finish, new ones get 503 (retried elsewhere).
         self.draining = False
@@ -84,6 +84,10 @@ class Gateway:
         #: itself ready to its supervisor with it.
         self.on_start: Callable[[], None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._requests: set[asyncio.Task[object]] = set()
+        #: Requests still running when the grace period ended: cancelled, their threads
+        #: (blocked on sites that stopped answering) not waited for.
+        self.abandoned = 0
         self._flusher: asyncio.Task[None] | None = None
 
     # --- ASGI ---------------------------------------------------------------------------
@@ -127,6 +131,13 @@ class Gateway:
         deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        late = [request for request in self._requests if not request.done()]
+        if late:  # past the grace: cut them (their connections close), do not wait on them
+            self.abandoned += len(late)
+            log.warning("requests cancelled after the grace period", extra={"requests": len(late)})
+            for request in late:
+                request.cancel()
+            await asyncio.wait(late, timeout=1.0)
 
     async def _sweep_uploads(self) -> None:
         loop = asyncio.get_running_loop()
@@ -179,6 +190,9 @@ class Gateway:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         body = ThreadBody(receive, loop)
+        task = asyncio.current_task()
+        if task is not None:
+            self._requests.add(task)
         self.in_flight += 1
         self.metrics.in_flight.inc()
         operation, status, sent, req = "Unknown", 500, 0, None
@@ -207,6 +221,7 @@ class Gateway:
             status = reply.status
             sent = await self._send(send, req, reply, rid, loop)
         finally:
+            self._requests.discard(task)
             self.in_flight -= 1
             self.metrics.in_flight.dec()
             seconds = time.perf_counter() - started
@@ -339,9 +354,14 @@ class Gateway:
         await send({"type": "http.response.body", "body": b""})
         return sent
 
-    def close(self) -> None:
-        """Release the worker threads (the engine is the caller's to close)."""
-        self.pool.shutdown(wait=True)
+    def close(self) -> int:
+        """Release the worker threads (the engine is the caller's to close); return how
+        many requests were still running after the drain. Those are abandoned, not waited
+        for (each waits on a site that stopped answering): the caller ends the process
+        with :func:`~domicile.gateway.server.exit_abandoning`."""
+        abandoned = max(self.in_flight, self.abandoned)
+        self.pool.shutdown(wait=not abandoned, cancel_futures=True)
+        return abandoned
 
 
 _OPS: Final = frozenset({"/health", "/metrics"})

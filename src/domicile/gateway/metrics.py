@@ -12,7 +12,8 @@ worker's up, whichever worker the scrape reached; a dead worker's counts stay in
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -23,11 +24,31 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+class SiteState(Protocol):
+    """What ``/metrics`` shows of one site's health (the engine's ``SiteHealth``)."""
+
+    @property
+    def site_id(self) -> str: ...
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def p50_ms(self) -> float | None: ...
+    @property
+    def p99_ms(self) -> float | None: ...
+    @property
+    def hedge_ms(self) -> float | None: ...
+
+
 class Metrics:
     """The gateway's counters; ``site_errors`` reads the engine's per-site failure counts,
-    which are carried into the ``domicile_site_errors`` counter as they grow."""
+    which are carried into the ``domicile_site_errors`` counter as they grow, and
+    ``site_states`` each site's breaker and latency, set into gauges at each scrape."""
 
-    def __init__(self, site_errors: Callable[[], Mapping[str, int]]) -> None:
+    def __init__(
+        self,
+        site_errors: Callable[[], Mapping[str, int]],
+        site_states: Callable[[], Iterable[SiteState]] = lambda: (),
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._shared = os.environ.get(MULTIPROCESS_ENV) or None
         r = self.registry
@@ -61,6 +82,28 @@ class Metrics:
         )
         self._errors_source = site_errors
         self._errors_seen: dict[str, int] = {}
+        self._states_source = site_states
+        self._breaker = Gauge(
+            "domicile_site_breaker_open",
+            "1 while a site's circuit breaker is open (skipped, probed), else 0.",
+            ["site"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self._site_latency = Gauge(
+            "domicile_site_latency_seconds",
+            "Recent latency of a site (probe round trips, reads' first byte), by quantile.",
+            ["site", "quantile"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self._hedge = Gauge(
+            "domicile_site_hedge_delay_seconds",
+            "How long a read waits for a site's first byte before asking another copy.",
+            ["site"],
+            registry=r,
+            multiprocess_mode="max",
+        )
 
     def observe(
         self, operation: str, status: int, seconds: float, received: int, sent: int
@@ -81,8 +124,18 @@ class Metrics:
                 self._site_errors.labels(site).inc(grown)
                 self._errors_seen[site] = count
 
+    def _set_site_states(self) -> None:
+        for seen in self._states_source():
+            self._breaker.labels(seen.site_id).set(0 if seen.healthy else 1)
+            for quantile, ms in (("0.5", seen.p50_ms), ("0.99", seen.p99_ms)):
+                if ms is not None:
+                    self._site_latency.labels(seen.site_id, quantile).set(ms / 1000)
+            if seen.hedge_ms is not None:
+                self._hedge.labels(seen.site_id).set(seen.hedge_ms / 1000)
+
     def render(self) -> bytes:
         self._carry_site_errors()
+        self._set_site_states()
         if self._shared is None:
             return generate_latest(self.registry)
         every_worker = CollectorRegistry()

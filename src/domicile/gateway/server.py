@@ -12,6 +12,13 @@ received completes and commits) while new ones are answered ``503 ServiceUnavail
 with ``Connection: close``, which SDKs retry — and only then does the listener close (the
 embedded granian cuts open connections when it stops). The caller then closes the engine,
 which signs the audit head.
+
+A request still running when the grace period ends is waiting on a site that stopped
+answering (every site call has a deadline, but a read's last copy is given
+``LAST_WAIT`` seconds per piece). The gateway does not wait for it: the listener closes,
+the engine is closed (the audit head signed; a site whose breaker is open is skipped) and
+the process ends with :func:`exit_abandoning`, without joining the threads still blocked,
+so SIGTERM ends the gateway within the grace period and a few seconds.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from pathlib import Path
@@ -36,6 +45,16 @@ from domicile.gateway.app import Gateway
 from domicile.gateway.logs import LOGGER
 
 log = logging.getLogger(LOGGER)
+
+
+def exit_abandoning(abandoned: int, status: int = 0) -> None:
+    """End the process now, leaving ``abandoned`` requests blocked on hung sites: Python's
+    own exit would join their threads (for as long as the sites let them)."""
+    log.warning("requests abandoned at shutdown", extra={"abandoned": abandoned})
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

@@ -47,7 +47,11 @@ from domicile.errors import ConfigError, DomicileError, ServeError
 from domicile.gateway import logs
 from domicile.gateway.app import Gateway
 from domicile.gateway.metrics import MULTIPROCESS_ENV
-from domicile.gateway.server import Server, free_port, run
+from domicile.gateway.server import Server, exit_abandoning, free_port, run
+
+#: Seconds a worker gets past the grace period to close its engine and exit (it abandons
+#: requests still blocked on hung sites) before the supervisor kills it.
+STOP_SLACK: Final = 5.0
 
 log = logging.getLogger(logs.LOGGER)
 
@@ -204,7 +208,7 @@ class Supervisor:
             if process.is_alive() and process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.grace + 15
+        deadline = time.monotonic() + self.grace + STOP_SLACK
         for index, process in self._workers.items():
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
@@ -262,11 +266,14 @@ def _worker_main(spec: WorkerSpec, report: Connection) -> None:
             report.send(None)
 
     gateway.on_start = started
+    abandoned = 0
     try:
         run(server)
     finally:
-        gateway.close()
+        abandoned = gateway.close()
         engine.close()
+    if abandoned:
+        exit_abandoning(abandoned)
 
 
 # --- helpers ---------------------------------------------------------------------------

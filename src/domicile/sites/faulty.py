@@ -11,6 +11,8 @@ Every fault is armed by a method call and applies to the calls that follow::
     site.truncate_at(100)            # reads stop silently at byte 100 (a short read)
     site.flaky(0.3)                  # each call fails (SiteUnavailable) with chance 0.3
     site.latency = 0.2               # every call sleeps 0.2 s first
+    site.hang(); ...; site.thaw()    # every call blocks (a hung server or NFS mount) until thawed
+    site.stall_at(100_000)           # reads block at blob offset 100,000 until thawed
     assert site.calls["put"] == 3    # calls per method with valid arguments, faulty or not
 
 Faults in ``put`` are raised from *inside* the chunk stream handed to the inner site, so
@@ -50,6 +52,10 @@ class FaultySite:
         self._flip: int | None = None
         self._truncate: int | None = None
         self._flaky: tuple[float, random.Random] | None = None
+        self._thawed = threading.Event()
+        self._thawed.set()
+        self._hung = False
+        self._stall: int | None = None
 
     def __repr__(self) -> str:
         return f"FaultySite({self.inner!r})"
@@ -96,6 +102,24 @@ class FaultySite:
         """Each call fails with probability ``rate`` before reaching the inner site (None: stop)."""
         self._flaky = None if rate is None else (rate, rng or random.Random(0))  # noqa: S311 (test faults)
 
+    def hang(self) -> None:
+        """Every call blocks, answering nothing, until :meth:`thaw` (a frozen server)."""
+        self._hung = True
+        self._thawed.clear()
+
+    def stall_at(self, offset: int | None) -> None:
+        """Reads pass the bytes before blob offset ``offset``, then block until :meth:`thaw`
+        (a server frozen mid-body); None: stop."""
+        self._stall = offset
+        if offset is not None:
+            self._thawed.clear()
+
+    def thaw(self) -> None:
+        """Undo :meth:`hang` and :meth:`stall_at`: blocked calls go on."""
+        self._hung = False
+        self._stall = None
+        self._thawed.set()
+
     def reset(self) -> None:
         """Disarm every fault and clear the counters."""
         with self._lock:
@@ -106,6 +130,7 @@ class FaultySite:
         self._flip = self._truncate = None
         self._flaky = None
         self.latency = 0.0
+        self.thaw()
 
     # --- the Site protocol ------------------------------------------------------------------
 
@@ -130,6 +155,8 @@ class FaultySite:
         check_range(start, end, site=self.site_id)
         self._enter("get")
         stream = self.inner.get(blob_id, start, end)
+        if self._stall is not None:
+            stream = _stalled(stream, start, self._stall, self._thawed)
         if self._flip is None and self._truncate is None:
             return stream
         return _damaged(stream, start, self._flip, self._truncate)
@@ -173,6 +200,8 @@ class FaultySite:
                     queue.pop(0)
                 else:
                     queue[0] = (count - 1, fault)
+        if self._hung:  # block before anything, as a frozen server does
+            self._thawed.wait()
         if self.latency:
             self._sleep(self.latency)
         if self._down:
@@ -242,6 +271,26 @@ def _damaged(
             pos += len(piece)
             if truncate is not None and pos >= truncate:
                 return
+    finally:
+        close = getattr(stream, "close", None)
+        if callable(close):
+            close()
+
+
+def _stalled(
+    stream: Iterator[bytes], start: int, stall: int, thawed: threading.Event
+) -> Iterator[bytes]:
+    pos = start
+    try:
+        for original in stream:
+            piece = original
+            if pos + len(piece) > stall and not thawed.is_set():
+                if stall > pos:
+                    yield piece[: stall - pos]
+                    piece, pos = piece[stall - pos :], stall
+                thawed.wait()
+            yield piece
+            pos += len(piece)
     finally:
         close = getattr(stream, "close", None)
         if callable(close):

@@ -2,10 +2,12 @@
 
 Blob ``b…`` of a site with prefix ``domicile/`` is the object ``domicile/b…`` of the bucket.
 The client is botocore (through boto3), chosen by measurement (``docs/s3-sites.md``): it
-pools connections (``max_pool``), retries only retryable failures (5xx, throttling,
-connection errors) with exponential backoff and jitter (botocore's ``standard`` mode),
-enforces connect and read timeouts, and verifies TLS against the system's CAs or a given CA
-file.
+pools connections (``max_pool``), enforces a connect timeout and a socket timeout (each
+read or write of a socket), and verifies TLS against the system's CAs or a given CA file.
+It makes one attempt per call by default (``attempts``): retries are decided in one place,
+:class:`~domicile.sites.wrappers.RetryingSite`, within a deadline (botocore's own four
+attempts, each waiting the whole read timeout, multiplied with the wrapper's four made a
+hung server hold a read for about 16 minutes).
 
 Contract (on top of :mod:`domicile.sites.base`):
 
@@ -82,8 +84,9 @@ class S3Site:
     ``access_key``/``secret_key`` of None fall back to botocore's usual sources (the
     ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` environment variables, profiles, instance
     roles). ``verify`` is True (system CAs), a CA bundle path, or False (refused unless
-    the endpoint is plain HTTP or you really mean it). ``timeout`` bounds each socket read,
-    ``connect_timeout`` each connection attempt; ``attempts`` is the total tries per request.
+    the endpoint is plain HTTP or you really mean it). ``timeout`` bounds each socket read
+    or write, ``connect_timeout`` each connection attempt; ``attempts`` is botocore's total
+    tries per request (1: no retry below :class:`~domicile.sites.wrappers.RetryingSite`).
     """
 
     def __init__(
@@ -98,9 +101,9 @@ class S3Site:
         secret_key: str | None = None,
         addressing: Addressing = "path",
         verify: bool | str | Path = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 5.0,
-        attempts: int = 4,
+        timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        attempts: int = 1,
         part_size: int = 32 * MiB,
         upload_threads: int = 3,
         max_pool: int = 32,

@@ -15,7 +15,8 @@
     ca_file = "certs/ca.pem"            # optional CA bundle (relative: to the config file)
     verify_tls = true                   # false only for a laboratory
     part_size_mib = 32                  # optional: multipart part size (>= 5)
-    timeout = 60                        # optional: seconds per socket read
+    timeout = 10                        # optional: seconds per socket read or write
+    connect_timeout = 3                 # optional: seconds per connection attempt
 
 Errors are ConfigError naming the site and the key; secrets never appear in them. The
 bucket is never created here: ``create=True`` (site setup) changes nothing for S3. boto3 is
@@ -51,6 +52,7 @@ KEYS = {
     "verify_tls",
     "part_size_mib",
     "timeout",
+    "connect_timeout",
 }
 
 
@@ -94,7 +96,8 @@ def open_s3_site(
         addressing=addressing,
         verify=verify,
         part_size=_get(site_id, backend, "part_size_mib", int, 32) * MiB,
-        timeout=float(_get(site_id, backend, "timeout", int | float, 60)),
+        timeout=float(_get(site_id, backend, "timeout", int | float, 10)),
+        connect_timeout=float(_get(site_id, backend, "connect_timeout", int | float, 3)),
     )
 
 

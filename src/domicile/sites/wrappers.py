@@ -33,8 +33,14 @@ PutSource = bytes | bytearray | memoryview | Iterable[bytes] | Callable[[], Iter
 class RetryingSite:
     """Retries the retryable failures (``err.retryable``, e.g. SiteUnavailable) of ``inner``.
 
-    Up to ``attempts`` tries in all, sleeping ``rng() * min(max_delay, base_delay * 2**n)``
-    seconds after the n-th failed one (exponential backoff with full jitter). Errors that are
+    This is the one place that retries a call to a site (the S3 client makes one attempt
+    per call; the read path adds no retry of its own, only failover to other copies). A
+    retry is made only while it can start within ``deadline`` seconds of the first
+    attempt's start, and at most ``attempts`` tries are made in all, sleeping
+    ``rng() * min(max_delay, base_delay * 2**n)`` seconds after the n-th failed one
+    (exponential backoff with full jitter). So a site that refuses connections is retried
+    for a moment, while one that timed out (it took the site's whole socket timeout, longer
+    than the deadline) is not retried at all: the caller moves on. Errors that are
     not retryable (BlobNotFound, SiteFull, InvalidName, ...) and errors raised by the caller's
     own chunk iterator propagate at once; the last failure propagates unchanged, with
     ``context['attempts']`` set.
@@ -58,22 +64,28 @@ class RetryingSite:
         inner: Site,
         attempts: int = 4,
         base_delay: float = 0.05,
-        max_delay: float = 2.0,
+        max_delay: float = 0.5,
         *,
+        deadline: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be >= 1, not {attempts}")
         self.inner = inner
         self._attempts = attempts
+        self._deadline = deadline
+        self._clock = clock
         self._base = base_delay
         self._max = max_delay
         self._sleep = sleep
         self._rng = rng
 
     def __repr__(self) -> str:
-        return f"RetryingSite({self.inner!r}, attempts={self._attempts})"
+        return (
+            f"RetryingSite({self.inner!r}, attempts={self._attempts}, deadline={self._deadline:g})"
+        )
 
     @property
     def site_id(self) -> str:
@@ -136,15 +148,19 @@ class RetryingSite:
 
     def _call(self, fn: Callable[[], T], may_retry: Callable[[], bool] = lambda: True) -> T:
         failures = 0
+        began = self._clock()
         while True:
             try:
                 return fn()
             except DomicileError as exc:
                 failures += 1
-                if not exc.retryable or failures >= self._attempts or not may_retry():
-                    exc.context["attempts"] = failures
-                    raise
-            self._sleep(self.delay(failures))
+                if exc.retryable and failures < self._attempts and may_retry():
+                    pause = self.delay(failures)
+                    if self._clock() - began + pause <= self._deadline:
+                        self._sleep(pause)
+                        continue
+                exc.context["attempts"] = failures
+                raise
 
     def _streamed(self, open_stream: Callable[[], Iterable[T]]) -> Iterator[T]:
         def first() -> tuple[Iterator[T], list[T]]:
