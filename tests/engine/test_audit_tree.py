@@ -23,7 +23,7 @@ from domicile.engine.tlog import TREE_PREFIX
 from domicile.errors import AuditAltered
 from domicile.witness import WitnessFolder
 from domicile.witness.http import WitnessServer
-from tests.engine.conftest import make_deployment
+from tests.engine.conftest import drop_catalog, make_deployment
 
 FEW = "checkpoint_every = 4\n"
 
@@ -225,3 +225,22 @@ def test_an_export_carries_the_tree_and_its_cosignatures_offline(
         p["kind"] == "checkpoint-mismatch" and "signed tree checkpoint" in p["message"]
         for p in problems
     )
+
+
+def test_a_rebuilt_catalog_is_witnessed_again(tmp_path: Path, witness: WitnessServer) -> None:
+    path = witnessed(tmp_path, witness)
+    put_some(path, "k", 6)
+    seen = witness.folder.seen("domicile.test/eu")
+    assert seen is not None and seen.size > 0
+    drop_catalog(tmp_path / "a")
+    with domicile.open(path) as engine:
+        assert engine.rebuild_catalog().audit_records > 0
+    put_some(path, "after", 5)  # the tree is rebuilt from record 1 and proved to the witness
+    with domicile.open(path) as engine:
+        tree = engine.audit.tree
+        assert tree is not None
+        newest = tree.checkpoints()[-1]
+        assert cosignatures(newest.note, [w.verifier for w in tree.witnesses])
+        assert engine.audit.verify().ok
+    again = witness.folder.seen("domicile.test/eu")
+    assert again is not None and again.size == newest.size > seen.size

@@ -44,7 +44,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domicile.audit import ZERO, AuditKey, Checkpoint, Problem, ProblemKind, Record
-from domicile.audit.merkle import CompactRange, extension_proof, inclusion_proof, leaf_hash
+from domicile.audit.merkle import (
+    CompactRange,
+    consistency_proof,
+    extension_proof,
+    inclusion_proof,
+    leaf_hash,
+)
 from domicile.audit.note import (
     COSIGNATURE_V1,
     Note,
@@ -341,6 +347,10 @@ class TreeLog:
                         hint="the catalog or the audit key was used to rewrite history",
                     )
                 found = self._stored(size) if size else None
+                if found is None and 0 < size < made.size and prev.size == 0:
+                    # This tree was built from record 1 (a rebuilt catalog keeps no tree):
+                    # its leaves prove any smaller size; the witness judges the proof.
+                    found = _sized(self.origin, size)
                 if size and found is None:
                     raise _altered(
                         f"witness {witness.name} cosigned a tree of size {size} that this "
@@ -374,6 +384,8 @@ class TreeLog:
             return extension_proof(prev.nodes, leaves)
         if old.size > made.size:
             return None
+        if prev.size == 0:  # ``leaves`` are the whole tree
+            return consistency_proof(leaves, old.size, made.size)
         more = [
             leaf_hash(body.encode("utf-8")) for _, _, body in self._records(old.size, prev.size)
         ]
@@ -564,6 +576,12 @@ def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list
     if not records or records[-1].seq != cp.seq or prev != cp.head_hash:
         raise _altered(f"the audit records do not end at the signed head {cp.seq}", cp.seq)
     return leaves
+
+
+def _sized(origin: str, size: int) -> TreeCheckpoint:
+    """A stand-in for a tree of ``size`` this process knows only by its leaves (its root
+    and range are never used: the proof is computed from the leaves)."""
+    return TreeCheckpoint(Note(""), TreeHead(origin, size, CompactRange().root()), CompactRange())
 
 
 def _empty(origin: str) -> TreeCheckpoint:
