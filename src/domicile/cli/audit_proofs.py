@@ -77,7 +77,10 @@ def audit_tree(state: State) -> None:
             }
         )
         return
-    t = table(f"tree checkpoints of {tree.origin}", "size", "witnessed by")
+    console.print(
+        f"log {tree.origin}, {tree.quorum} witness cosignatures required", highlight=False
+    )
+    t = table("tree checkpoints (the newest 20)", "size", "witnessed by")
     for size, ws in rows[-20:]:
         t.add_row(str(size), ", ".join(f"{n} ({when(ts)})" for n, ts in ws) or "-")
     console.print(t)
