@@ -80,7 +80,7 @@ def audit_tree(state: State) -> None:
     console.print(
         f"log {tree.origin}, {tree.quorum} witness cosignatures required", highlight=False
     )
-    t = table("tree checkpoints (the newest 20)", "size", "witnessed by")
+    t = table("tree checkpoints", "size", "witnessed by (time)")
     for size, ws in rows[-20:]:
         t.add_row(str(size), ", ".join(f"{n} ({when(ts)})" for n, ts in ws) or "-")
     console.print(t)
