@@ -1,8 +1,9 @@
-"""The deployment of the hung-site drills: two S3 servers of the test bed, a local
-folder and a US folder no policy allows (see ``test_hung_drills.py``)."""
+"""The deployment of the outage and hung-site drills: two S3 servers of the test bed, a
+local folder and a US folder no policy allows (``test_drills.py``, ``test_hung_drills.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ MiB = 1024 * 1024
 
 CONFIG = """
 [deployment]
-name = "hung-drill"
-segment_size_mib = 64
+name = "{name}"
+segment_size_mib = {segment_mib}
 
 [entities.swift-op]
 name = "Swift Operator SAS"
@@ -82,40 +83,49 @@ policy = "three-providers"
 """  # noqa: E501 -- TOML inline tables stay on one line
 
 
-@pytest.fixture
-def drill_config(
-    testbed: dict[str, Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Path, dict[str, str]]]:
-    """The deployment's config file, and the endpoints it uses per server (a test may
-    put a proxy in front of one by rewriting the file)."""
+@contextlib.contextmanager
+def drill_deployment(
+    testbed: dict[str, Server],
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    name: str,
+    segment_mib: int,
+) -> Iterator[tuple[Path, dict[str, str], dict[str, Bucket]]]:
+    """Write the drill deployment under ``root`` on fresh buckets of both servers: its
+    config file, the endpoint per server (a test may put a proxy in front of one by
+    rewriting the file from ``template.toml``) and the buckets; thawed and restarted
+    servers and removed buckets afterwards."""
     buckets: dict[str, Bucket] = {}
-    for name, server in testbed.items():
+    for server_name, server in testbed.items():
         server.thaw()
         if not server.running():
             server.start()
         client = raw_client(server)
-        buckets[name] = Bucket(server, f"hung-{os.urandom(6).hex()}", client)
-        client.create_bucket(Bucket=buckets[name].name)
+        buckets[server_name] = Bucket(server, f"{name}-{os.urandom(6).hex()}", client)
+        client.create_bucket(Bucket=buckets[server_name].name)
     swift, weed = testbed["swift"].credentials, testbed["seaweed"].credentials
     monkeypatch.setenv("HUNG_SWIFT_AK", swift.access_key)
     monkeypatch.setenv("HUNG_SWIFT_SK", swift.secret_key)
     monkeypatch.setenv("HUNG_WEED_AK", weed.access_key)
     monkeypatch.setenv("HUNG_WEED_SK", weed.secret_key)
-    LocalSite.create("zz-disk", tmp_path / "sites" / "zz-disk")
-    LocalSite.create("us-disk", tmp_path / "sites" / "us-disk")
-    Keyring.create(tmp_path / "keyring.txt")
+    LocalSite.create("zz-disk", root / "sites" / "zz-disk")
+    LocalSite.create("us-disk", root / "sites" / "us-disk")
+    Keyring.create(root / "keyring.txt")
     endpoints = {"swift": swift.endpoint, "seaweed": weed.endpoint}
     values = {
+        "name": name,
+        "segment_mib": str(segment_mib),
         "swift_bucket": buckets["swift"].name,
         "seaweed_bucket": buckets["seaweed"].name,
     }
-    config = tmp_path / "domicile.toml"
+    config = root / "domicile.toml"
     config.write_text(CONFIG.format(**endpoints, **values))
-    (tmp_path / "template.toml").write_text(
+    (root / "template.toml").write_text(
         CONFIG.format(swift="{swift}", seaweed="{seaweed}", **values)
     )
     try:
-        yield config, endpoints
+        yield config, endpoints, buckets
     finally:
         for server in testbed.values():
             server.thaw()
@@ -123,6 +133,19 @@ def drill_config(
                 server.start()
         for shared in buckets.values():
             empty_and_remove(shared.client, shared.name)
+
+
+@pytest.fixture
+def drill_config(
+    testbed: dict[str, Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The hung-site drills' deployment (64 MiB segments) and its endpoints per server."""
+    with drill_deployment(testbed, tmp_path, monkeypatch, name="hung-drill", segment_mib=64) as (
+        config,
+        endpoints,
+        _,
+    ):
+        yield config, endpoints
 
 
 def put_on(d: domicile.Domicile, victim: str, body: bytes, key: str) -> None:

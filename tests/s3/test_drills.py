@@ -20,115 +20,30 @@ import pytest
 from testbed.servers import Server
 
 import domicile
-from domicile.crypto import Keyring
 from domicile.errors import PlacementRefused, SiteError, SiteUnavailable
-from domicile.sites import LocalSite, Site
+from domicile.sites import Site
 
-from .conftest import Bucket, empty_and_remove, raw_client
+from .conftest import Bucket
+from .hungbed import drill_deployment
 
 MiB = 1024 * 1024
-
-CONFIG = """
-[deployment]
-name = "drill"
-segment_size_mib = 1
-
-[entities.swift-op]
-name = "Swift Operator SAS"
-country = "FR"
-
-[entities.weed-op]
-name = "Weed Operator GmbH"
-country = "DE"
-
-[entities.disk-op]
-name = "Disk Operator BV"
-country = "NL"
-
-[sites.swift]
-country = "FR"
-operator = "swift-op"
-provider = "swift"
-backend = {{ type = "s3", endpoint = "{swift}", bucket = "{swift_bucket}", access_key_env = "DRILL_SWIFT_AK", secret_key_env = "DRILL_SWIFT_SK" }}
-
-[sites.seaweed]
-country = "DE"
-operator = "weed-op"
-provider = "seaweed"
-backend = {{ type = "s3", endpoint = "{seaweed}", bucket = "{seaweed_bucket}", access_key_env = "DRILL_WEED_AK", secret_key_env = "DRILL_WEED_SK" }}
-
-[sites.zz-disk]
-country = "NL"
-operator = "disk-op"
-provider = "disk"
-backend = {{ type = "local", path = "sites/zz-disk" }}
-
-[entities.us-op]
-name = "Faraway Storage Inc"
-country = "US"
-
-[sites.us-disk]
-country = "US"
-operator = "us-op"
-provider = "faraway"
-backend = {{ type = "local", path = "sites/us-disk" }}
-
-[policies.two-providers]
-allow = ["EU"]
-copies = 2
-distinct = "provider"
-
-[policies.three-providers]
-allow = ["EU"]
-copies = 3
-distinct = "provider"
-
-[buckets.docs]
-policy = "two-providers"
-
-[buckets.all3]
-policy = "three-providers"
-"""  # noqa: E501 -- TOML inline tables stay on one line
 
 
 @pytest.fixture
 def drill(
     testbed: dict[str, Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[domicile.Domicile]:
-    buckets = {}
-    for name, server in testbed.items():
-        if not server.running():
-            server.start()
-        client = raw_client(server)
-        buckets[name] = Bucket(server, f"drill-{os.urandom(6).hex()}", client)
-        client.create_bucket(Bucket=buckets[name].name)
-    swift, weed = testbed["swift"].credentials, testbed["seaweed"].credentials
-    monkeypatch.setenv("DRILL_SWIFT_AK", swift.access_key)
-    monkeypatch.setenv("DRILL_SWIFT_SK", swift.secret_key)
-    monkeypatch.setenv("DRILL_WEED_AK", weed.access_key)
-    monkeypatch.setenv("DRILL_WEED_SK", weed.secret_key)
-    LocalSite.create("zz-disk", tmp_path / "sites" / "zz-disk")
-    LocalSite.create("us-disk", tmp_path / "sites" / "us-disk")
-    Keyring.create(tmp_path / "keyring.txt")
-    config = tmp_path / "domicile.toml"
-    config.write_text(
-        CONFIG.format(
-            swift=swift.endpoint,
-            swift_bucket=buckets["swift"].name,
-            seaweed=weed.endpoint,
-            seaweed_bucket=buckets["seaweed"].name,
-        )
-    )
-    try:
-        with domicile.open(config) as d:
-            d.drill_buckets = buckets  # type: ignore[attr-defined]
-            yield d
-    finally:
-        for server in testbed.values():
-            if not server.running():
-                server.start()
-        for shared in buckets.values():
-            empty_and_remove(shared.client, shared.name)
+    """The drill deployment with 1 MiB segments, open (multi-segment objects)."""
+    with (
+        drill_deployment(testbed, tmp_path, monkeypatch, name="drill", segment_mib=1) as (
+            config,
+            _,
+            buckets,
+        ),
+        domicile.open(config) as d,
+    ):
+        d.drill_buckets = buckets  # type: ignore[attr-defined]
+        yield d
 
 
 def put_on(d: domicile.Domicile, victim: str, body: bytes, prefix: str = "k") -> str:

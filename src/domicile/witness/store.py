@@ -27,10 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from domicile.audit import AuditKey, load_private_key, save_private_key
-from domicile.audit.note import ED25519, Verifier, check_key_name, ed25519_verifier, parse_vkey
+from domicile.audit.note import Verifier, check_key_name, verifier_from_vkey
 from domicile.audit.tlog import Cosigner
 from domicile.audit.witness import Seen
 from domicile.errors import ConfigError
@@ -48,10 +46,7 @@ class FollowedLog:
     key: str
 
     def verifier(self) -> Verifier:
-        name, kind, public = parse_vkey(self.key)
-        if kind != ED25519:
-            raise ValueError("a log's key is an Ed25519 note key (type 0x01)")
-        return ed25519_verifier(name, Ed25519PublicKey.from_public_bytes(public))
+        return verifier_from_vkey(self.key)
 
 
 def _toml_string(value: str) -> str:
