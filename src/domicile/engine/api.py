@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -144,7 +145,10 @@ class Domicile:
         Raises :class:`~domicile.errors.AuditAltered` (after releasing everything) when
         the audit chain does not verify: then nothing was signed."""
         try:
-            self._refusals.flush(everything=True)
+            try:
+                self._refusals.flush(everything=True)
+            except Exception:  # the counts are a side channel: they never cost the seal
+                logging.getLogger("domicile.audit").exception("recording refusals failed")
             if self._ctx.audit is not None:
                 self._ctx.audit.seal()
         finally:

@@ -332,8 +332,21 @@ def restore(
             operation="audit-restore",
             seq=newest.seq,
         )
-    # Pass 2: insert, with every valid checkpoint the segments and sites carry.
+    # Pass 2: insert, with every valid checkpoint the segments and sites carry. The links
+    # are checked again: a segment read now may not be the one pass 1 read (a site that
+    # failed this time, a file swapped in between).
+    prev = ZERO
     for records, carried in _walk(sites, segments, identities, seen, report):
+        for record in records:
+            if record.prev != prev:
+                raise AuditAltered(
+                    f"the audit history on the sites changed while it was restored, at "
+                    f"record {record.seq}",
+                    hint="run `domicile audit verify`; restore again into a new catalog",
+                    operation="audit-restore",
+                    seq=record.seq,
+                )
+            prev = record.hash
         rows = [(r.seq, r.hash, r.canonical.decode("utf-8")) for r in records]
         report.records += catalog.restore_audit(rows)
         signed += [cp for cp in carried if verify_checkpoint(public_key, cp)]

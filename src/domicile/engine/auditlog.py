@@ -54,6 +54,7 @@ from domicile.engine.audithistory import ship
 from domicile.engine.auditseal import Sealer
 from domicile.engine.auditsites import read_all
 from domicile.engine.tlog import TreeLog
+from domicile.errors import AuditAltered
 from domicile.sites import Site
 
 __all__ = ["CHECKPOINT_PREFIX", "AuditLog", "acting_as", "cli_actor", "open_audit_key"]
@@ -232,10 +233,16 @@ class AuditLog:
             verified = self._sealer.verified
         if not verified or verified[-1].seq != cp.seq:
             verified = []
-        if self._history:
-            ship(self._catalog, self._sites, self._history, cp, self._shipped, verified=verified)
-        if self.tree is not None:
-            self.tree.extend(cp, verified)
+        try:
+            if self._history:
+                ship(
+                    self._catalog, self._sites, self._history, cp, self._shipped, verified=verified
+                )
+            if self.tree is not None:
+                self.tree.extend(cp, verified)
+        except AuditAltered as exc:
+            self._sealer.altered = exc  # latched like the sealer's own findings
+            raise
         return cp
 
     def seal(self) -> Checkpoint | None:

@@ -41,8 +41,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from domicile.audit import ZERO, AuditKey, Checkpoint, Problem, ProblemKind, Record
 from domicile.audit.merkle import (
     CompactRange,
@@ -52,12 +50,10 @@ from domicile.audit.merkle import (
     leaf_hash,
 )
 from domicile.audit.note import (
-    COSIGNATURE_V1,
     Note,
     NoteSignature,
     NoteSigner,
     parse_note,
-    parse_vkey,
     verify_note,
 )
 from domicile.audit.proofs import consistency_bundle, inclusion_bundle
@@ -96,12 +92,9 @@ class Witness:
     @classmethod
     def of(cls, section: WitnessSection) -> Witness:
         try:
-            name, kind, public = parse_vkey(section.key)
+            verifier = CosignatureVerifier.from_vkey(section.key)
         except ValueError as err:
             raise ConfigError(f"[audit] witness {section.url}: bad key: {err}") from err
-        if kind != COSIGNATURE_V1:
-            raise ConfigError(f"[audit] witness {name}: its key is not a cosignature key (0x04)")
-        verifier = CosignatureVerifier(name, Ed25519PublicKey.from_public_bytes(public))
         return cls(section.url.rstrip("/"), verifier)
 
     @property
@@ -291,7 +284,9 @@ class TreeLog:
                 )
             except SiteError:
                 continue  # the site lacks this one; verify reads every site
-            if there is None or there.head != made.head:
+            if there is None:  # not signed by us: planted; `audit verify` reports it
+                log.warning("site %s holds a planted %s", site_id, tree_file(made.size))
+            elif there.head != made.head:
                 raise _altered(
                     f"site {site_id} holds another tree checkpoint of size {made.size}", made.size
                 )
@@ -386,9 +381,7 @@ class TreeLog:
             return None
         if prev.size == 0:  # ``leaves`` are the whole tree
             return consistency_proof(leaves, old.size, made.size)
-        more = [
-            leaf_hash(body.encode("utf-8")) for _, _, body in self._records(old.size, prev.size)
-        ]
+        more = [_leaf(body) for _, _, body in self._records(old.size, prev.size)]
         return extension_proof(old.nodes, [*more, *leaves])
 
     def _post(
@@ -463,7 +456,7 @@ class TreeLog:
                 f"no tree checkpoints of sizes {old} and {new} (old first)",
                 hint=f"the signed sizes are: {sizes}",
             )
-        leaves = [leaf_hash(body.encode("utf-8")) for _, _, body in self._records(old, new)]
+        leaves = [_leaf(body) for _, _, body in self._records(old, new)]
         return consistency_bundle(first.note, second.note, extension_proof(first.nodes, leaves))
 
     # --- verification -------------------------------------------------------------------
@@ -546,7 +539,7 @@ class TreeLog:
         for seq, _, body in self._records(0, wanted[-1]):
             if seq != compact.size + 1:
                 break  # a gap: the chain check reports it
-            compact.append(leaf_hash(body.encode("utf-8")))
+            compact.append(_leaf(body))
             while at < len(wanted) and wanted[at] == compact.size:
                 if compact.root() != heads[wanted[at]].root:
                     problems.append(
@@ -576,6 +569,12 @@ def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list
     if not records or records[-1].seq != cp.seq or prev != cp.head_hash:
         raise _altered(f"the audit records do not end at the signed head {cp.seq}", cp.seq)
     return leaves
+
+
+def _leaf(body: str) -> bytes:
+    """The leaf hash of a stored record: of its canonical bytes (as every other leaf here
+    is), never of the text as stored, which another writer may have spelled otherwise."""
+    return leaf_hash(Record.from_body(json.loads(body)).canonical)
 
 
 def _sized(origin: str, size: int) -> TreeCheckpoint:

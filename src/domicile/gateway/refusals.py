@@ -41,9 +41,16 @@ LOCK_HEADERS: Final = (
     "x-amz-object-lock-retain-until-date",
     "x-amz-object-lock-legal-hold",
 )
-SSE_C_HEADERS: Final = (
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+SSE_C_HEADERS: Final = tuple(
+    f"{prefix}server-side-encryption-customer-{part}"
+    for prefix in ("x-amz-", "x-amz-copy-source-")
+    for part in ("algorithm", "key", "key-md5")
+)
+#: S3's conditional deletes; DeleteObject here takes no condition.
+CONDITIONAL_DELETE: Final = (
+    "if-match",
+    "x-amz-if-match-last-modified-time",
+    "x-amz-if-match-size",
 )
 #: Headers of an object write that name a feature this gateway lacks.
 NOT_IMPLEMENTED_ON_WRITE: Final = (
@@ -56,7 +63,7 @@ _LOCK_HINT: Final = "domicile has no Object Lock yet: buckets hold one version p
 WATCHED: Final = frozenset(
     {
         "x-amz-expected-bucket-owner", "x-amz-acl", *acl.GRANT_HEADERS, *LOCK_HEADERS,
-        *SSE_C_HEADERS, *(name for name, _ in NOT_IMPLEMENTED_ON_WRITE),
+        *SSE_C_HEADERS, *CONDITIONAL_DELETE, *(name for name, _ in NOT_IMPLEMENTED_ON_WRITE),
         "x-amz-tagging-directive", "x-amz-storage-class", "x-amz-server-side-encryption",
         "x-amz-bucket-object-lock-enabled", "x-amz-object-ownership",
     }
@@ -84,7 +91,15 @@ def check_request(operation: str, req: S3Request, owner: str) -> None:
         _create_bucket(req, owner)
     elif operation in WRITES:
         _object_write(req, owner, operation)
-    elif (operation == "UploadPart" or operation in READS) and req.header(SSE_C_HEADERS[0]):
+    elif operation == "DeleteObject" and any(req.header(h) is not None for h in CONDITIONAL_DELETE):
+        raise reject(
+            "NotImplemented",
+            "conditional deletes (If-Match, x-amz-if-match-*) are not supported",
+            hint="delete without a condition, or compare the ETag first",
+        )
+    elif (operation == "UploadPart" or operation in READS) and any(
+        req.header(h) is not None for h in SSE_C_HEADERS
+    ):
         raise reject(
             "InvalidRequest",
             "the encryption parameters are not applicable to this object",
