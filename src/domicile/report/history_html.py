@@ -14,6 +14,7 @@ from domicile.engine.facts import HistoryReport
 from domicile.report.as_html import CSS, _table
 from domicile.report.history_json import history_json, iso_us
 from domicile.report.history_text import rules, verdict_line
+from domicile.report.words import policy_label
 
 
 def history_html(r: HistoryReport) -> str:
@@ -155,7 +156,7 @@ def _windows(r: HistoryReport) -> str:
                 ("country", w.site.country),
                 ("operator", w.site.operator),
                 ("subject_to", ", ".join(w.site.subject_to)),
-                ("policy", f"{w.policy.name}@{w.policy.version}"),
+                ("policy", policy_label(w.policy.name, w.policy.version)),
                 ("from", _t(w.start)),
                 ("to", _t(w.end) + (" (ongoing)" if w.ongoing else "")),
                 ("copies", f"{len(w.copies):,}"),
@@ -218,7 +219,7 @@ def _residences(r: HistoryReport) -> str:
                 ("operator", x.site.operator),
                 ("subject_to", ", ".join(x.site.subject_to)),
                 ("status", x.site.status),
-                ("policy", f"{x.policy.name}@{x.policy.version}"),
+                ("policy", policy_label(x.policy.name, x.policy.version)),
                 ("from", _t(x.start)),
                 ("to", _t(x.end)),
                 ("copies", f"{x.copies:,}"),

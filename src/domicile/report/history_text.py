@@ -8,7 +8,7 @@ import textwrap
 from datetime import UTC, datetime
 
 from domicile.engine.facts import HistoryReport, PolicyAt, PolicyVersion, SiteAt
-from domicile.report.words import plural
+from domicile.report.words import plural, policy_label
 
 WIDTH = 80
 #: Copies listed per violation window in text (the JSON lists them all).
@@ -45,7 +45,7 @@ def history_text(r: HistoryReport) -> str:
         out.para(f"{b.bucket} (tenant {b.tenant}): policy {b.policy}", indent=2)
         for p in (p for p in r.policies if p.name == b.policy):
             out.para(
-                f"{_policy_name(p.name, p.version)} {p.fingerprint}, in force "
+                f"{policy_label(p.name, p.version)} {p.fingerprint}, in force "
                 f"{at(p.start)} to {at(p.end) if p.end is not None else 'the end'}: "
                 f"{rules(p)}",
                 indent=4,
@@ -132,12 +132,8 @@ def rules(p: PolicyVersion) -> str:
     return "; ".join(parts)
 
 
-def _policy_name(name: str, version: int | None) -> str:
-    return f"{name}@{version}" if version is not None else f"{name} (not recorded)"
-
-
 def _policy(p: PolicyAt) -> str:
-    return f"policy {_policy_name(p.name, p.version)}"
+    return f"policy {policy_label(p.name, p.version)}"
 
 
 def _site(s: SiteAt) -> str:

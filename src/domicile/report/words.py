@@ -57,3 +57,8 @@ def counted(s: Shortfall) -> str:
 def why_uncounted(s: Shortfall) -> str:
     """Each copy that does not count: ``fra: marked missing by verify; ...``."""
     return "; ".join(f"{u.site_id}: {u.why}" for u in s.uncounted) or "no copy at all"
+
+
+def policy_label(name: str, version: int | None) -> str:
+    """``eu-only@3``, or ``eu-only (not recorded)`` when the chain holds no definition."""
+    return f"{name}@{version}" if version is not None else f"{name} (not recorded)"
