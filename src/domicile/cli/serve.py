@@ -8,7 +8,7 @@ import sys
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console
+from domicile.cli.ui import console, say
 from domicile.config import GatewaySection
 from domicile.display import table
 from domicile.errors import ConfigError
@@ -71,28 +71,27 @@ def serve(
             abandoned = gateway.close()
         if abandoned:
             state.reopen()  # closes the engine: the audit head is signed
-            console.print(
+            say(
                 f"gateway stopped; {abandoned} request(s) still waiting on a site that "
                 f"stopped answering were abandoned after {settings.shutdown_grace:g} s; "
                 "audit head signed"
             )
             exit_abandoning(abandoned)
-    console.print("gateway stopped; in-flight requests finished, audit head signed")
+    say("gateway stopped; in-flight requests finished, audit head signed")
 
 
 def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secret: bool) -> None:
     engine = state.engine
     config = engine.config
-    say = console.print
     workers = f" ({settings.workers} worker processes)" if settings.workers > 1 else ""
-    say(f"[bold]domicile S3 gateway[/] on [bold]{endpoint}[/]{workers}", highlight=False)
+    say(("domicile S3 gateway", "bold"), " on ", (endpoint, "bold"), workers)
     rows = table(None, "tenant", "access key", "secret in", "buckets")
     for name, tenant in config.tenants.items():
         buckets = ", ".join(b.name for b in engine.list_buckets(name)) or "-"
         for key in tenant.keys:
             where = f"${key.secret_env}" if key.secret_env else config.path.name
             rows.add_row(name, key.access_key, where, buckets)
-    say(rows)
+    console.print(rows)
     first = next(iter(config.tenants.values())).keys[0]
     policies = engine.policy_names()
     secret = shlex.quote(first.secret_value()) if show_secret else "<its secret>"
@@ -106,7 +105,7 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
         if settings.tls_cert
         else ""
     )
-    say("\n[bold]Try it[/] (in another terminal; the region names the bucket's policy):")
+    say("\n", ("Try it", "bold"), " (in another terminal; the region names the bucket's policy):")
     for command in (
         "s3 mb s3://my-bucket",
         "s3 cp ./README.md s3://my-bucket/readme.md",
@@ -114,14 +113,13 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
     ):
         console.print(
             f"  {env} aws --endpoint-url {endpoint}{ca} {command}",
-            highlight=False,
             soft_wrap=True,
         )
     me = shlex.quote(sys.argv[0]) if sys.argv[0].endswith("domicile") else "domicile"
     say(
-        f"\nthen [bold]{me} --config {shlex.quote(str(state.config_path))} where "
-        "my-bucket/readme.md[/] shows where its copies rest. Ctrl-C stops the gateway.",
-        highlight=False,
+        "\nthen ",
+        (f"{me} --config {shlex.quote(str(state.config_path))} where my-bucket/readme.md", "bold"),
+        " shows where its copies rest. Ctrl-C stops the gateway.",
     )
 
 

@@ -12,7 +12,7 @@ import click
 from domicile.cli.objects import print_where
 from domicile.cli.residency import print_sites
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import emit_json, say
 from domicile.crypto import Secret
 from domicile.display import human_size
 from domicile.engine import init_deployment
@@ -39,8 +39,8 @@ def init(state: State, ask_passphrase: bool) -> None:
     if state.as_json:
         emit_json({"config": str(path)})
         return
-    console.print(f"wrote {path}", highlight=False)
-    console.print("edit its [sites] and [policies], then: domicile policy explain reports")
+    say(f"wrote {path}")
+    say("edit its [sites] and [policies], then: domicile policy explain reports")
 
 
 DEMO_BUCKET = "reports"
@@ -61,39 +61,38 @@ def demo(state: State) -> None:
         init_deployment(state.config_path)
     engine = state.engine
     cfg = shlex.quote(str(state.config_path))
-    say = console.print
     say(
-        ("created" if created else "using")
-        + f" the demo deployment at [bold]{state.config_path.parent}[/]",
-        highlight=False,
+        "created" if created else "using",
+        " the demo deployment at ",
+        (str(state.config_path.parent), "bold"),
     )
     say()
-    say("[bold]1. Sites[/]: three local folders standing for three providers")
+    say(("1. Sites", "bold"), ": three local folders standing for three providers")
     print_sites(state)
     body = _demo_body()
     info = engine.put(DEMO_BUCKET, DEMO_KEY, body, content_type="text/plain")
     say()
     say(
-        f"[bold]2. Stored[/] {DEMO_BUCKET}/{DEMO_KEY} ({human_size(info.size)}), encrypted "
-        "once with age, copied to two providers:",
-        highlight=False,
+        ("2. Stored", "bold"),
+        f" {DEMO_BUCKET}/{DEMO_KEY} ({human_size(info.size)}), encrypted once with age, "
+        "copied to two providers:",
     )
     print_where(state, DEMO_BUCKET, DEMO_KEY)
     say()
-    say("[bold]3. Why[/]: the policy's decision for every site")
+    say(("3. Why", "bold"), ": the policy's decision for every site")
     click.echo(explain_text(engine.explain(DEMO_BUCKET)))
     back = engine.get(DEMO_BUCKET, DEMO_KEY).read()
     part = engine.get(DEMO_BUCKET, DEMO_KEY, 100_000, 100_070).read()
     same = hashlib.sha256(back).digest() == hashlib.sha256(body).digest()
     say()
     say(
-        f"[bold]4. Read back[/]: {len(back)} bytes, "
-        + ("[green]identical[/]" if same else "[red]DIFFERENT[/]")
-        + f"; bytes 100000-100069 by range: {part[:40]!r}...",
-        highlight=False,
+        ("4. Read back", "bold"),
+        f": {len(back)} bytes, ",
+        ("identical", "green") if same else ("DIFFERENT", "red"),
+        f"; bytes 100000-100069 by range: {part[:40]!r}...",
     )
     say()
-    say("[bold]Try it yourself[/]:")
+    say(("Try it yourself", "bold"), ":")
     for line in (
         f"domicile --config {cfg} ls {DEMO_BUCKET}/2026/q3/",
         f"domicile --config {cfg} put ./README.md {DEMO_BUCKET}/readme.md",
