@@ -24,6 +24,8 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
         assert f"http://127.0.0.1:{port}" in banner
         command = next(line.strip() for line in banner.splitlines() if " s3 mb " in line)
         assert "AWS_SECRET_ACCESS_KEY=" in command and "<its secret>" not in command
+        assert f" {BIN / 'aws'} --endpoint-url " in command  # the aws make installed
+        assert f"then {BIN / 'domicile'} --config " in banner
         creds = dict(re.findall(r"(AWS_[A-Z_]+)=(\S+)", command))
         aws_env = {
             **os.environ,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 import click
 
@@ -106,21 +107,33 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
         else ""
     )
     say("\n", ("Try it", "bold"), " (in another terminal; the region names the bucket's policy):")
+    aws = _beside_me("aws") or "aws"
     for command in (
         "s3 mb s3://my-bucket",
         "s3 cp ./README.md s3://my-bucket/readme.md",
         "s3 ls s3://my-bucket/",
     ):
         console.print(
-            f"  {env} aws --endpoint-url {endpoint}{ca} {command}",
+            f"  {env} {aws} --endpoint-url {endpoint}{ca} {command}",
             soft_wrap=True,
         )
-    me = shlex.quote(sys.argv[0]) if sys.argv[0].endswith("domicile") else "domicile"
+    me = _beside_me("domicile") or "domicile"
     say(
         "\nthen ",
         (f"{me} --config {shlex.quote(str(state.config_path))} where my-bucket/readme.md", "bold"),
         " shows where its copies rest. Ctrl-C stops the gateway.",
     )
+
+
+
+def _beside_me(program: str) -> str | None:
+    """``program`` in the folder of the running ``domicile`` (``.venv/bin/aws`` after
+    ``make``), quoted for a shell, or None when this is not a ``domicile`` script or the
+    program is not there."""
+    me = Path(sys.argv[0])
+    if me.name != "domicile" or not (me.parent / program).is_file():
+        return None
+    return shlex.quote(str(me.parent / program))
 
 
 COMMANDS = (serve,)
