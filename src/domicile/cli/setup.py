@@ -15,8 +15,11 @@ from domicile.cli.state import State, pass_state
 from domicile.cli.ui import emit_json, say
 from domicile.crypto import Secret
 from domicile.display import human_size
-from domicile.engine import init_deployment
+from domicile.engine import ObjectInfo, init_deployment
+from domicile.engine.manifest import manifest_blob_id
+from domicile.engine.writer import SMALL_OBJECT
 from domicile.policy import explain_text
+from domicile.sites.layout import fan_of
 
 
 @click.command()
@@ -98,12 +101,39 @@ def demo(state: State) -> None:
         f"domicile --config {cfg} put ./README.md {DEMO_BUCKET}/readme.md",
         f"domicile --config {cfg} where {DEMO_BUCKET}/readme.md",
         f"domicile --config {cfg} get {DEMO_BUCKET}/{DEMO_KEY} -",
-        f"age -d -i {shlex.quote(str(Path(state.config_path).parent / 'keyring.txt'))} "
-        "<any blob under sites/>   # the stock age tool reads every blob",
     ):
-        click.echo(f"  .venv/bin/{line}" if line.startswith("domicile") else f"  {line}")
+        click.echo(f"  .venv/bin/{line}")
+    recover = recover_command(state, info)
+    if recover is not None:
+        click.echo(
+            "  # without domicile: the stock age tool reads every blob; a small object's blob\n"
+            "  # holds its bytes, a newline and its manifest, so head -c SIZE keeps the object:\n"
+            f"  {recover}"
+        )
     if not same:
         raise click.ClickException("the object read back differs from what was stored")
+
+
+def recover_command(state: State, info: ObjectInfo) -> str | None:
+    """The shell one-liner that prints exactly the object ``info`` with the stock ``age``,
+    from its blob on the first local site holding a copy: an object of at most 1 MiB is
+    one blob whose plaintext is its bytes, a newline and its manifest (docs/exit.md). None
+    for a larger object or one with no copy on a local folder."""
+    if info.size > SMALL_OBJECT:
+        return None
+    config = state.engine.config
+    base = state.config_path.parent  # as the user wrote it: the paths stay short
+    blob = manifest_blob_id(info.version_id)
+    for copy in state.engine.where(info.bucket, info.key):
+        backend = config.sites.get(copy.site_id, {}).get("backend", {})
+        if backend.get("type") == "local":
+            path = base / backend["path"] / fan_of(blob) / blob
+            keyring = base / config.deployment.keyring
+            return (
+                f"age -d -i {shlex.quote(str(keyring))} {shlex.quote(str(path))} "
+                f"| head -c {info.size}"
+            )
+    return None
 
 
 COMMANDS = (init, demo)
