@@ -125,7 +125,6 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
     )
 
 
-
 def _beside_me(program: str) -> str | None:
     """``program`` in the folder of the running ``domicile`` (``.venv/bin/aws`` after
     ``make``), quoted for a shell, or None when this is not a ``domicile`` script or the
