@@ -18,6 +18,9 @@ from domicile.gateway.app import Gateway
 from domicile.gateway.server import Server, exit_abandoning, run
 from domicile.gateway.workers import Supervisor, check_free
 
+#: The bucket the printed aws commands create (unless it exists) and use.
+TRY_BUCKET = "my-bucket"
+
 
 @click.command()
 @click.option("--listen", metavar="HOST:PORT", help="Address to listen on ([gateway] listen).")
@@ -108,10 +111,11 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
     )
     say("\n", ("Try it", "bold"), " (in another terminal; the region names the bucket's policy):")
     aws = _beside_me("aws") or "aws"
+    exists = any(b.name == TRY_BUCKET for b in engine.list_buckets())  # a second make run
     for command in (
-        "s3 mb s3://my-bucket",
-        "s3 cp ./README.md s3://my-bucket/readme.md",
-        "s3 ls s3://my-bucket/",
+        *(() if exists else (f"s3 mb s3://{TRY_BUCKET}",)),
+        f"s3 cp ./README.md s3://{TRY_BUCKET}/readme.md",
+        f"s3 ls s3://{TRY_BUCKET}/",
     ):
         console.print(
             f"  {env} {aws} --endpoint-url {endpoint}{ca} {command}",
@@ -120,7 +124,10 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
     me = _beside_me("domicile") or "domicile"
     say(
         "\nthen ",
-        (f"{me} --config {shlex.quote(str(state.config_path))} where my-bucket/readme.md", "bold"),
+        (
+            f"{me} --config {shlex.quote(str(state.config_path))} where {TRY_BUCKET}/readme.md",
+            "bold",
+        ),
         " shows where its copies rest. Ctrl-C stops the gateway.",
     )
 
