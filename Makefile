@@ -45,8 +45,13 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# The benchmarks' own baselines (obstore, uvicorn): the bench extra, installed on demand.
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
 ## make bench: the benchmarks, each printing ratios against a baseline measured in the same run
-bench: $(STAMP)
+bench: $(VENV)/.installed-bench
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 ## make clean: remove the virtual environment, every tool's cache and build output (not

@@ -3,6 +3,7 @@ pyproject.toml point at what exists and clean up what the tools leave."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import tomllib
@@ -51,3 +52,33 @@ def test_make_clean_removes_every_tool_cache(tmp_path: Path) -> None:
     subprocess.run(["make", "-s", "clean"], cwd=tmp_path, check=True, capture_output=True)
     assert [f for f in made if (tmp_path / f).exists()] == []
     assert (tmp_path / "domicile-data").is_dir() and (tmp_path / "src/pkg").is_dir()
+
+
+def _imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _package(requirement: str) -> str:
+    return re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower().replace("-", "_")
+
+
+def test_bench_only_packages_are_in_the_bench_extra_and_nothing_else_needs_them() -> None:
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    bench = {_package(r) for r in extras["bench"]}
+    assert {"obstore", "uvicorn"} <= bench
+    assert not bench & {_package(r) for r in extras["dev"]}
+    assert not bench & {_package(r) for r in PYPROJECT["project"]["dependencies"]}
+    users = {
+        str(path.relative_to(ROOT)): sorted(_imported(path) & bench)
+        for folder in ("src", "tests", "testbed")
+        for path in (ROOT / folder).rglob("*.py")
+    }
+    assert {path: names for path, names in users.items() if names} == {}
+    assert "bench" in recipe("$(VENV)/.installed-bench")  # make bench installs the extra
