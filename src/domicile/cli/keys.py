@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say
 from domicile.display import table
 from domicile.engine import keyring_open
 from domicile.engine.keys import add_identity
@@ -25,7 +25,7 @@ def keys_new(state: State) -> None:
     if state.as_json:
         emit_json({"recipient": recipient})
     else:
-        console.print(f"new identity added; its recipient is [bold]{recipient}[/]")
+        say("new identity added; its recipient is ", (recipient, "bold"))
 
 
 @keys.command(name="list")
