@@ -196,9 +196,9 @@ class PostgresServer:
             "-p", str(self.port), "-U", SUPERUSER, "-d", database, "-c", statement, owner=False,
         ).strip()  # fmt: skip
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; its SQLAlchemy URL."""
-        self.sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    def create_database(self, name: str, template: str = "template0") -> str:
+        """A new database, empty or a copy of ``template``; its SQLAlchemy URL."""
+        self.sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

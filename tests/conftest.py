@@ -4,8 +4,10 @@
 a test asks for it (``initdb`` into a temporary folder, a free 127.0.0.1 port), stopped and
 removed at the end of the session; a machine without PostgreSQL's server programs FAILS
 those tests with the reason (CI installs the ``postgresql`` package).
-``pg_catalog_url`` is a fresh, empty database on it per test, dropped afterwards, so tests
-never see each other's rows, locks or sequences.
+``pg_catalog_url`` is a fresh database on it per test, dropped afterwards, so tests never
+see each other's rows, locks or sequences: a copy of a template migrated once per session
+(migrating costs ~1 s, a copy ~0.1 s), or an empty one for a module that sets
+``EMPTY_DATABASE = True`` (the migration tests).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 from testbed.postgres import PostgresServer
+
+from domicile.catalog import open_catalog
 
 _NAMES = itertools.count(1)
 
@@ -30,10 +34,21 @@ def postgres() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_template(postgres: PostgresServer) -> str:
+    """The name of a database holding an empty catalog at the latest schema version."""
+    name = f"migrated{os.getpid()}"
+    open_catalog(postgres.create_database(name)).close()
+    return name
+
+
 @pytest.fixture
-def pg_catalog_url(postgres: PostgresServer) -> Iterator[str]:
-    """A SQLAlchemy URL of a new empty database (psycopg 3), dropped after the test."""
+def pg_catalog_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A SQLAlchemy URL of a new database (psycopg 3), dropped after the test."""
     name = f"t{os.getpid()}_{next(_NAMES)}"
-    url = postgres.create_database(name)
+    if getattr(request.module, "EMPTY_DATABASE", False):
+        url = postgres.create_database(name)
+    else:
+        url = postgres.create_database(name, template=request.getfixturevalue("pg_template"))
     yield url
     postgres.drop_database(name)
