@@ -20,10 +20,10 @@ from typing import Any
 from domicile.audit import CheckpointPolicy
 from domicile.catalog import Bucket, Expect, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
-from domicile.crypto import Keyring, Secret, X25519Recipient
+from domicile.crypto import Keyring, Secret, parse_recipient
 from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
-from domicile.engine.context import EngineContext
+from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import HistoryReport, Report, build_history, build_report
 from domicile.engine.garbage import collect_garbage
@@ -682,14 +682,23 @@ def _info(version: Version) -> ObjectInfo:
 
 def _check_recipients(policies: Mapping[str, object], path: Path) -> None:
     for name, policy in policies.items():
+        pq = bool(getattr(policy, "pq", False))
         for text in getattr(policy, "recipients", ()):
             try:
-                X25519Recipient.from_string(text)
+                recipient = parse_recipient(text)
             except CryptoError as exc:
                 raise ConfigError(
                     f"{path}: policies.{name}.recipients: {exc.message}",
-                    hint="recipients are age X25519 public keys (age1...); "
-                    "'domicile keys recipient' prints yours",
+                    hint="recipients are age public keys (age1..., or age1pq1... for "
+                    "post-quantum); 'domicile keys recipient' prints yours",
                     file=str(path),
                     key=f"policies.{name}.recipients",
                 ) from None
+            if recipient.post_quantum != pq:
+                error = recipient_kind_error(name, text, pq=pq)
+                raise ConfigError(
+                    f"{path}: policies.{name}.recipients: {error.message}",
+                    hint=error.hint,
+                    file=str(path),
+                    key=f"policies.{name}.recipients",
+                )
