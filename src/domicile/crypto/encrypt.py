@@ -23,7 +23,7 @@ Buffer = bytes | bytearray | memoryview
 def check_recipient_mix(recipients: Sequence[Recipient]) -> None:
     """Refuse post-quantum and classic recipients in one file, as age does: the file would
     be only as strong as its weakest stanza, so the post-quantum one would protect nothing."""
-    kinds = {r.post_quantum for r in recipients}
+    kinds = {bool(getattr(r, "post_quantum", False)) for r in recipients}  # grease: classic
     if len(kinds) > 1:
         raise CryptoError(
             "cannot mix post-quantum (age1pq1...) and classic (age1...) recipients in one file",
