@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from domicile.crypto import (
     MLKEM768X25519Identity,
@@ -18,7 +20,14 @@ from domicile.crypto import (
     parse_recipient,
 )
 from domicile.crypto.encoding import b64decode_raw
-from domicile.crypto.hybrid import BODY_SIZE, ENC_SIZE, PUBLIC_SIZE, STANZA_TYPE
+from domicile.crypto.hybrid import (
+    _LOW_ORDER,
+    BODY_SIZE,
+    ENC_SIZE,
+    PUBLIC_SIZE,
+    STANZA_TYPE,
+    is_low_order,
+)
 from domicile.errors import CryptoError, MalformedKey, NoIdentityMatch
 
 # The example of the C2SP age spec: this identity's recipient is the 1,959-character
@@ -106,3 +115,26 @@ def test_malformed_keys_are_refused_without_echo(pq: MLKEM768X25519Identity) -> 
     with pytest.raises(MalformedKey, match="not an mlkem768x25519 identity"):
         MLKEM768X25519Identity.from_string(X25519Identity.generate().to_secret())
     assert secret[20:40] not in repr(pq)
+
+
+def test_the_low_order_table_is_exactly_the_shares_giving_a_zero_secret() -> None:
+    """Every listed share (top bit clear or set) makes X25519 fail with the all-zero
+    secret; random shares and their neighbours do not."""
+    key = X25519PrivateKey.generate()
+
+    def zero(share: bytes) -> bool:
+        try:
+            key.exchange(X25519PublicKey.from_public_bytes(share))
+        except ValueError:
+            return True
+        return False
+
+    for value in _LOW_ORDER:
+        for top in (0, 1 << 255):
+            share = (value | top).to_bytes(32, "little")
+            assert is_low_order(share) and zero(share), value
+        near = (value + 3).to_bytes(32, "little")  # 3 apart: no two listed values are
+        assert not is_low_order(near) and not zero(near)
+    for _ in range(50):
+        share = os.urandom(32)
+        assert is_low_order(share) == zero(share)
