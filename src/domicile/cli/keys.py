@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say
 from domicile.display import table
 from domicile.engine import keyring_open
 from domicile.engine.keys import add_identity
@@ -33,7 +33,7 @@ def keys_new(state: State, pq: bool) -> None:
         emit_json({"recipient": recipient, "post_quantum": pq})
     else:
         kind = "post-quantum identity" if pq else "identity"
-        console.print(f"new {kind} added; its recipient is [bold]{recipient}[/]")
+        say(f"new {kind} added; its recipient is ", (recipient, "bold"))
 
 
 @keys.command(name="list")
