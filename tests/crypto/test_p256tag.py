@@ -102,5 +102,5 @@ def test_malformed(identity: P256TagIdentity) -> None:
     bad = Stanza(STANZA_TYPE, (stanza.args[0],), stanza.body)
     with pytest.raises(HeaderError):
         identity.unwrap([bad])
-    not_a_point = Stanza(STANZA_TYPE, stanza.args[:1] + ("A" * 87,), stanza.body)
+    not_a_point = Stanza(STANZA_TYPE, (*stanza.args[:1], "A" * 87), stanza.body)
     assert identity.unwrap([not_a_point]) is None  # the tag does not match first

@@ -43,7 +43,7 @@ _KEM_SUITE = b"KEM\x00\x10"  # DHKEM(P-256, HKDF-SHA256)
 _HPKE_SUITE = b"HPKE\x00\x10\x00\x01\x00\x03"  # that KEM, HKDF-SHA256, ChaCha20-Poly1305
 _HINT = "a tagged hardware recipient is age1tag1 followed by 59 characters"
 
-#: ``dh(enc)``: the 32-byte x-coordinate of (private key × the point ``enc``), or
+#: ``dh(enc)``: the 32-byte x-coordinate of (private key times the point ``enc``), or
 #: ``ValueError`` if ``enc`` is not a valid point.
 DHOracle = Callable[[bytes], bytes]
 
