@@ -103,3 +103,20 @@ def test_pq_must_be_a_boolean(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         domicile.open(make_deployment(tmp_path, extra))
     assert "pq" in str(err.value.context.get("key", "")) or "pq" in err.value.message
+
+
+def test_a_keyring_with_both_kinds_still_ships_the_audit_history(tmp_path: Path) -> None:
+    """The audit history segments go to the classic identities only (one kind per file)."""
+    path = _deployment(tmp_path)
+    with domicile.open(path) as engine:
+        add_identity(engine, post_quantum=True)
+    for _ in range(2):  # reopened with both kinds in the keyring: history still encrypts
+        with domicile.open(path) as engine:
+            engine.put("secret", "a.txt", b"pq")
+            engine.put("docs", "b.txt", b"classic")
+            engine.audit.checkpoint()
+    alogs = [p for s in ("fr", "de") for p in (tmp_path / "sites" / s).rglob("alog-*")]
+    assert alogs
+    for alog in alogs:
+        header = parse_header(alog.read_bytes(), complete=False)
+        assert header is not None and {s.type for s in header.stanzas} == {"X25519"}

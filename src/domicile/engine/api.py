@@ -111,7 +111,13 @@ class Domicile:
             evidence_sites,
             actor=cli_actor(),
             policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
-            history=keyring.recipients if config.deployment.audit_history else (),
+            # one kind per file: the classic identities (stock age 1.1 reads the history),
+            # the post-quantum ones only in a keyring that has nothing else
+            history=(
+                keyring.recipients_of(post_quantum=False) or keyring.recipients
+                if config.deployment.audit_history
+                else ()
+            ),
             tree=TreeLog(
                 catalog,
                 audit_key,
