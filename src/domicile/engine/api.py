@@ -20,7 +20,7 @@ from typing import Any
 from domicile.audit import CheckpointPolicy
 from domicile.catalog import Bucket, Expect, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
-from domicile.crypto import Keyring, Secret, parse_recipient
+from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext, recipient_kind_error
@@ -29,6 +29,7 @@ from domicile.engine.facts import HistoryReport, Report, build_history, build_re
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
+from domicile.engine.keysource import open_keyring
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
@@ -79,7 +80,7 @@ class Domicile:
         self.config = config
         world = load_world(config.entities, config.sites, config.policies, source=str(config.path))
         secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
-        keyring = Keyring.load(config.keyring_path, Secret(secret) if secret else None)
+        keyring = open_keyring(config, Secret(secret) if secret else None)
         _check_recipients(world.policies, config.path)
         catalog = open_catalog(config.catalog_url)
         sites: dict[str, Site] = {

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domicile.catalog import Catalog
-from domicile.crypto import AnyRecipient, Keyring, parse_recipient
+from domicile.crypto import AnyRecipient, parse_recipient
+from domicile.crypto.keysource import KeySource
 from domicile.engine.auditlog import AuditLog
 from domicile.engine.health import HealthBook, Prober
 from domicile.errors import ConfigError, SiteUnavailable
@@ -23,7 +24,7 @@ class EngineContext:
     catalog: Catalog
     world: World
     sites: dict[str, Site]
-    keyring: Keyring
+    keyring: KeySource
     executor: ThreadPoolExecutor
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
@@ -94,9 +95,10 @@ def _no_own_recipient(policy: Policy) -> ConfigError:
             policy=policy.name,
         )
     return ConfigError(
-        f"policy {policy.name!r} wraps to classic recipients but the keyring has only "
-        "post-quantum identities: nothing is written",
-        hint="set pq = true on the policy, or add a classic identity with 'domicile keys new'",
+        f"policy {policy.name!r} wraps to classic recipients but the keyring has no classic "
+        "identity: nothing is written",
+        hint="set pq = true on the policy, or add a classic identity with 'domicile keys new' "
+        "(in a token keyring: a root key in the token)",
         policy=policy.name,
     )
 

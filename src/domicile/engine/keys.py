@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 
 from domicile.config import PASSPHRASE_ENV, load_config
-from domicile.crypto import Keyring, Secret
+from domicile.crypto import Secret
+from domicile.crypto.keysource import KeySource
 from domicile.engine.api import Domicile
 from domicile.engine.api import open as open_engine
+from domicile.engine.keysource import open_keyring
 
 
 def passphrase_from_env() -> Secret | None:
@@ -22,10 +24,10 @@ def passphrase_from_env() -> Secret | None:
     return Secret(value) if value else None
 
 
-def keyring_open(config_path: Path, passphrase: Secret | None = None) -> Keyring:
-    """The keyring named by the configuration file at ``config_path``."""
+def keyring_open(config_path: Path, passphrase: Secret | None = None) -> KeySource:
+    """The keyring named by the configuration file at ``config_path`` (a file or a token)."""
     config = load_config(config_path)
-    return Keyring.load(config.keyring_path, passphrase or passphrase_from_env())
+    return open_keyring(config, passphrase or passphrase_from_env())
 
 
 def add_identity(engine: Domicile, *, post_quantum: bool = False) -> str:
