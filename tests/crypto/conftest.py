@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from domicile.crypto import X25519Identity
+from tests.softhsm import softhsm  # noqa: F401 -- the SoftHSM2 token fixture
 
 AGE_MISSING = "the stock age CLI is needed for interop tests: apt-get install age"
 
@@ -82,3 +83,4 @@ def run_age_tty(args: list[str], passphrase: str, timeout: float = 120) -> None:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         pytest.fail(f"age {' '.join(args)} failed ({code}): {seen.decode(errors='replace')}")
+

@@ -13,7 +13,7 @@ from domicile.crypto import Secret, decrypt_bytes, encrypt_bytes
 from domicile.crypto.p256tag import P256TagIdentity
 from domicile.crypto.token import TokenKeyring, TokenURI
 from domicile.errors import KeyringError, KeyringNotFound, NoIdentityMatch, WrongPassphrase
-from tests.softhsm import SoftHSM, softhsm  # noqa: F401 -- the fixture
+from tests.softhsm import SoftHSM
 
 pytestmark = pytest.mark.softhsm
 
