@@ -83,4 +83,3 @@ def run_age_tty(args: list[str], passphrase: str, timeout: float = 120) -> None:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         pytest.fail(f"age {' '.join(args)} failed ({code}): {seen.decode(errors='replace')}")
-
