@@ -188,6 +188,9 @@ class Keyring:
         """Write the keyring atomically (re-encrypting it if protected)."""
         self._write(exclusive=False)
 
+    def close(self) -> None:
+        """Nothing to release: the file is read whole and closed at load."""
+
     # --- writing ----------------------------------------------------------------------
 
     def _render(self) -> bytes:

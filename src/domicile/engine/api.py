@@ -164,6 +164,7 @@ class Domicile:
             for site in self._ctx.sites.values():
                 site.close()
             self._ctx.catalog.close()
+            self._ctx.keyring.close()
 
     def __enter__(self) -> Domicile:
         return self
