@@ -213,8 +213,14 @@ class TokenKeyring:
         self._identities.append(identity)
         return identity
 
+    def forget(self) -> None:
+        """Drop every cached DH output (the next unwrap of each header asks the token)."""
+        with self._lock:
+            self._cache.clear()
+
     def close(self) -> None:
-        """End the token session."""
+        """End the token session (and forget the cache)."""
+        self.forget()
         self._session.close()
 
     # --- token calls ----------------------------------------------------------------------
