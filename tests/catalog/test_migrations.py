@@ -163,3 +163,28 @@ def test_unusable_catalogs_are_catalog_errors(tmp_path: Path) -> None:
         open_catalog(f"sqlite:///{tmp_path}/no/such/folder/c.db")
     with pytest.raises(CatalogError, match="cannot open"):
         open_catalog("not a url")
+
+
+def test_step_10_makes_existing_versions_null_versions(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=[schema.schema_version])
+        for number, step in STEPS:
+            if number < 10:
+                step(conn)
+        conn.execute(sa.insert(schema.schema_version).values(version=8))
+        conn.execute(sa.text("INSERT INTO buckets VALUES ('old', 't', 'p', 0)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO versions (version_id, bucket, key, state, size, etag, content_type,"
+                " user_metadata, created_at, manifest_blob_id)"
+                " VALUES ('v1', 'old', 'k', 'current', 1, 'e', 't', '{}', 0, 'mv1')"
+            )
+        )
+    engine.dispose()
+    catalog = open_catalog(sqlite_url)
+    assert catalog.get_bucket("old").versioning is None
+    found = catalog.current_version("old", "k")
+    assert (found.null_version, found.delete_marker, found.seq) == (True, False, 1)
+    assert catalog.find_version("old", "k", "null").version_id == "v1"
+    catalog.close()

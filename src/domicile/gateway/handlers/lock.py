@@ -19,8 +19,10 @@ and why):
 
 from __future__ import annotations
 
+from domicile.errors import ObjectNotFound
 from domicile.gateway import acl
 from domicile.gateway.call import Call, Reply
+from domicile.gateway.handlers.versions import version_param, with_marker_headers
 from domicile.gateway.s3bodies import parse_xml
 from domicile.gateway.s3errors import reject
 
@@ -82,7 +84,7 @@ def put_object_lock(call: Call) -> Reply:
 def object_lock_setting(call: Call) -> Reply:
     """Get/PutObjectRetention and Get/PutObjectLegalHold: the bucket has no Object Lock."""
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     raise reject(
         "InvalidRequest",
         "bucket is missing Object Lock configuration",
@@ -99,7 +101,7 @@ def get_bucket_acl(call: Call) -> Reply:
 
 def get_object_acl(call: Call) -> Reply:
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     return Reply.xml(acl.owner_policy(call.tenant))
 
 
@@ -111,9 +113,18 @@ def put_bucket_acl(call: Call) -> Reply:
 
 def put_object_acl(call: Call) -> Reply:
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     _put_acl(call)
     return Reply(200)
+
+
+def _object(call: Call) -> None:
+    """The addressed object (its ``versionId`` if given) exists: NoSuchKey (with the
+    delete marker's headers) or NoSuchVersion otherwise."""
+    try:
+        call.engine.head(call.bucket_name, call.key, version_id=version_param(call))
+    except ObjectNotFound as exc:
+        raise with_marker_headers(exc) from None
 
 
 def _put_acl(call: Call) -> None:
