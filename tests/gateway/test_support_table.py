@@ -23,6 +23,10 @@ BODIES = {
         b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
         b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>",
     ],
+    "PutBucketVersioning with MFA delete": [
+        b"<VersioningConfiguration><Status>Enabled</Status>"
+        b"<MfaDelete>Enabled</MfaDelete></VersioningConfiguration>",
+    ],
     "PutObjectLockConfiguration": [
         b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
         b"<Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Days>1</Days></DefaultRetention>"

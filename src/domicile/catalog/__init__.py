@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from domicile.catalog.base import Catalog
 from domicile.catalog.records import (
+    CURRENT,
     FAULT_KINDS,
     JOB_STATES,
+    NONCURRENT,
+    NULL_ID,
     PLACEMENT_STATES,
+    VERSIONING_STATUSES,
     Bucket,
     BucketStats,
     CompletedUpload,
@@ -26,6 +30,7 @@ from domicile.catalog.records import (
     Segment,
     Upload,
     Version,
+    VersionsPage,
     inline_manifest,
     version_blobs,
 )
@@ -38,9 +43,13 @@ def open_catalog(url: str) -> SqlCatalog:
 
 
 __all__ = [
+    "CURRENT",
     "FAULT_KINDS",
     "JOB_STATES",
+    "NONCURRENT",
+    "NULL_ID",
     "PLACEMENT_STATES",
+    "VERSIONING_STATUSES",
     "Bucket",
     "BucketStats",
     "Catalog",
@@ -58,6 +67,7 @@ __all__ = [
     "SqlCatalog",
     "Upload",
     "Version",
+    "VersionsPage",
     "inline_manifest",
     "open_catalog",
     "version_blobs",

@@ -1,12 +1,16 @@
-"""Versioning, Object Lock and ACL subresources: what S3 answers for a bucket whose
-versioning was never enabled, which has no Object Lock configuration, and whose ACLs are
-disabled (bucket owner enforced). Each request that would change that is refused, never
-answered 200 (docs/gateway.md says which code and why):
+"""Versioning, Object Lock and ACL subresources. Versioning is served; a bucket has no
+Object Lock configuration and its ACLs are disabled (bucket owner enforced): each request
+that would change that is refused, never answered 200 (docs/gateway.md says which code
+and why):
 
-- PutBucketVersioning ``Enabled`` or ``Suspended`` (or MFA delete): ``NotImplemented``;
-  GetBucketVersioning answers the empty configuration (never enabled).
+- PutBucketVersioning ``Enabled`` or ``Suspended``: stored, with an audit record;
+  ``MfaDelete`` ``Enabled`` is ``NotImplemented`` (there is no MFA device to check a
+  permanent deletion against; ``Disabled`` is accepted, it is what is true).
+  GetBucketVersioning answers the status, or the empty configuration when versioning was
+  never enabled.
 - PutObjectLockConfiguration: ``InvalidBucketState`` (409), S3's answer for a bucket
-  without versioning; GetObjectLockConfiguration: ``ObjectLockConfigurationNotFoundError``.
+  where Object Lock cannot be enabled; GetObjectLockConfiguration:
+  ``ObjectLockConfigurationNotFoundError``.
 - Put/GetObjectRetention, Put/GetObjectLegalHold: ``InvalidRequest``, S3's answer for a
   bucket without an Object Lock configuration.
 - Get{Bucket,Object}Acl: the owner's FULL_CONTROL; Put{Bucket,Object}Acl: accepted only
@@ -15,21 +19,26 @@ answered 200 (docs/gateway.md says which code and why):
 
 from __future__ import annotations
 
+from domicile.errors import ObjectNotFound
 from domicile.gateway import acl
 from domicile.gateway.call import Call, Reply
+from domicile.gateway.handlers.versions import version_param, with_marker_headers
 from domicile.gateway.s3bodies import parse_xml
 from domicile.gateway.s3errors import reject
 
-_LOCK_HINT = "domicile has no versioning or Object Lock yet: buckets hold one version per key"
+_LOCK_HINT = "domicile has no Object Lock yet"
 
 
 def get_versioning(call: Call) -> Reply:
-    """Buckets are unversioned: an empty ``VersioningConfiguration``, as S3 answers for a
-    bucket whose versioning was never enabled."""
-    call.bucket()
+    """The bucket's ``Status``; the empty configuration S3 answers for a bucket whose
+    versioning was never enabled. ``MfaDelete`` is never shown: it was never enabled."""
+    status = call.bucket().versioning
+    inner = f"<Status>{status}</Status>" if status else ""
     return Reply.xml(
         b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+        b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        + inner.encode()
+        + b"</VersioningConfiguration>"
     )
 
 
@@ -41,12 +50,16 @@ def put_versioning(call: Call) -> Reply:
     status, mfa = root.text_of("Status"), root.text_of("MfaDelete")
     if status not in ("Enabled", "Suspended") or mfa not in (None, "Enabled", "Disabled"):
         raise reject("MalformedXML", "<Status> must be Enabled or Suspended")
-    raise reject(
-        "NotImplemented",
-        f"versioning cannot be {status.lower()} on this gateway: buckets keep one version per key",
-        hint=_LOCK_HINT,
-        bucket=call.bucket_name,
-    )
+    if mfa == "Enabled":
+        raise reject(
+            "NotImplemented",
+            "MFA delete is not supported: this gateway has no MFA device to check",
+            hint="send <MfaDelete>Disabled</MfaDelete> or leave it out; deletions of versions "
+            "are recorded in the audit log",
+            bucket=call.bucket_name,
+        )
+    call.engine.set_versioning(call.bucket_name, status)
+    return Reply(200)
 
 
 def get_object_lock(call: Call) -> Reply:
@@ -62,8 +75,7 @@ def put_object_lock(call: Call) -> Reply:
     call.bucket()
     raise reject(
         "InvalidBucketState",
-        "versioning must be 'Enabled' on the bucket to apply an Object Lock configuration, "
-        "and this gateway cannot enable it",
+        "Object Lock cannot be enabled on this gateway's buckets",
         hint=_LOCK_HINT,
         bucket=call.bucket_name,
     )
@@ -72,7 +84,7 @@ def put_object_lock(call: Call) -> Reply:
 def object_lock_setting(call: Call) -> Reply:
     """Get/PutObjectRetention and Get/PutObjectLegalHold: the bucket has no Object Lock."""
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     raise reject(
         "InvalidRequest",
         "bucket is missing Object Lock configuration",
@@ -89,7 +101,7 @@ def get_bucket_acl(call: Call) -> Reply:
 
 def get_object_acl(call: Call) -> Reply:
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     return Reply.xml(acl.owner_policy(call.tenant))
 
 
@@ -101,9 +113,18 @@ def put_bucket_acl(call: Call) -> Reply:
 
 def put_object_acl(call: Call) -> Reply:
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     _put_acl(call)
     return Reply(200)
+
+
+def _object(call: Call) -> None:
+    """The addressed object (its ``versionId`` if given) exists: NoSuchKey (with the
+    delete marker's headers) or NoSuchVersion otherwise."""
+    try:
+        call.engine.head(call.bucket_name, call.key, version_id=version_param(call))
+    except ObjectNotFound as exc:
+        raise with_marker_headers(exc) from None
 
 
 def _put_acl(call: Call) -> None:
