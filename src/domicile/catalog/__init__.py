@@ -10,8 +10,10 @@ from domicile.catalog.base import Catalog
 from domicile.catalog.records import (
     FAULT_KINDS,
     JOB_STATES,
+    LOCK_MODES,
     PLACEMENT_STATES,
     Bucket,
+    BucketLock,
     BucketStats,
     CompletedUpload,
     Expect,
@@ -26,6 +28,7 @@ from domicile.catalog.records import (
     Segment,
     Upload,
     Version,
+    VersionLock,
     inline_manifest,
     version_blobs,
 )
@@ -40,8 +43,10 @@ def open_catalog(url: str) -> SqlCatalog:
 __all__ = [
     "FAULT_KINDS",
     "JOB_STATES",
+    "LOCK_MODES",
     "PLACEMENT_STATES",
     "Bucket",
+    "BucketLock",
     "BucketStats",
     "Catalog",
     "CompletedUpload",
@@ -58,6 +63,7 @@ __all__ = [
     "SqlCatalog",
     "Upload",
     "Version",
+    "VersionLock",
     "inline_manifest",
     "open_catalog",
     "version_blobs",

@@ -19,6 +19,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
 from domicile.catalog.listing import list_page
+from domicile.catalog.locks import Locks, forget_bucket, forget_lock, guard_forget
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     Bucket,
@@ -84,7 +85,7 @@ _INSERT_SEGMENT = Prepared(sa.insert(t.segments))
 _INSERT_PLACEMENT = Prepared(sa.insert(t.placements))
 
 
-class SqlCatalog(Journals, Uploads):
+class SqlCatalog(Journals, Uploads, Locks):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -145,6 +146,7 @@ class SqlCatalog(Journals, Uploads):
                 )
             aborted = abort_bucket_uploads(conn, name)
             conn.execute(sa.delete(t.completed_uploads).where(t.completed_uploads.c.bucket == name))
+            forget_bucket(conn, name)
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
         return aborted
 
@@ -210,12 +212,14 @@ class SqlCatalog(Journals, Uploads):
         with self._db.raw_read() as raw:
             return [rows.placement(r) for r in raw.rows(_PLACEMENTS, {"vid": version_id})]
 
-    def delete_object(self, bucket: str, key: str) -> Version | None:
+    def delete_object(
+        self, bucket: str, key: str, *, bypass_governance: bool = False
+    ) -> Version | None:
         def delete(raw: Raw) -> Version | None:
             _require_bucket(raw, bucket)
             previous = _current(raw, bucket, key)
             if previous is not None:
-                _drop_version(raw, previous, reason="deleted")
+                _drop_version(raw, previous, reason="deleted", bypass_governance=bypass_governance)
             return previous
 
         return self._db.group(delete)
@@ -491,17 +495,29 @@ def _commit(
     return previous
 
 
-def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
+def _drop_version(
+    raw: Raw, version: Version, *, reason: str, bypass_governance: bool = False
+) -> None:
     """Queue every blob of ``version`` on every site holding it, then forget the version."""
     params = {"vid": version.version_id}
     sites = [p.site_id for p in raw.rows(_PLACEMENTS, params)]
-    _queue_blobs(raw, version, sites, reason=reason)
+    _queue_blobs(raw, version, sites, reason=reason, bypass_governance=bypass_governance)
+    forget_lock(raw, version.version_id)
     for statement in _FORGET:
         raw.run(statement, params)
 
 
-def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
-    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``."""
+def _queue_blobs(
+    raw: Raw,
+    version: Version,
+    sites: Sequence[str],
+    reason: str,
+    *,
+    bypass_governance: bool = False,
+) -> None:
+    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``; the
+    Object Lock guard first (ObjectLocked, nothing queued, when the lock forbids it)."""
+    guard_forget(raw, version, sites, bypass_governance=bypass_governance)
     segments = [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version.version_id})]
     blobs = version_blobs(version, segments)
     now = rows.now_us()
