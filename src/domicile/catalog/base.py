@@ -274,6 +274,11 @@ class Catalog(Protocol):
         """The version's retention and legal hold; None if it never had one."""
         ...
 
+    def lock_new_version(self, lock: VersionLock) -> None:
+        """Record the lock of a version about to be committed (before its commit, so it
+        is never committed unlocked); ``lock.copies`` is the number of copies written."""
+        ...
+
     def set_version_lock(
         self,
         lock: VersionLock,

@@ -81,6 +81,25 @@ class Locks:
         with self._db.raw_read() as raw:
             return _version_lock(raw, version_id)
 
+    def lock_new_version(self, lock: VersionLock) -> None:
+        """Record the lock of a version about to be committed, before its commit, so the
+        version is never committed unlocked (a lock whose version is never committed
+        guards nothing). ``lock.copies``: the copies being written."""
+        _check_retention(lock)
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            raw.run(_FORGET_LOCK, {"vid": lock.version_id})
+            conn.execute(
+                sa.insert(t.version_locks).values(
+                    version_id=lock.version_id,
+                    mode=lock.mode,
+                    retain_until=rows.us(lock.retain_until),
+                    legal_hold=lock.legal_hold,
+                    copies=max(1, lock.copies),
+                    updated_at=rows.now_us(),
+                )
+            )
+
     def set_version_lock(
         self,
         lock: VersionLock,

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, Expect, Version, open_catalog
+from domicile.catalog import Bucket, BucketLock, Expect, Version, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
@@ -29,6 +29,8 @@ from domicile.engine.facts import HistoryReport, Report, build_history, build_re
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
+from domicile.engine.lockapi import LockApi
+from domicile.engine.locking import refused
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
@@ -57,7 +59,7 @@ from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_leftovers, s
 from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
-from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
+from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange, ObjectLocked
 from domicile.policy import Decision, check_copy, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
 
@@ -72,7 +74,7 @@ def open(config: Config | str | os.PathLike[str], *, passphrase: str | None = No
     return Domicile(cfg, passphrase=passphrase)
 
 
-class Domicile:
+class Domicile(LockApi):
     """One deployment: store, read, list and locate objects under residency policies."""
 
     def __init__(self, config: Config, *, passphrase: str | None = None) -> None:
@@ -173,12 +175,23 @@ class Domicile:
 
     # --- buckets ------------------------------------------------------------------------
 
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable."""
+    def create_bucket(
+        self, name: str, policy: str, tenant: str = "default", *, object_lock: bool = False
+    ) -> Bucket:
+        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable.
+        ``object_lock``: its versions can be locked (see docs/object-lock.md); this cannot
+        be turned off."""
         check_bucket_name(name)
         self._ctx.policy(policy)
         bucket = self._ctx.catalog.create_bucket(name, policy, tenant)
-        self._ctx.record("bucket_create", bucket=name, policy=policy, detail={"tenant": tenant})
+        if object_lock:
+            self._ctx.catalog.set_bucket_lock(BucketLock(name))
+        self._ctx.record(
+            "bucket_create",
+            bucket=name,
+            policy=policy,
+            detail={"tenant": tenant, **({"object_lock": True} if object_lock else {})},
+        )
         return bucket
 
     def bucket(self, name: str) -> Bucket:
@@ -236,6 +249,10 @@ class Domicile:
         expect = conditions(if_match, if_none_match)
         return put_object(self._ctx, bucket, key, body, meta, checksums=checksums, expect=expect)
 
+    def lock_of(self, info: ObjectInfo) -> VersionLock | None:
+        """The Object Lock of the version ``info`` describes (None: it has none)."""
+        return self._ctx.catalog.version_lock(info.version_id)
+
     def head(self, bucket: str, key: str) -> ObjectInfo:
         check_key(key, bucket=bucket)
         return _info(self._ctx.catalog.current_version(bucket, key))
@@ -267,11 +284,19 @@ class Domicile:
         chunks = iter_range(self._ctx, found, start, stop)
         return ObjectReader(_info(version), start, stop, chunks)
 
-    def delete(self, bucket: str, key: str) -> bool:
-        """Remove the object; ``False`` if there was none (deleting is idempotent)."""
+    def delete(self, bucket: str, key: str, *, bypass_governance: bool = False) -> bool:
+        """Remove the object; ``False`` if there was none (deleting is idempotent).
+        ObjectLocked (audited) while it is under legal hold or retention; GOVERNANCE
+        retention is bypassed with ``bypass_governance`` (the caller checks the right)."""
         check_key(key, bucket=bucket)
         self._ctx.catalog.get_bucket(bucket)
-        removed = self._ctx.catalog.delete_object(bucket, key)
+        try:
+            removed = self._ctx.catalog.delete_object(
+                bucket, key, bypass_governance=bypass_governance
+            )
+        except ObjectLocked as exc:
+            refused(self._ctx, exc, "delete")
+            raise
         if removed is None:
             return False
         self._ctx.record("delete", bucket=bucket, key=key, version=removed.version_id)
