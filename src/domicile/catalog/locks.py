@@ -193,8 +193,9 @@ def guard_forget(
 
     Forgetting every copy (deleting the version) is refused while it is under legal hold
     or retention (GOVERNANCE retention only with ``bypass_governance``). Forgetting some
-    (a copy moved or dropped) is refused when fewer good copies than the lock keeps would
-    remain, whatever the mode. A version whose lock has ended is not guarded."""
+    (a copy moved or dropped) is refused when a good copy would go and fewer good copies
+    than the lock keeps would remain, whatever the mode; a missing or corrupt copy may
+    go. A version whose lock has ended is not guarded."""
     lock = _version_lock(raw, version.version_id)
     now = time.time()
     if lock is None or not lock.locked(now):
@@ -220,7 +221,8 @@ def guard_forget(
             )
         return
     left = sum(1 for r in copies if r.state == "ok" and r.site_id not in gone)
-    if left < lock.copies:
+    losing_good = any(r.state == "ok" and r.site_id in gone for r in copies)
+    if losing_good and left < lock.copies:
         raise ObjectLocked(
             f"{version.bucket}/{version.key} version {version.version_id} is locked and "
             f"would keep {left} good cop{'y' if left == 1 else 'ies'} of the "

@@ -137,7 +137,7 @@ def change_lock(
     try:
         ctx.catalog.set_version_lock(new, bypass_governance=bypass_governance, audit=build)
     except ObjectLocked as exc:
-        refused(ctx, exc, action)
+        refused(ctx, exc, action, bucket=bucket, key=key)
         raise
     if ctx.audit is not None:
         ctx.audit.appended(made)
@@ -146,14 +146,22 @@ def change_lock(
     return ctx.catalog.version_lock(version_id) or new
 
 
-def refused(ctx: EngineContext, exc: ObjectLocked, action: str) -> None:
-    """Record a refusal by Object Lock in the audit log (result ``refused``)."""
+def refused(
+    ctx: EngineContext,
+    exc: ObjectLocked,
+    action: str,
+    *,
+    bucket: str | None = None,
+    key: str | None = None,
+) -> None:
+    """Record a refusal by Object Lock in the audit log (result ``refused``); ``bucket``
+    and ``key`` when the error does not name them."""
     c = exc.context
     sites = c.get("sites") or ()
     ctx.record(
         action,
-        bucket=c.get("bucket"),
-        key=c.get("key"),
+        bucket=c.get("bucket", bucket),
+        key=c.get("key", key),
         version=c.get("version"),
         sites=list(sites) if isinstance(sites, list | tuple) else [],
         result="refused",

@@ -93,6 +93,12 @@ ERRORS: Final[Mapping[str, ErrorSpec]] = _table(
     ("MissingSecurityHeader", 400, "Your request is missing a required header."),
     ("NoSuchBucket", 404, "The specified bucket does not exist."),
     ("NoSuchKey", 404, "The specified key does not exist."),
+    ("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist."),
+    (
+        "NoSuchObjectLockConfiguration",
+        404,
+        "The specified object does not have a ObjectLock configuration.",
+    ),
     ("NoSuchUpload", 404, "The specified multipart upload does not exist."),
     ("NoSuchVersion", 404, "The specified version does not exist."),
     (
@@ -190,6 +196,9 @@ ERROR_CODES: Final[tuple[tuple[type[e.DomicileError], Rule], ...]] = (
     (e.BucketAlreadyExists, "BucketAlreadyExists"),
     (e.BucketNotEmpty, "BucketNotEmpty"),
     (e.ObjectNotFound, "NoSuchKey"),
+    (e.ObjectLocked, "AccessDenied"),
+    (e.LockNotEnabled, "InvalidRequest"),
+    (e.InvalidRetention, "InvalidArgument"),
     (e.UploadNotFound, "NoSuchUpload"),
     (e.PreconditionFailed, "PreconditionFailed"),
     (e.InvalidPart, "InvalidPart"),

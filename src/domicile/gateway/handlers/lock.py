@@ -1,22 +1,26 @@
-"""Versioning, Object Lock and ACL subresources: what S3 answers for a bucket whose
-versioning was never enabled, which has no Object Lock configuration, and whose ACLs are
-disabled (bucket owner enforced). Each request that would change that is refused, never
+"""Versioning, Object Lock and ACL subresources. Versioning and ACLs: what S3 answers for
+a bucket whose versioning was never enabled and whose ACLs are disabled (bucket owner
+enforced). Each request that would change that is refused, never
 answered 200 (docs/gateway.md says which code and why):
 
 - PutBucketVersioning ``Enabled`` or ``Suspended`` (or MFA delete): ``NotImplemented``;
   GetBucketVersioning answers the empty configuration (never enabled).
-- PutObjectLockConfiguration: ``InvalidBucketState`` (409), S3's answer for a bucket
-  without versioning; GetObjectLockConfiguration: ``ObjectLockConfigurationNotFoundError``.
-- Put/GetObjectRetention, Put/GetObjectLegalHold: ``InvalidRequest``, S3's answer for a
-  bucket without an Object Lock configuration.
+- Object Lock (docs/object-lock.md): Get/PutObjectLockConfiguration, Get/PutObjectRetention,
+  Get/PutObjectLegalHold. A bucket created without Object Lock answers
+  ``ObjectLockConfigurationNotFoundError`` (GET), ``InvalidBucketState`` (PUT: Object Lock
+  is enabled only at creation here) and ``InvalidRequest`` for a version's retention or
+  legal hold (``LockNotEnabled``); a version without retention or hold
+  ``NoSuchObjectLockConfiguration``.
 - Get{Bucket,Object}Acl: the owner's FULL_CONTROL; Put{Bucket,Object}Acl: accepted only
   for an ACL that says the same thing (:mod:`domicile.gateway.acl`).
 """
 
 from __future__ import annotations
 
-from domicile.gateway import acl
+from domicile.catalog import VersionLock
+from domicile.gateway import acl, lockxml
 from domicile.gateway.call import Call, Reply
+from domicile.gateway.lockheaders import bypass, require_integrity
 from domicile.gateway.s3bodies import parse_xml
 from domicile.gateway.s3errors import reject
 
@@ -50,35 +54,101 @@ def put_versioning(call: Call) -> Reply:
 
 
 def get_object_lock(call: Call) -> Reply:
+    """The bucket's Object Lock configuration; ``ObjectLockConfigurationNotFoundError`` for
+    a bucket created without Object Lock."""
     call.bucket()
-    raise reject(
-        "ObjectLockConfigurationNotFoundError",
-        "Object Lock configuration does not exist for this bucket",
-        bucket=call.bucket_name,
-    )
+    lock = call.engine.bucket_lock(call.bucket_name)
+    if lock is None:
+        raise reject(
+            "ObjectLockConfigurationNotFoundError",
+            "Object Lock configuration does not exist for this bucket",
+            bucket=call.bucket_name,
+        )
+    return Reply.xml(lockxml.lock_configuration(lock))
 
 
 def put_object_lock(call: Call) -> Reply:
+    """Set the default retention of a bucket created with Object Lock. A bucket created
+    without is ``InvalidBucketState`` (409): Object Lock is enabled only at creation here."""
     call.bucket()
-    raise reject(
-        "InvalidBucketState",
-        "versioning must be 'Enabled' on the bucket to apply an Object Lock configuration, "
-        "and this gateway cannot enable it",
-        hint=_LOCK_HINT,
-        bucket=call.bucket_name,
+    if call.engine.bucket_lock(call.bucket_name) is None:
+        raise reject(
+            "InvalidBucketState",
+            "Object Lock can only be enabled when the bucket is created",
+            hint="create a new bucket with x-amz-bucket-object-lock-enabled: true "
+            "(aws s3api create-bucket --object-lock-enabled-for-bucket) and copy the objects",
+            bucket=call.bucket_name,
+        )
+    require_integrity(call.req)
+    lock = lockxml.parse_lock_configuration(call.read_xml(), call.bucket_name)
+    call.engine.set_bucket_lock(call.bucket_name, lock.mode, days=lock.days, years=lock.years)
+    return Reply(200)
+
+
+def get_retention(call: Call) -> Reply:
+    lock = _object_lock(call)
+    if lock is None or lock.mode is None:
+        raise _no_lock("retention")
+    return Reply.xml(lockxml.retention(lock))
+
+
+def put_retention(call: Call) -> Reply:
+    _require_lock(call)
+    require_integrity(call.req)
+    mode, until = lockxml.parse_retention(call.read_xml())
+    call.engine.set_retention(
+        call.bucket_name,
+        call.key,
+        mode,
+        until,
+        version_id=_version(call),
+        bypass_governance=bypass(call.req, call.may_bypass),
     )
+    return Reply(200)
 
 
-def object_lock_setting(call: Call) -> Reply:
-    """Get/PutObjectRetention and Get/PutObjectLegalHold: the bucket has no Object Lock."""
+def get_legal_hold(call: Call) -> Reply:
+    lock = _object_lock(call)
+    if lock is None:
+        raise _no_lock("legal hold")
+    return Reply.xml(lockxml.legal_hold(lock.legal_hold))
+
+
+def put_legal_hold(call: Call) -> Reply:
+    _require_lock(call)
+    require_integrity(call.req)
+    on = lockxml.parse_legal_hold(call.read_xml())
+    call.engine.set_legal_hold(call.bucket_name, call.key, on, version_id=_version(call))
+    return Reply(200)
+
+
+def _require_lock(call: Call) -> None:
+    """``InvalidRequest`` for a bucket created without Object Lock, before the body."""
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
-    raise reject(
-        "InvalidRequest",
-        "bucket is missing Object Lock configuration",
-        hint=_LOCK_HINT,
-        bucket=call.bucket_name,
-        key=call.key,
+    if call.engine.bucket_lock(call.bucket_name) is None:
+        raise reject(
+            "InvalidRequest",
+            "Bucket is missing Object Lock Configuration",
+            hint="Object Lock is enabled when a bucket is created",
+            bucket=call.bucket_name,
+        )
+
+
+def _object_lock(call: Call) -> VersionLock | None:
+    call.bucket()
+    return call.engine.object_lock(call.bucket_name, call.key, version_id=_version(call))
+
+
+def _version(call: Call) -> str | None:
+    """The ``versionId`` asked for (None: the current version)."""
+    version = call.req.params.get("versionId")
+    return None if version in (None, "null") else version
+
+
+def _no_lock(what: str) -> Exception:
+    return reject(
+        "NoSuchObjectLockConfiguration",
+        f"The specified object does not have a ObjectLock configuration ({what})",
     )
 
 

@@ -23,6 +23,7 @@ from domicile.gateway.conditions import copy_range, part_number, write_condition
 from domicile.gateway.handlers.listing import encoding_type, max_count
 from domicile.gateway.handlers.objects import copy_source, require_length, upload_reply
 from domicile.gateway.headers import meta_from_request
+from domicile.gateway.lockheaders import with_lock
 from domicile.gateway.s3bodies import CompletedPart, parse_complete_multipart
 from domicile.gateway.s3errors import reject
 
@@ -46,7 +47,10 @@ def create_upload(call: Call) -> Reply:
     call.bucket()
     algorithm = _upload_algorithm(call)
     upload = call.engine.create_multipart(
-        call.bucket_name, call.key, meta=meta_from_request(call.req), checksum=algorithm
+        call.bucket_name,
+        call.key,
+        meta=with_lock(meta_from_request(call.req), call.req),
+        checksum=algorithm,
     )
     reply = Reply.xml(s3xml.initiate_multipart_upload(call.bucket_name, call.key, upload.upload_id))
     if algorithm is not None:

@@ -28,6 +28,7 @@ from domicile.gateway.conditions import (
     write_conditions,
 )
 from domicile.gateway.headers import http_date, meta_from_request, object_headers
+from domicile.gateway.lockheaders import bypass, lock_headers, lock_requested, with_lock
 from domicile.gateway.s3bodies import parse_delete
 from domicile.gateway.s3errors import code_for, message_for, reject
 
@@ -59,7 +60,7 @@ def upload_reply(etag: str, checksums: dict[str, str]) -> Reply:
 def put_object(call: Call) -> Reply:
     call.bucket()
     require_length(call)
-    meta = meta_from_request(call.req)
+    meta = with_lock(meta_from_request(call.req), call.req, body=True)
     if_match, if_none_match = write_conditions(call.req)
     body = call.payload()
     info = call.engine.put(
@@ -152,6 +153,7 @@ def _object_head(
 ) -> tuple[int, list[tuple[str, str]]]:
     """The status and headers of a GET or HEAD of ``[start, end)`` of ``info``."""
     headers = object_headers(info, call.req.params)
+    headers += lock_headers(call.engine.lock_of(info))
     mode = (call.req.header("x-amz-checksum-mode") or "").upper()
     part = _part_asked(call)
     whole = not ranged and not part
@@ -167,13 +169,16 @@ def _object_head(
 
 def delete_object(call: Call) -> Reply:
     call.bucket()
-    call.engine.delete(call.bucket_name, call.key)
+    call.engine.delete(
+        call.bucket_name, call.key, bypass_governance=bypass(call.req, call.may_bypass)
+    )
     return Reply(204)
 
 
 def delete_objects(call: Call) -> Reply:
     call.bucket()
     request = parse_delete(call.read_xml())
+    skip_governance = bypass(call.req, call.may_bypass)
     deleted: list[tuple[str, str | None]] = []
     errors: list[s3xml.DeleteError] = []
     for key, version in request.objects:
@@ -183,7 +188,7 @@ def delete_objects(call: Call) -> Reply:
             )
             continue
         try:
-            call.engine.delete(call.bucket_name, key)
+            call.engine.delete(call.bucket_name, key, bypass_governance=skip_governance)
         except DomicileError as exc:
             code = code_for(exc)
             errors.append(s3xml.DeleteError(key, code, message_for(exc, code), version))
@@ -229,6 +234,8 @@ def copy_object(call: Call) -> Reply:
             hint="send x-amz-metadata-directive: REPLACE with the new metadata",
         )
     meta = meta_from_request(call.req) if directive == "REPLACE" else None
+    if lock_requested(call.req):  # the copy's own lock; a source's lock is never copied
+        meta = with_lock(meta or source.meta, call.req)
     _whole_copy_range(call.req.header("x-amz-copy-source-range"), source.size)
     if_match, if_none_match = write_conditions(call.req)
     digester = copy_digester(call, source)
