@@ -36,7 +36,9 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotFound
     │   ├── BucketAlreadyExists
     │   ├── BucketNotEmpty
-    │   ├── ObjectNotFound
+    │   ├── ObjectNotFound           (context ``delete_marker``: the key's latest is a marker)
+    │   │   └── VersionNotFound      no version of that id (S3 NoSuchVersion)
+    │   ├── VersionIsDeleteMarker    a version id names a delete marker, which has no bytes
     │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
     │   ├── PreconditionFailed       a conditional write found the key not as it expected
     │   └── CatalogVersionError      the catalog schema is newer than this program
@@ -48,6 +50,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     ├── LockError                    Object Lock forbids or cannot apply what was asked
     │   ├── ObjectLocked             the version is under retention or legal hold (refused)
     │   ├── LockNotEnabled           the bucket has no Object Lock (enable it at creation)
+    │   ├── VersioningLocked         a bucket with Object Lock cannot suspend versioning
     │   └── InvalidRetention         a retention mode, date or period is malformed
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
@@ -236,7 +239,17 @@ class BucketNotEmpty(CatalogError):
 
 
 class ObjectNotFound(CatalogError):
-    """No object of that key exists in the bucket."""
+    """No object of that key exists in the bucket. When the key's latest version is a
+    delete marker, the context says so: ``delete_marker=True`` and ``version`` (its id)."""
+
+
+class VersionNotFound(ObjectNotFound):
+    """The key has no version of that id (deleted for good, or never made)."""
+
+
+class VersionIsDeleteMarker(CatalogError):
+    """A version id names a delete marker: it has no bytes or metadata to read (S3 answers
+    405 MethodNotAllowed). Context: ``bucket``, ``key``, ``version``."""
 
 
 class UploadNotFound(CatalogError):
@@ -314,6 +327,10 @@ class ObjectLocked(LockError):
 
 class LockNotEnabled(LockError):
     """The bucket was created without Object Lock, so no version of it can be locked."""
+
+
+class VersioningLocked(LockError):
+    """A bucket with Object Lock keeps versioning enabled: it cannot be suspended."""
 
 
 class InvalidRetention(LockError):

@@ -10,7 +10,13 @@ import pytest
 import domicile
 from domicile.engine import Domicile
 from domicile.engine.records import ObjectMeta
-from domicile.errors import BucketNotEmpty, InvalidRetention, LockNotEnabled, ObjectLocked
+from domicile.errors import (
+    BucketNotEmpty,
+    InvalidRetention,
+    LockNotEnabled,
+    ObjectLocked,
+    VersioningLocked,
+)
 from tests.engine.conftest import drop_catalog
 
 DAY = 86_400.0
@@ -37,14 +43,20 @@ def test_default_retention_and_compliance_refusals_are_audited(engine: Domicile)
     lock = engine.lock_of(info)
     assert lock is not None and lock.mode == "COMPLIANCE" and lock.copies == 2
     assert lock.retain_until == pytest.approx(time.time() + DAY, abs=30)
+    vid = info.s3_version_id
     with pytest.raises(ObjectLocked):
-        engine.delete("vault", "k", bypass_governance=True)
+        engine.remove("vault", "k", version_id=vid, bypass_governance=True)
     with pytest.raises(ObjectLocked):
         engine.set_retention("vault", "k", "COMPLIANCE", time.time() + 60, bypass_governance=True)
     refusals = [r for r in engine.audit.records() if r.result == "refused"]
-    assert [r.action for r in refusals] == ["delete", "retention"]
+    assert [r.action for r in refusals] == ["version_delete", "retention"]
     assert refusals[0].key == "k" and refusals[0].version == info.version_id
     assert engine.get("vault", "k").read() == b"kept"
+    marker = engine.remove("vault", "k")  # a delete marker: the locked version stays
+    assert marker.delete_marker and engine.get("vault", "k", version_id=vid).read() == b"kept"
+    with pytest.raises(VersioningLocked):
+        engine.set_versioning("vault", "Suspended")
+    assert engine.versioning("vault") == "Enabled"
     with pytest.raises(BucketNotEmpty):
         engine.delete_bucket("vault")
     assert _actions(engine, "bucket_lock")[0].detail["mode"] == "COMPLIANCE"
@@ -53,15 +65,16 @@ def test_default_retention_and_compliance_refusals_are_audited(engine: Domicile)
 def test_governance_bypass_and_legal_hold(engine: Domicile) -> None:
     engine.create_bucket("vault", "eu-only", object_lock=True)
     until = time.time() + DAY
-    engine.put("vault", "g", b"x", meta=ObjectMeta(lock_mode="GOVERNANCE", lock_until=until))
+    meta = ObjectMeta(lock_mode="GOVERNANCE", lock_until=until)
+    vid = engine.put("vault", "g", b"x", meta=meta).s3_version_id
     with pytest.raises(ObjectLocked):
-        engine.delete("vault", "g")
+        engine.remove("vault", "g", version_id=vid)
     engine.set_legal_hold("vault", "g", True)
     with pytest.raises(ObjectLocked):
-        engine.delete("vault", "g", bypass_governance=True)
+        engine.remove("vault", "g", version_id=vid, bypass_governance=True)
     engine.set_legal_hold("vault", "g", False)
     assert [r.detail["legal_hold"] for r in _actions(engine, "legal_hold")] == [True, False]
-    assert engine.delete("vault", "g", bypass_governance=True)
+    assert engine.remove("vault", "g", version_id=vid, bypass_governance=True).version_id == vid
 
 
 def test_retention_dates_are_checked(engine: Domicile) -> None:
@@ -99,9 +112,11 @@ def test_rebuild_restores_locks_and_holds(tmp_path: Path, config_path: Path) -> 
         h = engine.object_lock("vault", "h")
         assert h is not None and h.legal_hold and h.mode == "GOVERNANCE"
         with pytest.raises(ObjectLocked):
-            engine.delete("vault", "c")
+            engine.remove("vault", "c", version_id=engine.head("vault", "c").s3_version_id)
         with pytest.raises(ObjectLocked):
-            engine.delete("vault", "h", bypass_governance=True)
+            h_id = engine.head("vault", "h").s3_version_id
+            engine.remove("vault", "h", version_id=h_id, bypass_governance=True)
+        assert engine.versioning("vault") == "Enabled"
         assert engine.get("vault", "h").read() == b"h" * (3 << 20)
 
 

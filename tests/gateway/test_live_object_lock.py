@@ -71,6 +71,13 @@ def _later(**delta: float) -> datetime:
     return (datetime.now(UTC) + timedelta(**delta)).replace(microsecond=0)
 
 
+def test_a_lock_bucket_keeps_versioning(s3: Any, vault: str) -> None:
+    assert s3.get_bucket_versioning(Bucket=vault)["Status"] == "Enabled"
+    with pytest.raises(ClientError) as suspend:
+        s3.put_bucket_versioning(Bucket=vault, VersioningConfiguration={"Status": "Suspended"})
+    assert _code(suspend) == ("InvalidBucketState", 409)
+
+
 def test_lock_configuration_round_trip(s3: Any, vault: str, plain: str) -> None:
     got = s3.get_object_lock_configuration(Bucket=vault)["ObjectLockConfiguration"]
     assert got == {"ObjectLockEnabled": "Enabled"}
@@ -100,14 +107,14 @@ def test_put_with_lock_headers_then_head_get_and_refused_deletes(
     live: Live, s3: Any, vault: str
 ) -> None:
     until = _later(days=1)
-    s3.put_object(
+    vid = s3.put_object(
         Bucket=vault,
         Key="rec",
         Body=b"record",
         ObjectLockMode="COMPLIANCE",
         ObjectLockRetainUntilDate=until,
         ObjectLockLegalHoldStatus="OFF",
-    )
+    )["VersionId"]
     head = s3.head_object(Bucket=vault, Key="rec")
     assert head["ObjectLockMode"] == "COMPLIANCE"
     assert head["ObjectLockRetainUntilDate"] == until
@@ -119,7 +126,7 @@ def test_put_with_lock_headers_then_head_get_and_refused_deletes(
     admin = live.client(ADMIN_KEY, ADMIN_SECRET)
     for client, extra in ((s3, {}), (admin, {"BypassGovernanceRetention": True})):
         with pytest.raises(ClientError) as refused:
-            client.delete_object(Bucket=vault, Key="rec", **extra)
+            client.delete_object(Bucket=vault, Key="rec", VersionId=vid, **extra)
         assert _code(refused) == ("AccessDenied", 403)
     with pytest.raises(ClientError) as shorter:
         admin.put_object_retention(
@@ -129,28 +136,35 @@ def test_put_with_lock_headers_then_head_get_and_refused_deletes(
             BypassGovernanceRetention=True,
         )
     assert _code(shorter) == ("AccessDenied", 403)
-    answer = s3.delete_objects(Bucket=vault, Delete={"Objects": [{"Key": "rec"}]})
+    answer = s3.delete_objects(Bucket=vault, Delete={"Objects": [{"Key": "rec", "VersionId": vid}]})
     assert answer["Errors"][0]["Code"] == "AccessDenied"
     refusals = [r for r in live.engine.audit.records() if r.result == "refused" and r.key == "rec"]
-    assert [r.action for r in refusals] == ["delete", "delete", "retention", "delete"]
+    assert [r.action for r in refusals] == [
+        "version_delete",
+        "version_delete",
+        "retention",
+        "version_delete",
+    ]
     assert refusals[0].actor == f"acme:{ACCESS_KEY}"
-    assert s3.get_object(Bucket=vault, Key="rec")["Body"].read() == b"record"
+    marker = s3.delete_object(Bucket=vault, Key="rec")  # S3: a delete marker, allowed
+    assert marker["DeleteMarker"] is True
+    assert s3.get_object(Bucket=vault, Key="rec", VersionId=vid)["Body"].read() == b"record"
 
 
 def test_governance_needs_a_granted_key(live: Live, s3: Any, vault: str) -> None:
-    s3.put_object(
+    vid = s3.put_object(
         Bucket=vault,
         Key="gov",
         Body=b"g",
         ObjectLockMode="GOVERNANCE",
         ObjectLockRetainUntilDate=_later(days=3),
-    )
+    )["VersionId"]
     with pytest.raises(ClientError) as plain_key:  # asked, but this key may not
-        s3.delete_object(Bucket=vault, Key="gov", BypassGovernanceRetention=True)
+        s3.delete_object(Bucket=vault, Key="gov", VersionId=vid, BypassGovernanceRetention=True)
     assert _code(plain_key) == ("AccessDenied", 403)
     admin = live.client(ADMIN_KEY, ADMIN_SECRET)
     with pytest.raises(ClientError) as not_asked:
-        admin.delete_object(Bucket=vault, Key="gov")
+        admin.delete_object(Bucket=vault, Key="gov", VersionId=vid)
     assert _code(not_asked) == ("AccessDenied", 403)
     shorter = {"Mode": "GOVERNANCE", "RetainUntilDate": _later(days=1)}
     with pytest.raises(ClientError) as no_bypass:
@@ -159,13 +173,13 @@ def test_governance_needs_a_granted_key(live: Live, s3: Any, vault: str) -> None
     admin.put_object_retention(
         Bucket=vault, Key="gov", Retention=shorter, BypassGovernanceRetention=True
     )
-    admin.delete_object(Bucket=vault, Key="gov", BypassGovernanceRetention=True)
+    admin.delete_object(Bucket=vault, Key="gov", VersionId=vid, BypassGovernanceRetention=True)
     with pytest.raises(ClientError):
-        s3.head_object(Bucket=vault, Key="gov")
+        s3.head_object(Bucket=vault, Key="gov", VersionId=vid)
 
 
 def test_legal_hold_blocks_every_delete(live: Live, s3: Any, vault: str) -> None:
-    s3.put_object(Bucket=vault, Key="held", Body=b"h")
+    vid = s3.put_object(Bucket=vault, Key="held", Body=b"h")["VersionId"]
     with pytest.raises(ClientError) as none:
         s3.get_object_legal_hold(Bucket=vault, Key="held")
     assert _code(none) == ("NoSuchObjectLockConfiguration", 404)
@@ -174,10 +188,10 @@ def test_legal_hold_blocks_every_delete(live: Live, s3: Any, vault: str) -> None
     assert s3.head_object(Bucket=vault, Key="held")["ObjectLockLegalHoldStatus"] == "ON"
     admin = live.client(ADMIN_KEY, ADMIN_SECRET)
     with pytest.raises(ClientError) as held:
-        admin.delete_object(Bucket=vault, Key="held", BypassGovernanceRetention=True)
+        admin.delete_object(Bucket=vault, Key="held", VersionId=vid, BypassGovernanceRetention=True)
     assert _code(held) == ("AccessDenied", 403)
     s3.put_object_legal_hold(Bucket=vault, Key="held", LegalHold={"Status": "OFF"})
-    s3.delete_object(Bucket=vault, Key="held")
+    s3.delete_object(Bucket=vault, Key="held", VersionId=vid)
 
 
 def test_errors_as_aws_documents(live: Live, s3: Any, vault: str, plain: str) -> None:
@@ -356,7 +370,8 @@ def test_awscli_object_lock(aws: Any, live: Live, s3: Any) -> None:
     later = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     aws("put-object-retention", "--bucket", name, "--key", "k",
         "--retention", f"Mode=COMPLIANCE,RetainUntilDate={later}")  # fmt: skip
-    refused = aws("delete-object", "--bucket", name, "--key", "k", ok=False)
+    vid = head["VersionId"]
+    refused = aws("delete-object", "--bucket", name, "--key", "k", "--version-id", vid, ok=False)
     assert refused.returncode != 0 and "AccessDenied" in refused.stderr
     sooner = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     shorter = aws("put-object-retention", "--bucket", name, "--key", "k",

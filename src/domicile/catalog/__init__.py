@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from domicile.catalog.base import Catalog
 from domicile.catalog.records import (
+    CURRENT,
     FAULT_KINDS,
     JOB_STATES,
     LOCK_MODES,
+    NONCURRENT,
+    NULL_ID,
     PLACEMENT_STATES,
+    VERSIONING_STATUSES,
     Bucket,
     BucketLock,
     BucketStats,
@@ -29,6 +33,7 @@ from domicile.catalog.records import (
     Upload,
     Version,
     VersionLock,
+    VersionsPage,
     inline_manifest,
     version_blobs,
 )
@@ -41,10 +46,14 @@ def open_catalog(url: str) -> SqlCatalog:
 
 
 __all__ = [
+    "CURRENT",
     "FAULT_KINDS",
     "JOB_STATES",
     "LOCK_MODES",
+    "NONCURRENT",
+    "NULL_ID",
     "PLACEMENT_STATES",
+    "VERSIONING_STATUSES",
     "Bucket",
     "BucketLock",
     "BucketStats",
@@ -64,6 +73,7 @@ __all__ = [
     "Upload",
     "Version",
     "VersionLock",
+    "VersionsPage",
     "inline_manifest",
     "open_catalog",
     "version_blobs",

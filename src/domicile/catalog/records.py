@@ -10,6 +10,16 @@ from dataclasses import dataclass, field
 
 from domicile.errors import ObjectNotFound, PreconditionFailed
 
+#: Version states: the version a GET serves (the latest of its key), or a noncurrent one
+#: (kept by a versioned bucket; the state's name predates versioning).
+CURRENT = "current"
+NONCURRENT = "superseded"
+#: The S3 version id of a null version (written while versioning was never enabled, or
+#: suspended).
+NULL_ID = "null"
+#: A bucket's versioning status once set (None: never enabled).
+VERSIONING_STATUSES = ("Enabled", "Suspended")
+
 #: Placement states: the copy is good, known to be missing, or known to be corrupt.
 PLACEMENT_STATES = ("ok", "missing", "corrupt")
 #: Fault kinds recorded on reads and verification.
@@ -22,11 +32,19 @@ class Bucket:
     policy: str
     tenant: str
     created_at: float
+    #: ``Enabled``, ``Suspended``, or None: versioning never enabled.
+    versioning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """One object version. ``state`` is ``current`` for the version a GET serves.
+    """One object version. ``state`` is ``current`` for the version a GET serves (the
+    latest of its key), ``superseded`` for a noncurrent one a versioned bucket keeps.
+
+    ``null_version``: the version's S3 id is ``null`` (written while the bucket's
+    versioning was never enabled, or suspended); else its S3 id is ``version_id``.
+    ``delete_marker``: a delete marker, no bytes (size 0, no segments; its manifest blob
+    is the marker's durable record on the sites).
 
     ``checksums`` are the named checksums stored with it (name -> encoded value, the
     engine's to interpret), ``checksum_type`` says what they cover (``full_object``: the
@@ -52,6 +70,20 @@ class Version:
     checksum_type: str | None = None
     content_language: str | None = None
     part_sizes: tuple[int, ...] = ()
+    null_version: bool = True
+    delete_marker: bool = False
+    #: Its place among its key's versions (the newest has the highest), set on commit;
+    #: not part of equality (a record given to ``commit_version`` has none yet).
+    seq: int = field(default=0, compare=False)
+
+    @property
+    def s3_version_id(self) -> str:
+        """The id S3 clients see: ``null`` for a null version, else ``version_id``."""
+        return NULL_ID if self.null_version else self.version_id
+
+    @property
+    def is_latest(self) -> bool:
+        return self.state == CURRENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +99,8 @@ class Expect:
         """Raise unless ``current`` (the key's current version, or None) is what this
         expects: ObjectNotFound when a version is expected and there is none (S3 answers
         a conditional write on a missing key with NoSuchKey), else PreconditionFailed."""
+        if current is not None and current.delete_marker:
+            current = None  # a key whose latest version is a delete marker has no object
         if self.etag is not None:
             if current is None:
                 raise ObjectNotFound(
@@ -211,6 +245,20 @@ class Lookup:
     segments: list[Segment]
     placements: list[Placement]
     bucket: Bucket
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsPage:
+    """One page of a ListObjectVersions listing: versions and delete markers by key
+    ascending, newest first within a key; continue from ``next_key_marker`` and
+    ``next_version_id_marker`` (an S3 version id; None after a common prefix) while
+    ``is_truncated``."""
+
+    versions: list[Version]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.ConfigError, 3),
     (e.BucketNotFound, 4),
     (e.ObjectNotFound, 4),
+    (e.VersionIsDeleteMarker, 4),
     (e.BlobNotFound, 4),
     (e.ResidencyError, 5),
     (e.CryptoError, 6),

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
-from domicile.audit import Record
+from domicile.audit import Record, Scalar
 from domicile.catalog import Expect, Part, PartSegment, Upload
 from domicile.catalog.base import AuditBuilder
 from domicile.crypto import encrypt_bytes
@@ -61,7 +61,7 @@ from domicile.engine.segments import (
     remove_blobs,
     stream_segments,
 )
-from domicile.engine.writer import check_current
+from domicile.engine.writer import check_current, version_detail
 from domicile.errors import (
     EntityTooSmall,
     InvalidPart,
@@ -244,6 +244,7 @@ def _complete(
         checksums=named,
         checksum_type=COMPOSITE if named else None,
         part_sizes=tuple(p.size for p in parts),
+        versioning=ctx.catalog.get_bucket(bucket).versioning,
     )
     blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
     build, made = _audit(
@@ -251,12 +252,7 @@ def _complete(
         "put",
         upload,
         version=manifest.version_id,
-        detail={
-            "size": manifest.size,
-            "etag": manifest.etag,
-            "parts": len(parts),
-            "upload": upload_id,
-        },
+        detail={**version_detail(manifest), "parts": len(parts), "upload": upload_id},
     )
     try:
         put_blobs(ctx, sites, [(manifest_blob_id(manifest.version_id), blob)])
@@ -284,6 +280,7 @@ def _complete(
         checksums=manifest.checksums,
         checksum_type=manifest.checksum_type,
         part_sizes=manifest.part_sizes,
+        null_version=manifest.null_version,
     )
 
 
@@ -461,7 +458,7 @@ def _audit(
     upload: Upload,
     *,
     version: str | None = None,
-    detail: Mapping[str, str | int],
+    detail: Mapping[str, Scalar],
 ) -> tuple[AuditBuilder | None, list[Record]]:
     if ctx.audit is None:
         return None, []
