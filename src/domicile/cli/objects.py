@@ -169,13 +169,25 @@ def ls(state: State, path: str | None, delimiter: str, limit: int, start_after: 
 
 @click.command()
 @click.argument("path", metavar="BUCKET/KEY")
+@click.option(
+    "--bypass-governance",
+    is_flag=True,
+    help="Delete even under GOVERNANCE retention (never COMPLIANCE or a legal hold).",
+)
+@click.option("--version-id", help="Remove this version (or delete marker) for good.")
 @pass_state
-def rm(state: State, path: str) -> None:
-    """Delete BUCKET/KEY from every site holding it."""
+def rm(state: State, path: str, bypass_governance: bool, version_id: str | None) -> None:
+    """Delete BUCKET/KEY from every site holding it (a delete marker in a versioned
+    bucket), or with --version-id one of its versions, for good."""
     bucket, key = split_path(path)
-    removed = state.engine.delete(bucket, key)
+    done = state.engine.remove(
+        bucket, key, version_id=version_id, bypass_governance=bypass_governance
+    )
+    removed = done.version_id is not None
     if state.as_json:
-        emit_json({"bucket": bucket, "key": key, "removed": removed})
+        emit_json({**asdict(done), "removed": removed})
+    elif done.delete_marker and version_id is None:
+        console.print(f"{bucket}/{key}: delete marker {done.version_id} written")
     else:
         console.print(f"removed {bucket}/{key}" if removed else f"{bucket}/{key} did not exist")
 

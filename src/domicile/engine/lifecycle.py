@@ -23,9 +23,10 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from domicile.audit import Record
-from domicile.engine import multipart
+from domicile.engine import multipart, versions
 from domicile.engine.context import EngineContext
-from domicile.errors import InvalidRetention
+from domicile.engine.records import ObjectInfo
+from domicile.errors import InvalidRetention, ObjectLocked
 
 DAY = 86_400.0
 
@@ -101,9 +102,57 @@ def enforce(ctx: EngineContext, *, now: float | None = None) -> LifecycleReport:
     report = LifecycleReport()
     for bucket in ctx.catalog.list_buckets(None):
         for rule in rules_of(ctx, bucket.name) or ():
-            if rule.enabled and rule.abort_upload_days is not None:
+            if not rule.enabled:
+                continue
+            if rule.abort_upload_days is not None:
                 report.uploads_aborted += _abort_uploads(ctx, bucket.name, rule, now)
+            if rule.noncurrent_days is not None or rule.expired_delete_marker:
+                _expire_versions(ctx, bucket.name, rule, now, report)
     return report
+
+
+def _expire_versions(
+    ctx: EngineContext, bucket: str, rule: Rule, now: float, report: LifecycleReport
+) -> None:
+    """Noncurrent versions past ``noncurrent_days`` (counted from when the next newer
+    version was written, as S3 counts), and delete markers left alone, removed by id:
+    the catalog's guard refuses a locked version, which is counted as kept."""
+    by_key: dict[str, list[ObjectInfo]] = {}
+    for info in versions.every_version(ctx, bucket, prefix=rule.prefix):
+        by_key.setdefault(info.key, []).append(info)
+    for key_versions in by_key.values():  # newest first
+        for info in _expired(key_versions, rule, now):
+            try:
+                versions.remove(ctx, bucket, info.key, info.s3_version_id)
+            except ObjectLocked:  # audited by remove; never expired while locked
+                report.kept_locked.append(f"{bucket}/{info.key}@{info.s3_version_id}")
+                continue
+            if info.delete_marker:
+                report.markers_expired += 1
+            else:
+                report.versions_expired += 1
+
+
+def _expired(newest_first: list[ObjectInfo], rule: Rule, now: float) -> list[ObjectInfo]:
+    """The versions of one key (as listed, newest first) that ``rule`` expires at ``now``:
+    a delete marker left alone goes only once every older version goes too."""
+    out: list[ObjectInfo] = []
+    successor: ObjectInfo | None = None
+    for info in newest_first:
+        if (
+            rule.noncurrent_days is not None
+            and not info.is_latest
+            and successor is not None
+            and successor.created_at + rule.noncurrent_days * DAY <= now
+        ):
+            out.append(info)
+        successor = info
+    if rule.expired_delete_marker and newest_first:
+        latest = newest_first[0]
+        alone = all(v in out for v in newest_first[1:])
+        if latest.is_latest and latest.delete_marker and alone:
+            out.append(latest)
+    return out
 
 
 def _abort_uploads(ctx: EngineContext, bucket: str, rule: Rule, now: float) -> int:

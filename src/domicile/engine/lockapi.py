@@ -13,6 +13,7 @@ from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.lifecycle import LifecycleReport, Rule, enforce, rules_of, store
 from domicile.engine.names import check_key
+from domicile.engine.tenants import TenantRemoval, remove_tenant
 from domicile.errors import ObjectNotFound
 
 
@@ -110,6 +111,11 @@ class LockApi:
         report = enforce(self._ctx)
         collect_garbage(self._ctx)
         return report
+
+    def remove_tenant(self, tenant: str) -> TenantRemoval:
+        """Remove every version, delete marker, upload and bucket of ``tenant``, except
+        the versions Object Lock protects (and their buckets); see engine/tenants.py."""
+        return remove_tenant(self._ctx, tenant)
 
     def _version(self, bucket: str, key: str, version_id: str | None) -> Version:
         check_key(key, bucket=bucket)

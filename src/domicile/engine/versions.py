@@ -166,6 +166,22 @@ def list_versions(
     )
 
 
+def every_version(ctx: EngineContext, bucket: str, *, prefix: str = "") -> list[ObjectInfo]:
+    """Every version and delete marker of ``bucket`` under ``prefix``, in listing order,
+    read before the caller removes any (a removed version cannot be a listing marker)."""
+    found: list[ObjectInfo] = []
+    key_marker = version_marker = ""
+    while True:
+        page = list_versions(
+            ctx, bucket, prefix=prefix, key_marker=key_marker, version_id_marker=version_marker
+        )
+        found += page.versions
+        if not page.is_truncated:
+            return found
+        key_marker = page.next_key_marker or ""
+        version_marker = page.next_version_id_marker or ""
+
+
 def object_info(version: Version) -> ObjectInfo:
     """What callers see of a catalog version."""
     return ObjectInfo(
