@@ -339,6 +339,10 @@ class Catalog(Protocol):
         is never committed unlocked); ``lock.copies`` is the number of copies written."""
         ...
 
+    def locked_versions(self, now: float) -> list[VersionLock]:
+        """Every version lock in force at ``now`` (epoch seconds), by version id."""
+        ...
+
     def set_version_lock(
         self,
         lock: VersionLock,

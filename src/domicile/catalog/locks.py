@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -154,6 +155,18 @@ class Locks:
                 append_audit(raw, audit)
         return previous
 
+    def locked_versions(self, now: float) -> list[VersionLock]:
+        """Every version lock still in force at ``now`` (retention running or legal hold),
+        by version id."""
+        c = t.version_locks.c
+        query = (
+            sa.select(t.version_locks)
+            .where(sa.or_(c.legal_hold == sa.true(), c.retain_until > rows.us(now)))
+            .order_by(c.version_id)
+        )
+        with self._db.read() as conn:
+            return [_lock_of(r) for r in conn.execute(query)]
+
     # --- lifecycle --------------------------------------------------------------------
 
     def lifecycle(self, bucket: str) -> str | None:
@@ -250,8 +263,10 @@ def forget_bucket(conn: sa.Connection, bucket: str) -> None:
 
 def _version_lock(raw: Raw, version_id: str) -> VersionLock | None:
     row = raw.first(_LOCK, {"vid": version_id})
-    if row is None:
-        return None
+    return None if row is None else _lock_of(row)
+
+
+def _lock_of(row: Any) -> VersionLock:
     return VersionLock(
         version_id=row.version_id,
         mode=row.mode,

@@ -30,6 +30,7 @@ from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
 from domicile.engine.lockapi import LockApi
+from domicile.engine.lockmirror import check_sites, mirror_all
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
@@ -98,6 +99,12 @@ class Domicile(LockApi):
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
         )
+        try:
+            check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
+        except BaseException:
+            self._ctx.executor.shutdown()
+            catalog.close()
+            raise
         self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
         # Checkpoints go to every active site some policy allows: a site no policy allows,
@@ -639,6 +646,7 @@ class Domicile(LockApi):
         """Restore every version's copy count from healthy copies, under its policy."""
         report = repair(self._ctx, bucket=bucket, progress=progress)
         collect_garbage(self._ctx)
+        mirror_all(self._ctx)  # copies of locked versions made on mirror sites
         return report
 
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
@@ -659,13 +667,15 @@ class Domicile(LockApi):
     ) -> ApplyReport:
         """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
         ``bandwidth`` bytes/s; safe to interrupt and run again."""
-        return apply_plan(
+        report = apply_plan(
             self._ctx,
             plan or make_plan(self._ctx),
             progress=progress,
             concurrency=concurrency,
             bandwidth=bandwidth,
         )
+        report.failed += mirror_all(self._ctx)  # copies of locked versions on mirror sites
+        return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
         """Remove the scratch of dead writers (temp files, unfinished S3 uploads) and the

@@ -24,6 +24,7 @@ from domicile.audit import Scalar
 from domicile.catalog import BucketLock, VersionLock
 from domicile.crypto import encrypt_bytes
 from domicile.engine.context import EngineContext
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import Manifest, manifest_blob_id, read_manifest
 from domicile.engine.records import ObjectMeta
 from domicile.engine.segments import put_blobs
@@ -143,7 +144,9 @@ def change_lock(
         ctx.audit.appended(made)
     if not stronger:
         _rewrite_manifests(ctx, version_id, new)
-    return ctx.catalog.version_lock(version_id) or new
+    now = ctx.catalog.version_lock(version_id) or new
+    mirror_version(ctx, version_id, now)
+    return now
 
 
 def refused(

@@ -50,6 +50,7 @@ from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import PLACEMENT_WAIT, probe_sites
 from domicile.engine.locking import lock_for_write, record_new_lock
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
 from domicile.engine.names import check_key
 from domicile.engine.records import COMPOSITE, ObjectInfo, ObjectMeta, PartInfo, UploadInfo
@@ -267,6 +268,8 @@ def _complete(
         raise
     record_health(ctx, upload.sites, None)
     _appended(ctx, made)
+    if manifest.meta.locked:
+        mirror_version(ctx, manifest.version_id)
     # the parts not listed, and the version replaced
     collect_garbage(ctx, origins=[upload_id, *([previous.version_id] if previous else [])])
     return ObjectInfo(

@@ -37,6 +37,7 @@ from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import PLACEMENT_WAIT, probe_sites
 from domicile.engine.locking import lock_for_write, record_new_lock
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import (
     Manifest,
     SegmentEntry,
@@ -154,10 +155,7 @@ def put_object(
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
-    if ctx.audit is not None and made:
-        ctx.audit.appended(made)
-    if replaced is not None:
-        collect_garbage(ctx, origins=[replaced])
+    _committed(ctx, made, replaced, version_id if meta.locked else None)
     return ObjectInfo(
         bucket=bucket_name,
         key=key,
@@ -205,11 +203,21 @@ def put_delete_marker(ctx: EngineContext, bucket: Bucket, key: str) -> Manifest:
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
+    _committed(ctx, made, replaced, None)
+    return manifest
+
+
+def _committed(
+    ctx: EngineContext, made: list[Record], replaced: str | None, locked: str | None
+) -> None:
+    """After a commit: its audit record appended, the version it removed collected, and
+    the new version's blobs locked at mirror sites (``locked``: its id, if it is locked)."""
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
     if replaced is not None:
         collect_garbage(ctx, origins=[replaced])
-    return manifest
+    if locked is not None:
+        mirror_version(ctx, locked)
 
 
 def check_current(ctx: EngineContext, bucket: str, key: str, expect: Expect) -> None:
