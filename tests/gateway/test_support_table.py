@@ -23,6 +23,10 @@ BODIES = {
         b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
         b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>",
     ],
+    "PutBucketVersioning with MFA delete": [
+        b"<VersioningConfiguration><Status>Enabled</Status>"
+        b"<MfaDelete>Enabled</MfaDelete></VersioningConfiguration>",
+    ],
     "PutObjectLockConfiguration on a bucket created without Object Lock "
     "([object-lock.md](object-lock.md))": [
         b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"

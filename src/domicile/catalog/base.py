@@ -183,8 +183,9 @@ class Catalog(Protocol):
     ) -> VersionsPage:
         """One ListObjectVersions page (``limit`` capped at 1,000): versions and delete
         markers, key ascending then newest first, after the markers (``version_id_marker``
-        an S3 id of a version of ``key_marker``: VersionNotFound if it has none).
-        BucketNotFound."""
+        an S3 id of a version of ``key_marker``; one removed since the page that named it
+        resumes at the key's newest remaining version: a version may be listed twice,
+        never skipped). BucketNotFound."""
         ...
 
     def list_objects(

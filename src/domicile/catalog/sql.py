@@ -269,8 +269,9 @@ class SqlCatalog(Journals, Uploads, Locks):
             raw = Raw.of(conn)
             vr.require_bucket(raw, bucket)
             below: int | None = 0
-            if version_id_marker:
-                below = vr.require(raw, bucket, key_marker, version_id_marker).seq
+            if version_id_marker:  # a marker deleted since: resume at the key's newest
+                marker = vr.find(raw, bucket, key_marker, version_id_marker)
+                below = None if marker is None else marker.seq
 
             def fetch(key: str, seq: int | None, high: str | None, n: int) -> list[Version]:
                 found: list[Version] = []

@@ -473,12 +473,14 @@ class Domicile(LockApi):
         end: int | None = None,
         *,
         digester: Digester | None = None,
+        src_version_id: str | None = None,
     ) -> PartInfo:
-        """Store bytes ``[start, end)`` of an object as a part (see :meth:`upload_part`);
-        the part's checksums are ``digester``'s, fed the bytes copied."""
+        """Store bytes ``[start, end)`` of an object (of its version ``src_version_id``,
+        if given) as a part (see :meth:`upload_part`); the part's checksums are
+        ``digester``'s, fed the bytes copied."""
         multipart.check_part_number(part_number)
         multipart.find_upload(self._ctx, bucket, key, upload_id)
-        source = self.get(src_bucket, src_key, start, end)
+        source = self.get(src_bucket, src_key, start, end, version_id=src_version_id)
         if digester is None:
             return self.upload_part(bucket, key, upload_id, part_number, source.chunks)
         chunks = fed(source.chunks, digester)

@@ -14,7 +14,7 @@ from domicile.engine.garbage import collect_garbage
 from domicile.engine.lifecycle import LifecycleReport, Rule, enforce, rules_of, store
 from domicile.engine.names import check_key
 from domicile.engine.tenants import TenantRemoval, remove_tenant
-from domicile.errors import ObjectNotFound
+from domicile.engine.versions import check_version_id
 
 
 class LockApi:
@@ -118,16 +118,10 @@ class LockApi:
         return remove_tenant(self._ctx, tenant)
 
     def _version(self, bucket: str, key: str, version_id: str | None) -> Version:
+        """The current version, or the one of S3 id ``version_id`` (VersionNotFound);
+        a delete marker has no lock: VersionIsDeleteMarker... as S3, MethodNotAllowed."""
         check_key(key, bucket=bucket)
         if version_id is None:
             return self._ctx.catalog.current_version(bucket, key)
-        version = self._ctx.catalog.get_version(version_id)
-        if version.bucket != bucket or version.key != key:
-            raise ObjectNotFound(
-                f"no version {version_id} of {bucket}/{key}",
-                hint="list the object's versions ('domicile ls --versions')",
-                bucket=bucket,
-                key=key,
-                version=version_id,
-            )
-        return version
+        check_version_id(version_id, bucket=bucket, key=key)
+        return self._ctx.catalog.find_version(bucket, key, version_id)

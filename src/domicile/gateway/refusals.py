@@ -15,8 +15,6 @@ implemented"). docs/gateway.md's support table lists each one; a test walks that
   deployment holds, which is what SSE-S3 promises.
 - SSE-C headers on a read: ``InvalidRequest`` (no object here is encrypted with a
   customer-provided key).
-- ``versionId`` other than ``null`` on an object: ``InvalidArgument`` ("Invalid version id
-  specified"), as S3 answers for a bucket without versioning.
 - ``x-amz-expected-bucket-owner`` naming another owner than the caller's tenant:
   ``AccessDenied`` (403), as S3 does.
 """
@@ -64,19 +62,12 @@ WATCHED: Final = frozenset(
 def check_request(operation: str, req: S3Request, owner: str) -> None:
     """Refuse ``req`` (routed to ``operation``, sent by tenant ``owner``) when a header
     or parameter asks for something this gateway would otherwise silently not do."""
-    if not any(name in WATCHED for name, _ in req.headers) and "versionId" not in req.raw_query:
+    if not any(name in WATCHED for name, _ in req.headers):
         return  # the common case: one pass over the headers, nothing to refuse
     expected = req.header("x-amz-expected-bucket-owner")
     if expected is not None and req.bucket is not None and expected.strip() != owner:
         raise reject(
             "AccessDenied", "the bucket's owner is not the expected bucket owner", bucket=req.bucket
-        )
-    version = req.params.get("versionId")
-    if req.key is not None and version is not None and version != "null":
-        raise reject(
-            "InvalidArgument",
-            f"invalid version id specified: {version[:100]!r}",
-            hint="objects here have one version, whose id is 'null'",
         )
     if operation == "CreateBucket":
         _create_bucket(req, owner)

@@ -1,10 +1,11 @@
-"""Versioning, Object Lock and ACL subresources. Versioning and ACLs: what S3 answers for
-a bucket whose versioning was never enabled and whose ACLs are disabled (bucket owner
-enforced). Each request that would change that is refused, never
-answered 200 (docs/gateway.md says which code and why):
+"""Versioning, Object Lock and ACL subresources (docs/gateway.md says which code and why
+for each refusal; nothing is answered 200 and ignored):
 
-- PutBucketVersioning ``Enabled`` or ``Suspended`` (or MFA delete): ``NotImplemented``;
-  GetBucketVersioning answers the empty configuration (never enabled).
+- PutBucketVersioning ``Enabled`` or ``Suspended``: stored, with an audit record;
+  ``MfaDelete`` ``Enabled`` is ``NotImplemented`` (there is no MFA device to check a
+  permanent deletion against; ``Disabled`` is accepted, it is what is true).
+  GetBucketVersioning answers the status, or the empty configuration when versioning was
+  never enabled. A bucket with Object Lock cannot be suspended (``InvalidBucketState``).
 - Object Lock (docs/object-lock.md): Get/PutObjectLockConfiguration, Get/PutObjectRetention,
   Get/PutObjectLegalHold. A bucket created without Object Lock answers
   ``ObjectLockConfigurationNotFoundError`` (GET), ``InvalidBucketState`` (PUT: Object Lock
@@ -24,16 +25,17 @@ from domicile.gateway.lockheaders import bypass, require_integrity
 from domicile.gateway.s3bodies import parse_xml
 from domicile.gateway.s3errors import reject
 
-_LOCK_HINT = "domicile has no versioning or Object Lock yet: buckets hold one version per key"
-
 
 def get_versioning(call: Call) -> Reply:
-    """Buckets are unversioned: an empty ``VersioningConfiguration``, as S3 answers for a
-    bucket whose versioning was never enabled."""
-    call.bucket()
+    """The bucket's ``Status``; the empty configuration S3 answers for a bucket whose
+    versioning was never enabled. ``MfaDelete`` is never shown: it was never enabled."""
+    status = call.bucket().versioning
+    inner = f"<Status>{status}</Status>" if status else ""
     return Reply.xml(
         b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+        b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        + inner.encode()
+        + b"</VersioningConfiguration>"
     )
 
 
@@ -45,12 +47,16 @@ def put_versioning(call: Call) -> Reply:
     status, mfa = root.text_of("Status"), root.text_of("MfaDelete")
     if status not in ("Enabled", "Suspended") or mfa not in (None, "Enabled", "Disabled"):
         raise reject("MalformedXML", "<Status> must be Enabled or Suspended")
-    raise reject(
-        "NotImplemented",
-        f"versioning cannot be {status.lower()} on this gateway: buckets keep one version per key",
-        hint=_LOCK_HINT,
-        bucket=call.bucket_name,
-    )
+    if mfa == "Enabled":
+        raise reject(
+            "NotImplemented",
+            "MFA delete is not supported: this gateway has no MFA device to check",
+            hint="send <MfaDelete>Disabled</MfaDelete> or leave it out; deletions of versions "
+            "are recorded in the audit log",
+            bucket=call.bucket_name,
+        )
+    call.engine.set_versioning(call.bucket_name, status)
+    return Reply(200)
 
 
 def get_object_lock(call: Call) -> Reply:
@@ -140,9 +146,8 @@ def _object_lock(call: Call) -> VersionLock | None:
 
 
 def _version(call: Call) -> str | None:
-    """The ``versionId`` asked for (None: the current version)."""
-    version = call.req.params.get("versionId")
-    return None if version in (None, "null") else version
+    """The ``versionId`` asked for (an S3 id, ``null`` included; None: the current one)."""
+    return call.req.params.get("versionId")
 
 
 def _no_lock(what: str) -> Exception:
