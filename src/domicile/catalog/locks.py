@@ -88,18 +88,7 @@ class Locks:
         guards nothing). ``lock.copies``: the copies being written."""
         _check_retention(lock)
         with self._db.write() as conn:
-            raw = Raw.of(conn)
-            raw.run(_FORGET_LOCK, {"vid": lock.version_id})
-            conn.execute(
-                sa.insert(t.version_locks).values(
-                    version_id=lock.version_id,
-                    mode=lock.mode,
-                    retain_until=rows.us(lock.retain_until),
-                    legal_hold=lock.legal_hold,
-                    copies=max(1, lock.copies),
-                    updated_at=rows.now_us(),
-                )
-            )
+            _store(conn, lock, lock.copies)
 
     def set_version_lock(
         self,
@@ -140,17 +129,7 @@ class Locks:
             else:
                 good = [r for r in raw.rows(_COPIES, {"vid": lock.version_id}) if r.state == "ok"]
                 copies = max(1, len(good))
-            raw.run(_FORGET_LOCK, {"vid": lock.version_id})
-            conn.execute(
-                sa.insert(t.version_locks).values(
-                    version_id=lock.version_id,
-                    mode=lock.mode,
-                    retain_until=rows.us(lock.retain_until),
-                    legal_hold=lock.legal_hold,
-                    copies=copies,
-                    updated_at=rows.now_us(),
-                )
-            )
+            _store(conn, lock, copies)
             if audit is not None:
                 append_audit(raw, audit)
         return previous
@@ -259,6 +238,21 @@ def forget_bucket(conn: sa.Connection, bucket: str) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _store(conn: sa.Connection, lock: VersionLock, copies: int) -> None:
+    """Write ``lock`` (replacing the version's row), keeping ``copies`` good copies."""
+    Raw.of(conn).run(_FORGET_LOCK, {"vid": lock.version_id})
+    conn.execute(
+        sa.insert(t.version_locks).values(
+            version_id=lock.version_id,
+            mode=lock.mode,
+            retain_until=rows.us(lock.retain_until),
+            legal_hold=lock.legal_hold,
+            copies=max(1, copies),
+            updated_at=rows.now_us(),
+        )
+    )
 
 
 def _version_lock(raw: Raw, version_id: str) -> VersionLock | None:
