@@ -35,6 +35,17 @@ _COPIES = Prepared(
         t.placements.c.version_id == sa.bindparam("vid")
     )
 )
+_BUCKET_LOCK = Prepared(
+    sa.select(
+        t.buckets.c.name.label("bucket"),
+        t.bucket_locks.c.bucket.label("name"),
+        t.bucket_locks.c.mode,
+        t.bucket_locks.c.days,
+        t.bucket_locks.c.years,
+    )
+    .select_from(t.buckets.outerjoin(t.bucket_locks, t.bucket_locks.c.bucket == t.buckets.c.name))
+    .where(t.buckets.c.name == sa.bindparam("bucket"))
+)
 _FORGET_LOCK = Prepared(
     sa.delete(t.version_locks).where(t.version_locks.c.version_id == sa.bindparam("vid"))
 )
@@ -49,12 +60,13 @@ class Locks:
 
     def bucket_lock(self, bucket: str) -> BucketLock | None:
         """The bucket's Object Lock (None: created without it). BucketNotFound."""
-        with self._db.read() as conn:
-            _require_bucket(conn, bucket)
-            row = conn.execute(
-                sa.select(t.bucket_locks).where(t.bucket_locks.c.bucket == bucket)
-            ).first()
-        return None if row is None else BucketLock(bucket, row.mode, row.days, row.years)
+        with self._db.raw_read() as raw:  # prepared: every PUT asks (a PUT's whole read
+            row = raw.first(_BUCKET_LOCK, {"bucket": bucket})  # path, see sql.py)
+        if row is None:
+            raise _no_bucket(bucket)
+        if row.name is None:
+            return None
+        return BucketLock(bucket, row.mode, row.days, row.years)
 
     def set_bucket_lock(self, lock: BucketLock, *, audit: AuditBuilder | None = None) -> None:
         """Enable Object Lock on the bucket (once on, never off) with ``lock``'s default
@@ -272,11 +284,15 @@ def _lock_of(row: Any) -> VersionLock:
 
 def _require_bucket(conn: sa.Connection, bucket: str) -> None:
     if conn.execute(sa.select(t.buckets.c.name).where(t.buckets.c.name == bucket)).first() is None:
-        raise BucketNotFound(
-            f"no bucket named {bucket!r}",
-            hint="'domicile ls' lists the buckets; 'domicile mb' creates one",
-            bucket=bucket,
-        )
+        raise _no_bucket(bucket)
+
+
+def _no_bucket(bucket: str) -> BucketNotFound:
+    return BucketNotFound(
+        f"no bucket named {bucket!r}",
+        hint="'domicile ls' lists the buckets; 'domicile mb' creates one",
+        bucket=bucket,
+    )
 
 
 def _check_default(lock: BucketLock) -> None:

@@ -34,6 +34,8 @@ class Bucket:
     created_at: float
     #: ``Enabled``, ``Suspended``, or None: versioning never enabled.
     versioning: str | None = None
+    #: Created with Object Lock (``bucket_locks`` has its row): its versions can be locked.
+    object_lock: bool = False
 
 
 @dataclass(frozen=True, slots=True)

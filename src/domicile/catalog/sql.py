@@ -103,7 +103,7 @@ class SqlCatalog(Journals, Uploads, Locks):
             return vr.require_bucket(raw, name)
 
     def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
-        query = sa.select(t.buckets).order_by(t.buckets.c.name)
+        query = rows.BUCKET_COLUMNS.order_by(t.buckets.c.name)
         if tenant is not None:
             query = query.where(t.buckets.c.tenant == tenant)
         with self._db.read() as conn:

@@ -45,7 +45,7 @@ from domicile.catalog.records import (
 from domicile.errors import BucketNotFound, ObjectNotFound, VersionNotFound
 
 _V = t.versions.c
-_BUCKET = Prepared(sa.select(t.buckets).where(t.buckets.c.name == sa.bindparam("bucket")))
+_BUCKET = Prepared(rows.BUCKET_COLUMNS.where(t.buckets.c.name == sa.bindparam("bucket")))
 _CURRENT = Prepared(
     sa.select(t.versions).where(
         _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT

@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 
 from domicile.audit import Scalar
-from domicile.catalog import BucketLock, VersionLock
+from domicile.catalog import Bucket, BucketLock, VersionLock
 from domicile.crypto import encrypt_bytes
 from domicile.engine.context import EngineContext
 from domicile.engine.lockmirror import mirror_version
@@ -56,29 +56,29 @@ def require_lock(ctx: EngineContext, bucket: str) -> BucketLock:
 
 
 def lock_for_write(
-    ctx: EngineContext, bucket: str, meta: ObjectMeta, *, now: float | None = None
+    ctx: EngineContext, bucket: Bucket, meta: ObjectMeta, *, now: float | None = None
 ) -> tuple[ObjectMeta, BucketLock | None]:
     """``meta`` with the lock a new version of ``bucket`` gets (the one asked for, else
     the bucket's default retention), and the bucket's Object Lock (None: it has none).
     LockNotEnabled when a lock is asked for in a bucket without; InvalidRetention for a
     mode without a date (or the reverse) or a date not in the future."""
     now = time.time() if now is None else now
-    config = ctx.catalog.bucket_lock(bucket)
+    config = ctx.catalog.bucket_lock(bucket.name) if bucket.object_lock else None
     if config is None:
         if meta.locked:
-            require_lock(ctx, bucket)
+            require_lock(ctx, bucket.name)
         return meta, None
     if (meta.lock_mode is None) != (meta.lock_until is None):
         raise InvalidRetention(
             "a retention needs both a mode and a retain-until date",
             hint="send x-amz-object-lock-mode with x-amz-object-lock-retain-until-date",
-            bucket=bucket,
+            bucket=bucket.name,
         )
     if meta.lock_until is not None and meta.lock_until <= now:
         raise InvalidRetention(
             "the retain-until date must be in the future",
             hint="give a date after now",
-            bucket=bucket,
+            bucket=bucket.name,
         )
     if meta.lock_mode is None and config.mode is not None:
         period = (config.days or 0) * DAY + (config.years or 0) * YEAR

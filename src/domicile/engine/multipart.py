@@ -93,7 +93,7 @@ def create_upload(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
-    lock_for_write(ctx, bucket_name, meta)  # checks the lock asked for; applied on completion
+    lock_for_write(ctx, bucket, meta)  # checks the lock asked for; applied on completion
     initiated = time.time_ns() // 1000
     # The id starts with the time, so ids sort in initiation order (ListMultipartUploads).
     upload_id = f"{initiated:014x}{secrets.token_hex(9)}"
@@ -229,7 +229,9 @@ def _complete(
     )
     entries = [_entry(s) for p in parts for s in p.segments]
     etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts), usedforsecurity=False)
-    written = lock_for_write(ctx, upload.bucket, meta_from_json(upload.meta))
+    written = lock_for_write(
+        ctx, ctx.catalog.get_bucket(upload.bucket), meta_from_json(upload.meta)
+    )
     manifest = Manifest(
         bucket=upload.bucket,
         policy=upload.policy,

@@ -102,7 +102,7 @@ def put_object(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
-    meta, bucket_lock = lock_for_write(ctx, bucket_name, meta)
+    meta, bucket_lock = lock_for_write(ctx, bucket, meta)
     if expect is not None:
         check_current(ctx, bucket_name, key, expect)
     version_id = secrets.token_hex(16)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+from domicile.catalog import Bucket
 from domicile.engine import ObjectInfo
 from domicile.engine.records import COMPOSITE
 from domicile.errors import DomicileError, ObjectNotFound
@@ -105,7 +106,13 @@ def head_object(call: Call) -> Reply:
     info = head_version(call, bucket, version_param(call))
     start, end, ranged = _span(call, info)
     status, headers = _object_head(call, info, start, end, ranged=ranged)
-    return Reply(status, headers + version_headers(bucket, info), b"")
+    return Reply(status, headers + _about(call, bucket, info), b"")
+
+
+def _about(call: Call, bucket: Bucket, info: ObjectInfo) -> list[tuple[str, str]]:
+    """The version's headers, and its Object Lock's (none asked for in a bucket without)."""
+    locked = lock_headers(call.engine.lock_of(info)) if bucket.object_lock else []
+    return version_headers(bucket, info) + locked
 
 
 def _part_asked(call: Call) -> bool:
@@ -129,7 +136,11 @@ def get_object(call: Call) -> Reply:
             raise with_marker_headers(exc) from None
         info = reader.info
         status, headers = _object_head(call, info, 0, info.size, ranged=False)
-        return Reply(status, headers + version_headers(bucket, info), iter(reader))
+        return Reply(
+            status,
+            headers + _about(call, bucket, info),
+            iter(reader),
+        )
     info = head_version(call, bucket, version_id)
     for _ in range(_READ_ATTEMPTS):
         start, end, ranged = _span(call, info)
@@ -138,7 +149,11 @@ def get_object(call: Call) -> Reply:
         )
         if reader.info.version_id == info.version_id:
             status, headers = _object_head(call, info, start, end, ranged=ranged)
-            return Reply(status, headers + version_headers(bucket, info), iter(reader))
+            return Reply(
+                status,
+                headers + _about(call, bucket, info),
+                iter(reader),
+            )
         close_stream(reader.chunks)  # replaced meanwhile: judge the new version instead
         info = reader.info
     raise reject("SlowDown", "the object is being replaced too often to be read")
@@ -174,7 +189,6 @@ def _object_head(
 ) -> tuple[int, list[tuple[str, str]]]:
     """The status and headers of a GET or HEAD of ``[start, end)`` of ``info``."""
     headers = object_headers(info, call.req.params)
-    headers += lock_headers(call.engine.lock_of(info))
     mode = (call.req.header("x-amz-checksum-mode") or "").upper()
     part = _part_asked(call)
     whole = not ranged and not part
