@@ -72,7 +72,11 @@ def test_a_compliance_locked_object_survives_everything(tmp_path: Path, run: Run
 
     tail = run(*cfg, "--json", "audit", "tail", "-n", "200").json()
     refusals = [(r["action"], r["version"]) for r in tail if r["result"] == "refused"]
-    assert refusals == [("version_delete", version), ("version_delete", version)]
+    assert refusals == [
+        ("version_delete", version),  # rm --version-id
+        ("bucket_delete", None),  # rb
+        ("version_delete", version),  # tenant remove
+    ]
 
 
 def test_a_locked_version_with_nowhere_to_go_stays_and_is_reported(

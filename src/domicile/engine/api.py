@@ -62,7 +62,7 @@ from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.versions import check_version_id, object_info
 from domicile.engine.writer import Body, Checksums, put_object
-from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
+from domicile.errors import BucketNotEmpty, ConfigError, CryptoError, InvalidName, InvalidRange
 from domicile.policy import Decision, check_copy, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
 
@@ -212,8 +212,16 @@ class Domicile(LockApi):
 
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket (BucketNotEmpty while it holds an object); multipart
-        uploads in progress into it are aborted and their parts' blobs removed."""
-        aborted = self._ctx.catalog.delete_bucket(name)
+        uploads in progress into it are aborted and their parts' blobs removed. Refusing a
+        bucket with Object Lock is audited (``bucket_delete``, ``refused``)."""
+        try:
+            aborted = self._ctx.catalog.delete_bucket(name)
+        except BucketNotEmpty as exc:
+            if self._ctx.catalog.get_bucket(name).object_lock:
+                self._ctx.record(
+                    "bucket_delete", bucket=name, result="refused", detail={"reason": exc.message}
+                )
+            raise
         self._ctx.record("bucket_delete", bucket=name, detail={"uploads_aborted": len(aborted)})
         if aborted:
             collect_garbage(self._ctx)
