@@ -9,7 +9,7 @@ Contract, for every implementation:
   raises ``ValueError``, a programming error.
 - Every method is one transaction: it happens entirely or not at all.
 - Every method that unreferences a version's blobs first passes the Object Lock guard
-  (``catalog/locks.py``: ``guard_forget``) in the same transaction, and raises
+  (``catalog/objectlocks.py``: ``guard_forget``) in the same transaction, and raises
   :class:`~domicile.errors.ObjectLocked` without forgetting anything when the version is
   locked and would be deleted or keep fewer good copies than its lock needs.
 - Every method that unreferences blobs (``commit_version`` replacing a version,

@@ -20,7 +20,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
 from domicile.catalog.listing import list_page, versions_page
-from domicile.catalog.locks import Locks, forget_bucket
+from domicile.catalog.objectlocks import Locks, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     VERSIONING_STATUSES,

@@ -14,7 +14,7 @@ The rules of S3 versioning, on the rows of ``versions`` (docs/catalog.md, "Versi
 :func:`drop_version` is the one place a version row is removed for good (its blobs queued
 as garbage on every site holding it): replaced by a null version, deleted by id, or
 deleted from an unversioned bucket. It and ``remove_placement`` give up copies only
-through :func:`queue_blobs`, which runs the Object Lock guard (``locks.guard_forget``), so
+through :func:`queue_blobs`, which runs the Object Lock guard (``objectlocks.guard_forget``), so
 no path can skip it.
 """
 
@@ -29,7 +29,7 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.journals import append_audit
-from domicile.catalog.locks import forget_lock, guard_forget
+from domicile.catalog.objectlocks import forget_lock, guard_forget
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     CURRENT,
@@ -251,7 +251,7 @@ def queue_blobs(
 ) -> None:
     """Queue every blob of ``version`` (segments and manifest) on each of ``sites``: the
     one place a version's copies are given up (a version dropped, a copy removed by apply
-    or repair). The Object Lock guard runs first (``locks.guard_forget``: ObjectLocked,
+    or repair). The Object Lock guard runs first (``objectlocks.guard_forget``: ObjectLocked,
     nothing queued, when the version's lock forbids it)."""
     guard_forget(raw, version, sites, bypass_governance=bypass_governance)
     blobs = version_blobs(version, segments_of(raw, version.version_id))

@@ -1,6 +1,6 @@
 """Object Lock in the engine: what a write is locked with, changing a lock, refusals.
 
-The rules themselves are the catalog's (``catalog/locks.py``): it refuses, in the
+The rules themselves are the catalog's (``catalog/objectlocks.py``): it refuses, in the
 transaction that would do it, to delete a locked version, to drop one of its copies below
 the count its lock keeps, or to shorten a running retention. Here the engine
 

@@ -261,7 +261,7 @@ def _apply_version(
             continue  # keep the extra copy until its replacement exists
         try:
             ctx.catalog.remove_placement(s.version_id, s.site_id)
-        except ObjectLocked as exc:  # the copy stays: Object Lock needs it (catalog/locks.py)
+        except ObjectLocked as exc:  # the copy stays: Object Lock needs it (catalog/objectlocks.py)
             ctx.catalog.finish_job(job_id, "failed", f"kept by Object Lock: {exc.message}")
             refused(ctx, exc, "placement_kept")
             with lock:

@@ -172,7 +172,7 @@ def _drop_bad_copies(
             continue
         try:
             ctx.catalog.remove_placement(version.version_id, placement.site_id)
-        except ObjectLocked as exc:  # Object Lock keeps it (catalog/locks.py)
+        except ObjectLocked as exc:  # Object Lock keeps it (catalog/objectlocks.py)
             refused(ctx, exc, "placement_kept")
             continue
         ctx.catalog.resolve_faults(version.version_id, placement.site_id)
