@@ -36,6 +36,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotFound
     │   ├── BucketAlreadyExists
     │   ├── BucketNotEmpty
+    │   ├── SiteNotEmpty             a site to remove still holds copies: drain it first
     │   ├── ObjectNotFound
     │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
     │   ├── PreconditionFailed       a conditional write found the key not as it expected
@@ -229,6 +230,10 @@ class BucketAlreadyExists(CatalogError):
 
 class BucketNotEmpty(CatalogError):
     """The bucket still holds objects."""
+
+
+class SiteNotEmpty(CatalogError):
+    """The site still holds copies (or upload parts) that the catalog records."""
 
 
 class ObjectNotFound(CatalogError):

@@ -22,6 +22,7 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.InvalidRange, 8),
     (e.BucketAlreadyExists, 9),
     (e.BucketNotEmpty, 9),
+    (e.SiteNotEmpty, 9),
     (e.PreconditionFailed, 9),
     (e.CatalogError, 10),
     (e.AuditAltered, 12),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json
 from domicile.display import table
 from domicile.engine import set_site_status
+from domicile.engine.siteconfig import add_site, backend_from_spec, remove_site
 from domicile.policy import explain_json, explain_text
 
 
@@ -28,9 +30,9 @@ def sites(ctx: click.Context) -> None:
     print_sites(state)
 
 
-def print_sites(state: State) -> None:
-    """The sites table."""
-    views = state.engine.sites()
+def print_sites(state: State, only: str | None = None) -> None:
+    """The sites table (only site ``only``'s row if given)."""
+    views = [v for v in state.engine.sites() if only is None or v.site_id == only]
     t = table("sites", "site", "country", "operator", "provider", "subject to", "status", "health")
     for v in views:
         if not v.healthy:
@@ -70,6 +72,81 @@ def sites_set_status(state: State, site: str, status: str) -> None:
     print_plan(plan)
     if not plan.empty:
         console.print("run 'domicile apply' to carry it out", highlight=False)
+
+
+@sites.command(name="add")
+@click.argument("name")
+@click.option("--template", help="A registry template (provider:region), e.g. aws:eu-central-1.")
+@click.option(
+    "--backend",
+    "spec",
+    required=True,
+    help="local:PATH (a folder, relative to the configuration file) or s3://BUCKET[/PREFIX].",
+)
+@click.option("--endpoint", help="The S3 service's URL (s3:// backends).")
+@click.option("--region", help="The S3 signing region (s3:// backends).")
+@click.option("--access-key-env", help="The variable holding the S3 access key id.")
+@click.option("--secret-key-env", help="The variable holding the S3 secret key.")
+@click.option("--country", help="Where the hardware is (ISO 3166), over the template's.")
+@click.option("--operator", help="The operating legal entity, over the template's.")
+@click.option("--provider", help="The failure domain, over the template's.")
+@pass_state
+def sites_add(  # noqa: PLR0917 (click passes every option by name, one argument each)
+    state: State,
+    name: str,
+    template: str | None,
+    spec: str,
+    endpoint: str | None,
+    region: str | None,
+    access_key_env: str | None,
+    secret_key_env: str | None,
+    country: str | None,
+    operator: str | None,
+    provider: str | None,
+) -> None:
+    """Add site NAME to the configuration and make its storage ready (a local folder is
+    created; an S3 bucket must answer and take a write), then show it and the plan."""
+    backend = backend_from_spec(
+        spec,
+        endpoint=endpoint,
+        region=region,
+        access_key_env=access_key_env,
+        secret_key_env=secret_key_env,
+    )
+    given = {"template": template, "country": country, "operator": operator}
+    body: dict[str, Any] = {k: v for k, v in given.items() if v}
+    if provider:
+        body["provider"] = provider
+    body["backend"] = backend
+    done = add_site(state.config_path, name, body)
+    state.reopen()
+    plan = state.engine.plan()
+    if state.as_json:
+        view = next(v for v in state.engine.sites() if v.site_id == name)
+        emit_json({"site": asdict(view), "storage": done, "plan": plan_json(plan)})
+        return
+    console.print(f"added site {name} to {state.config_path}: {done}", highlight=False)
+    print_sites(state, only=name)
+    print_plan(plan)
+    if plan.steps:
+        console.print("run 'domicile apply' to carry it out", highlight=False)
+
+
+@sites.command(name="remove")
+@click.argument("name")
+@pass_state
+def sites_remove(state: State, name: str) -> None:
+    """Remove site NAME from the configuration; refused while it holds copies (drain it
+    first). Its folder or bucket is left as it is."""
+    remove_site(state.engine, name)
+    state.reopen()
+    if state.as_json:
+        emit_json({"site": name, "removed": True})
+        return
+    console.print(
+        f"removed site {name} from {state.config_path} (its storage is left as it is)",
+        highlight=False,
+    )
 
 
 @click.group()

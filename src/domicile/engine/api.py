@@ -513,6 +513,11 @@ class Domicile:
         """The residency policies this deployment defines, by name."""
         return sorted(self._ctx.world.policies)
 
+    def site_holdings(self, site_id: str) -> tuple[int, int]:
+        """What the catalog records on ``site_id``: (object copies, multipart upload parts)."""
+        copies = sum(1 for _ in self._ctx.catalog.versions_on_site(site_id))
+        return copies, len(self._ctx.catalog.upload_blobs_on_site(site_id))
+
     def sites(self, *, probe: bool = True) -> builtins.list[SiteView]:
         """Each configured site with its country, operator, status and health (probed now,
         concurrently, unless ``probe`` is False)."""
