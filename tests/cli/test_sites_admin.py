@@ -140,3 +140,50 @@ def test_remove_is_refused_while_the_site_holds_copies(deployment: Path, run: Ru
     assert needed.code == 3 and "can never be met" in needed.err
     missing = run(*cfg, "sites", "remove", "nowhere")
     assert missing.code == 3 and "the sites are" in missing.err
+
+
+HAND_WRITTEN = """\
+# Written by hand, not by 'domicile init'.
+[deployment]
+name = "by-hand"
+
+[sites.scw-par]
+template = "scaleway:fr-par"
+backend = { type = "local", path = "sites/scw-par" }
+
+[policies.fr]
+allow = ["FR"]
+
+[buckets.docs]
+policy = "fr"
+"""
+
+
+def test_a_hand_written_configuration_gets_its_keyring_and_site_folders(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "domicile.toml"
+    config.write_text(HAND_WRITTEN)
+    cfg = ("--config", str(config))
+    no_keyring = run(*cfg, "put", str(config), "docs/a")
+    assert no_keyring.code == 6 and "domicile keys init" in no_keyring.err
+    monkeypatch.setenv("DOMICILE_PASSPHRASE", "correct horse")
+    made = run(*cfg, "keys", "init", "--passphrase")
+    assert made.code == 0, made.err
+    recipient = made.out.split("its recipient is ")[1].split()[0]
+    assert recipient.startswith("age1")
+    keyring = tmp_path / "keyring.txt"
+    assert keyring.stat().st_mode & 0o777 == 0o600
+    assert b"AGE-SECRET-KEY" not in keyring.read_bytes()  # passphrase-protected
+    again = run(*cfg, "keys", "init")
+    assert again.code == 6 and "already exists" in again.err
+    assert run(*cfg, "keys", "recipient").out.strip() == recipient
+    # The site folder was never created: the error says which command does it.
+    unready = run(*cfg, "sites")
+    assert "domicile sites init scw-par" in " ".join(unready.out.replace("│", " ").split())
+    ready = run(*cfg, "sites", "init", "scw-par")
+    assert ready.code == 0, ready.err
+    assert "is a site folder and takes writes" in " ".join(ready.out.split())
+    assert run(*cfg, "put", str(config), "docs/a").code == 0
+    assert run(*cfg, "sites", "init", "nowhere").code == 3
+    assert config.read_text() == HAND_WRITTEN

@@ -12,7 +12,7 @@ from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json
 from domicile.display import table
 from domicile.engine import set_site_status
-from domicile.engine.siteconfig import add_site, backend_from_spec, remove_site
+from domicile.engine.siteconfig import add_site, backend_from_spec, init_site, remove_site
 from domicile.policy import explain_json, explain_text
 
 
@@ -130,6 +130,19 @@ def sites_add(  # noqa: PLR0917 (click passes every option by name, one argument
     print_plan(plan)
     if plan.steps:
         console.print("run 'domicile apply' to carry it out", highlight=False)
+
+
+@sites.command(name="init")
+@click.argument("name")
+@pass_state
+def sites_init(state: State, name: str) -> None:
+    """Make the storage of site NAME, written into the configuration by hand, ready: its
+    folder created and marked as a site folder, or its S3 bucket proven writable."""
+    done = init_site(state.config_path, name)
+    if state.as_json:
+        emit_json({"site": name, "storage": done})
+    else:
+        console.print(f"site {name}: {done}", highlight=False)
 
 
 @sites.command(name="remove")

@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shlex
 from pathlib import Path
 
 import click
 
+from domicile.cli.keys import new_passphrase, passphrase_option
 from domicile.cli.objects import print_where
 from domicile.cli.residency import print_sites
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json
-from domicile.crypto import Secret
 from domicile.display import human_size
 from domicile.engine import init_deployment
 from domicile.policy import explain_text
 
 
 @click.command()
-@click.option(
-    "--passphrase",
-    "ask_passphrase",
-    is_flag=True,
-    help="Protect the keyring with a passphrase (asked twice; or from DOMICILE_PASSPHRASE).",
-)
+@passphrase_option
 @pass_state
 def init(state: State, ask_passphrase: bool) -> None:
     """Write a working, commented deployment at --config: sites, a policy, a keyring."""
-    passphrase = None
-    if ask_passphrase:
-        value = os.environ.get("DOMICILE_PASSPHRASE") or click.prompt(
-            "keyring passphrase", hide_input=True, confirmation_prompt=True
-        )
-        passphrase = Secret(value)
-    path = init_deployment(state.config_path, passphrase=passphrase)
+    path = init_deployment(state.config_path, passphrase=new_passphrase(ask_passphrase))
     if state.as_json:
         emit_json({"config": str(path)})
         return

@@ -28,6 +28,14 @@ def keyring_open(config_path: Path, passphrase: Secret | None = None) -> Keyring
     return Keyring.load(config.keyring_path, passphrase or passphrase_from_env())
 
 
+def keyring_init(config_path: Path, passphrase: Secret | None = None) -> str:
+    """Create the keyring the configuration file at ``config_path`` names (with one fresh
+    identity, passphrase-protected if ``passphrase`` is given); never overwrites one.
+    Returns its recipient (``age1...``)."""
+    config = load_config(config_path)
+    return str(Keyring.create(config.keyring_path, passphrase).recipients[0])
+
+
 def add_identity(engine: Domicile) -> str:
     """Add a fresh identity to the engine's keyring (saved at once; new writes are also
     encrypted to it), record ``key_created``; return its recipient (``age1...``)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from domicile.config import Config
+from domicile.config import Config, load_config
 from domicile.config.edit import add_site as edit_add_site
 from domicile.config.edit import edit_config, set_site_key
 from domicile.config.edit import remove_site as edit_remove_site
@@ -114,6 +114,22 @@ def add_site(config_path: Path, site_id: str, body: Mapping[str, Any]) -> str:
 
     edit_config(config_path, lambda doc: edit_add_site(doc, site_id, body), check=ready)
     return done[0]
+
+
+def init_site(config_path: Path, site_id: str) -> str:
+    """Make the storage of site ``site_id``, already in the configuration file (written by
+    hand), ready: :func:`prepare_storage`. The file is not changed."""
+    config = load_config(config_path)
+    if site_id not in config.sites:
+        raise ConfigError(
+            f"{config.path}: no site {site_id!r}",
+            hint=f"the sites are {', '.join(sorted(config.sites)) or 'none'}; "
+            "'domicile sites add' adds one",
+            file=str(config.path),
+            key=f"sites.{site_id}",
+        )
+    check_world(config)
+    return prepare_storage(config, site_id)
 
 
 def prepare_storage(config: Config, site_id: str) -> str:
