@@ -173,11 +173,34 @@ def ls(state: State, path: str | None, delimiter: str, limit: int, start_after: 
 def rm(state: State, path: str) -> None:
     """Delete BUCKET/KEY from every site holding it."""
     bucket, key = split_path(path)
-    removed = state.engine.delete(bucket, key)
+    removal = state.engine.remove(bucket, key)
     if state.as_json:
-        emit_json({"bucket": bucket, "key": key, "removed": removed})
-    else:
-        console.print(f"removed {bucket}/{key}" if removed else f"{bucket}/{key} did not exist")
+        emit_json(
+            {
+                "bucket": bucket,
+                "key": key,
+                "removed": removal is not None,
+                "queued": dict(removal.queued) if removal else {},
+            }
+        )
+        return
+    if removal is None:
+        console.print(f"{bucket}/{key} did not exist", highlight=False, markup=False)
+        return
+    if not removal.queued:
+        console.print(f"removed {bucket}/{key}", highlight=False, markup=False)
+        return
+    console.print(
+        f"removed {bucket}/{key} from the catalog; its copies on "
+        + ", ".join(
+            f"{site} ({n} blob{'s' if n > 1 else ''}: {removal.why[site]})"
+            for site, n in removal.queued.items()
+        )
+        + " could not be deleted now and are queued for deletion: 'domicile sweep' (and the "
+        "gateway's periodic sweep) retries them",
+        highlight=False,
+        markup=False,
+    )
 
 
 @click.command()

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from domicile.cli.exitcodes import RESIDENCY_REFUSED
 from domicile.cli.plans import plan_json, print_plan
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json
@@ -171,12 +172,16 @@ def policy() -> None:
 @click.argument("bucket")
 @pass_state
 def policy_explain(state: State, bucket: str) -> None:
-    """Which sites a new object in BUCKET would go to, and why each other site is refused."""
+    """Which sites a new object in BUCKET would go to, and why each other site is refused
+    (sites are probed: one that does not answer is passed over); exit 5 if REFUSED."""
     decision = state.engine.explain(bucket)
+    failures = state.engine.site_failures()
     if state.as_json:
-        emit_json(explain_json(decision))
+        emit_json(explain_json(decision, failures))
     else:
-        click.echo(explain_text(decision))
+        click.echo(explain_text(decision, failures))
+    if not decision.ok:
+        raise SystemExit(RESIDENCY_REFUSED)
 
 
 COMMANDS = (sites, policy)

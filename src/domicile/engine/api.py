@@ -44,6 +44,7 @@ from domicile.engine.records import (
     ObjectReader,
     PartInfo,
     PartsPage,
+    Removal,
     SiteView,
     UploadInfo,
     UploadsPage,
@@ -269,14 +270,28 @@ class Domicile:
 
     def delete(self, bucket: str, key: str) -> bool:
         """Remove the object; ``False`` if there was none (deleting is idempotent)."""
+        return self.remove(bucket, key) is not None
+
+    def remove(self, bucket: str, key: str) -> Removal | None:
+        """Remove the object (None if there was none) and delete its copies; a copy on a
+        site that cannot be reached now stays queued for deletion (:class:`Removal`)."""
         check_key(key, bucket=bucket)
         self._ctx.catalog.get_bucket(bucket)
         removed = self._ctx.catalog.delete_object(bucket, key)
         if removed is None:
-            return False
-        self._ctx.record("delete", bucket=bucket, key=key, version=removed.version_id)
-        collect_garbage(self._ctx, origins=[removed.version_id])
-        return True
+            return None
+        vid = removed.version_id
+        self._ctx.record("delete", bucket=bucket, key=key, version=vid)
+        collect_garbage(self._ctx, origins=[vid])
+        queued: dict[str, int] = {}
+        for item in self._ctx.catalog.garbage(origins=[vid]):
+            queued[item.site_id] = queued.get(item.site_id, 0) + 1
+        why = {
+            site: self._ctx.health.failure(site)
+            or ("not configured" if site not in self._ctx.sites else "unknown")
+            for site in queued
+        }
+        return Removal(vid, dict(sorted(queued.items())), why)
 
     def list(
         self,
@@ -490,9 +505,9 @@ class Domicile:
         return copies_of(self._ctx, policy, self._ctx.catalog.placements(version.version_id))
 
     def explain(self, bucket: str) -> Decision:
-        """The placement decision a PUT into ``bucket`` would get right now."""
-        policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
-        return decide(policy, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+        """The placement decision a PUT into ``bucket`` would get right now (sites probed
+        if not recently: a site that does not answer is passed over)."""
+        return self.explain_policy(self._ctx.catalog.get_bucket(bucket).policy)
 
     def explain_policy(self, policy: str) -> Decision:
         """The placement decision a PUT under ``policy`` would get right now (sites probed
@@ -500,6 +515,14 @@ class Domicile:
         rules = self._ctx.policy(policy)
         probe_sites(self._ctx.prober)
         return decide(rules, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+
+    def site_failures(self) -> dict[str, str]:
+        """Why each site whose breaker is open is failing (the sites that are up: absent)."""
+        return {
+            site_id: failure
+            for site_id in sorted(self._ctx.world.sites)
+            if (failure := self._ctx.health.failure(site_id)) is not None
+        }
 
     def site_errors(self) -> dict[str, int]:
         """Failures seen per site since this engine started (reads, writes and probes)."""

@@ -104,6 +104,18 @@ class ObjectReader:
 
 
 @dataclass(frozen=True, slots=True)
+class Removal:
+    """What deleting an object did: its version left the catalog; ``queued`` counts, per
+    site, the blobs that could not be deleted yet (the site is unreachable) and stay queued
+    for the next collection (``domicile sweep``, the gateway's periodic sweep), and
+    ``why`` says, per such site, what its last failure was."""
+
+    version_id: str
+    queued: Mapping[str, int]
+    why: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class SiteView:
     """A configured site as ``domicile sites`` shows it."""
 
