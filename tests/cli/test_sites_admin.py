@@ -185,5 +185,7 @@ def test_a_hand_written_configuration_gets_its_keyring_and_site_folders(
     assert ready.code == 0, ready.err
     assert "is a site folder and takes writes" in " ".join(ready.out.split())
     assert run(*cfg, "put", str(config), "docs/a").code == 0
+    for private in ("keyring.txt", "catalog.db", "audit-key.pem"):
+        assert (tmp_path / private).stat().st_mode & 0o777 == 0o600, private
     assert run(*cfg, "sites", "init", "nowhere").code == 3
     assert config.read_text() == HAND_WRITTEN
