@@ -7,7 +7,7 @@ import os
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say
 from domicile.config import PASSPHRASE_ENV
 from domicile.crypto import Secret
 from domicile.display import table
@@ -49,8 +49,8 @@ def keys_init(state: State, ask_passphrase: bool) -> None:
     if state.as_json:
         emit_json({"recipient": recipient})
         return
-    console.print(f"created the keyring; its recipient is [bold]{recipient}[/]")
-    console.print("back it up offline: whoever holds it can read every object", highlight=False)
+    say("created the keyring; its recipient is ", (recipient, "bold"))
+    say("back it up offline: whoever holds it can read every object")
 
 
 @keys.command(name="new")
@@ -62,7 +62,7 @@ def keys_new(state: State) -> None:
     if state.as_json:
         emit_json({"recipient": recipient})
     else:
-        console.print(f"new identity added; its recipient is [bold]{recipient}[/]")
+        say("new identity added; its recipient is ", (recipient, "bold"))
 
 
 @keys.command(name="list")

@@ -10,7 +10,7 @@ import click
 from domicile.cli.exitcodes import RESIDENCY_REFUSED
 from domicile.cli.plans import plan_json, print_plan
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say, styled
 from domicile.display import table
 from domicile.engine import set_site_status
 from domicile.engine.siteconfig import add_site, backend_from_spec, init_site, remove_site
@@ -37,13 +37,13 @@ def print_sites(state: State, only: str | None = None) -> None:
     t = table("sites", "site", "country", "operator", "provider", "subject to", "status", "health")
     for v in views:
         if not v.healthy:
-            health = f"[red]open[/] {v.last_error}"
+            health = styled(("open", "red"), f" {v.last_error}")
         elif v.latency_ms is not None:
-            health = f"[green]ok[/] {v.latency_ms:.1f} ms"
+            health = styled(("ok", "green"), f" {v.latency_ms:.1f} ms")
             if v.p99_ms is not None:
-                health += f" (p50 {v.p50_ms:.1f}, p99 {v.p99_ms:.1f})"
+                health.append(f" (p50 {v.p50_ms:.1f}, p99 {v.p99_ms:.1f})")
         else:
-            health = "[green]ok[/]"
+            health = styled(("ok", "green"))
         t.add_row(
             v.site_id,
             v.country,
@@ -69,10 +69,10 @@ def sites_set_status(state: State, site: str, status: str) -> None:
     if state.as_json:
         emit_json({"site": site, "previous": previous, "status": status, "plan": plan_json(plan)})
         return
-    console.print(f"site {site}: {previous} -> {status}", highlight=False)
+    say(f"site {site}: {previous} -> {status}")
     print_plan(plan)
     if not plan.empty:
-        console.print("run 'domicile apply' to carry it out", highlight=False)
+        say("run 'domicile apply' to carry it out")
 
 
 @sites.command(name="add")
@@ -126,11 +126,11 @@ def sites_add(  # noqa: PLR0917 (click passes every option by name, one argument
         view = next(v for v in state.engine.sites() if v.site_id == name)
         emit_json({"site": asdict(view), "storage": done, "plan": plan_json(plan)})
         return
-    console.print(f"added site {name} to {state.config_path}: {done}", highlight=False)
+    say(f"added site {name} to {state.config_path}: {done}")
     print_sites(state, only=name)
     print_plan(plan)
     if plan.steps:
-        console.print("run 'domicile apply' to carry it out", highlight=False)
+        say("run 'domicile apply' to carry it out")
 
 
 @sites.command(name="init")
@@ -143,7 +143,7 @@ def sites_init(state: State, name: str) -> None:
     if state.as_json:
         emit_json({"site": name, "storage": done})
     else:
-        console.print(f"site {name}: {done}", highlight=False)
+        say(f"site {name}: {done}")
 
 
 @sites.command(name="remove")
@@ -157,10 +157,7 @@ def sites_remove(state: State, name: str) -> None:
     if state.as_json:
         emit_json({"site": name, "removed": True})
         return
-    console.print(
-        f"removed site {name} from {state.config_path} (its storage is left as it is)",
-        highlight=False,
-    )
+    say(f"removed site {name} from {state.config_path} (its storage is left as it is)")
 
 
 @click.group()
