@@ -27,8 +27,15 @@ def sites(ctx: click.Context) -> None:
     assert state is not None
     if state.as_json:
         emit_json([asdict(v) for v in state.engine.sites()])
-        return
-    print_sites(state)
+    else:
+        print_sites(state)
+    warn_registry(state)
+
+
+def warn_registry(state: State) -> None:
+    """What is out of date in the registry in use, on stderr (stdout stays parseable)."""
+    for warning in state.engine.registry_warnings():
+        say(("warning:", "yellow"), " ", warning, err=True)
 
 
 def print_sites(state: State, only: str | None = None) -> None:
@@ -177,6 +184,7 @@ def policy_explain(state: State, bucket: str) -> None:
         emit_json(explain_json(decision, failures))
     else:
         click.echo(explain_text(decision, failures))
+    warn_registry(state)
     if not decision.ok:
         raise SystemExit(RESIDENCY_REFUSED)
 

@@ -104,6 +104,18 @@ def set_site_key(doc: tomlkit.TOMLDocument, site_id: str, key: str, value: Any) 
     return previous.unwrap() if hasattr(previous, "unwrap") else previous
 
 
+def set_table_key(doc: tomlkit.TOMLDocument, table: str, key: str, value: Any) -> Any:
+    """Set ``<table>.<key>`` (the table added at the end if missing); return the previous
+    value (None if it was unset)."""
+    if table not in doc:
+        doc.add(tomlkit.nl())
+        doc.add(table, tomlkit.table())
+    body = doc[table]
+    previous = body.get(key)
+    body[key] = value
+    return previous.unwrap() if hasattr(previous, "unwrap") else previous
+
+
 def add_site(doc: tomlkit.TOMLDocument, site_id: str, body: Mapping[str, Any]) -> None:
     """Add the site ``site_id`` with the keys of ``body`` (a nested mapping is written as
     an inline table): a ``[sites.<id>]`` table after the last one, or an inline table

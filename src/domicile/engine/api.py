@@ -51,6 +51,7 @@ from domicile.engine.records import (
 )
 from domicile.engine.refusals import ACTOR as REFUSALS_ACTOR
 from domicile.engine.refusals import RefusalTally
+from domicile.engine.registries import warnings_for, world_of
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sitelog import record_site_changes
@@ -59,7 +60,7 @@ from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.writer import Body, Checksums, put_object
 from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
-from domicile.policy import Decision, check_copy, decide, load_world
+from domicile.policy import Decision, check_copy, decide
 from domicile.sites import RetryingSite, Site, open_site
 
 
@@ -78,7 +79,7 @@ class Domicile:
 
     def __init__(self, config: Config, *, passphrase: str | None = None) -> None:
         self.config = config
-        world = load_world(config.entities, config.sites, config.policies, source=str(config.path))
+        world = world_of(config)
         secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
         keyring = Keyring.load(config.keyring_path, Secret(secret) if secret else None)
         _check_recipients(world.policies, config.path)
@@ -94,6 +95,7 @@ class Domicile:
             keyring=keyring,
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
+            registry_warnings=warnings_for(config, world.registry),
         )
         self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
@@ -515,6 +517,11 @@ class Domicile:
         rules = self._ctx.policy(policy)
         probe_sites(self._ctx.prober)
         return decide(rules, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+
+    def registry_warnings(self) -> tuple[str, ...]:
+        """What is out of date in the residency registry in use (its age past ``[registry]
+        max_age_days``, facts past their ``valid_until``), as of when the engine opened."""
+        return self._ctx.registry_warnings
 
     def site_failures(self) -> dict[str, str]:
         """Why each site whose breaker is open is failing (the sites that are up: absent)."""

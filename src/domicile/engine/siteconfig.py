@@ -16,17 +16,13 @@ from domicile.config import Config, load_config
 from domicile.config.edit import add_site as edit_add_site
 from domicile.config.edit import edit_config, set_site_key
 from domicile.config.edit import remove_site as edit_remove_site
+from domicile.engine.registries import check_world
 from domicile.errors import ConfigError, InvalidName, SiteError, SiteNotEmpty
-from domicile.policy import SiteStatus, load_world
+from domicile.policy import SiteStatus
 from domicile.sites import LocalSite, new_blob_id, open_site
 
 if TYPE_CHECKING:
     from domicile.engine.api import Domicile
-
-
-def check_world(config: Config) -> None:
-    """ConfigError unless ``config``'s entities, sites and policies make a valid world."""
-    load_world(config.entities, config.sites, config.policies, source=str(config.path))
 
 
 def set_site_status(config_path: Path, site_id: str, status: str) -> str:
