@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import tomlkit
 from tomlkit.items import InlineTable, Table, Whitespace
 
-from domicile.config import Config, parse_config
+from domicile.config import Config, load_config, parse_config
 from domicile.errors import ConfigError
 
 _T = TypeVar("_T")
@@ -38,21 +38,8 @@ def edit_config(
     The new text must be a valid configuration (and pass ``check``), else ConfigError and
     the file is left as it was.
     """
-    path = Path(path).absolute()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no configuration file at {path}",
-            hint="run 'domicile init' to write one, or pass --config / set DOMICILE_CONFIG",
-            file=str(path),
-        ) from None
-    try:
-        doc = tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(
-            f"{path} is not valid TOML: {exc}", hint="fix the syntax", file=str(path)
-        ) from None
+    path = load_config(path).path  # the file as it is must be valid: its errors first
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     try:
         result = change(doc)
     except ConfigError as exc:

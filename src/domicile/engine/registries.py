@@ -15,7 +15,7 @@ import hashlib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -126,7 +126,7 @@ class RegistryDiff:
     verdicts: tuple[VerdictChange, ...] = ()
     #: Why the configuration does not load over the new registry (None when it does).
     error: str | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
 
 def adopt_registry(config_path: Path, file: Path) -> str:
@@ -170,19 +170,20 @@ def registry_diff(config: Config, candidate: Registry) -> RegistryDiff:
 
 def fact_changes(old: Registry, new: Registry) -> tuple[str, ...]:
     """One line per fact that differs between two registries."""
-    out = [
-        f"{name}: {a} -> {b}"
-        for name, a, b in (
-            ("version", old.version, new.version),
-            ("date", old.date, new.date),
-            ("reviewed", old.reviewed, new.reviewed),
-        )
-        if a != b
-    ]
+    out = _changed(
+        ("version", old.version, new.version),
+        ("date", old.date, new.date),
+        ("reviewed", old.reviewed, new.reviewed),
+    )
     out += _keyed("bloc", old.blocs, new.blocs, _bloc_facts)
     out += _keyed("entity", old.entities, new.entities, _entity_facts)
     out += _keyed("template", old.templates, new.templates, _template_facts)
     return tuple(out)
+
+
+def _changed(*facts: tuple[str, str, str]) -> list[str]:
+    """``name: before -> after`` for each (name, before, after) that differs."""
+    return [f"{name}: {a} -> {b}" for name, a, b in facts if a != b]
 
 
 def _keyed(
@@ -230,16 +231,12 @@ def _site_changes(old: World, new: World) -> tuple[SiteChange, ...]:
     out = []
     for sid, before in old.sites.items():
         after = new.sites[sid]
-        what = [
-            f"{name}: {a} -> {b}"
-            for name, a, b in (
-                ("country", before.country, after.country),
-                ("operator", before.operator, after.operator),
-                ("provider", before.provider, after.provider),
-                ("subject to", _exposure(old, before.operator), _exposure(new, after.operator)),
-            )
-            if a != b
-        ]
+        what = _changed(
+            ("country", before.country, after.country),
+            ("operator", before.operator, after.operator),
+            ("provider", before.provider, after.provider),
+            ("subject to", _exposure(old, before.operator), _exposure(new, after.operator)),
+        )
         if what:
             out.append(SiteChange(sid, tuple(what)))
     return tuple(out)
