@@ -189,3 +189,13 @@ def test_a_hand_written_configuration_gets_its_keyring_and_site_folders(
         assert (tmp_path / private).stat().st_mode & 0o777 == 0o600, private
     assert run(*cfg, "sites", "init", "nowhere").code == 3
     assert config.read_text() == HAND_WRITTEN
+
+
+def test_keys_init_leaves_a_token_keyring_to_the_token(tmp_path: Path, run: Run) -> None:
+    config = tmp_path / "domicile.toml"
+    config.write_text(
+        HAND_WRITTEN.replace('name = "by-hand"', 'name = "by-hand"\nkeyring = "pkcs11:token=t"')
+    )
+    refused = run("--config", str(config), "keys", "init")
+    assert refused.code == 3 and "the keyring is a PKCS#11 token" in refused.err
+    assert list(tmp_path.iterdir()) == [config]
