@@ -111,13 +111,6 @@ def registry_warnings(registry: Registry, *, today: dt.date, max_age_days: int) 
     return tuple(out)
 
 
-@cache
-def shipped_registry_sha256() -> str:
-    """The SHA-256 (hex) of the shipped registry file's bytes: pins the exact data that
-    :func:`load_registry` read, beyond its ``version`` and ``date``."""
-    return load_registry().sha256 or hashlib.sha256(_shipped()).hexdigest()
-
-
 def _shipped() -> bytes:
     return resources.files("domicile.policy").joinpath("data/registry.toml").read_bytes()
 
