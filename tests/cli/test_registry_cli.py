@@ -136,6 +136,12 @@ def test_diff_adopt_plan_apply(deployment: Path, run: Run, tmp_path: Path) -> No
     evacuate = [s for s in plan["steps"] if s["violation"]]
     assert {s["site_id"] for s in evacuate} == {"ovh-gra"} and len(evacuate) == 2
     assert {s["site_id"] for s in plan["steps"] if s["action"] == "add"} == {"scw-par"}
+    tail = run(*cfg, "--json", "audit", "tail", "-n", "40").json()
+    (adoption,) = [r for r in tail if r["action"] == "registry_adopted"]
+    assert adoption["detail"]["from_version"] == "2026.12.1"
+    assert adoption["detail"]["to_version"] == "2027.01.1"
+    changed = [r for r in tail if r["action"] == "site_change"]
+    assert [r["sites"] for r in changed] == [["ovh-gra"]]
     assert run(*cfg, "apply", "--yes").code == 0
     assert run(*cfg, "--json", "plan").json()["empty"] is True
     for i in range(2):

@@ -76,13 +76,24 @@ def registry_diff_cmd(state: State, file: Path) -> None:
 def registry_adopt(state: State, file: Path) -> None:
     """Use the registry in FILE from now on ([registry] file in the configuration, comments
     kept), then show the plan it implies (run 'domicile apply' to carry it out)."""
+    before = configured_registry(load_config(state.config_path))
     written = adopt_registry(state.config_path, file)
     state.reopen()
+    reg = state.engine.context.world.registry
+    state.engine.record_event(
+        "registry_adopted",
+        detail={
+            "file": written,
+            "from_version": before.version,
+            "from_sha256": before.sha256 or "",
+            "to_version": reg.version,
+            "to_sha256": reg.sha256 or "",
+        },
+    )
     plan = state.engine.plan()
     if state.as_json:
         emit_json({"registry": written, "plan": plan_json(plan)})
         return
-    reg = state.engine.context.world.registry
     say(f"[registry] file = {written!r}: registry {reg.version} of {reg.date} in use")
     print_plan(plan)
     if plan.steps:
