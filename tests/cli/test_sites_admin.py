@@ -30,9 +30,12 @@ def test_a_new_eu_region_opens_one_command_plus_apply(deployment: Path, run: Run
     assert f"added site aws-fra to {deployment}: its folder {folder} is a site folder" in said
     row = next(line for line in added.out.splitlines() if "│ aws-fra " in line)
     assert "DE" in row and "aws-emea" in row and "active" in row and "ok" in row
-    assert "plan: 3 copies to add, 3 to remove (0 residency violations)" in added.out
-    assert "ovh-gra -> aws-fra" in added.out
-    assert "run 'domicile apply' to carry it out" in added.out
+    assert (
+        "plan: 3 copies to add, 3 to remove (0 residency violations); "
+        "0 objects cannot comply\n  ovh-gra -> aws-fra: "
+    ) in added.out
+    assert "'domicile plan' lists every step\nrun 'domicile apply' to carry it out" in added.out
+    assert "reports/k0" not in added.out  # a summary, not every step
     assert (folder / ".domicile-site").is_file()
     # The file kept every comment and gained exactly the new table.
     after = deployment.read_text()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from domicile.cli.plans import plan_json, print_plan
+from domicile.cli.plans import plan_json, print_plan_summary
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say
 from domicile.config import load_config
@@ -95,7 +95,7 @@ def registry_adopt(state: State, file: Path) -> None:
         emit_json({"registry": written, "plan": plan_json(plan)})
         return
     say(f"[registry] file = {written!r}: registry {reg.version} of {reg.date} in use")
-    print_plan(plan)
+    print_plan_summary(plan)
     if plan.steps:
         say("run 'domicile apply' to carry it out")
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from domicile.cli.exitcodes import RESIDENCY_REFUSED
-from domicile.cli.plans import plan_json, print_plan
+from domicile.cli.plans import plan_json, print_plan, print_plan_summary
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say, styled
 from domicile.display import table
@@ -135,7 +135,7 @@ def sites_add(  # noqa: PLR0917 (click passes every option by name, one argument
         return
     say(f"added site {name} to {state.config_path}: {done}")
     print_sites(state, only=name)
-    print_plan(plan)
+    print_plan_summary(plan)
     if plan.steps:
         say("run 'domicile apply' to carry it out")
 
