@@ -64,6 +64,7 @@ def test_rm_says_where_copies_wait_for_deletion(deployment: Path, run: Run) -> N
     assert run(*cfg, "put", str(deployment), "reports/a").code == 0
     assert run(*cfg, "rm", "reports/a").out.strip() == "removed reports/a"
     assert run(*cfg, "put", str(deployment), "reports/b").code == 0
+    assert run(*cfg, "put", str(deployment), "reports/c").code == 0
     folder = deployment.parent / "sites" / "hetzner-fsn"
     blobs = [p for p in folder.glob("*/*") if p.name[0] in "bm" and p.is_file()]
     assert blobs  # the object's manifest (and segments) on that site
@@ -76,8 +77,11 @@ def test_rm_says_where_copies_wait_for_deletion(deployment: Path, run: Run) -> N
     assert f"the site folder {folder} is missing" in said
     assert "queued for deletion: 'domicile sweep'" in said
     assert "ovh-gra" not in said
-    data = run(*cfg, "--json", "rm", "reports/b").json()
-    assert data == {"bucket": "reports", "key": "b", "removed": False, "queued": {}}
+    data = run(*cfg, "--json", "rm", "reports/c").json()
+    assert data["removed"] is True and list(data["queued"]) == ["hetzner-fsn"]
+    assert "is missing" in data["why"]["hetzner-fsn"]
+    gone = run(*cfg, "--json", "rm", "reports/c").json()
+    assert gone == {"bucket": "reports", "key": "c", "removed": False, "queued": {}, "why": {}}
     away.rename(folder)
     assert all(p.exists() for p in blobs)
     assert run(*cfg, "sweep", "--grace", "0").code == 0

@@ -181,6 +181,7 @@ def rm(state: State, path: str) -> None:
                 "key": key,
                 "removed": removal is not None,
                 "queued": dict(removal.queued) if removal else {},
+                "why": dict(removal.why) if removal else {},
             }
         )
         return
