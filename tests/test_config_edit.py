@@ -6,6 +6,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomlkit
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domicile.config import load_config
 from domicile.config.edit import add_site, edit_config, remove_site, set_site_key
@@ -146,3 +149,25 @@ def test_a_change_that_breaks_a_policy_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="can never be met"):
         set_site_status(path, "gra", "retired")
     assert path.read_text() == text
+
+
+@given(
+    shape=st.sampled_from(list(SHAPES)),
+    site=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True).filter(
+        lambda s: s not in ("gra", "fsn")
+    ),
+    status=st.sampled_from(["active", "draining", "suspended", "retired"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_add_set_remove_round_trip_in_every_shape(shape: str, site: str, status: str) -> None:
+    doc = tomlkit.parse(SHAPES[shape])
+    body = {"template": "ovhcloud:sbg", "backend": {"type": "memory"}, "status": status}
+    add_site(doc, site, body)
+    assert tomllib.loads(tomlkit.dumps(doc))["sites"][site] == body
+    set_site_key(doc, "gra", "status", status)
+    remove_site(doc, site)
+    text = tomlkit.dumps(doc)
+    expected = tomllib.loads(SHAPES[shape])
+    expected["sites"]["gra"]["status"] = status
+    assert tomllib.loads(text) == expected
+    assert "# my sites" in text
