@@ -18,6 +18,7 @@ from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
+from domicile.catalog.leases import Leases
 from domicile.catalog.listing import list_page
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
@@ -84,7 +85,7 @@ _INSERT_SEGMENT = Prepared(sa.insert(t.segments))
 _INSERT_PLACEMENT = Prepared(sa.insert(t.placements))
 
 
-class SqlCatalog(Journals, Uploads):
+class SqlCatalog(Journals, Leases, Uploads):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -326,19 +327,27 @@ class SqlCatalog(Journals, Uploads):
         ]
         self._db.group(lambda raw: raw.run_many(_VERIFIED, params))
 
-    def remove_placement(self, version_id: str, site_id: str) -> None:
+    def remove_placement(
+        self, version_id: str, site_id: str, *, counted: Sequence[str] = (), at_least: int = 0
+    ) -> str:
         c = t.placements.c
         with self._db.write() as conn:
             version = _get(Raw.of(conn), version_id)
-            held = conn.execute(
-                sa.select(c.site_id).where(c.version_id == version_id, c.site_id == site_id)
-            ).first()
-            if version is None or held is None:
-                return
+            # Locked on PostgreSQL: of two removals of one version's copies, the second
+            # counts what the first left (SQLite's single writer does that already).
+            copies = conn.execute(
+                sa.select(c.site_id, c.state).where(c.version_id == version_id).with_for_update()
+            ).all()
+            if version is None or site_id not in {site for site, _ in copies}:
+                return "absent"
+            good = {site for site, state in copies if state == "ok" and site != site_id}
+            if len(good & set(counted)) < at_least:
+                return "short"
             _queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
             conn.execute(
                 sa.delete(t.placements).where(c.version_id == version_id, c.site_id == site_id)
             )
+            return "removed"
 
     # --- faults -----------------------------------------------------------------------
 

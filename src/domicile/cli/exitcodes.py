@@ -23,6 +23,7 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.BucketAlreadyExists, 9),
     (e.BucketNotEmpty, 9),
     (e.PreconditionFailed, 9),
+    (e.LeaseHeld, 9),
     (e.CatalogError, 10),
     (e.AuditAltered, 12),
 )

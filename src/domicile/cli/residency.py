@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from domicile.cli.plans import plan_json, print_plan
+from domicile.cli.planview import print_summary
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json
 from domicile.display import table
@@ -64,10 +64,10 @@ def sites_set_status(state: State, site: str, status: str) -> None:
     state.engine.record_event("site_status", sites=(site,), detail={"from": previous, "to": status})
     plan = state.engine.plan()
     if state.as_json:
-        emit_json({"site": site, "previous": previous, "status": status, "plan": plan_json(plan)})
+        emit_json({"site": site, "previous": previous, "status": status, "plan": plan.to_json()})
         return
     console.print(f"site {site}: {previous} -> {status}", highlight=False)
-    print_plan(plan)
+    print_summary(plan)
     if not plan.empty:
         console.print("run 'domicile apply' to carry it out", highlight=False)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from domicile.catalog import Bucket
 from domicile.engine.api import Domicile, open
+from domicile.engine.apply import ApplyReport
 from domicile.engine.configedit import set_site_status
 from domicile.engine.keys import keyring_add, keyring_open
-from domicile.engine.plan import ApplyReport, Plan, Step
+from domicile.engine.plan import REASONS, Blocked, PlanSummary, Step
 from domicile.engine.records import (
     CopyInfo,
     ListResult,
@@ -20,7 +21,9 @@ from domicile.engine.setup import example_config, init_deployment
 open_deployment = open
 
 __all__ = [
+    "REASONS",
     "ApplyReport",
+    "Blocked",
     "Bucket",
     "CopyInfo",
     "Domicile",
@@ -28,7 +31,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectMeta",
     "ObjectReader",
-    "Plan",
+    "PlanSummary",
     "SiteView",
     "Step",
     "example_config",

@@ -22,6 +22,7 @@ from domicile.catalog import Bucket, Expect, Version, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Keyring, Secret, X25519Recipient
 from domicile.engine import multipart
+from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext
 from domicile.engine.copy import copy_object, fed
@@ -31,7 +32,7 @@ from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
-from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
+from domicile.engine.plan import OnStep, PlanSummary, make_plan
 from domicile.engine.policylog import record_policy_changes
 from domicile.engine.reader import iter_range
 from domicile.engine.rebuild import RebuildReport, rebuild_catalog
@@ -93,6 +94,7 @@ class Domicile:
             keyring=keyring,
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
+            lease_seconds=config.deployment.lease_seconds,
         )
         self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
@@ -555,24 +557,34 @@ class Domicile:
         """Fill this (empty) catalog from the manifests on the sites."""
         return rebuild_catalog(self._ctx, progress=progress)
 
-    def plan(self, *, bucket: str | None = None) -> Plan:
-        """What must change for every copy to comply with its policy today (a dry run)."""
-        return make_plan(self._ctx, bucket=bucket)
+    def plan(self, *, bucket: str | None = None, on_step: OnStep | None = None) -> PlanSummary:
+        """What must change for every copy to comply with its policy today (a dry run):
+        a summary, in bounded memory; each step (and each object that cannot comply) also
+        goes to ``on_step`` as it is found."""
+        return make_plan(self._ctx, bucket=bucket, on_step=on_step)
 
     def apply(
         self,
-        plan: Plan | None = None,
         *,
+        bucket: str | None = None,
+        confirm: Confirm | None = None,
         progress: Callable[[int], None] | None = None,
+        on_step: OnStep | None = None,
+        on_result: OnResult | None = None,
         concurrency: int = 4,
         bandwidth: float | None = None,
     ) -> ApplyReport:
-        """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
-        ``bandwidth`` bytes/s; safe to interrupt and run again."""
+        """Plan (into jobs in the catalog), ask ``confirm`` with the summary, then carry
+        the plan out, ``concurrency`` objects at a time within ``bandwidth`` bytes/s, each
+        step re-checked when it runs; safe to interrupt and run again. LeaseHeld while
+        another apply runs on an overlapping scope."""
         return apply_plan(
             self._ctx,
-            plan or make_plan(self._ctx),
+            bucket=bucket,
+            confirm=confirm,
             progress=progress,
+            on_step=on_step,
+            on_result=on_result,
             concurrency=concurrency,
             bandwidth=bandwidth,
         )

@@ -28,6 +28,7 @@ from domicile.catalog.migrations import (
     v0006_garbage_origin,
     v0007_conditional_parts,
     v0008_audit_tree,
+    v0009_leases,
 )
 from domicile.errors import CatalogVersionError
 
@@ -43,6 +44,7 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (6, v0006_garbage_origin.upgrade),
     (7, v0007_conditional_parts.upgrade),
     (8, v0008_audit_tree.upgrade),
+    (9, v0009_leases.upgrade),
 )
 LATEST = STEPS[-1][0]
 
