@@ -11,6 +11,7 @@ from domicile.catalog import Holder, Placement, SqlCatalog, Version
 from domicile.errors import LeaseHeld, ObjectNotFound
 from tests.catalog.records import parts, version
 
+
 def commit(catalog: SqlCatalog, bucket: str, key: str, sites: tuple[str, ...]) -> Version:
     v = version(bucket, key)
     segs, places = parts(v, sites)
@@ -92,6 +93,6 @@ def test_a_guarded_removal_keeps_the_copy_count(catalog: SqlCatalog) -> None:
     assert catalog.remove_placement(v.version_id, "s3", counted=counted, at_least=2) == "absent"
     catalog.add_placement(Placement(v.version_id, "s4", "ok", 1.0, 1.0))
     assert catalog.remove_placement(v.version_id, "s1", counted=("s2",), at_least=2) == "short"
-    assert catalog.remove_placement(v.version_id, "s1", counted=counted + ("s4",), at_least=2) == (
+    assert catalog.remove_placement(v.version_id, "s1", counted=(*counted, "s4"), at_least=2) == (
         "removed"
     )
