@@ -42,14 +42,17 @@ def summary_lines(plan: PlanSummary) -> list[str]:
         lines += ["", f"  {'change':<7} {'route':<{_ROUTE}} {'why':<8} {'copies':>9} {'bytes':>11}"]
         for (action, route, reason), g in sorted(plan.groups.items()):
             size = human_size(g.bytes) if action == "add" else ""
-            lines.append(
+            row = (
                 f"  {action:<7} {fit(route, _ROUTE):<{_ROUTE}} {reason:<8} {g.count:>9,} {size:>11}"
             )
+            lines.append(row.rstrip())
     lines += ["", "examples:"]
     for (action, route, reason), g in sorted(plan.groups.items()):
-        lines.append(fit(f"  {action} {route} {reason}: {', '.join(g.examples)}"))
+        lines.append(fit(f"  {action} {route} ({reason}):"))
+        lines += [fit(f"    {example}") for example in g.examples]
     for reason, g in sorted(plan.blocked_groups.items()):
-        lines.append(fit(f"  cannot comply {reason} ({g.count:,}): {', '.join(g.examples)}"))
+        lines.append(f"  cannot comply ({reason}):")
+        lines += [fit(f"    {example}") for example in g.examples]
     lines += ["", "why:"]
     lines += [fit(f"  {code:<8} {REASONS[code]}") for code in plan.reasons()]
     return lines

@@ -200,8 +200,11 @@ def make_plan(
     version that cannot comply) goes to ``on_step``; each version's steps together to
     ``on_version``."""
     summary = PlanSummary()
+    policies: dict[str, str] = {}  # bucket -> policy name, read once per bucket
     for version in ctx.catalog.iter_versions(bucket):
-        found = assess(ctx, version)
+        if version.bucket not in policies:
+            policies[version.bucket] = ctx.catalog.get_bucket(version.bucket).policy
+        found = assess(ctx, version, policy_name=policies[version.bucket])
         summary.add(version, found.steps, found.blocked)
         if on_step is not None:
             for s in found.steps:
@@ -213,10 +216,13 @@ def make_plan(
     return summary
 
 
-def assess(ctx: EngineContext, version: Version) -> Assessment:
-    """``version``'s copies against its policy now, and the steps that make it comply."""
+def assess(ctx: EngineContext, version: Version, *, policy_name: str | None = None) -> Assessment:
+    """``version``'s copies against its policy now (``policy_name``: its bucket's, when
+    the caller knows it), and the steps that make it comply."""
     vid = version.version_id
-    policy = ctx.policy(ctx.catalog.get_bucket(version.bucket).policy)
+    if policy_name is None:
+        policy_name = ctx.catalog.get_bucket(version.bucket).policy
+    policy = ctx.policy(policy_name)
     placements = {p.site_id: p for p in ctx.catalog.placements(vid)}
     verdicts = {s: check_copy(policy, ctx.world, s) for s in placements}
     ok = [s for s, p in placements.items() if p.state == "ok"]
