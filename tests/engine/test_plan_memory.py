@@ -72,13 +72,13 @@ def _fill(url: str, start: int, stop: int) -> None:
         engine.dispose()
 
 
-def _peak(work: Callable[[], object]) -> int:
-    """The heap's peak growth while ``work`` runs, in bytes."""
+def _peak(work: Callable[[], ApplyReport]) -> tuple[int, ApplyReport]:
+    """The heap's peak growth while ``work`` runs, in bytes, and what it returned."""
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        work()
-        return tracemalloc.get_traced_memory()[1] - base
+        result = work()
+        return tracemalloc.get_traced_memory()[1] - base, result
     finally:
         tracemalloc.stop()
 
@@ -93,11 +93,10 @@ def test_plan_and_apply_planning_peak_does_not_grow_with_objects(config_path: Pa
         for size in (2_000, 20_000):
             _fill(engine.config.catalog_url, done, size)
             done = size
-            reports: list[ApplyReport] = []
-            peaks[size] = _peak(lambda: reports.append(engine.apply(confirm=lambda summary: False)))
-            plan = reports[0].plan
-            assert reports[0].cancelled and plan.adds == plan.removes == plan.violations == size
+            peaks[size], report = _peak(lambda: engine.apply(confirm=lambda summary: False))
+            plan = report.plan
+            assert report.cancelled and plan.adds == plan.removes == plan.violations == size
             assert len(plan.groups) == 2 and all(len(g.examples) == 3 for g in plan.groups.values())
-            jobs = engine.context.catalog.jobs(run_id=reports[0].run_id, limit=1)
+            jobs = engine.context.catalog.jobs(run_id=report.run_id, limit=1)
             assert [j.state for j in jobs] == ["interrupted"]  # written, then not confirmed
     assert peaks[20_000] - peaks[2_000] < 10 * MiB, peaks
