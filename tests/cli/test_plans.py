@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from domicile.catalog import Holder, open_catalog
 from domicile.sites import LocalSite
 from tests.cli.conftest import Run
 
@@ -104,3 +105,20 @@ def test_set_status_prints_the_plan_summary(deployment: Path, run: Run) -> None:
     assert "  NOSITES  too few compliant, healthy sites" in out
     doc = run(*cfg, "--json", "sites", "set-status", "hetzner-fsn", "suspended").json()
     assert doc["plan"]["blocked"] == 1 and doc["plan"]["cannot_comply"][0]["reason"] == "NOSITES"
+
+
+def test_apply_is_refused_while_another_holds_the_scope(
+    draining: tuple[str, ...], run: Run, deployment: Path
+) -> None:
+    catalog = open_catalog(f"sqlite:///{deployment.parent / 'catalog.db'}")
+    try:
+        catalog.acquire_lease("apply", None, Holder("other-host", 4242, "r1"), 600)
+        refused = run(*draining, "apply", "--yes", "reports")
+        assert refused.code == 9
+        assert "run r1 of process 4242 on other-host, since" in refused.err
+        assert "what to do: wait for it to finish; if that process is gone" in refused.err
+        assert "lease expires at" in refused.err
+        catalog.release_lease("apply", None, "r1")
+        assert run(*draining, "apply", "--yes", "reports").code == 0
+    finally:
+        catalog.close()

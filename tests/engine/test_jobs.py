@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import domicile
+from domicile.catalog import Holder
 from domicile.engine import PlanSummary, set_site_status
 from domicile.errors import LeaseHeld
 from domicile.sites import FaultySite, LocalSite
@@ -172,3 +173,16 @@ def test_a_copy_re_added_where_its_blobs_are_queued_for_deletion_survives(
         assert engine.context.catalog.garbage() == []
         assert len(blob_files(tmp_path, first)) == len(blob_files(tmp_path, second)) > 0
         assert engine.get("docs", "k").read() == body
+
+
+def test_a_repair_is_refused_while_another_repair_holds_the_scope(tmp_path: Path) -> None:
+    path = _with_pl(tmp_path)
+    with domicile.open(path) as engine:
+        engine.put("docs", "k", os.urandom(100))
+        catalog = engine.context.catalog
+        catalog.acquire_lease("repair", "docs", Holder("elsewhere", 7, "r"), 600)
+        with pytest.raises(LeaseHeld, match="process 7 on elsewhere"):
+            engine.repair()
+        engine.apply()  # another kind of job: not refused
+        catalog.release_lease("repair", "docs", "r")
+        assert engine.repair().versions == 1

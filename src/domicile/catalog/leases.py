@@ -108,7 +108,9 @@ class Leases:
     def leases(self) -> list[Lease]:
         """Every lease recorded (live or expired), by scope."""
         with self._db.read() as conn:
-            return [rows.lease(r) for r in conn.execute(sa.select(t.leases).order_by("scope"))]
+            return [
+                rows.lease(r) for r in conn.execute(sa.select(t.leases).order_by(t.leases.c.scope))
+            ]
 
     # --- garbage claims ---------------------------------------------------------------
 
