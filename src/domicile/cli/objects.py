@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path, transfer_progress
+from domicile.cli.ui import console, emit_json, say, split_path, styled, transfer_progress
 from domicile.display import human_size, table, when
 from domicile.engine import ObjectInfo
 
@@ -83,10 +83,10 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     if state.as_json:
         emit_json(_info_dict(info))
         return
-    console.print(
-        f"stored [bold]{bucket}/{key}[/] ({human_size(info.size)}, etag {info.etag}, "
-        f"version {info.version_id})",
-        highlight=False,
+    say(
+        "stored ",
+        (f"{bucket}/{key}", "bold"),
+        f" ({human_size(info.size)}, etag {info.etag}, version {info.version_id})",
     )
     print_where(state, bucket, key)
 
@@ -159,12 +159,12 @@ def ls(state: State, path: str | None, delimiter: str, limit: int, start_after: 
         return
     t = table(f"{bucket}/{prefix}", "key", "size", "modified", "etag")
     for p in page.common_prefixes:
-        t.add_row(f"[blue]{p}[/]", "-", "-", "")
+        t.add_row(Text(p, style="blue"), "-", "-", "")
     for o in page.objects:
         t.add_row(o.key, human_size(o.size), when(o.created_at), o.etag)
     console.print(t)
     if page.is_truncated:
-        console.print(f"more: --start-after {page.next_start_after!r}", highlight=False)
+        say(f"more: --start-after {page.next_start_after!r}")
 
 
 @click.command()
@@ -177,7 +177,7 @@ def rm(state: State, path: str) -> None:
     if state.as_json:
         emit_json({"bucket": bucket, "key": key, "removed": removed})
     else:
-        console.print(f"removed {bucket}/{key}" if removed else f"{bucket}/{key} did not exist")
+        say(f"removed {bucket}/{key}" if removed else f"{bucket}/{key} did not exist")
 
 
 @click.command()
@@ -226,13 +226,13 @@ def print_where(state: State, bucket: str, key: str) -> None:
         "compliant",
     )
     for c in state.engine.where(bucket, key):
-        why = escape("; ".join(c.reasons))
+        why = "; ".join(c.reasons)
         if not c.compliant:
-            ok = f"[red]no[/]: {why}"
+            ok = styled(("no", "red"), f": {why}")
         elif c.reasons:  # residency kept, but the site's status moves the copy off it
-            ok = f"[yellow]yes[/], to move: {why}"
+            ok = styled(("yes", "yellow"), f", to move: {why}")
         else:
-            ok = "[green]yes[/]"
+            ok = styled(("yes", "green"))
         t.add_row(c.site_id, c.country, c.operator, ", ".join(c.subject_to), c.state, ok)
     console.print(t)
 
