@@ -16,8 +16,11 @@ from domicile.catalog import Holder
 from domicile.engine import PlanSummary, set_site_status
 from domicile.errors import LeaseHeld
 from domicile.sites import FaultySite, LocalSite
-from tests.engine.conftest import blob_files, make_deployment
+from tests.engine.conftest import blob_files
 from tests.engine.plans import planned
+
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
 
 # A third EU site at a third provider, so copies have somewhere to move.
 PL_SITE = """
@@ -27,9 +30,10 @@ backend = { type = "local", path = "sites/pl" }
 """
 
 
-def _with_pl(root: Path) -> Path:
-    path = make_deployment(root, PL_SITE)
-    LocalSite.create("pl", root / "sites" / "pl")
+def _with_pl(path: Path) -> Path:
+    """The deployment at ``path`` (``config_path``: on each catalog of CATALOGS) with pl."""
+    path.write_text(path.read_text() + PL_SITE)
+    LocalSite.create("pl", path.parent / "sites" / "pl")
     return path
 
 
@@ -38,9 +42,9 @@ def _holders(engine: domicile.Domicile, key: str) -> dict[str, str]:
 
 
 def test_a_second_apply_is_refused_while_the_first_waits_for_confirmation(
-    tmp_path: Path,
+    config_path: Path, tmp_path: Path
 ) -> None:
-    path = _with_pl(tmp_path)
+    path = _with_pl(config_path)
     with domicile.open(path) as engine:
         engine.put("docs", "k", os.urandom(1000))
         drained = sorted(_holders(engine, "k"))[0]
@@ -63,8 +67,10 @@ def test_a_second_apply_is_refused_while_the_first_waits_for_confirmation(
         engine.apply()  # and free again
 
 
-def test_a_plan_gone_stale_during_confirmation_is_skipped_not_aborted(tmp_path: Path) -> None:
-    path = make_deployment(tmp_path)
+def test_a_plan_gone_stale_during_confirmation_is_skipped_not_aborted(
+    config_path: Path, tmp_path: Path
+) -> None:
+    path = config_path
     keys = [f"k{i}" for i in range(5)]
     with domicile.open(path) as engine:
         for key in keys:
@@ -94,8 +100,10 @@ def test_a_plan_gone_stale_during_confirmation_is_skipped_not_aborted(tmp_path: 
         assert engine.verify("full").ok
 
 
-def test_a_removal_is_kept_when_a_copy_went_bad_during_confirmation(tmp_path: Path) -> None:
-    path = make_deployment(tmp_path)
+def test_a_removal_is_kept_when_a_copy_went_bad_during_confirmation(
+    config_path: Path, tmp_path: Path
+) -> None:
+    path = config_path
     with domicile.open(path) as engine:
         engine.put("docs", "k", os.urandom(5000))
         vid = engine.head("docs", "k").version_id
@@ -125,8 +133,8 @@ def test_a_removal_is_kept_when_a_copy_went_bad_during_confirmation(tmp_path: Pa
         assert engine.verify("full").ok
 
 
-def test_a_removal_waits_for_the_copy_that_replaces_it(tmp_path: Path) -> None:
-    path = _with_pl(tmp_path)
+def test_a_removal_waits_for_the_copy_that_replaces_it(config_path: Path, tmp_path: Path) -> None:
+    path = _with_pl(config_path)
     with domicile.open(path) as engine:
         engine.put("docs", "k", os.urandom(5000))
         drained, kept = sorted(_holders(engine, "k"))
@@ -145,12 +153,12 @@ def test_a_removal_waits_for_the_copy_that_replaces_it(tmp_path: Path) -> None:
 
 
 def test_a_copy_re_added_where_its_blobs_are_queued_for_deletion_survives(
-    tmp_path: Path,
+    config_path: Path, tmp_path: Path
 ) -> None:
     """The data loss of issue #18: a copy removed while its site was down leaves its
     blobs queued for deletion; the site comes back, a later apply copies the object there
     again (same blob ids), and the queued deletion then removed the new copy."""
-    path = _with_pl(tmp_path)
+    path = _with_pl(config_path)
     body = os.urandom(200_000)
     with domicile.open(path) as engine:
         engine.put("docs", "k", body)
@@ -175,8 +183,10 @@ def test_a_copy_re_added_where_its_blobs_are_queued_for_deletion_survives(
         assert engine.get("docs", "k").read() == body
 
 
-def test_a_repair_is_refused_while_another_repair_holds_the_scope(tmp_path: Path) -> None:
-    path = _with_pl(tmp_path)
+def test_a_repair_is_refused_while_another_repair_holds_the_scope(
+    config_path: Path, tmp_path: Path
+) -> None:
+    path = _with_pl(config_path)
     with domicile.open(path) as engine:
         engine.put("docs", "k", os.urandom(100))
         catalog = engine.context.catalog
