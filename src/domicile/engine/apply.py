@@ -38,7 +38,7 @@ from domicile.catalog import Job, Lease, Placement, Version, inline_manifest
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage, reclaim
 from domicile.engine.leasing import Holding
-from domicile.engine.plan import OnStep, PlanSummary, Step, assess, make_plan
+from domicile.engine.plan import Assessment, OnStep, PlanSummary, Step, assess, make_plan
 from domicile.engine.repair import copy_blob
 from domicile.engine.throttle import Throttle
 from domicile.errors import CryptoError, ObjectNotFound, SiteError
@@ -222,12 +222,15 @@ def _apply_version(
         except ObjectNotFound:
             finish(job, "skipped", "stale: the object was replaced or deleted")
             continue
-        run = _add if job.action == "add" else _remove
-        state, detail = run(ctx, version, job, throttle)
+        if job.action == "add":
+            state, detail = _add(ctx, version, job, throttle)
+        else:
+            state, detail = _remove(ctx, version, job)
         finish(job, state, detail)
 
 
-def _wanted(ctx: EngineContext, version: Version, job: Job) -> tuple[Step | None, Any]:
+def _wanted(ctx: EngineContext, version: Version, job: Job) -> tuple[Step | None, Assessment]:
+    """The version assessed now, and the step of it that ``job`` planned, if still wanted."""
     found = assess(ctx, version)
     step = next(
         (s for s in found.steps if s.action == job.action and s.site_id == job.site_id), None
@@ -284,11 +287,10 @@ def _add(ctx: EngineContext, version: Version, job: Job, throttle: Throttle) -> 
     return "done", f"copied from {step.source}"
 
 
-def _remove(ctx: EngineContext, version: Version, job: Job, throttle: Throttle) -> tuple[str, str]:
-    del throttle  # removals copy nothing
+def _remove(ctx: EngineContext, version: Version, job: Job) -> tuple[str, str]:
     step, found = _wanted(ctx, version, job)
     if step is None:
-        return "skipped", (f"stale: the copy on {job.site_id} is gone, or the policy keeps it now")
+        return "skipped", f"stale: the copy on {job.site_id} is gone, or the policy keeps it now"
     policy = found.policy
     need = policy.copies if not step.violation else max(1, min(policy.copies, found.reachable))
     outcome = ctx.catalog.remove_placement(

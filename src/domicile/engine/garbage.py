@@ -41,7 +41,8 @@ def collect_garbage(
     ctx: EngineContext, limit: int = 1000, *, origins: Sequence[str] | None = None
 ) -> int:
     """Delete up to ``limit`` queued blobs (only those of ``origins``, the versions or
-    uploads named, if given); return how many were removed."""
+    uploads named, if given; else those this collection claims, a batch at a time); return
+    how many were removed."""
     if origins is not None:
         return _collect(ctx, limit, origins) if origins else 0
     with ctx.garbage_lock:  # a second whole-queue collection would delete the same blobs
