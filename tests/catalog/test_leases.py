@@ -135,18 +135,23 @@ def test_concurrent_guarded_removals_leave_the_count(catalog: SqlCatalog) -> Non
     catalog.create_bucket("docs", "p")
     for round_ in range(5):
         v = commit(catalog, "docs", f"k{round_}", sites=("s1", "s2", "s3"))
-        start = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def remove(site: str, vid: str = v.version_id) -> None:
-            start.wait()
-            counted = ("s1", "s2", "s3")
-            outcomes.append(catalog.remove_placement(vid, site, counted=counted, at_least=2))
-
-        threads = [threading.Thread(target=remove, args=(s,)) for s in ("s1", "s2")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sorted(outcomes) == ["removed", "short"]
+        assert sorted(_race_removals(catalog, v.version_id)) == ["removed", "short"]
         assert len(catalog.placements(v.version_id)) == 2
+
+
+def _race_removals(catalog: SqlCatalog, vid: str) -> list[str]:
+    """Remove s1's and s2's copies of ``vid`` at once, each keeping 2 of s1-s3."""
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def remove(site: str) -> None:
+        start.wait()
+        counted = ("s1", "s2", "s3")
+        outcomes.append(catalog.remove_placement(vid, site, counted=counted, at_least=2))
+
+    threads = [threading.Thread(target=remove, args=(s,)) for s in ("s1", "s2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
