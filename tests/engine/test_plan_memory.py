@@ -98,5 +98,5 @@ def test_plan_and_apply_planning_peak_does_not_grow_with_objects(config_path: Pa
             assert report.cancelled and plan.adds == plan.removes == plan.violations == size
             assert len(plan.groups) == 2 and all(len(g.examples) == 3 for g in plan.groups.values())
             jobs = engine.context.catalog.jobs(run_id=report.run_id, limit=1)
-            assert [j.state for j in jobs] == ["interrupted"]  # written, then not confirmed
+            assert [(j.state, j.detail) for j in jobs] == [("interrupted", "not confirmed")]
     assert peaks[20_000] - peaks[2_000] < 10 * MiB, peaks

@@ -123,7 +123,8 @@ def apply_plan(
                 throttle=Throttle(bandwidth),
             )
         finally:
-            ctx.catalog.abandon_jobs(held.run_id, "its run stopped before this step")
+            why = "not confirmed" if report.cancelled else "its run stopped before this step"
+            ctx.catalog.abandon_jobs(held.run_id, why)
     collect_garbage(ctx)
     return report
 
