@@ -13,6 +13,7 @@ import domicile
 from domicile.engine import Domicile, set_site_status
 from domicile.errors import InvalidName, ObjectNotFound, VersionIsDeleteMarker, VersionNotFound
 from tests.engine.conftest import blob_files, drop_catalog, make_deployment
+from tests.engine.plans import planned
 from tests.engine.test_scenarios import deployment, on_disk, referenced
 
 
@@ -159,8 +160,7 @@ def test_noncurrent_versions_and_markers_move_off_a_draining_site(tmp_path: Path
         assert referenced(engine, "gra")
     set_site_status(path, "gra", "draining")
     with domicile.open(path) as engine:
-        plan = engine.plan()
-        moved = {s.version_id for s in plan.steps}
+        moved = {s.version_id for s in planned(engine).steps}
         catalog = engine.context.catalog
         kinds = {
             (v.is_latest, v.delete_marker) for v in catalog.iter_versions() if v.version_id in moved
