@@ -78,14 +78,30 @@ def get_round(engine: domicile.Domicile, objects: int, keys: int) -> dict[str, f
     return spent
 
 
-def old_versions(engine: domicile.Domicile, count: int) -> float:
-    """Seconds per GET of a noncurrent version by its id."""
+def lookups(engine: domicile.Domicile, count: int, keys: int) -> dict[str, float]:
+    """Seconds per arm of ``count`` catalog lookups of current versions (what a GET reads
+    from the catalog before any byte), ABBA order: the CPU side of a GET, without the
+    disk's noise."""
+    catalog = engine.context.catalog
+    spent = dict.fromkeys(ARMS, 0.0)
+    for i in range(count):
+        arm = arm_of(i)
+        start = time.perf_counter()
+        catalog.lookup(arm, f"k{(i // 2) % keys:07d}")
+        spent[arm] += time.perf_counter() - start
+    return spent
+
+
+def old_versions(engine: domicile.Domicile, count: int) -> float | None:
+    """Seconds per GET of a noncurrent version by its id (None: there is none)."""
     found = [v for v in engine.list_versions("versioned", limit=1000).versions if not v.is_latest]
     found = found[:count]
+    if not found:
+        return None
     start = time.perf_counter()
     for v in found:
         engine.get("versioned", v.key, version_id=v.version_id).read()
-    return (time.perf_counter() - start) / max(1, len(found))
+    return (time.perf_counter() - start) / len(found)
 
 
 def fill_versions(engine: domicile.Domicile, total: int) -> float:
@@ -199,7 +215,15 @@ def main() -> None:
             print(
                 f"versioned bucket: {kept} versions kept; plain: {engine.count_versions('plain')}"
             )
-            print(f"GET of a noncurrent version by id: {1000 * old_versions(engine, 200):.2f} ms")
+            old = old_versions(engine, 200)
+            if old is not None:
+                print(f"GET of a noncurrent version by id: {1000 * old:.2f} ms")
+            looked = lookups(engine, 20_000, min(args.keys, written))
+            each = {arm: 10_000 / looked[arm] for arm in ARMS}
+            print(
+                f"catalog lookups: plain {each['plain']:.0f}/s, versioned "
+                f"{each['versioned']:.0f}/s, ratio {each['versioned'] / each['plain']:.3f}"
+            )
             done = per_arm * args.rounds
             for op in ("put", "get"):
                 plain, versioned = done / totals[op]["plain"], done / totals[op]["versioned"]
