@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from tests.gateway.rawhttp import signed_request
 
+#: Versioning on both catalogs (tests/conftest.py): PostgreSQL runs writers side by side.
+CATALOGS = ["sqlite", "postgresql"]
+
 ENABLED = {"Status": "Enabled"}
 SUSPENDED = {"Status": "Suspended"}
 
