@@ -225,7 +225,7 @@ def main() -> None:
                 f"{each['versioned']:.0f}/s, ratio {each['versioned'] / each['plain']:.3f}"
             )
             done = per_arm * args.rounds
-            for op in ("put", "get"):
+            for op in ("put", "get") if done else ():  # --rounds 0: the listing only
                 plain, versioned = done / totals[op]["plain"], done / totals[op]["versioned"]
                 print(
                     f"{op}: plain {plain:7.1f}/s, versioned {versioned:7.1f}/s, "
