@@ -68,8 +68,8 @@ sa.Index(
     sqlite_where=versions.c.state == "current",
     postgresql_where=versions.c.state == "current",
 )
-# A key's versions, newest first: ListObjectVersions (no sort), the null version, promotion.
-sa.Index("versions_key", versions.c.bucket, versions.c.key, versions.c.seq.desc())
+# A key's versions, newest last: ListObjectVersions, a null version's lookup, promotion.
+sa.Index("versions_key", versions.c.bucket, versions.c.key, versions.c.seq)
 #: The condition of ``versions_current`` for queries, with ``'current'`` written into the SQL:
 #: bound as ``state = ?`` it lets SQLite use the partial index only by re-preparing the
 #: statement at every execution (a current-version lookup took 48-65 us instead of 14).

@@ -20,6 +20,6 @@ def upgrade(conn: sa.Connection) -> None:
         f"ALTER TABLE versions ADD COLUMN null_version BOOLEAN DEFAULT {true} NOT NULL",
         f"ALTER TABLE versions ADD COLUMN delete_marker BOOLEAN DEFAULT {false} NOT NULL",
         "ALTER TABLE versions ADD COLUMN seq BIGINT DEFAULT 1 NOT NULL",
-        "CREATE INDEX versions_key ON versions (bucket, key, seq DESC)",
+        "CREATE INDEX versions_key ON versions (bucket, key, seq)",
     ):
         conn.execute(sa.text(statement))
