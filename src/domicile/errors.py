@@ -49,6 +49,11 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── InvalidPartNumber        a part number outside 1..10,000
     │   ├── EntityTooSmall           a part other than the last is under the 5 MiB minimum
     │   └── MissingChecksum          a part lacks the checksum its upload requires
+    ├── LockError                    Object Lock forbids or cannot apply what was asked
+    │   ├── ObjectLocked             the version is under retention or legal hold (refused)
+    │   ├── LockNotEnabled           the bucket has no Object Lock (enable it at creation)
+    │   ├── VersioningLocked         a bucket with Object Lock cannot suspend versioning
+    │   └── InvalidRetention         a retention mode, date or period is malformed
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
     │   ├── AuditKeyError            the audit signing key is missing or unreadable
@@ -318,6 +323,30 @@ class AuditAltered(AuditError):
 class ProofInvalid(AuditAltered):
     """An inclusion or consistency proof bundle does not verify (a changed record, another
     signer, too few witnesses, a forked history): exit 12 like altered history."""
+
+
+# --- object lock ------------------------------------------------------------------------
+
+
+class LockError(DomicileError):
+    """Object Lock forbids the operation, or cannot apply the lock asked for."""
+
+
+class ObjectLocked(LockError):
+    """A version under retention or legal hold cannot be deleted, lose a copy it needs,
+    nor have its retention shortened; ``context`` names the version, its mode and until."""
+
+
+class LockNotEnabled(LockError):
+    """The bucket was created without Object Lock, so no version of it can be locked."""
+
+
+class VersioningLocked(LockError):
+    """A bucket with Object Lock keeps versioning enabled: it cannot be suspended."""
+
+
+class InvalidRetention(LockError):
+    """A retention mode, retain-until date, period or legal-hold status is malformed."""
 
 
 # --- reads ------------------------------------------------------------------------------

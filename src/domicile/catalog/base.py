@@ -8,6 +8,10 @@ Contract, for every implementation:
   :class:`~domicile.errors.CatalogError`; an invalid argument (an unknown placement state)
   raises ``ValueError``, a programming error.
 - Every method is one transaction: it happens entirely or not at all.
+- Every method that unreferences a version's blobs first passes the Object Lock guard
+  (``catalog/objectlocks.py``: ``guard_forget``) in the same transaction, and raises
+  :class:`~domicile.errors.ObjectLocked` without forgetting anything when the version is
+  locked and would be deleted or keep fewer good copies than its lock needs.
 - Every method that unreferences blobs (``commit_version`` replacing a version,
   ``delete_object``, ``remove_placement``, and for multipart uploads ``put_part`` replacing
   a part, ``complete_upload``, ``abort_upload``, ``delete_bucket``) queues them in the
@@ -31,6 +35,7 @@ from typing import Any, Protocol
 
 from domicile.catalog.records import (
     Bucket,
+    BucketLock,
     BucketStats,
     CompletedUpload,
     Expect,
@@ -44,6 +49,7 @@ from domicile.catalog.records import (
     Segment,
     Upload,
     Version,
+    VersionLock,
     VersionsPage,
 )
 
@@ -138,21 +144,31 @@ class Catalog(Protocol):
         """Ordered by site id; empty for an unknown version."""
         ...
 
-    def delete_object(self, bucket: str, key: str) -> Version | None:
+    def delete_object(
+        self, bucket: str, key: str, *, bypass_governance: bool = False
+    ) -> Version | None:
         """Forget the current version, queueing its blobs; None if there was none (S3
-        deletes are idempotent). BucketNotFound if the bucket is gone. For an unversioned
-        bucket; in a versioned one the engine commits a delete marker instead."""
+        deletes are idempotent). BucketNotFound if the bucket is gone; ObjectLocked if
+        the version is under legal hold or retention (GOVERNANCE retention can be
+        bypassed with ``bypass_governance``). For an unversioned bucket; in a versioned
+        one the engine commits a delete marker instead."""
         ...
 
     def delete_version(
-        self, bucket: str, key: str, version_id: str, *, audit: AuditBuilder | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        audit: AuditBuilder | None = None,
+        bypass_governance: bool = False,
     ) -> tuple[Version, Version | None] | None:
         """Remove the version ``version_id`` (the catalog's id, not the S3 one: resolve a
         ``null`` with ``find_version`` first) of bucket/key for good (a delete marker too),
         queueing its blobs, ``audit`` appended in the same transaction. If it was current,
         the newest remaining version becomes current. Returns (the version removed, the
         version made current or None), or None if there was no such version.
-        BucketNotFound."""
+        BucketNotFound; ObjectLocked as for ``delete_object``."""
         ...
 
     def list_versions(
@@ -300,7 +316,54 @@ class Catalog(Protocol):
         ...
 
     def remove_placement(self, version_id: str, site_id: str) -> None:
-        """Forget a copy and queue its blobs on that site; no-op if no such copy."""
+        """Forget a copy and queue its blobs on that site; no-op if no such copy.
+        ObjectLocked (nothing forgotten) if the version is locked and would keep fewer
+        good copies than its lock needs."""
+        ...
+
+    # object lock and lifecycle
+    def bucket_lock(self, bucket: str) -> BucketLock | None:
+        """The bucket's Object Lock configuration; None if created without. BucketNotFound."""
+        ...
+
+    def set_bucket_lock(self, lock: BucketLock, *, audit: AuditBuilder | None = None) -> None:
+        """Enable Object Lock on a bucket with ``lock``'s default retention (replacing the
+        previous default). BucketNotFound; InvalidRetention for a malformed default."""
+        ...
+
+    def version_lock(self, version_id: str) -> VersionLock | None:
+        """The version's retention and legal hold; None if it never had one."""
+        ...
+
+    def lock_new_version(self, lock: VersionLock) -> None:
+        """Record the lock of a version about to be committed (before its commit, so it
+        is never committed unlocked); ``lock.copies`` is the number of copies written."""
+        ...
+
+    def locked_versions(self, now: float) -> list[VersionLock]:
+        """Every version lock in force at ``now`` (epoch seconds), by version id."""
+        ...
+
+    def set_version_lock(
+        self,
+        lock: VersionLock,
+        *,
+        bypass_governance: bool = False,
+        audit: AuditBuilder | None = None,
+    ) -> VersionLock | None:
+        """Set a version's retention and legal hold, returning the previous lock;
+        ObjectLocked when it would shorten a running retention (COMPLIANCE always,
+        GOVERNANCE without ``bypass_governance``). ObjectNotFound if the version is gone."""
+        ...
+
+    def lifecycle(self, bucket: str) -> str | None:
+        """The bucket's lifecycle rules (JSON text), or None. BucketNotFound."""
+        ...
+
+    def set_lifecycle(
+        self, bucket: str, rules: str | None, *, audit: AuditBuilder | None = None
+    ) -> None:
+        """Replace (None: remove) the bucket's lifecycle rules. BucketNotFound."""
         ...
 
     # faults

@@ -34,6 +34,8 @@ class Bucket:
     created_at: float
     #: ``Enabled``, ``Suspended``, or None: versioning never enabled.
     versioning: str | None = None
+    #: Created with Object Lock (``bucket_locks`` has its row): its versions can be locked.
+    object_lock: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,3 +314,49 @@ class Part:
     created_at: float
     segments: tuple[PartSegment, ...] = ()
     checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+#: Object Lock retention modes, as S3 names them.
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketLock:
+    """A bucket created with Object Lock, and the retention it gives each new version by
+    default: ``mode`` for ``days`` or ``years`` (exactly one), or no default (``mode``
+    None)."""
+
+    bucket: str
+    mode: str | None = None
+    days: int | None = None
+    years: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionLock:
+    """A version's Object Lock: retention (``mode`` until ``retain_until``, epoch seconds)
+    and legal hold. ``copies``: the good copies the version keeps while locked (those it
+    had when first locked); no copy is forgotten while fewer would remain."""
+
+    version_id: str
+    mode: str | None = None
+    retain_until: float | None = None
+    legal_hold: bool = False
+    copies: int = 1
+
+    def retained(self, now: float) -> bool:
+        """Under retention at ``now``."""
+        return self.mode is not None and self.retain_until is not None and self.retain_until > now
+
+    def locked(self, now: float) -> bool:
+        """Under retention or legal hold at ``now``: no copy may fall below ``copies``."""
+        return self.legal_hold or self.retained(now)
+
+    def blocks_delete(self, now: float, *, bypass_governance: bool = False) -> str | None:
+        """Why deleting the version at ``now`` is refused (None: it may be deleted).
+        ``bypass_governance``: the caller may and does bypass GOVERNANCE retention."""
+        if self.legal_hold:
+            return "legal hold"
+        if self.retained(now) and (self.mode == "COMPLIANCE" or not bypass_governance):
+            return f"{self.mode} retention"
+        return None

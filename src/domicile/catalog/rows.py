@@ -7,6 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
+
+from domicile.catalog import schema as t
 from domicile.catalog.records import (
     PLACEMENT_STATES,
     Bucket,
@@ -54,7 +57,21 @@ def checksums_of(text: str | None) -> dict[str, str]:
 
 
 def bucket(row: Any) -> Bucket:
-    return Bucket(row.name, row.policy, row.tenant, row.created_at / 1_000_000, row.versioning)
+    """A bucket from a row of :data:`BUCKET_COLUMNS` (its ``object_lock`` joined in)."""
+    return Bucket(
+        row.name,
+        row.policy,
+        row.tenant,
+        row.created_at / 1_000_000,
+        row.versioning,
+        bool(row.object_lock),
+    )
+
+
+#: The ``buckets`` columns, and whether the bucket has Object Lock: what :func:`bucket` reads.
+BUCKET_COLUMNS = sa.select(
+    t.buckets, t.bucket_locks.c.bucket.is_not(None).label("object_lock")
+).select_from(t.buckets.outerjoin(t.bucket_locks, t.bucket_locks.c.bucket == t.buckets.c.name))
 
 
 def version_row(v: Version, *, seq: int) -> dict[str, Any]:

@@ -245,3 +245,34 @@ completed_uploads = sa.Table(
     sa.Column("completed_at", Micros, nullable=False),
 )
 sa.Index("completed_uploads_at", completed_uploads.c.completed_at)
+
+# Object Lock (step 11): a bucket created with it and its default retention; each locked
+# version's retention, legal hold and the copies it keeps; lifecycle rules (JSON).
+bucket_locks = sa.Table(
+    "bucket_locks",
+    metadata,
+    sa.Column("bucket", sa.String(63), primary_key=True),
+    sa.Column("mode", sa.String(16)),  # GOVERNANCE | COMPLIANCE | NULL: no default
+    sa.Column("days", sa.Integer),
+    sa.Column("years", sa.Integer),
+    sa.Column("updated_at", Micros, nullable=False),
+)
+
+version_locks = sa.Table(
+    "version_locks",
+    metadata,
+    sa.Column("version_id", sa.String(64), primary_key=True),
+    sa.Column("mode", sa.String(16)),
+    sa.Column("retain_until", Micros),
+    sa.Column("legal_hold", sa.Boolean, nullable=False),
+    sa.Column("copies", sa.Integer, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+)
+
+bucket_lifecycle = sa.Table(
+    "bucket_lifecycle",
+    metadata,
+    sa.Column("bucket", sa.String(63), primary_key=True),
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+)

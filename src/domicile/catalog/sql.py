@@ -21,6 +21,7 @@ from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
 from domicile.catalog.listing import list_page, versions_page
 from domicile.catalog.locks import lock_keys
+from domicile.catalog.objectlocks import Locks, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     VERSIONING_STATUSES,
@@ -62,7 +63,7 @@ _VERIFIED = Prepared(
 )
 
 
-class SqlCatalog(Journals, Uploads):
+class SqlCatalog(Journals, Uploads, Locks):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -113,7 +114,7 @@ class SqlCatalog(Journals, Uploads):
             return vr.require_bucket(raw, name)
 
     def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
-        query = sa.select(t.buckets).order_by(t.buckets.c.name)
+        query = rows.BUCKET_COLUMNS.order_by(t.buckets.c.name)
         if tenant is not None:
             query = query.where(t.buckets.c.tenant == tenant)
         with self._db.read() as conn:
@@ -143,6 +144,7 @@ class SqlCatalog(Journals, Uploads):
                 )
             aborted = abort_bucket_uploads(conn, name)
             conn.execute(sa.delete(t.completed_uploads).where(t.completed_uploads.c.bucket == name))
+            forget_bucket(conn, name)
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
         return aborted
 
@@ -239,31 +241,41 @@ class SqlCatalog(Journals, Uploads):
         with self._db.raw_read() as raw:
             return vr.placements_of(raw, version_id)
 
-    def delete_object(self, bucket: str, key: str) -> Version | None:
+    def delete_object(
+        self, bucket: str, key: str, *, bypass_governance: bool = False
+    ) -> Version | None:
         def delete(raw: Raw) -> Version | None:
             vr.require_bucket(raw, bucket)
             previous = vr.current(raw, bucket, key)
             if previous is not None:
-                vr.remove(raw, previous, reason="deleted")
+                vr.remove(raw, previous, reason="deleted", bypass_governance=bypass_governance)
             return previous
 
         return self._db.group(delete, keys=[(bucket, key)])
 
     def delete_version(
-        self, bucket: str, key: str, version_id: str, *, audit: AuditBuilder | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        audit: AuditBuilder | None = None,
+        bypass_governance: bool = False,
     ) -> tuple[Version, Version | None] | None:
         def delete(raw: Raw) -> tuple[Version, Version | None] | None:
-            lock_keys(raw, [(bucket, key)])
             vr.require_bucket(raw, bucket)
             found = vr.get(raw, version_id)
             if found is None or (found.bucket, found.key) != (bucket, key):
                 return None
-            promoted = vr.remove(raw, found, reason="version deleted")
+            promoted = vr.remove(
+                raw, found, reason="version deleted", bypass_governance=bypass_governance
+            )
             if audit is not None:
                 append_audit(raw, audit)
             return found, promoted
 
         with self._db.write() as conn:
+            lock_keys(Raw.of(conn), [(bucket, key)])
             return delete(Raw.of(conn))
 
     def list_versions(

@@ -13,8 +13,9 @@ The rules of S3 versioning, on the rows of ``versions`` (docs/catalog.md, "Versi
 
 :func:`drop_version` is the one place a version row is removed for good (its blobs queued
 as garbage on every site holding it): replaced by a null version, deleted by id, or
-deleted from an unversioned bucket. A guard against removing a version (Object Lock
-retention, legal hold) belongs there, so that no path can skip it.
+deleted from an unversioned bucket. It and ``remove_placement`` give up copies only
+through :func:`queue_blobs`, which runs the Object Lock guard (``objectlocks.guard_forget``), so
+no path can skip it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.journals import append_audit
 from domicile.catalog.locks import lock_keys
+from domicile.catalog.objectlocks import forget_lock, guard_forget
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     CURRENT,
@@ -44,7 +46,7 @@ from domicile.catalog.records import (
 from domicile.errors import BucketNotFound, ObjectNotFound, VersionNotFound
 
 _V = t.versions.c
-_BUCKET = Prepared(sa.select(t.buckets).where(t.buckets.c.name == sa.bindparam("bucket")))
+_BUCKET = Prepared(rows.BUCKET_COLUMNS.where(t.buckets.c.name == sa.bindparam("bucket")))
 _CURRENT = Prepared(
     sa.select(t.versions).where(
         _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT
@@ -185,7 +187,8 @@ def commit(
     """``Catalog.commit_version`` in the caller's write transaction: ``version`` becomes
     current; the version that was stays, noncurrent, unless ``version`` is a null version
     and it was the null one. Returns the version removed for good (its blobs queued).
-    Takes the key's lock first (held already in a group commit)."""
+    Takes the key's lock first (:mod:`domicile.catalog.locks`; held already in a group
+    commit)."""
     lock_keys(raw, [(version.bucket, version.key)])
     require_bucket(raw, version.bucket)
     previous = current(raw, version.bucket, version.key)
@@ -213,10 +216,12 @@ def commit(
     return removed
 
 
-def remove(raw: Raw, version: Version, *, reason: str) -> Version | None:
+def remove(
+    raw: Raw, version: Version, *, reason: str, bypass_governance: bool = False
+) -> Version | None:
     """Remove ``version`` for good; if it was current, the newest remaining version of its
-    key becomes current (returned), else None."""
-    drop_version(raw, version, reason=reason)
+    key becomes current (returned), else None. ObjectLocked (see :func:`queue_blobs`)."""
+    drop_version(raw, version, reason=reason, bypass_governance=bypass_governance)
     if not version.is_latest:
         return None
     row = raw.first(_NEWEST, {"bucket": version.bucket, "key": version.key})
@@ -227,18 +232,32 @@ def remove(raw: Raw, version: Version, *, reason: str) -> Version | None:
     return promoted
 
 
-def drop_version(raw: Raw, version: Version, *, reason: str) -> None:
+def drop_version(
+    raw: Raw, version: Version, *, reason: str, bypass_governance: bool = False
+) -> None:
     """Queue every blob of ``version`` on every site holding it, then forget the version:
     the one path by which a version is removed for good (see the module docstring)."""
     params = {"vid": version.version_id}
     sites = [p.site_id for p in raw.rows(_PLACEMENTS, params)]
-    queue_blobs(raw, version, sites, reason=reason)
+    queue_blobs(raw, version, sites, reason=reason, bypass_governance=bypass_governance)
+    forget_lock(raw, version.version_id)
     for statement in _FORGET:
         raw.run(statement, params)
 
 
-def queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
-    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``."""
+def queue_blobs(
+    raw: Raw,
+    version: Version,
+    sites: Sequence[str],
+    reason: str,
+    *,
+    bypass_governance: bool = False,
+) -> None:
+    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``: the
+    one place a version's copies are given up (a version dropped, a copy removed by apply
+    or repair). The Object Lock guard runs first (``objectlocks.guard_forget``: ObjectLocked,
+    nothing queued, when the version's lock forbids it)."""
+    guard_forget(raw, version, sites, bypass_governance=bypass_governance)
     blobs = version_blobs(version, segments_of(raw, version.version_id))
     now = rows.now_us()
     raw.run_many(

@@ -14,10 +14,15 @@ from domicile.cli.ui import emit_json, say
 @click.argument("name")
 @click.option("--policy", required=True, help="The residency policy the bucket is bound to.")
 @click.option("--tenant", default="default", show_default=True)
+@click.option(
+    "--object-lock",
+    is_flag=True,
+    help="Enable Object Lock (and versioning, for good): see 'domicile lock'.",
+)
 @pass_state
-def mb(state: State, name: str, policy: str, tenant: str) -> None:
+def mb(state: State, name: str, policy: str, tenant: str, object_lock: bool) -> None:
     """Make a bucket NAME bound to a residency policy."""
-    bucket = state.engine.create_bucket(name, policy, tenant)
+    bucket = state.engine.create_bucket(name, policy, tenant, object_lock=object_lock)
     if state.as_json:
         emit_json(asdict(bucket))
     else:

@@ -21,11 +21,13 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.CopiesUnavailable, 7),
     (e.InvalidName, 8),
     (e.InvalidRange, 8),
+    (e.InvalidRetention, 8),
     (e.BucketAlreadyExists, 9),
     (e.BucketNotEmpty, 9),
     (e.PreconditionFailed, 9),
     (e.CatalogError, 10),
     (e.AuditAltered, 12),
+    (e.LockError, 15),
 )
 
 

@@ -193,12 +193,20 @@ def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
 @click.command()
 @click.argument("path", metavar="BUCKET/KEY")
 @click.option("--version-id", metavar="ID", help=VERSION_HELP + " Removed for good.")
+@click.option(
+    "--bypass-governance",
+    is_flag=True,
+    help="Remove a version under GOVERNANCE retention (never COMPLIANCE or a legal hold).",
+)
 @pass_state
-def rm(state: State, path: str, version_id: str | None) -> None:
+def rm(state: State, path: str, version_id: str | None, bypass_governance: bool) -> None:
     """Delete BUCKET/KEY from every site holding it (in a versioned bucket: write a delete
-    marker; with --version-id: remove that version or marker for good)."""
+    marker; with --version-id: remove that version or marker for good, unless Object Lock
+    protects it)."""
     bucket, key = split_path(path)
-    done = state.engine.remove(bucket, key, version_id=version_id)
+    done = state.engine.remove(
+        bucket, key, version_id=version_id, bypass_governance=bypass_governance
+    )
     if state.as_json:
         emit_json(
             {

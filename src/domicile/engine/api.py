@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, Expect, open_catalog
+from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
@@ -30,6 +30,8 @@ from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
 from domicile.engine.keysource import open_keyring
+from domicile.engine.lockapi import LockApi
+from domicile.engine.lockmirror import check_sites, mirror_all
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
@@ -61,7 +63,7 @@ from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.versions import check_version_id, object_info
 from domicile.engine.writer import Body, Checksums, put_object
-from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
+from domicile.errors import BucketNotEmpty, ConfigError, CryptoError, InvalidName, InvalidRange
 from domicile.policy import Decision, check_copy, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
 
@@ -76,7 +78,7 @@ def open(config: Config | str | os.PathLike[str], *, passphrase: str | None = No
     return Domicile(cfg, passphrase=passphrase)
 
 
-class Domicile:
+class Domicile(LockApi):
     """One deployment: store, read, list and locate objects under residency policies."""
 
     def __init__(self, config: Config, *, passphrase: str | None = None) -> None:
@@ -98,6 +100,12 @@ class Domicile:
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
         )
+        try:
+            check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
+        except BaseException:
+            self._ctx.executor.shutdown()
+            catalog.close()
+            raise
         self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
         # Checkpoints go to every active site some policy allows: a site no policy allows,
@@ -184,12 +192,24 @@ class Domicile:
 
     # --- buckets ------------------------------------------------------------------------
 
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable."""
+    def create_bucket(
+        self, name: str, policy: str, tenant: str = "default", *, object_lock: bool = False
+    ) -> Bucket:
+        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable.
+        ``object_lock``: its versions can be locked (see docs/object-lock.md); this cannot
+        be turned off."""
         check_bucket_name(name)
         self._ctx.policy(policy)
         bucket = self._ctx.catalog.create_bucket(name, policy, tenant)
-        self._ctx.record("bucket_create", bucket=name, policy=policy, detail={"tenant": tenant})
+        if object_lock:  # versioning on, for good: a locked version is never replaced
+            self._ctx.catalog.set_versioning(name, "Enabled")
+            self._ctx.catalog.set_bucket_lock(BucketLock(name))
+        self._ctx.record(
+            "bucket_create",
+            bucket=name,
+            policy=policy,
+            detail={"tenant": tenant, **({"object_lock": True} if object_lock else {})},
+        )
         return bucket
 
     def bucket(self, name: str) -> Bucket:
@@ -200,8 +220,16 @@ class Domicile:
 
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket (BucketNotEmpty while it holds an object); multipart
-        uploads in progress into it are aborted and their parts' blobs removed."""
-        aborted = self._ctx.catalog.delete_bucket(name)
+        uploads in progress into it are aborted and their parts' blobs removed. Refusing a
+        bucket with Object Lock is audited (``bucket_delete``, ``refused``)."""
+        try:
+            aborted = self._ctx.catalog.delete_bucket(name)
+        except BucketNotEmpty as exc:
+            if self._ctx.catalog.get_bucket(name).object_lock:
+                self._ctx.record(
+                    "bucket_delete", bucket=name, result="refused", detail={"reason": exc.message}
+                )
+            raise
         self._ctx.record("bucket_delete", bucket=name, detail={"uploads_aborted": len(aborted)})
         if aborted:
             collect_garbage(self._ctx)
@@ -246,6 +274,10 @@ class Domicile:
         meta = meta or ObjectMeta(content_type=content_type, user=dict(metadata or {}))
         expect = conditions(if_match, if_none_match)
         return put_object(self._ctx, bucket, key, body, meta, checksums=checksums, expect=expect)
+
+    def lock_of(self, info: ObjectInfo) -> VersionLock | None:
+        """The Object Lock of the version ``info`` describes (None: it has none)."""
+        return self._ctx.catalog.version_lock(info.version_id)
 
     def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo:
         """The object's current version, or its version ``version_id`` (an S3 id: ``null``
@@ -297,18 +329,30 @@ class Domicile:
         chunks = iter_range(self._ctx, found, start, stop)
         return ObjectReader(object_info(version), start, stop, chunks)
 
-    def delete(self, bucket: str, key: str) -> bool:
+    def delete(self, bucket: str, key: str, *, bypass_governance: bool = False) -> bool:
         """Remove the object (in a versioned bucket: write a delete marker); ``False`` if
         there was nothing to remove (deleting is idempotent). See :meth:`remove`."""
-        return self.remove(bucket, key).version_id is not None
+        removed = self.remove(bucket, key, bypass_governance=bypass_governance)
+        return removed.version_id is not None
 
-    def remove(self, bucket: str, key: str, *, version_id: str | None = None) -> Deletion:
+    def remove(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        bypass_governance: bool = False,
+    ) -> Deletion:
         """Delete the object: an unversioned bucket forgets it and removes its blobs; a
         versioned (or suspended) one writes a delete marker, placed by the bucket's
         policy like any version. With ``version_id`` (an S3 id), remove that version or
         delete marker for good, from every site; the key's newest remaining version
-        becomes current. Deleting what does not exist does nothing."""
-        return versions.remove(self._ctx, bucket, key, version_id)
+        becomes current. Deleting what does not exist does nothing. Removing a version
+        under legal hold or retention is ObjectLocked (audited); GOVERNANCE retention is
+        bypassed with ``bypass_governance`` (the caller checks the right)."""
+        return versions.remove(
+            self._ctx, bucket, key, version_id, bypass_governance=bypass_governance
+        )
 
     def versioning(self, bucket: str) -> str | None:
         """The bucket's versioning status: ``Enabled``, ``Suspended`` or None (never
@@ -620,6 +664,7 @@ class Domicile:
         """Restore every version's copy count from healthy copies, under its policy."""
         report = repair(self._ctx, bucket=bucket, progress=progress)
         collect_garbage(self._ctx)
+        mirror_all(self._ctx)  # copies of locked versions made on mirror sites
         return report
 
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
@@ -640,13 +685,15 @@ class Domicile:
     ) -> ApplyReport:
         """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
         ``bandwidth`` bytes/s; safe to interrupt and run again."""
-        return apply_plan(
+        report = apply_plan(
             self._ctx,
             plan or make_plan(self._ctx),
             progress=progress,
             concurrency=concurrency,
             bandwidth=bandwidth,
         )
+        report.failed += mirror_all(self._ctx)  # copies of locked versions on mirror sites
+        return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
         """Remove the scratch of dead writers (temp files, unfinished S3 uploads) and the

@@ -9,14 +9,18 @@ an age file (the same recipients as the version's blobs) whose plaintext is cano
      "size": ..., "etag": ..., "meta": {content_type, ..., "user": {...}},
      "segments": [{"blob_id", "plaintext_size", "header_length", "ciphertext_length",
                    "sha256"}, ...],
-     "checksums": {name: value, ...}, "checksum_type": "full_object" | "composite"}
+     "checksums": {name: value, ...}, "checksum_type": "full_object" | "composite",
+     "object_lock": {"mode", "days", "years"}}
 
 ``checksums`` and ``checksum_type`` are written only when the version has checksums, so
 other manifests are byte for byte what they were before these keys existed; a manifest
 without them (older ones too) has none. Readers ignore keys they do not know, so adding
 the two did not need a new schema number. The same holds for ``part_sizes`` (the size of
 each part of a multipart upload, in order) and for ``content_language`` in ``meta``:
-written only when set.
+written only when set; and for the Object Lock in ``meta`` (``lock_mode``, ``lock_until``
+in epoch seconds, ``legal_hold``), which is the version's lock as last set: a change of
+retention or legal hold rewrites the manifest on every site holding the version (a version
+of a bucket with Object Lock is never inline, so its manifest is a blob of its own).
 
 Versioning: a version written while its bucket's versioning is set carries
 ``"versioning": "Enabled"`` (the version has its own S3 id, its version id) or
@@ -48,7 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from domicile.catalog import Bucket, Placement, Segment, Version
+from domicile.catalog import Bucket, BucketLock, Placement, Segment, Version
 from domicile.crypto import Encryptor, Identity, Recipient, decrypt_bytes, parse_header
 from domicile.engine.records import ObjectMeta
 from domicile.errors import CryptoError
@@ -93,6 +97,9 @@ class Manifest:
     inline: bool = False
     #: Each part's size, in order, for an object a multipart upload made.
     part_sizes: tuple[int, ...] = ()
+    #: The bucket's Object Lock when the version was written (None: it had none), so a
+    #: rebuild creates the bucket with it.
+    bucket_lock: BucketLock | None = None
     #: The bucket's versioning status when the version was written (None: unversioned).
     versioning: str | None = None
     #: A delete marker (schema 3): no bytes, no segments.
@@ -127,6 +134,9 @@ class Manifest:
             doc["checksum_type"] = self.checksum_type
         if self.part_sizes:
             doc["part_sizes"] = list(self.part_sizes)
+        if self.bucket_lock is not None:
+            lock = self.bucket_lock
+            doc["object_lock"] = {"mode": lock.mode, "days": lock.days, "years": lock.years}
         if self.versioning is not None:
             doc["versioning"] = self.versioning
         return _canonical(doc)
@@ -162,10 +172,17 @@ class Manifest:
                 checksum_type=doc.get("checksum_type"),
                 inline=inline,
                 part_sizes=tuple(int(n) for n in doc.get("part_sizes", ())),
+                bucket_lock=_bucket_lock(doc["bucket"], doc.get("object_lock")),
                 versioning=_versioning(doc.get("versioning")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CryptoError(f"malformed manifest: {exc}") from None
+
+
+def _bucket_lock(bucket: str, doc: Any) -> BucketLock | None:
+    if not isinstance(doc, dict):
+        return None
+    return BucketLock(bucket, doc.get("mode"), doc.get("days"), doc.get("years"))
 
 
 def delete_marker(bucket: Bucket, key: str, version_id: str, created_at: float) -> Manifest:
@@ -237,8 +254,11 @@ def _meta_doc(meta: ObjectMeta) -> dict[str, Any]:
     """``meta`` as the manifest writes it; ``content_language`` only when set, so that
     manifests without one are what they were before it existed."""
     doc = {**asdict(meta), "user": dict(meta.user)}
-    if doc.get("content_language") is None:
-        doc.pop("content_language", None)
+    for name in ("content_language", "lock_mode", "lock_until"):
+        if doc.get(name) is None:
+            doc.pop(name, None)
+    if not doc.get("legal_hold"):
+        doc.pop("legal_hold", None)
     return doc
 
 

@@ -49,6 +49,8 @@ from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import PLACEMENT_WAIT, probe_sites
+from domicile.engine.locking import lock_for_write, record_new_lock
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
 from domicile.engine.names import check_key
 from domicile.engine.records import COMPOSITE, ObjectInfo, ObjectMeta, PartInfo, UploadInfo
@@ -92,6 +94,7 @@ def create_upload(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
+    lock_for_write(ctx, bucket, meta)  # checks the lock asked for; applied on completion
     initiated = time.time_ns() // 1000
     # The id starts with the time, so ids sort in initiation order (ListMultipartUploads).
     upload_id = f"{initiated:014x}{secrets.token_hex(9)}"
@@ -237,6 +240,9 @@ def _complete(
     )
     entries = [_entry(s) for p in parts for s in p.segments]
     etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts), usedforsecurity=False)
+    written = lock_for_write(
+        ctx, ctx.catalog.get_bucket(upload.bucket), meta_from_json(upload.meta)
+    )
     manifest = Manifest(
         bucket=upload.bucket,
         policy=upload.policy,
@@ -246,7 +252,8 @@ def _complete(
         created_at=_now(),
         size=sum(p.size for p in parts),
         etag=f"{etag.hexdigest()}-{len(parts)}",
-        meta=meta_from_json(upload.meta),
+        meta=written[0],
+        bucket_lock=written[1],
         segments=tuple(entries),
         checksums=named,
         checksum_type=COMPOSITE if named else None,
@@ -263,6 +270,7 @@ def _complete(
     )
     try:
         put_blobs(ctx, sites, [(manifest_blob_id(manifest.version_id), blob)])
+        record_new_lock(ctx, manifest.version_id, manifest.meta, len(upload.sites))
         records = catalog_records(manifest, upload.sites, manifest.created_at)
         previous = ctx.catalog.complete_upload(
             upload_id, *records, audit=build, expect=expect, listed=_normalised(listed)
@@ -273,6 +281,8 @@ def _complete(
         raise
     record_health(ctx, upload.sites, None)
     _appended(ctx, made)
+    if manifest.meta.locked:
+        mirror_version(ctx, manifest.version_id)
     # the parts not listed, and the version replaced
     collect_garbage(ctx, origins=[upload_id, *([previous.version_id] if previous else [])])
     return ObjectInfo(

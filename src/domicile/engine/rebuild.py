@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from domicile.catalog import VersionLock
 from domicile.engine.audithistory import restore
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
@@ -116,7 +117,7 @@ def _scan(
 ) -> dict[str, tuple[Manifest, list[str]]]:
     """Every complete version found on the sites: version id -> (manifest, its sites)."""
     found: dict[str, tuple[Manifest, list[str]]] = {}
-    for site_id, site in sites.items():
+    for site_id, site in sites.items():  # a version's strongest lock wins (see _stronger)
         try:
             infos = list(site.list(MANIFEST_PREFIX))
         except SiteError as exc:
@@ -126,10 +127,20 @@ def _scan(
             report.manifests += 1
             manifest = _read_manifest(ctx, site_id, info.blob_id, report)
             if manifest is not None and _complete(site, manifest, site_id, report):
-                found.setdefault(manifest.version_id, (manifest, []))[1].append(site_id)
+                seen = found.setdefault(manifest.version_id, (manifest, []))
+                seen[1].append(site_id)
+                if _stronger(manifest, seen[0]):
+                    found[manifest.version_id] = (manifest, seen[1])
             if progress is not None:
                 progress(1)
     return found
+
+
+def _stronger(one: Manifest, other: Manifest) -> bool:
+    """Whether ``one`` records a stronger lock than ``other`` (copies of one manifest differ
+    when a lock change reached some sites only): a legal hold, then the later date."""
+    a, b = one.meta, other.meta
+    return (a.legal_hold, a.lock_until or 0.0) > (b.legal_hold, b.lock_until or 0.0)
 
 
 def _read_manifest(
@@ -164,7 +175,16 @@ def _ensure_bucket(ctx: EngineContext, manifest: Manifest, report: RebuildReport
     except BucketNotFound:
         ctx.catalog.create_bucket(manifest.bucket, manifest.policy, manifest.tenant)
         report.buckets_created.append(manifest.bucket)
+    if manifest.bucket_lock is not None and ctx.catalog.bucket_lock(manifest.bucket) is None:
+        ctx.catalog.set_bucket_lock(manifest.bucket_lock)
 
 
 def _restore(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
-    ctx.catalog.commit_version(*catalog_records(manifest, sorted(sites), time.time()))
+    records = catalog_records(manifest, sorted(sites), time.time())
+    meta = manifest.meta
+    if meta.locked:  # before the commit, as a write does: never restored unlocked
+        lock = VersionLock(
+            manifest.version_id, meta.lock_mode, meta.lock_until, meta.legal_hold, len(sites)
+        )
+        ctx.catalog.lock_new_version(lock)
+    ctx.catalog.commit_version(*records)

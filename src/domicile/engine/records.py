@@ -23,7 +23,11 @@ class Digester(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ObjectMeta:
-    """The metadata a client sets on an object; stored in the catalog and the manifest."""
+    """The metadata a client sets on an object; stored in the catalog and the manifest.
+
+    ``lock_mode``, ``lock_until`` (epoch seconds) and ``legal_hold``: the Object Lock the
+    version is written with (the bucket must have Object Lock); kept in the catalog's
+    lock table and in the manifest, where a later change of the lock is rewritten."""
 
     content_type: str = "application/octet-stream"
     content_encoding: str | None = None
@@ -32,6 +36,14 @@ class ObjectMeta:
     expires: str | None = None
     user: Mapping[str, str] = field(default_factory=dict)
     content_language: str | None = None
+    lock_mode: str | None = None
+    lock_until: float | None = None
+    legal_hold: bool = False
+
+    @property
+    def locked(self) -> bool:
+        """Written with a retention or a legal hold."""
+        return self.lock_mode is not None or self.legal_hold
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,11 @@ from domicile.catalog import NULL_ID, VERSIONING_STATUSES, Bucket, Version
 from domicile.catalog.base import AuditBuilder
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
+from domicile.engine.locking import refused
 from domicile.engine.names import check_key
 from domicile.engine.records import Deletion, ObjectInfo, ObjectMeta, VersionsList
 from domicile.engine.writer import put_delete_marker
-from domicile.errors import InvalidName, VersionNotFound
+from domicile.errors import InvalidName, ObjectLocked, VersioningLocked, VersionNotFound
 
 #: The version ids domicile makes (32 hex digits), and S3's ``null``.
 _VERSION_ID = re.compile(r"null|[0-9a-f]{32}")
@@ -47,6 +48,12 @@ def set_versioning(ctx: EngineContext, name: str, status: str) -> Bucket:
     if status not in VERSIONING_STATUSES:
         raise ValueError(f"versioning status {status!r}: expected one of {VERSIONING_STATUSES}")
     before = ctx.catalog.get_bucket(name)
+    if status != "Enabled" and ctx.catalog.bucket_lock(name) is not None:
+        raise VersioningLocked(
+            f"bucket {name!r} has Object Lock: its versioning cannot be suspended",
+            hint="a bucket created with Object Lock keeps versioning enabled for good",
+            bucket=name,
+        )
     if ctx.audit is None:
         return ctx.catalog.set_versioning(name, status)
     build, made = ctx.audit.builder(
@@ -60,18 +67,31 @@ def set_versioning(ctx: EngineContext, name: str, status: str) -> Bucket:
     return bucket
 
 
-def remove(ctx: EngineContext, bucket_name: str, key: str, version_id: str | None) -> Deletion:
+def remove(
+    ctx: EngineContext,
+    bucket_name: str,
+    key: str,
+    version_id: str | None,
+    *,
+    bypass_governance: bool = False,
+) -> Deletion:
     """Delete ``key`` (a delete marker in a versioned bucket), or its version
-    ``version_id`` for good; see the module docstring."""
+    ``version_id`` for good; see the module docstring. A version under Object Lock is
+    ObjectLocked, with a ``refused`` audit record (``bypass_governance``: the caller may
+    and does bypass GOVERNANCE retention)."""
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     if version_id is not None:
-        return _remove_version(ctx, bucket_name, key, version_id)
+        return _remove_version(ctx, bucket_name, key, version_id, bypass_governance)
     if bucket.versioning is not None:
         marker = put_delete_marker(ctx, bucket, key)
         shown = NULL_ID if marker.null_version else marker.version_id
         return Deletion(bucket_name, key, shown, True)
-    removed = ctx.catalog.delete_object(bucket_name, key)
+    try:
+        removed = ctx.catalog.delete_object(bucket_name, key, bypass_governance=bypass_governance)
+    except ObjectLocked as exc:
+        refused(ctx, exc, "delete")
+        raise
     if removed is None:
         return Deletion(bucket_name, key, None, False)
     ctx.record("delete", bucket=bucket_name, key=key, version=removed.version_id)
@@ -79,7 +99,9 @@ def remove(ctx: EngineContext, bucket_name: str, key: str, version_id: str | Non
     return Deletion(bucket_name, key, removed.s3_version_id, False)
 
 
-def _remove_version(ctx: EngineContext, bucket: str, key: str, version_id: str) -> Deletion:
+def _remove_version(
+    ctx: EngineContext, bucket: str, key: str, version_id: str, bypass_governance: bool
+) -> Deletion:
     check_version_id(version_id, bucket=bucket, key=key)
     try:
         found = ctx.catalog.find_version(bucket, key, version_id)
@@ -99,7 +121,14 @@ def _remove_version(ctx: EngineContext, bucket: str, key: str, version_id: str) 
                 "latest": found.is_latest,
             },
         )
-    if ctx.catalog.delete_version(bucket, key, found.version_id, audit=build) is None:
+    try:
+        gone = ctx.catalog.delete_version(
+            bucket, key, found.version_id, audit=build, bypass_governance=bypass_governance
+        )
+    except ObjectLocked as exc:
+        refused(ctx, exc, "version_delete")
+        raise
+    if gone is None:
         return Deletion(bucket, key, None, False)  # removed meanwhile
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
@@ -135,6 +164,22 @@ def list_versions(
         next_key_marker=page.next_key_marker,
         next_version_id_marker=page.next_version_id_marker,
     )
+
+
+def every_version(ctx: EngineContext, bucket: str, *, prefix: str = "") -> list[ObjectInfo]:
+    """Every version and delete marker of ``bucket`` under ``prefix``, in listing order,
+    read before the caller removes any (a removed version cannot be a listing marker)."""
+    found: list[ObjectInfo] = []
+    key_marker = version_marker = ""
+    while True:
+        page = list_versions(
+            ctx, bucket, prefix=prefix, key_marker=key_marker, version_id_marker=version_marker
+        )
+        found += page.versions
+        if not page.is_truncated:
+            return found
+        key_marker = page.next_key_marker or ""
+        version_marker = page.next_version_id_marker or ""
 
 
 def object_info(version: Version) -> ObjectInfo:

@@ -25,6 +25,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from domicile.audit import Record, Scalar
@@ -35,6 +36,8 @@ from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import PLACEMENT_WAIT, probe_sites
+from domicile.engine.locking import lock_for_write, record_new_lock
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import (
     Manifest,
     SegmentEntry,
@@ -99,6 +102,7 @@ def put_object(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
+    meta, bucket_lock = lock_for_write(ctx, bucket, meta)
     if expect is not None:
         check_current(ctx, bucket_name, key, expect)
     version_id = secrets.token_hex(16)
@@ -112,7 +116,10 @@ def put_object(
     md5: Any = hashlib.md5(usedforsecurity=False)
     entries: list[SegmentEntry] = []
     pieces = iter_body(body)
+    # a version of a bucket with Object Lock has a manifest of its own: its lock is
+    # rewritten there when it changes
     head, small = _take(pieces, SMALL_OBJECT)
+    small = small and bucket_lock is None
     try:
         if small:
             data = b"".join(head)
@@ -132,8 +139,10 @@ def put_object(
             manifest = _manifest(
                 bucket, key, version_id, meta, md5=md5, size=size, sums=sums, segments=entries
             )
+            manifest = replace(manifest, bucket_lock=bucket_lock)
             blob = encrypt_bytes(manifest.to_json(), recipients)
             put_blobs(ctx, sites, [(manifest_blob_id(version_id), blob)])
+        record_new_lock(ctx, version_id, meta, len(site_ids))
         made, replaced = _commit(
             ctx, manifest, site_ids, policy.name, action=action, detail=detail, expect=expect
         )
@@ -146,10 +155,7 @@ def put_object(
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
-    if ctx.audit is not None and made:
-        ctx.audit.appended(made)
-    if replaced is not None:
-        collect_garbage(ctx, origins=[replaced])
+    _committed(ctx, made, replaced, version_id if meta.locked else None)
     return ObjectInfo(
         bucket=bucket_name,
         key=key,
@@ -197,11 +203,21 @@ def put_delete_marker(ctx: EngineContext, bucket: Bucket, key: str) -> Manifest:
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
+    _committed(ctx, made, replaced, None)
+    return manifest
+
+
+def _committed(
+    ctx: EngineContext, made: list[Record], replaced: str | None, locked: str | None
+) -> None:
+    """After a commit: its audit record appended, the version it removed collected, and
+    the new version's blobs locked at mirror sites (``locked``: its id, if it is locked)."""
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
     if replaced is not None:
         collect_garbage(ctx, origins=[replaced])
-    return manifest
+    if locked is not None:
+        mirror_version(ctx, locked)
 
 
 def check_current(ctx: EngineContext, bucket: str, key: str, expect: Expect) -> None:

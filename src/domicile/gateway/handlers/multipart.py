@@ -29,6 +29,7 @@ from domicile.gateway.handlers.objects import (
 )
 from domicile.gateway.handlers.versions import version_headers
 from domicile.gateway.headers import meta_from_request
+from domicile.gateway.lockheaders import with_lock
 from domicile.gateway.s3bodies import CompletedPart, parse_complete_multipart
 from domicile.gateway.s3errors import reject
 
@@ -52,7 +53,10 @@ def create_upload(call: Call) -> Reply:
     call.bucket()
     algorithm = _upload_algorithm(call)
     upload = call.engine.create_multipart(
-        call.bucket_name, call.key, meta=meta_from_request(call.req), checksum=algorithm
+        call.bucket_name,
+        call.key,
+        meta=with_lock(meta_from_request(call.req), call.req),
+        checksum=algorithm,
     )
     reply = Reply.xml(s3xml.initiate_multipart_upload(call.bucket_name, call.key, upload.upload_id))
     if algorithm is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+from domicile.catalog import Bucket
 from domicile.engine import ObjectInfo
 from domicile.engine.records import COMPOSITE
 from domicile.errors import DomicileError, ObjectNotFound
@@ -37,6 +38,7 @@ from domicile.gateway.handlers.versions import (
     with_marker_headers,
 )
 from domicile.gateway.headers import http_date, meta_from_request, object_headers
+from domicile.gateway.lockheaders import bypass, lock_headers, lock_requested, with_lock
 from domicile.gateway.s3bodies import parse_delete
 from domicile.gateway.s3errors import code_for, message_for, reject
 
@@ -71,7 +73,7 @@ def upload_reply(
 def put_object(call: Call) -> Reply:
     bucket = call.bucket()
     require_length(call)
-    meta = meta_from_request(call.req)
+    meta = with_lock(meta_from_request(call.req), call.req, body=True)
     if_match, if_none_match = write_conditions(call.req)
     body = call.payload()
     info = call.engine.put(
@@ -104,7 +106,13 @@ def head_object(call: Call) -> Reply:
     info = head_version(call, bucket, version_param(call))
     start, end, ranged = _span(call, info)
     status, headers = _object_head(call, info, start, end, ranged=ranged)
-    return Reply(status, headers + version_headers(bucket, info), b"")
+    return Reply(status, headers + _about(call, bucket, info), b"")
+
+
+def _about(call: Call, bucket: Bucket, info: ObjectInfo) -> list[tuple[str, str]]:
+    """The version's headers, and its Object Lock's (none asked for in a bucket without)."""
+    locked = lock_headers(call.engine.lock_of(info)) if bucket.object_lock else []
+    return version_headers(bucket, info) + locked
 
 
 def _part_asked(call: Call) -> bool:
@@ -128,7 +136,11 @@ def get_object(call: Call) -> Reply:
             raise with_marker_headers(exc) from None
         info = reader.info
         status, headers = _object_head(call, info, 0, info.size, ranged=False)
-        return Reply(status, headers + version_headers(bucket, info), iter(reader))
+        return Reply(
+            status,
+            headers + _about(call, bucket, info),
+            iter(reader),
+        )
     info = head_version(call, bucket, version_id)
     for _ in range(_READ_ATTEMPTS):
         start, end, ranged = _span(call, info)
@@ -137,7 +149,11 @@ def get_object(call: Call) -> Reply:
         )
         if reader.info.version_id == info.version_id:
             status, headers = _object_head(call, info, start, end, ranged=ranged)
-            return Reply(status, headers + version_headers(bucket, info), iter(reader))
+            return Reply(
+                status,
+                headers + _about(call, bucket, info),
+                iter(reader),
+            )
         close_stream(reader.chunks)  # replaced meanwhile: judge the new version instead
         info = reader.info
     raise reject("SlowDown", "the object is being replaced too often to be read")
@@ -191,7 +207,12 @@ def delete_object(call: Call) -> Reply:
     that version for good; S3's headers say which (204 whether or not it existed)."""
     bucket = call.bucket()
     version_id = version_param(call)
-    done = call.engine.remove(call.bucket_name, call.key, version_id=version_id)
+    done = call.engine.remove(
+        call.bucket_name,
+        call.key,
+        version_id=version_id,
+        bypass_governance=bypass(call.req, call.may_bypass),
+    )
     headers: list[tuple[str, str]] = []
     if done.delete_marker:
         headers.append((MARKER_HEADER, "true"))
@@ -204,13 +225,16 @@ def delete_object(call: Call) -> Reply:
 def delete_objects(call: Call) -> Reply:
     call.bucket()
     request = parse_delete(call.read_xml())
+    skip_governance = bypass(call.req, call.may_bypass)
     deleted: list[s3xml.Deleted] = []
     errors: list[s3xml.DeleteError] = []
     for key, version in request.objects:
         try:
             if version is not None:
                 checked_id(version)
-            done = call.engine.remove(call.bucket_name, key, version_id=version)
+            done = call.engine.remove(
+                call.bucket_name, key, version_id=version, bypass_governance=skip_governance
+            )
         except DomicileError as exc:
             code = code_for(exc)
             errors.append(s3xml.DeleteError(key, code, message_for(exc, code), version))
@@ -280,6 +304,8 @@ def copy_object(call: Call) -> Reply:
             hint="send x-amz-metadata-directive: REPLACE with the new metadata",
         )
     meta = meta_from_request(call.req) if directive == "REPLACE" else None
+    if lock_requested(call.req):  # the copy's own lock; a source's lock is never copied
+        meta = with_lock(meta or source.meta, call.req)
     _whole_copy_range(call.req.header("x-amz-copy-source-range"), source.size)
     if_match, if_none_match = write_conditions(call.req)
     digester = copy_digester(call, source)
