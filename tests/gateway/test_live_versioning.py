@@ -106,6 +106,9 @@ def test_delete_markers(live: Any, bucket: str) -> None:
     assert answer.error() == ("NoSuchKey", 404)
     assert answer.headers.get("x-amz-delete-marker") == "true"
     assert answer.headers.get("x-amz-version-id") == marker
+    head = signed_request(live.endpoint, "HEAD", f"/{bucket}/k")
+    assert (head.status, head.headers.get("x-amz-delete-marker")) == (404, "true")
+    assert head.headers.get("x-amz-version-id") == marker
     # GET / HEAD of the marker by id: 405 MethodNotAllowed, with Last-Modified
     for method in ("GET", "HEAD"):
         answer = signed_request(live.endpoint, method, f"/{bucket}/k", [("versionId", marker)])
