@@ -1,0 +1,87 @@
+"""Stock age (Debian's 1.1) decrypts domicile's p256tag blobs with the PKCS#11 token through
+``age-plugin-pkcs11``: the customer's path to the data without domicile in token custody."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domicile.cli.ageplugin import identity_of
+from domicile.crypto import Secret, X25519Identity, encrypt_bytes
+from domicile.crypto.token import TokenKeyring, TokenURI
+from tests.cli.conftest import Run
+from tests.softhsm import SoftHSM, softhsm  # noqa: F401 -- the fixture
+
+pytestmark = [pytest.mark.softhsm, pytest.mark.age_cli]
+
+
+def _plugin_on_path(folder: Path) -> dict[str, str]:
+    """``age-plugin-pkcs11`` in ``folder`` (this interpreter, these sources); the env to run
+    age with it on the PATH."""
+    folder.mkdir()
+    plugin = folder / "age-plugin-pkcs11"
+    plugin.write_text(f'#!/bin/sh\nexec {sys.executable} -m domicile.cli.ageplugin "$@"\n')
+    plugin.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}"}
+
+
+def _age_decrypt(
+    env: dict[str, str], identity: Path, blob: Path
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["age", "-d", "-i", str(identity), str(blob)], env=env, capture_output=True, check=False
+    )
+
+
+def test_stock_age_decrypts_with_the_token(tmp_path: Path, softhsm: SoftHSM) -> None:  # noqa: F811
+    ring = TokenKeyring(TokenURI.parse(softhsm.uri("plugin-root")), Secret(softhsm.pin))
+    ring.add_new()
+    plain = os.urandom(200_000)
+    other = X25519Identity.generate()
+    blob = tmp_path / "blob.age"
+    blob.write_bytes(encrypt_bytes(plain, [other.recipient, *ring.recipients]))
+    identity = tmp_path / "identity.txt"
+    identity.write_text(identity_of(softhsm.uri("plugin-root", with_pin=True)) + "\n")
+    assert softhsm.pin not in identity.read_text()  # the identity names the token, no PIN
+    env = _plugin_on_path(tmp_path / "bin")
+    env["DOMICILE_PKCS11_PIN"] = softhsm.pin
+    done = _age_decrypt(env, identity, blob)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == plain
+    env["DOMICILE_PKCS11_PIN"] = "000000"
+    refused = _age_decrypt(env, identity, blob)
+    assert refused.returncode != 0 and refused.stdout == b""
+    ring.close()
+
+
+def test_a_blob_for_another_key_is_no_match(tmp_path: Path, softhsm: SoftHSM) -> None:  # noqa: F811
+    ring = TokenKeyring(TokenURI.parse(softhsm.uri("plugin-other")), Secret(softhsm.pin))
+    ring.add_new()
+    blob = tmp_path / "blob.age"
+    blob.write_bytes(encrypt_bytes(b"not for that key", [X25519Identity.generate().recipient]))
+    identity = tmp_path / "identity.txt"
+    identity.write_text(identity_of(softhsm.uri("plugin-other")) + "\n")
+    env = _plugin_on_path(tmp_path / "bin")
+    env["DOMICILE_PKCS11_PIN"] = softhsm.pin
+    done = _age_decrypt(env, identity, blob)
+    assert done.returncode != 0 and b"no identity matched" in done.stderr
+    ring.close()
+
+
+def test_keys_age_identity(tmp_path: Path, run: Run, softhsm: SoftHSM) -> None:  # noqa: F811
+    config = tmp_path / "dep" / "domicile.toml"
+    assert run("--config", str(config), "init").code == 0
+    assert run("--config", str(config), "keys", "age-identity").code != 0  # a file keyring
+    uri = softhsm.uri("cli-root", with_pin=True)
+    text = config.read_text().replace('keyring = "keyring.txt"', f'keyring = "{uri}"')
+    assert uri in text
+    config.write_text(text)
+    made = run("--config", str(config), "--json", "keys", "new")
+    assert made.code == 0, made.err
+    shown = run("--config", str(config), "--json", "keys", "age-identity").json()
+    assert shown["identity"] == identity_of(uri)
+    assert shown["recipients"] == [made.json()["recipient"]]
