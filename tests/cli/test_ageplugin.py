@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,57 @@ def test_keys_age_identity(tmp_path: Path, run: Run, softhsm: SoftHSM) -> None: 
     shown = run("--config", str(config), "--json", "keys", "age-identity").json()
     assert shown["identity"] == identity_of(uri)
     assert shown["recipients"] == [made.json()["recipient"]]
+
+
+def test_age_asks_for_the_pin_when_none_is_set(
+    tmp_path: Path,
+    softhsm: SoftHSM,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without DOMICILE_PKCS11_PIN the plugin sends request-secret: age prompts on the
+    terminal, and the PIN typed there opens the token."""
+    ring = TokenKeyring(TokenURI.parse(softhsm.uri("plugin-prompt")), Secret(softhsm.pin))
+    ring.add_new()
+    blob = tmp_path / "blob.age"
+    blob.write_bytes(encrypt_bytes(b"typed PIN", ring.recipients))
+    identity = tmp_path / "identity.txt"
+    identity.write_text(identity_of(softhsm.uri("plugin-prompt")) + "\n")
+    env = _plugin_on_path(tmp_path / "bin")
+    env.pop("DOMICILE_PKCS11_PIN", None)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DOMICILE_PKCS11_PIN", raising=False)
+    out = tmp_path / "out"
+    seen = _age_on_a_terminal(["-d", "-i", str(identity), "-o", str(out), str(blob)], softhsm.pin)
+    assert out.read_bytes() == b"typed PIN", seen
+    assert b"PIN of the PKCS#11 token" in seen
+    ring.close()
+
+
+def _age_on_a_terminal(args: list[str], pin: str, timeout: float = 60) -> bytes:
+    """Run age on a pseudo-terminal, typing ``pin`` at each prompt that asks for a PIN."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvp("age", ["age", *args])
+    seen, answered = b"", 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([fd], [], [], 0.5)[0]:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            seen += data
+            while answered < seen.count(b"PIN"):
+                os.write(fd, pin.encode() + b"\n")
+                answered += 1
+        else:
+            os.kill(pid, 9)
+    finally:
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return seen
