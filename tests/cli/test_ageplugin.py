@@ -85,6 +85,8 @@ def test_keys_age_identity(tmp_path: Path, run: Run, softhsm: SoftHSM) -> None: 
     config.write_text(text)
     made = run("--config", str(config), "--json", "keys", "new")
     assert made.code == 0, made.err
+    listed = run("--config", str(config), "keys", "list").out
+    assert "P-256 (token)" in listed and made.json()["recipient"] in listed
     shown = run("--config", str(config), "--json", "keys", "age-identity").json()
     assert shown["identity"] == identity_of(uri)
     assert shown["recipients"] == [made.json()["recipient"]]

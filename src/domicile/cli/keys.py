@@ -39,6 +39,13 @@ def keys_new(state: State, pq: bool) -> None:
         say(f"new {kind} added; its recipient is ", (recipient, "bold"))
 
 
+_KINDS = {
+    "X25519Recipient": "X25519",
+    "MLKEM768X25519Recipient": "post-quantum",
+    "P256TagRecipient": "P-256 (token)",
+}
+
+
 @keys.command(name="list")
 @pass_state
 def keys_list(state: State) -> None:
@@ -53,7 +60,7 @@ def keys_list(state: State) -> None:
     for i, r in enumerate(keyring.recipients, 1):
         text = str(r)
         shown = f"{text[:24]}...{text[-8:]}" if r.post_quantum else text
-        t.add_row(str(i), "post-quantum" if r.post_quantum else "X25519", shown)
+        t.add_row(str(i), _KINDS.get(type(r).__name__, type(r).__name__), shown)
     console.print(t)
 
 
