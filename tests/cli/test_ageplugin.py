@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import select
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from domicile.cli.ageplugin import identity_of
-from domicile.crypto import Secret, X25519Identity, encrypt_bytes
+from domicile.cli.ageplugin import identity_of, run
+from domicile.crypto import Secret, X25519Identity, encrypt_bytes, parse_header
+from domicile.crypto.encoding import b64encode_raw
 from domicile.crypto.token import TokenKeyring, TokenURI
 from tests.cli.conftest import Run
 from tests.softhsm import SoftHSM, softhsm  # noqa: F401 -- the fixture
@@ -144,3 +146,40 @@ def _age_on_a_terminal(args: list[str], pin: str, timeout: float = 60) -> bytes:
         os.waitpid(pid, 0)
         os.close(fd)
     return seen
+
+
+def _protocol(inp: str) -> list[str]:
+    """The plugin's answers (command lines) to the client's phase-1 text ``inp``; every
+    bi-directional request is answered ``ok``."""
+    answers = io.StringIO("".join("-> ok\n\n" for _ in range(20)))
+    requests = io.StringIO(inp)
+
+    class Both(io.StringIO):
+        def readline(self, *_: object) -> str:  # type: ignore[override]
+            line = requests.readline()
+            return line if line else answers.readline()
+
+    out = io.StringIO()
+    run(Both(), out)
+    return [line for line in out.getvalue().splitlines() if line.startswith("-> ")]
+
+
+def test_protocol_refuses_a_bad_identity_and_a_malformed_stanza(
+    softhsm: SoftHSM,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ring = TokenKeyring(TokenURI.parse(softhsm.uri("plugin-proto")), Secret(softhsm.pin))
+    ring.add_new()
+    monkeypatch.setenv("DOMICILE_PKCS11_PIN", softhsm.pin)
+    header = parse_header(encrypt_bytes(b"x", ring.recipients))
+    assert header is not None
+    (stanza,) = header.stanzas
+    good = f"-> recipient-stanza 0 p256tag {' '.join(stanza.args)}\n{b64encode_raw(stanza.body)}\n"
+    bad = f"-> recipient-stanza 1 p256tag {stanza.args[0]}\n{b64encode_raw(stanza.body)}\n"
+    ident = f"-> add-identity {identity_of(softhsm.uri('plugin-proto'))}\n\n"
+    answers = _protocol(ident + good + bad + "-> done\n\n")
+    assert answers == ["-> file-key 0", "-> error stanza 1 0", "-> done"]
+    wrong = "-> add-identity AGE-PLUGIN-OTHER-1QQQQQQQQQQ\n\n"
+    answers = _protocol(wrong + ident + good + "-> done\n\n")
+    assert answers[0].startswith("-> error identity 0") and "-> file-key 0" not in answers
+    ring.close()

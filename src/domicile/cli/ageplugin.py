@@ -24,7 +24,7 @@ from domicile.crypto import Secret, bech32
 from domicile.crypto.encoding import b64decode_raw, b64encode_raw
 from domicile.crypto.header import Stanza
 from domicile.crypto.keysource import PIN_ENV
-from domicile.crypto.p256tag import STANZA_TYPE
+from domicile.crypto.p256tag import STANZA_TYPE, parse_stanza
 from domicile.errors import DomicileError, HeaderError
 
 PLUGIN_NAME = "pkcs11"
@@ -117,6 +117,7 @@ def run(inp: IO[str], out: IO[str]) -> None:
             stanza = Stanza(command.args[1], tuple(command.args[2:]), command.body)
             session.files.setdefault(int(command.args[0]), []).append(stanza)
     unwrappers: list[Callable[[list[Stanza]], bytes | None]] = []
+    failed = False
     for index, text in enumerate(session.identities):
         try:
             hrp, data = bech32.decode(text)
@@ -125,21 +126,40 @@ def run(inp: IO[str], out: IO[str]) -> None:
             unwrappers += _open_token(data.decode("utf-8"), session)
         except (ValueError, DomicileError) as exc:
             session.error(["identity", str(index)], str(exc))
-    for file_index, stanzas in sorted(session.files.items()):
-        ours = [s for s in stanzas if s.type == STANZA_TYPE]
-        if not ours:
-            continue
-        for unwrap in unwrappers:
-            try:
-                file_key = unwrap(ours)
-            except HeaderError as exc:
-                position = stanzas.index(ours[0])
-                session.error(["stanza", str(file_index), str(position)], exc.message)
-                break
-            if file_key is not None:
-                session.ask("file-key", [str(file_index)], file_key)
-                break
+            failed = True
+    if not failed:  # the protocol: no unwrapping at all when an identity is bad
+        for file_index, stanzas in sorted(session.files.items()):
+            _unwrap_file(session, file_index, stanzas, unwrappers)
     _write(out, "done", [])
+
+
+def _unwrap_file(
+    session: _Session,
+    file_index: int,
+    stanzas: list[Stanza],
+    unwrappers: list[Callable[[list[Stanza]], bytes | None]],
+) -> None:
+    """Send the file key of one file if a token key opens one of its p256tag stanzas; a
+    malformed p256tag stanza is an error for the whole file (nothing is unwrapped)."""
+    ours = []
+    for position, stanza in enumerate(stanzas):
+        if stanza.type != STANZA_TYPE:
+            continue
+        try:
+            parse_stanza(stanza)
+        except HeaderError as exc:
+            session.error(["stanza", str(file_index), str(position)], exc.message)
+            return
+        ours.append(stanza)
+    for unwrap in unwrappers if ours else ():
+        try:
+            file_key = unwrap(ours)
+        except HeaderError as exc:  # tagged for us, yet enc is not a point
+            session.error(["stanza", str(file_index), "0"], exc.message)
+            return
+        if file_key is not None:
+            session.ask("file-key", [str(file_index)], file_key)
+            return
 
 
 def main(argv: list[str] | None = None) -> None:
