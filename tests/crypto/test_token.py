@@ -108,6 +108,8 @@ def test_no_post_quantum_identity_in_a_token(softhsm: SoftHSM) -> None:
 def test_clear_errors(softhsm: SoftHSM) -> None:
     with pytest.raises(WrongPassphrase):
         TokenKeyring(TokenURI.parse(softhsm.uri("x")), Secret("000000"))
+    with _ring(softhsm, "x"), pytest.raises(WrongPassphrase):  # logged in: still checked
+        TokenKeyring(TokenURI.parse(softhsm.uri("x")), Secret("000000"))
     with pytest.raises(KeyringNotFound):
         TokenKeyring(TokenURI.parse(softhsm.uri("x").replace(softhsm.label, "nope")), Secret("1"))
     with pytest.raises(KeyringError, match="PIN"):
