@@ -36,6 +36,8 @@ def test_put_get_with_the_root_key_in_the_token(tmp_path: Path, softhsm: SoftHSM
             engine.put("docs", "early.txt", b"no root key yet")
         recipient = add_identity(engine)
         assert recipient.startswith("age1tag1")
+        (created,) = [r for r in engine.audit.records() if r.action == "key_created"]
+        assert created.detail == {"recipient": recipient, "source": "keys_new", "kind": "p256tag"}
         engine.put("docs", "report.txt", b"custody" * 40_000)
         assert engine.get("docs", "report.txt").read() == b"custody" * 40_000
         engine.audit.checkpoint()
