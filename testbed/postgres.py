@@ -88,7 +88,8 @@ def free_port() -> int:
 class PostgresServer:
     """One private cluster: :meth:`start`, :meth:`url`, :meth:`create_database`, :meth:`stop`."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, durable: bool = False) -> None:
+        """``durable``: fsync and synchronous commits on, as in production (benchmarks)."""
         self.bin = bin_dir()
         self.user = _run_as()
         self.root = root or Path(tempfile.mkdtemp(prefix="domicile-pg-"))
@@ -97,6 +98,9 @@ class PostgresServer:
         self.log = self.root / "server.log"
         self.port = 0
         self._owned_root = root is None
+        self.settings = dict(SETTINGS)
+        if durable:
+            self.settings.update(fsync="on", synchronous_commit="on", full_page_writes="on")
 
     # -- running programs as the cluster's owner ------------------------------------------
 
@@ -144,7 +148,7 @@ class PostgresServer:
             self.port = free_port()
             options = " ".join(
                 [f"-p {self.port}", f"-h {HOST}", f"-k {self.socket_dir}"]
-                + [f"-c {k}={v}" for k, v in SETTINGS.items()]
+                + [f"-c {k}={v}" for k, v in self.settings.items()]
             )
             done = self._run(
                 "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
@@ -196,9 +200,9 @@ class PostgresServer:
             "-p", str(self.port), "-U", SUPERUSER, "-d", database, "-c", statement, owner=False,
         ).strip()  # fmt: skip
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; its SQLAlchemy URL."""
-        self.sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    def create_database(self, name: str, template: str = "template0") -> str:
+        """A new database, empty or a copy of ``template``; its SQLAlchemy URL."""
+        self.sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -206,9 +210,9 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:
     """A started private server, stopped and removed on exit."""
-    server = PostgresServer()
+    server = PostgresServer(durable=durable)
     try:
         server.start()
         yield server

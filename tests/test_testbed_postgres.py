@@ -7,6 +7,8 @@ import os
 import sqlalchemy as sa
 from testbed.postgres import PostgresServer
 
+EMPTY_DATABASE = True  # pg_catalog_url: an empty database, not a migrated copy
+
 
 def test_each_test_gets_a_fresh_database_on_a_private_server(
     postgres: PostgresServer, pg_catalog_url: str
