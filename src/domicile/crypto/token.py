@@ -251,6 +251,8 @@ class TokenKeyring:
         template: dict[Any, Any] = {
             pkcs11.Attribute.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
             pkcs11.Attribute.KEY_TYPE: pkcs11.KeyType.EC,
+            # P-256 only: a token's other EC keys (P-384, ...) are not root keys
+            pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1"),
         }
         if self.uri.object is not None:
             template[pkcs11.Attribute.LABEL] = self.uri.object
