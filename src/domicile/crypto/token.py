@@ -128,7 +128,6 @@ class TokenKeyring:
         cache_seconds: float = 300.0,
         cache_size: int = 4096,
     ) -> None:
-
         self.uri = uri
         self.path = Path(uri.module_path)
         self.cache_seconds = cache_seconds
@@ -182,7 +181,7 @@ class TokenKeyring:
 
     @property
     def identities(self) -> tuple[P256TagIdentity, ...]:
-        """Every root identity of the token (oldest first, as the token lists them)."""
+        """Every root identity of the token, in the order the token lists them."""
         return tuple(self._identities)
 
     @property
