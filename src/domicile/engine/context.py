@@ -96,7 +96,8 @@ def _no_own_recipient(policy: Policy) -> ConfigError:
         return ConfigError(
             f"policy {policy.name!r} requires post-quantum recipients (pq = true) but the "
             "keyring has no post-quantum identity: nothing is written",
-            hint="add one with 'domicile keys new --pq' (its identity reads the new blobs)",
+            hint="add one with 'domicile keys new --pq' (its identity reads the new blobs); "
+            "a PKCS#11 token keyring cannot hold one yet: such a policy needs a file keyring",
             policy=policy.name,
         )
     return ConfigError(
