@@ -82,3 +82,37 @@ def test_bench_only_packages_are_in_the_bench_extra_and_nothing_else_needs_them(
     }
     assert {path: names for path, names in users.items() if names} == {}
     assert "bench" in recipe("$(VENV)/.installed-bench")  # make bench installs the extra
+
+
+def _marked(node: ast.FunctionDef, marker: str) -> bool:
+    return any(marker in ast.unparse(d) for d in node.decorator_list)
+
+
+def test_every_test_that_renders_with_chromium_is_marked() -> None:
+    unmarked = []
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            calls = {
+                n.func.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            }
+            if "screenshot" in calls and not _marked(node, "chromium"):
+                unmarked.append(f"{path.relative_to(ROOT)}::{node.name}")
+    assert unmarked == [], "mark these @pytest.mark.chromium (make check leaves them out)"
+
+
+def test_make_check_is_lint_and_the_quick_tests() -> None:
+    text = (ROOT / "Makefile").read_text()
+    assert re.search(r"^check: lint$", text, re.MULTILINE)
+    check = recipe("check")
+    assert "--hypothesis-profile=quick" in check and "-n 2" in check
+    selection = re.search(r"^CHECK_TESTS := (.*)$", text, re.MULTILINE)
+    assert selection is not None
+    assert selection.group(1) == "not servers and not chromium and not slow"
+    assert "-u DOMICILE_TEST_CATALOG_URL" in check  # no PostgreSQL
+    markers = " ".join(PYPROJECT["tool"]["pytest"]["ini_options"]["markers"])
+    for marker in ("servers:", "chromium:", "slow:"):
+        assert marker in markers
