@@ -10,12 +10,21 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import settings
 
 from tests.examples import QUICK_EXAMPLES
 
 settings.register_profile("quick", max_examples=QUICK_EXAMPLES)
+
+# pytest-xdist starts its workers with COLUMNS=80 (the controller's width). rich reads
+# COLUMNS once, when a console is made (at import), and then keeps that width, so the CLI
+# tests that set COLUMNS would print at 80 columns in a worker and at their width in a
+# single process. Without COLUMNS, rich reads it at every print, as in a single process.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
