@@ -98,6 +98,17 @@ def test_keys(deployment: Path, run: Run) -> None:
     text = (deployment.parent / "keyring.txt").read_text()
     assert "AGE-SECRET-KEY-1" in text
     assert "AGE-SECRET-KEY" not in run(*cfg, "keys", "list").out
+    assert run(*cfg, "keys", "recipient", "--pq").code != 0  # no post-quantum identity yet
+    pq = run(*cfg, "--json", "keys", "new", "--pq").json()
+    assert pq["post_quantum"] is True and pq["recipient"].startswith("age1pq1")
+    assert run(*cfg, "keys", "recipient", "--pq").out.strip() == pq["recipient"]
+    assert run(*cfg, "keys", "recipient").out.strip() == first
+    listed = run(*cfg, "--json", "keys", "list").json()
+    assert listed["recipients"] == [first, new, pq["recipient"]]
+    assert listed["post_quantum"] == [pq["recipient"]]
+    shown = run(*cfg, "keys", "list").out
+    assert "post-quantum" in shown and "AGE-SECRET-KEY" not in shown
+    assert "AGE-SECRET-KEY-PQ-1" in (deployment.parent / "keyring.txt").read_text()
 
 
 def test_errors_have_hints_and_exit_codes(deployment: Path, run: Run, tmp_path: Path) -> None:
