@@ -49,6 +49,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 #: fixture -> the marker of every test that uses it (make check leaves those out).
 NEEDS = {"testbed": pytest.mark.servers, "postgres": pytest.mark.postgres}
+#: Parameters whose "postgresql" value reaches the server through getfixturevalue (not
+#: seen in ``fixturenames``): the catalog tests' ``catalog_url``, the deployments'
+#: ``catalog_kind``.
+POSTGRES_PARAMS = ("catalog_url", "catalog_kind")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,6 +60,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture, marker in NEEDS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(marker)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(params.get(name) == "postgresql" for name in POSTGRES_PARAMS):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,9 @@ def test_make_check_is_lint_and_the_quick_tests() -> None:
     assert "--hypothesis-profile=quick" in check and "-n 2" in check
     selection = re.search(r"^CHECK_TESTS := (.*)$", text, re.MULTILINE)
     assert selection is not None
-    assert selection.group(1) == "not servers and not postgres and not chromium and not slow"
+    assert selection.group(1) == (
+        "not servers and not postgres and not chromium and not agejs and not slow"
+    )
     assert "-u DOMICILE_TEST_CATALOG_URL" in check  # no PostgreSQL
     markers = " ".join(PYPROJECT["tool"]["pytest"]["ini_options"]["markers"])
     for marker in ("servers:", "postgres:", "chromium:", "slow:"):
