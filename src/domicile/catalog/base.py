@@ -115,6 +115,11 @@ class Catalog(Protocol):
         """Ordered by site id; empty for an unknown version."""
         ...
 
+    def copies_of(self, version_ids: Sequence[str]) -> dict[str, tuple[list[Placement], int]]:
+        """For each version id: its placements (by site id) and the bytes of its segments'
+        ciphertext, in one snapshot (a version gone: no placements, 0 bytes)."""
+        ...
+
     def delete_object(self, bucket: str, key: str) -> Version | None:
         """Forget the current version, queueing its blobs; None if there was none (S3
         deletes are idempotent). BucketNotFound if the bucket is gone."""
