@@ -120,6 +120,7 @@ def sweep(state: State, grace: float, dry_run: bool) -> None:
     engine = state.engine
     expiry = engine.config.deployment.multipart_expiry_hours
     aborted = 0 if dry_run else engine.sweep_uploads(older_than=expiry * 3600)
+    life = None if dry_run else engine.enforce_lifecycle()
     report = engine.sweep(grace=grace * 3600, dry_run=dry_run)
     if state.as_json:
         emit_json(
@@ -128,11 +129,19 @@ def sweep(state: State, grace: float, dry_run: bool) -> None:
                 "removed": report.removed,
                 "leftovers": report.leftovers,
                 "uploads_aborted": aborted,
+                "lifecycle": None if life is None else asdict(life),
             }
         )
         return
     if not dry_run:
-        say(f"aborted {aborted} multipart uploads older than {expiry:g} h")
+        console.print(f"aborted {aborted} multipart uploads older than {expiry:g} h")
+    if life is not None and (life.uploads_aborted or life.versions_expired or life.kept_locked
+                             or life.markers_expired):  # fmt: skip
+        console.print(
+            f"lifecycle rules: {life.versions_expired} noncurrent versions and "
+            f"{life.markers_expired} delete markers expired, {life.uploads_aborted} uploads "
+            f"aborted, {len(life.kept_locked)} versions kept by Object Lock"
+        )
     verb = "would remove" if dry_run else "removed"
     t = table(
         f"sweep ({verb} {report.leftovers} leftovers of dead writers, {report.removed} orphan "

@@ -5,18 +5,20 @@ from __future__ import annotations
 from domicile.catalog import Bucket
 from domicile.engine.api import Domicile, open
 from domicile.engine.apply import ApplyReport
-from domicile.engine.configedit import set_site_status
 from domicile.engine.keys import keyring_add, keyring_open
 from domicile.engine.plan import REASONS, Blocked, PlanSummary, Step
 from domicile.engine.records import (
     CopyInfo,
+    Deletion,
     ListResult,
     ObjectInfo,
     ObjectMeta,
     ObjectReader,
     SiteView,
+    VersionsList,
 )
 from domicile.engine.setup import example_config, init_deployment
+from domicile.engine.siteconfig import set_site_status
 
 open_deployment = open
 
@@ -26,6 +28,7 @@ __all__ = [
     "Blocked",
     "Bucket",
     "CopyInfo",
+    "Deletion",
     "Domicile",
     "ListResult",
     "ObjectInfo",
@@ -34,6 +37,7 @@ __all__ = [
     "PlanSummary",
     "SiteView",
     "Step",
+    "VersionsList",
     "example_config",
     "init_deployment",
     "keyring_add",

@@ -38,10 +38,11 @@ from domicile.catalog import Job, Lease, Placement, Version, inline_manifest
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage, reclaim
 from domicile.engine.leasing import Holding
+from domicile.engine.locking import refused
 from domicile.engine.plan import Assessment, OnStep, PlanSummary, Step, assess, make_plan
 from domicile.engine.repair import copy_blob
 from domicile.engine.throttle import Throttle
-from domicile.errors import CryptoError, ObjectNotFound, SiteError
+from domicile.errors import CryptoError, ObjectLocked, ObjectNotFound, SiteError
 
 Progress = Callable[[int], None]
 #: Asked with the plan's summary before anything changes; False cancels the run.
@@ -294,9 +295,13 @@ def _remove(ctx: EngineContext, version: Version, job: Job) -> tuple[str, str]:
         return "skipped", f"stale: the copy on {job.site_id} is gone, or the policy keeps it now"
     policy = found.policy
     need = policy.copies if not step.violation else max(1, min(policy.copies, found.reachable))
-    outcome = ctx.catalog.remove_placement(
-        version.version_id, job.site_id, counted=found.held, at_least=need
-    )
+    try:
+        outcome = ctx.catalog.remove_placement(
+            version.version_id, job.site_id, counted=found.held, at_least=need
+        )
+    except ObjectLocked as exc:  # the copy stays: Object Lock needs it (catalog/objectlocks.py)
+        refused(ctx, exc, "placement_kept")
+        return "failed", f"kept on {job.site_id} by Object Lock: {exc.message}"
     if outcome == "absent":
         return "skipped", f"stale: the copy on {job.site_id} is gone"
     if outcome == "short":

@@ -32,9 +32,10 @@ from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import reclaim
 from domicile.engine.leasing import Holding
+from domicile.engine.locking import refused
 from domicile.engine.throttle import Throttle
 from domicile.engine.verify import Level, VerifyReport, verify_copy
-from domicile.errors import CryptoError, ObjectNotFound, SiteError
+from domicile.errors import CryptoError, ObjectLocked, ObjectNotFound, SiteError
 from domicile.policy import check_copy, decide
 from domicile.sites import Site
 
@@ -193,9 +194,13 @@ def _drop_bad_copies(
     for placement in ctx.catalog.placements(version.version_id):
         if placement.state == "ok":
             continue
-        outcome = ctx.catalog.remove_placement(
-            version.version_id, placement.site_id, counted=held, at_least=copies
-        )
+        try:
+            outcome = ctx.catalog.remove_placement(
+                version.version_id, placement.site_id, counted=held, at_least=copies
+            )
+        except ObjectLocked as exc:  # Object Lock keeps it (catalog/objectlocks.py)
+            refused(ctx, exc, "placement_kept")
+            continue
         if outcome != "removed":
             continue
         ctx.catalog.resolve_faults(version.version_id, placement.site_id)

@@ -18,7 +18,7 @@ from domicile.policy.registry import Registry, load_registry
 from domicile.policy.world import World
 
 ENTITY_KEYS = ("name", "country", "parent", "also_subject_to", "source", "as_of", "note")
-SITE_KEYS = ("template", "backend", "country", "operator", "provider", "status")
+SITE_KEYS = ("template", "backend", "country", "operator", "provider", "status", "lock")
 POLICY_KEYS = (
     "allow",
     "deny",
@@ -225,7 +225,17 @@ def _site(
         status=_status(where, f"{key}.status", body.get("status", "active")),
         backend=backend,
         template=template,
+        lock=_lock(where, f"{key}.lock", body.get("lock")),
     )
+
+
+def _lock(where: _Where, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    text = where.string(key, value).lower()
+    if text not in ("mirror", "off"):
+        raise where.error(key, f"unknown lock {value!r}", 'write lock = "mirror", or leave it out')
+    return None if text == "off" else text
 
 
 def _status(where: _Where, key: str, value: Any) -> SiteStatus:

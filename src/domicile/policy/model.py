@@ -81,6 +81,9 @@ class SiteSpec:
     status: SiteStatus = SiteStatus.ACTIVE
     backend: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     template: str | None = None
+    #: ``mirror``: lock the blobs of locked versions at the store too (docs/object-lock.md);
+    #: not a residency fact.
+    lock: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.backend, MappingProxyType):

@@ -30,6 +30,8 @@ from domicile.catalog.migrations import (
     v0007_conditional_parts,
     v0008_audit_tree,
     v0009_leases,
+    v0010_versioning,
+    v0011_object_lock,
 )
 from domicile.errors import CatalogVersionError
 
@@ -46,6 +48,8 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (7, v0007_conditional_parts.upgrade),
     (8, v0008_audit_tree.upgrade),
     (9, v0009_leases.upgrade),
+    (10, v0010_versioning.upgrade),
+    (11, v0011_object_lock.upgrade),
 )
 LATEST = STEPS[-1][0]
 
