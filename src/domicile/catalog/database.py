@@ -7,11 +7,14 @@ behind a process-local lock, so concurrent writers queue instead of failing half
 connection. An in-memory database (``sqlite://``) is one shared connection, so every
 transaction, read or write, takes the lock.
 
-PostgreSQL (``postgresql://``, driven by psycopg 3; the ``postgres`` extra): SQLAlchemy's
-connection pool (``pool_pre_ping``, so a restarted server costs no failed request), writes
-at READ COMMITTED with the locks of :mod:`domicile.catalog.locks` (several processes and
-hosts write at once), reads at REPEATABLE READ (one snapshot per read transaction), and the
-same group commit, one batch at a time per process.
+PostgreSQL (``postgresql://``, driven by psycopg 3; the ``postgres`` extra): two of
+SQLAlchemy's connection pools, one for writes at READ COMMITTED with the locks of
+:mod:`domicile.catalog.locks` (several processes and hosts write at once), one for reads
+whose connections begin REPEATABLE READ READ ONLY transactions (one snapshot each, no
+extra statement), and the same group commit, one batch at a time per process. A
+connection found broken (the server restarted) is dropped from its pool; the request that
+found it gets CatalogBusy, the next a new connection (no ping before each use: it would
+cost a round trip per transaction, a third of a lookup's time).
 
 A failure of the database itself never leaves as the driver's exception: it becomes
 :class:`~domicile.errors.CatalogBusy` (unreachable, deadlock, serialisation; retryable),
@@ -57,7 +60,7 @@ _PRAGMAS = (
 #: URL schemes that mean PostgreSQL through psycopg 3 (SQLAlchemy's default is psycopg2).
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 #: A read transaction on PostgreSQL: one snapshot for all its statements.
-_PG_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+_PG_READS: dict[str, Any] = {"isolation_level": "REPEATABLE READ"}
 
 
 def engine_url(url: str) -> str:
@@ -89,7 +92,7 @@ class Database:
                 "max_overflow": 4 * _POOL,
             }
         else:
-            kwargs = {"pool_size": _POOL, "max_overflow": 4 * _POOL, "pool_pre_ping": True}
+            kwargs = {"pool_size": _POOL, "max_overflow": _POOL}
         try:
             self.engine = sa.create_engine(engine_url(url), **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -101,6 +104,11 @@ class Database:
                 else "use a URL like sqlite:///path/catalog.db or postgresql://user@host/db",
                 catalog=url,
             ) from None
+        #: Where reads run: on PostgreSQL a second pool, its transactions REPEATABLE READ.
+        self._reads = self.engine
+        if not sqlite:
+            self._reads = sa.create_engine(engine_url(url), **kwargs, **_PG_READS)
+            event.listen(self._reads, "connect", _read_only)
         lock = threading.Lock()
         self._errors = _Errors(url, self.engine.dialect)
         self._wlock: AbstractContextManager[Any] = lock if sqlite else nullcontext()
@@ -124,7 +132,7 @@ class Database:
         try:
             self.schema_version = migrate(self.engine, url)
         except sa.exc.DBAPIError as exc:
-            self.engine.dispose()
+            self.close()
             raise CatalogError(
                 f"cannot open the catalog {url!r}: {exc.orig}",
                 hint="check that the catalog's folder exists and is writable, "
@@ -176,14 +184,12 @@ class Database:
     def _raw(self, *, write: bool) -> Iterator[Raw]:
         """A pooled driver connection in a transaction: committed on exit if ``write``,
         else rolled back (as on an exception)."""
-        pooled = self.engine.raw_connection()
+        pooled = (self.engine if write else self._reads).raw_connection()
         try:
             driver = pooled.driver_connection
             assert driver is not None  # a pooled connection that is open
             if self._sqlite:  # our SQLite connections are in autocommit until told
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            elif not write:  # psycopg begins the transaction with this statement
-                driver.execute(_PG_SNAPSHOT)
             try:
                 yield Raw(driver, self.engine.dialect)
             except BaseException:
@@ -213,9 +219,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction: one consistent snapshot."""
-        with self._errors, self._rlock, self.engine.connect() as conn, conn.begin():
-            if not self._sqlite:
-                conn.exec_driver_sql(_PG_SNAPSHOT)
+        with self._errors, self._rlock, self._reads.connect() as conn, conn.begin():
             yield conn
 
     def pragma(self, name: str) -> str:
@@ -229,6 +233,8 @@ class Database:
         if self._readers is not None:
             self._readers.close()
         self.engine.dispose()
+        if self._reads is not self.engine:
+            self._reads.dispose()
 
 
 class _Errors:
@@ -322,6 +328,12 @@ class _Readers:
             readers = list(self._all)
         for reader in readers:
             reader.close()
+
+
+def _read_only(dbapi_conn: Any, _record: Any) -> None:
+    """A PostgreSQL read connection: its transactions begin READ ONLY (with the pool's
+    REPEATABLE READ, in the one BEGIN psycopg sends)."""
+    dbapi_conn.read_only = True
 
 
 def _prepare(dbapi_conn: Any) -> None:

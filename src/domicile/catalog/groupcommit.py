@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
+from domicile.catalog.chain import append_audits
 from domicile.catalog.locks import lock_keys
 from domicile.catalog.prepared import Raw
 
@@ -126,8 +127,7 @@ def _in_one(conn: Raw, batch: list[_Job[object]]) -> list[object]:
     try:
         results = [job.work(conn) for job in batch]
         deferred, conn.deferred = conn.deferred, None
-        for work in deferred:
-            work(conn)
+        append_audits(conn, deferred)
     finally:
         conn.deferred = None
     return results

@@ -52,14 +52,16 @@ def lock_keys(raw: Raw, keys: Iterable[tuple[str, str]]) -> None:
     deadlock between two transactions locking the same keys)."""
     if not raw.concurrent:
         return
-    for name in sorted({key_name(b, k) for b, k in keys}):
+    for name in sorted({key_name(b, k) for b, k in keys} - raw.held):
         raw.first(_LOCK, {"space": KEYS, "name": name})
+        raw.held.add(name)
 
 
 def lock_chain(raw: Raw) -> None:
     """Hold the audit chain's lock until the transaction ends."""
-    if raw.concurrent:
+    if raw.concurrent and "audit chain" not in raw.held:
         raw.first(_LOCK, {"space": CHAIN, "name": "audit"})
+        raw.held.add("audit chain")
 
 
 def lock_migrations(conn: sa.Connection) -> None:

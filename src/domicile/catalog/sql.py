@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import Journals, append_audit
+from domicile.catalog.journals import Journals
 from domicile.catalog.listing import list_page
 from domicile.catalog.locks import lock_keys
 from domicile.catalog.prepared import Prepared, Raw
@@ -198,9 +199,10 @@ class SqlCatalog(Journals, Uploads):
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with _lost_race(expect, version), self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(version.bucket, version.key)])  # first: lock order
+            raw = Raw.of(conn)
+            lock_keys(raw, [(version.bucket, version.key)])  # first: the lock order
             finish_upload(conn, upload_id, version, segments, listed)
-            return _commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
+            return _commit(raw, version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
