@@ -32,6 +32,15 @@ KEYS = 0x646F6D31  # "dom1": object keys, by hashtext("bucket/key")
 CHAIN = 0x646F6D32  # "dom2": the audit chain (one lock)
 MIGRATIONS = 0x646F6D33  # "dom3": schema migrations (one lock)
 
+#: Several keys' locks in one statement, in the order of their lock ids (so two
+#: transactions locking overlapping sets never wait for each other in a cycle).
+_LOCK_ALL = Prepared(
+    sa.text(
+        "SELECT pg_advisory_xact_lock(:space, h) FROM"
+        " (SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:names AS text[])) AS k"
+        " ORDER BY h) AS ordered"
+    ).columns(sa.column("locked"))
+)
 _LOCK = Prepared(
     sa.select(
         sa.func.pg_advisory_xact_lock(
@@ -48,13 +57,17 @@ def key_name(bucket: str, key: str) -> str:
 
 
 def lock_keys(raw: Raw, keys: Iterable[tuple[str, str]]) -> None:
-    """Hold the lock of each (bucket, key) until the transaction ends (sorted: no
-    deadlock between two transactions locking the same keys)."""
+    """Hold the lock of each (bucket, key) until the transaction ends, taken in one
+    statement in the order of their lock ids (no deadlock between two transactions locking
+    overlapping sets)."""
     if not raw.concurrent:
         return
-    for name in sorted({key_name(b, k) for b, k in keys} - raw.held):
-        raw.first(_LOCK, {"space": KEYS, "name": name})
-        raw.held.add(name)
+    names = sorted({key_name(b, k) for b, k in keys} - raw.held)
+    if len(names) == 1:
+        raw.first(_LOCK, {"space": KEYS, "name": names[0]})
+    elif names:
+        raw.rows(_LOCK_ALL, {"space": KEYS, "names": names})
+    raw.held.update(names)
 
 
 def lock_chain(raw: Raw) -> None:

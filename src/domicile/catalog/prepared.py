@@ -24,7 +24,7 @@ import sqlalchemy as sa
 __all__ = ["Prepared", "Raw"]
 
 Params = Mapping[str, Any]
-Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
+Statement = sa.Select[Any] | sa.TextualSelect | sa.Insert | sa.Update | sa.Delete
 
 
 class Prepared:
@@ -37,7 +37,7 @@ class Prepared:
         self.statement = statement
         self._compiled: dict[tuple[str, frozenset[str]], Compiled] = {}
         self._row: Any = None
-        if isinstance(statement, sa.Select):
+        if isinstance(statement, (sa.Select, sa.TextualSelect)):
             names = [str(c.key) for c in statement.selected_columns]
             self._row = _row_type(names)
 
@@ -129,6 +129,24 @@ class Raw:
             cursor.close()
         return None if found is None else prepared.row(found)
 
+    def rows_together(self, queries: Sequence[tuple[Prepared, Params]]) -> list[list[Any]]:
+        """Every row of each SELECT, the SELECTs sent together: one round trip to a server
+        (psycopg's pipeline mode), one after the other on SQLite."""
+        if not self.concurrent:
+            return [self.rows(prepared, params) for prepared, params in queries]
+        cursors = []
+        try:
+            with self._driver.pipeline():
+                for prepared, params in queries:
+                    cursors.append(self._cursor(prepared, params))
+            return [
+                [prepared.row(r) for r in cursor.fetchall()]
+                for (prepared, _), cursor in zip(queries, cursors, strict=True)
+            ]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
     def run(self, prepared: Prepared, params: Params) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
         cursor = self._cursor(prepared, params)
@@ -136,6 +154,17 @@ class Raw:
             return int(cursor.rowcount)
         finally:
             cursor.close()
+
+    def run_together(self, steps: Sequence[tuple[Prepared, Sequence[Params]]]) -> None:
+        """Run each INSERT (UPDATE, DELETE) once per mapping of its list, all sent together:
+        one round trip to a server (psycopg's pipeline mode)."""
+        if not self.concurrent:
+            for prepared, params in steps:
+                self.run_many(prepared, params)
+            return
+        with self._driver.pipeline():
+            for prepared, params in steps:
+                self.run_many(prepared, params)
 
     def run_many(self, prepared: Prepared, params: Sequence[Params]) -> None:
         """Run an INSERT (UPDATE, DELETE) once per mapping; all have the same keys."""

@@ -68,6 +68,20 @@ _PLACEMENTS = Prepared(
     .where(t.placements.c.version_id == sa.bindparam("vid"))
     .order_by(t.placements.c.site_id)
 )
+# The same lookups by (bucket, key), so that a server gets them in one round trip.
+_CURRENT_ID = (
+    sa.select(_V.version_id)
+    .where(_V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT)
+    .scalar_subquery()
+)
+_SEGMENTS_OF_CURRENT = Prepared(
+    sa.select(t.segments).where(t.segments.c.version_id == _CURRENT_ID).order_by(t.segments.c.idx)
+)
+_PLACEMENTS_OF_CURRENT = Prepared(
+    sa.select(t.placements)
+    .where(t.placements.c.version_id == _CURRENT_ID)
+    .order_by(t.placements.c.site_id)
+)
 _VERIFIED = Prepared(
     sa.update(t.placements)
     .where(
@@ -210,6 +224,8 @@ class SqlCatalog(Journals, Uploads):
 
     def lookup(self, bucket: str, key: str) -> Lookup:
         with self._db.raw_read() as raw:
+            if raw.concurrent:
+                return _lookup_together(raw, bucket, key)
             owner = _require_bucket(raw, bucket)
             found = _require_current(raw, bucket, key)
             params = {"vid": found.version_id}
@@ -482,6 +498,29 @@ def _require_current(raw: Raw, bucket: str, key: str) -> Version:
     return found
 
 
+def _lookup_together(raw: Raw, bucket: str, key: str) -> Lookup:
+    """``lookup`` in one round trip to a database server (four SELECTs pipelined)."""
+    params = {"bucket": bucket, "key": key}
+    owner, current, segments, placements = raw.rows_together(
+        [
+            (_BUCKET, params),
+            (_CURRENT, params),
+            (_SEGMENTS_OF_CURRENT, params),
+            (_PLACEMENTS_OF_CURRENT, params),
+        ]
+    )
+    if not owner:
+        raise _no_bucket(bucket)
+    if not current:
+        _require_current(raw, bucket, key)  # raises ObjectNotFound
+    return Lookup(
+        rows.version(current[0]),
+        [rows.segment(r) for r in segments],
+        [rows.placement(r) for r in placements],
+        rows.bucket(owner[0]),
+    )
+
+
 def _get(raw: Raw, version_id: str) -> Version | None:
     row = raw.first(_VERSION, {"vid": version_id})
     return None if row is None else rows.version(row)
@@ -503,45 +542,58 @@ def _commit(
 ) -> Version | None:
     """``commit_version`` in the caller's write transaction (holding the key's lock)."""
     lock_keys(raw, [(version.bucket, version.key)])  # held already in a group commit
-    _require_bucket(raw, version.bucket)
-    previous = _current(raw, version.bucket, version.key)
+    params = {"bucket": version.bucket, "key": version.key}
+    owner, current = raw.rows_together([(_BUCKET, params), (_CURRENT, params)])
+    if not owner:
+        raise _no_bucket(version.bucket)
+    previous = rows.version(current[0]) if current else None
     if expect is not None:
         expect.check(previous, version.bucket, version.key)
     if previous is not None:
         _drop_version(raw, previous, reason="replaced")
-    raw.run(_INSERT_VERSION, rows.version_row(version))
-    raw.run_many(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
-    raw.run_many(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
+    raw.run_together(
+        [
+            (_INSERT_VERSION, [rows.version_row(version)]),
+            (_INSERT_SEGMENT, [rows.segment_row(s) for s in segments]),
+            (_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements]),
+        ]
+    )
     if audit is not None:
         append_audit(raw, audit)
     return previous
 
 
 def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
-    """Queue every blob of ``version`` on every site holding it, then forget the version."""
+    """Queue every blob of ``version`` on every site holding it, then forget the version
+    (two round trips to a database server)."""
     params = {"vid": version.version_id}
-    sites = [p.site_id for p in raw.rows(_PLACEMENTS, params)]
-    _queue_blobs(raw, version, sites, reason=reason)
-    for statement in _FORGET:
-        raw.run(statement, params)
+    placed, segments = raw.rows_together([(_PLACEMENTS, params), (_SEGMENTS, params)])
+    garbage = _garbage(
+        version, [rows.segment(r) for r in segments], [p.site_id for p in placed], reason
+    )
+    raw.run_together([(_INSERT_GARBAGE, garbage), *((st, [params]) for st in _FORGET)])
 
 
 def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
     """Queue every blob of ``version`` (segments and manifest) on each of ``sites``."""
     segments = [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version.version_id})]
+    raw.run_many(_INSERT_GARBAGE, _garbage(version, segments, sites, reason))
+
+
+def _garbage(
+    version: Version, segments: Sequence[Segment], sites: Sequence[str], reason: str
+) -> list[dict[str, Any]]:
+    """The garbage rows of every blob of ``version`` on each of ``sites``."""
     blobs = version_blobs(version, segments)
     now = rows.now_us()
-    raw.run_many(
-        _INSERT_GARBAGE,
-        [
-            {
-                "site_id": site,
-                "blob_id": blob,
-                "reason": reason,
-                "queued_at": now,
-                "origin": version.version_id,
-            }
-            for site in sites
-            for blob in blobs
-        ],
-    )
+    return [
+        {
+            "site_id": site,
+            "blob_id": blob,
+            "reason": reason,
+            "queued_at": now,
+            "origin": version.version_id,
+        }
+        for site in sites
+        for blob in blobs
+    ]
