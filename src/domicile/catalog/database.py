@@ -160,8 +160,15 @@ class Database:
 
     @contextmanager
     def raw_read(self) -> Iterator[Raw]:
-        """A read transaction on the driver's connection: one consistent snapshot."""
+        """Reads on the driver's connection: one consistent snapshot on SQLite (and in
+        memory). On PostgreSQL each statement runs on its own (autocommit: no BEGIN and
+        ROLLBACK round trips, two thirds of a point read's time) and is its own snapshot,
+        so a read that needs several rows consistent reads them in one statement."""
         with self._errors:
+            if not self._sqlite:
+                with self._statements() as raw:
+                    yield raw
+                return
             if self._readers is None:
                 with self._rlock, self._raw(write=False) as raw:
                     yield raw
@@ -173,6 +180,24 @@ class Database:
                     yield Raw(driver, self.engine.dialect)
                 finally:
                     driver.rollback()
+
+    @contextmanager
+    def _statements(self) -> Iterator[Raw]:
+        """A pooled PostgreSQL read connection in autocommit, given back as it was."""
+        pooled = self._reads.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None
+            driver.autocommit = True
+            try:
+                yield Raw(driver, self.engine.dialect)
+            finally:
+                if getattr(driver, "broken", False):  # the server went away
+                    pooled.invalidate()
+                else:
+                    driver.autocommit = False
+        finally:
+            pooled.close()
 
     @contextmanager
     def _raw_write(self) -> Iterator[Raw]:

@@ -62,6 +62,10 @@ class Prepared:
     def row(self, values: Sequence[Any]) -> Any:
         return self._row._make(values)
 
+    def row_of(self, mapping: Mapping[str, Any]) -> Any:
+        """A row from a mapping of column names (a row a server sent as JSON)."""
+        return self._row._make(mapping[name] for name in self._row._fields)
+
 
 def _row_type(names: list[str]) -> Any:
     """A named-tuple class with fields ``names`` (a row, read like SQLAlchemy's)."""
@@ -159,12 +163,19 @@ class Raw:
         """Run each INSERT (UPDATE, DELETE) once per mapping of its list, all sent together:
         one round trip to a server (psycopg's pipeline mode)."""
         if not self.concurrent:
-            for prepared, params in steps:
-                self.run_many(prepared, params)
+            for prepared, rows in steps:
+                self.run_many(prepared, rows)
             return
-        with self._driver.pipeline():
-            for prepared, params in steps:
-                self.run_many(prepared, params)
+        cursor = self._driver.cursor()
+        try:
+            with self._driver.pipeline():  # one sync at the end (executemany would add one)
+                for prepared, many in steps:
+                    if many:
+                        compiled = prepared.sql(self._dialect, many[0])
+                        for one in many:
+                            cursor.execute(compiled.sql, compiled.args(one))
+        finally:
+            cursor.close()
 
     def run_many(self, prepared: Prepared, params: Sequence[Params]) -> None:
         """Run an INSERT (UPDATE, DELETE) once per mapping; all have the same keys."""

@@ -68,19 +68,23 @@ _PLACEMENTS = Prepared(
     .where(t.placements.c.version_id == sa.bindparam("vid"))
     .order_by(t.placements.c.site_id)
 )
-# The same lookups by (bucket, key), so that a server gets them in one round trip.
-_CURRENT_ID = (
-    sa.select(_V.version_id)
-    .where(_V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT)
-    .scalar_subquery()
-)
-_SEGMENTS_OF_CURRENT = Prepared(
-    sa.select(t.segments).where(t.segments.c.version_id == _CURRENT_ID).order_by(t.segments.c.idx)
-)
-_PLACEMENTS_OF_CURRENT = Prepared(
-    sa.select(t.placements)
-    .where(t.placements.c.version_id == _CURRENT_ID)
-    .order_by(t.placements.c.site_id)
+# A lookup as one statement, for a database server: one round trip, one snapshot. The
+# rows come back as JSON objects (the schema holds only integers, text and NULLs).
+_LOOKUP = Prepared(
+    sa.text(
+        """SELECT
+        (SELECT row_to_json(b) FROM buckets b WHERE b.name = :bucket) AS bucket,
+        (SELECT row_to_json(v) FROM versions v
+         WHERE v.bucket = :bucket AND v.key = :key AND v.state = 'current') AS version,
+        (SELECT json_agg(s ORDER BY s.idx) FROM segments s
+         WHERE s.version_id = (SELECT version_id FROM versions
+          WHERE bucket = :bucket AND key = :key AND state = 'current')) AS segments,
+        (SELECT json_agg(p ORDER BY p.site_id) FROM placements p
+         WHERE p.version_id = (SELECT version_id FROM versions
+          WHERE bucket = :bucket AND key = :key AND state = 'current')) AS placements"""
+    ).columns(
+        sa.column("bucket"), sa.column("version"), sa.column("segments"), sa.column("placements")
+    )
 )
 _VERIFIED = Prepared(
     sa.update(t.placements)
@@ -499,25 +503,18 @@ def _require_current(raw: Raw, bucket: str, key: str) -> Version:
 
 
 def _lookup_together(raw: Raw, bucket: str, key: str) -> Lookup:
-    """``lookup`` in one round trip to a database server (four SELECTs pipelined)."""
-    params = {"bucket": bucket, "key": key}
-    owner, current, segments, placements = raw.rows_together(
-        [
-            (_BUCKET, params),
-            (_CURRENT, params),
-            (_SEGMENTS_OF_CURRENT, params),
-            (_PLACEMENTS_OF_CURRENT, params),
-        ]
-    )
-    if not owner:
+    """``lookup`` as one statement (a database server: one round trip, one snapshot)."""
+    found = raw.first(_LOOKUP, {"bucket": bucket, "key": key})
+    assert found is not None  # a SELECT of scalar subqueries has one row
+    if found.bucket is None:
         raise _no_bucket(bucket)
-    if not current:
+    if found.version is None:
         _require_current(raw, bucket, key)  # raises ObjectNotFound
     return Lookup(
-        rows.version(current[0]),
-        [rows.segment(r) for r in segments],
-        [rows.placement(r) for r in placements],
-        rows.bucket(owner[0]),
+        rows.version(_VERSION.row_of(found.version)),
+        [rows.segment(_SEGMENTS.row_of(r)) for r in found.segments or ()],
+        [rows.placement(_PLACEMENTS.row_of(r)) for r in found.placements or ()],
+        rows.bucket(_BUCKET.row_of(found.bucket)),
     )
 
 
