@@ -1,7 +1,7 @@
 """Appending to the audit chain, inside a caller's write transaction.
 
 An append reads the head (``seq``, ``hash``) and inserts the records built on it, holding
-the chain's lock on PostgreSQL (:func:`~domicile.catalog.locks.lock_chain`) so that two
+the chain's lock on PostgreSQL (:func:`~domicile.catalog.locks.chain_lock`) so that two
 writers never build on the same head. In a group commit (``raw.deferred`` is a list) the
 builders of the batch's jobs are only collected, then :func:`append_audits` runs them last
 in the shared transaction: one lock, one head read and one insert for the whole batch,
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
-from domicile.catalog.locks import lock_chain
+from domicile.catalog.locks import chain_lock
 from domicile.catalog.prepared import Prepared, Raw
 
 __all__ = ["append_audit", "append_audits"]
@@ -44,9 +44,8 @@ def append_audits(raw: Raw, builds: Sequence[AuditBuilder]) -> list[tuple[int, s
     previous one left; the rows appended."""
     if not builds:
         return []
-    lock_chain(raw)
-    head = raw.first(_AUDIT_HEAD, {})
-    seq, digest = (int(head[0]), str(head[1])) if head is not None else (0, "")
+    *_, found = raw.rows_together([*chain_lock(raw), (_AUDIT_HEAD, {})])  # one round trip
+    seq, digest = (int(found[0][0]), str(found[0][1])) if found else (0, "")
     new: list[tuple[int, str, str]] = []
     for build in builds:
         rows = list(build(seq, digest))
@@ -54,4 +53,4 @@ def append_audits(raw: Raw, builds: Sequence[AuditBuilder]) -> list[tuple[int, s
             seq, digest = rows[-1][0], rows[-1][1]
         new.extend(rows)
     raw.run_many(_AUDIT_INSERT, [{"seq": s, "hash": h, "body": b} for s, h, b in new])
-    return new
+    return new  # on PostgreSQL in a group commit, inserted with the COMMIT

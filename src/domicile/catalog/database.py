@@ -126,7 +126,9 @@ class Database:
         self._sqlite = sqlite
         # PostgreSQL: one batch at a time per process too (its own lock: writes that are
         # not batched run side by side, under the locks of domicile.catalog.locks).
-        self._group = GroupCommit(lock if sqlite else threading.Lock(), self._raw_write)
+        self._group = GroupCommit(
+            lock if sqlite else threading.Lock(), self._raw_write if sqlite else self._pg_write
+        )
         if sqlite:
             configure_sqlite(self.engine)
         try:
@@ -191,6 +193,34 @@ class Database:
             driver.autocommit = True
             try:
                 yield Raw(driver, self.engine.dialect)
+            finally:
+                if getattr(driver, "broken", False):  # the server went away
+                    pooled.invalidate()
+                else:
+                    driver.autocommit = False
+        finally:
+            pooled.close()
+
+    @contextmanager
+    def _pg_write(self) -> Iterator[Raw]:
+        """A PostgreSQL write transaction on the driver's connection whose BEGIN goes out
+        with its first statement and whose last writes with its COMMIT (Raw.send_later):
+        a commit is a handful of round trips, each a context switch on the server."""
+        pooled = self.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None
+            driver.autocommit = True
+            raw = Raw(driver, self.engine.dialect)
+            raw.send_later("BEGIN")
+            try:
+                try:
+                    yield raw
+                    raw.finish("COMMIT")
+                except BaseException:
+                    if not getattr(driver, "broken", False) and driver.info.transaction_status:
+                        driver.execute("ROLLBACK")  # not idle: in a (failed) transaction
+                    raise
             finally:
                 if getattr(driver, "broken", False):  # the server went away
                     pooled.invalidate()

@@ -93,9 +93,23 @@ class Raw:
 
     ``deferred``, when a list, collects audit builders to run at the end of the transaction
     (a group commit's: :mod:`domicile.catalog.chain`); ``held`` the advisory locks taken in
-    it (:mod:`domicile.catalog.locks`)."""
+    it (:mod:`domicile.catalog.locks`).
 
-    __slots__ = ("_dialect", "_driver", "concurrent", "deferred", "held")
+    A PostgreSQL write transaction of the group commit (:meth:`send_later`) saves round
+    trips, each a context switch on the server: its ``BEGIN`` and the writes whose result
+    nobody reads (:meth:`run_many`, :meth:`run_together`) wait in ``pending`` and go out
+    with the next statement, or with the ``COMMIT`` (:meth:`finish`), in one pipeline."""
+
+    __slots__ = (
+        "_buffer",
+        "_dialect",
+        "_driver",
+        "_pending",
+        "_sent",
+        "concurrent",
+        "deferred",
+        "held",
+    )
 
     def __init__(self, driver: Any, dialect: sa.Dialect) -> None:
         self._driver = driver
@@ -104,6 +118,43 @@ class Raw:
         self.concurrent = dialect.name != "sqlite"
         self.deferred: list[Any] | None = None
         self.held: set[str] = set()
+        self._pending: list[tuple[str, Any]] = []
+        self._buffer = False
+        self._sent = False
+
+    def send_later(self, begin: str) -> None:
+        """Begin with ``begin`` sent along with the first statement, and keep writes
+        without a result until the next statement or :meth:`finish`."""
+        self._pending.append((begin, None))
+        self._buffer = True
+
+    @property
+    def started(self) -> bool:
+        """Whether the pending ``BEGIN`` was sent (a transaction is open on the server)."""
+        return self._sent
+
+    def finish(self, end: str) -> None:
+        """Send what is pending and ``end`` (``COMMIT``), in one round trip; nothing at all
+        when nothing but the ``BEGIN`` was ever asked for."""
+        if len(self._pending) == 1 and self._pending[0][1] is None:  # only the BEGIN
+            self._pending.clear()
+            return
+        with self._driver.pipeline():
+            self._send_pending()
+            self._driver.execute(end)
+
+    def _send_pending(self) -> None:
+        """Send the pending statements (inside a pipeline)."""
+        if not self._pending:
+            return
+        self._sent = True
+        cursor = self._driver.cursor()
+        try:
+            for sql, args in self._pending:
+                cursor.execute(sql, args)
+        finally:
+            self._pending.clear()
+            cursor.close()
 
     @classmethod
     def of(cls, conn: sa.Connection) -> Raw:
@@ -113,7 +164,12 @@ class Raw:
     def _cursor(self, prepared: Prepared, params: Params) -> Any:
         compiled = prepared.sql(self._dialect, params)
         cursor = self._driver.cursor()
-        cursor.execute(compiled.sql, compiled.args(params))
+        if not self._pending:
+            cursor.execute(compiled.sql, compiled.args(params))
+            return cursor
+        with self._driver.pipeline():
+            self._send_pending()
+            cursor.execute(compiled.sql, compiled.args(params))
         return cursor
 
     def rows(self, prepared: Prepared, params: Params) -> list[Any]:
@@ -141,6 +197,7 @@ class Raw:
         cursors = []
         try:
             with self._driver.pipeline():
+                self._send_pending()
                 for prepared, params in queries:
                     cursors.append(self._cursor(prepared, params))
             return [
@@ -160,28 +217,19 @@ class Raw:
             cursor.close()
 
     def run_together(self, steps: Sequence[tuple[Prepared, Sequence[Params]]]) -> None:
-        """Run each INSERT (UPDATE, DELETE) once per mapping of its list, all sent together:
-        one round trip to a server (psycopg's pipeline mode)."""
-        if not self.concurrent:
-            for prepared, rows in steps:
-                self.run_many(prepared, rows)
-            return
-        cursor = self._driver.cursor()
-        try:
-            with self._driver.pipeline():  # one sync at the end (executemany would add one)
-                for prepared, many in steps:
-                    if many:
-                        compiled = prepared.sql(self._dialect, many[0])
-                        for one in many:
-                            cursor.execute(compiled.sql, compiled.args(one))
-        finally:
-            cursor.close()
+        """Run each INSERT (UPDATE, DELETE) once per mapping of its list, in order: sent
+        together, with the next statement (see above), on a server."""
+        for prepared, rows in steps:
+            self.run_many(prepared, rows)
 
     def run_many(self, prepared: Prepared, params: Sequence[Params]) -> None:
         """Run an INSERT (UPDATE, DELETE) once per mapping; all have the same keys."""
         if not params:
             return
         compiled = prepared.sql(self._dialect, params[0])
+        if self._buffer:
+            self._pending.extend((compiled.sql, compiled.args(p)) for p in params)
+            return
         cursor = self._driver.cursor()
         try:
             cursor.executemany(compiled.sql, [compiled.args(p) for p in params])

@@ -20,7 +20,7 @@ from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals
 from domicile.catalog.listing import list_page
-from domicile.catalog.locks import lock_keys
+from domicile.catalog.locks import key_locks, lock_keys
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     Bucket,
@@ -538,9 +538,9 @@ def _commit(
     expect: Expect | None = None,
 ) -> Version | None:
     """``commit_version`` in the caller's write transaction (holding the key's lock)."""
-    lock_keys(raw, [(version.bucket, version.key)])  # held already in a group commit
     params = {"bucket": version.bucket, "key": version.key}
-    owner, current = raw.rows_together([(_BUCKET, params), (_CURRENT, params)])
+    locks = key_locks(raw, [(version.bucket, version.key)])  # none when held (group commit)
+    *_, owner, current = raw.rows_together([*locks, (_BUCKET, params), (_CURRENT, params)])
     if not owner:
         raise _no_bucket(version.bucket)
     previous = rows.version(current[0]) if current else None
