@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from domicile.catalog.groupcommit import GroupCommit
+from domicile.catalog.groupcommit import GroupCommit, Reads
 from domicile.catalog.migrations import migrate
 from domicile.catalog.prepared import Raw
 from domicile.errors import CatalogBusy, CatalogConflict, CatalogError
@@ -151,14 +151,17 @@ class Database:
         with self._errors, self._wlock, self._transaction() as conn:
             yield conn
 
-    def group(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = ()) -> T:
+    def group(
+        self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = (), reads: Reads = ()
+    ) -> T:
         """``work(raw)`` in a write transaction that other threads' work may share.
 
-        ``keys`` are the (bucket, key) pairs ``work`` writes (locked first on PostgreSQL).
+        ``keys`` are the (bucket, key) pairs ``work`` writes (locked first on PostgreSQL),
+        ``reads`` the SELECTs it starts with (sent ahead, see GroupCommit.run).
         ``work`` may run twice (alone, after a shared transaction failed), so it must
         depend only on the database; see :mod:`domicile.catalog.groupcommit`."""
         with self._errors:
-            return self._group.run(work, keys)
+            return self._group.run(work, keys, reads)
 
     @contextmanager
     def raw_read(self) -> Iterator[Raw]:

@@ -109,6 +109,7 @@ class Raw:
         "concurrent",
         "deferred",
         "held",
+        "prefetched",
     )
 
     def __init__(self, driver: Any, dialect: sa.Dialect) -> None:
@@ -121,6 +122,8 @@ class Raw:
         self._pending: list[tuple[str, Any]] = []
         self._buffer = False
         self._sent = False
+        #: The rows of the reads a group commit sent ahead for the running job, or None.
+        self.prefetched: list[list[Any]] | None = None
 
     def send_later(self, begin: str) -> None:
         """Begin with ``begin`` sent along with the first statement, and keep writes

@@ -203,6 +203,7 @@ class SqlCatalog(Journals, Uploads):
             return self._db.group(
                 lambda conn: _commit(conn, version, segments, placements, audit, expect=expect),
                 keys=[(version.bucket, version.key)],
+                reads=_commit_reads(version),
             )
 
     def complete_upload(
@@ -538,9 +539,11 @@ def _commit(
     expect: Expect | None = None,
 ) -> Version | None:
     """``commit_version`` in the caller's write transaction (holding the key's lock)."""
-    params = {"bucket": version.bucket, "key": version.key}
-    locks = key_locks(raw, [(version.bucket, version.key)])  # none when held (group commit)
-    *_, owner, current = raw.rows_together([*locks, (_BUCKET, params), (_CURRENT, params)])
+    found = raw.prefetched  # sent ahead with the group commit's locks
+    if found is None:
+        locks = key_locks(raw, [(version.bucket, version.key)])  # none when held already
+        found = raw.rows_together([*locks, *_commit_reads(version)])[len(locks) :]
+    owner, current = found
     if not owner:
         raise _no_bucket(version.bucket)
     previous = rows.version(current[0]) if current else None
@@ -558,6 +561,12 @@ def _commit(
     if audit is not None:
         append_audit(raw, audit)
     return previous
+
+
+def _commit_reads(version: Version) -> list[tuple[Prepared, dict[str, Any]]]:
+    """What a commit reads first: the bucket, and the key's current version."""
+    params = {"bucket": version.bucket, "key": version.key}
+    return [(_BUCKET, params), (_CURRENT, params)]
 
 
 def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
