@@ -225,3 +225,28 @@ def test_postgresql_urls_use_psycopg_and_failures_are_catalog_errors(
     with pytest.raises(CatalogError, match="cannot open the catalog") as err:
         open_catalog(postgres.psql_url("no_such_database"))
     assert "database server" in err.value.hint
+
+
+def test_step_10_makes_existing_versions_null_versions(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=[schema.schema_version])
+        for number, step in STEPS:
+            if number < 10:
+                step(conn)
+        conn.execute(sa.insert(schema.schema_version).values(version=8))
+        conn.execute(sa.text("INSERT INTO buckets VALUES ('old', 't', 'p', 0)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO versions (version_id, bucket, key, state, size, etag, content_type,"
+                " user_metadata, created_at, manifest_blob_id)"
+                " VALUES ('v1', 'old', 'k', 'current', 1, 'e', 't', '{}', 0, 'mv1')"
+            )
+        )
+    engine.dispose()
+    catalog = open_catalog(sqlite_url)
+    assert catalog.get_bucket("old").versioning is None
+    found = catalog.current_version("old", "k")
+    assert (found.null_version, found.delete_marker, found.seq) == (True, False, 1)
+    assert catalog.find_version("old", "k", "null").version_id == "v1"
+    catalog.close()

@@ -15,14 +15,17 @@ import sqlalchemy as sa
 
 from domicile.catalog import rows
 from domicile.catalog import schema as t
+from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals
-from domicile.catalog.listing import list_page
-from domicile.catalog.locks import key_locks, lock_keys
+from domicile.catalog.listing import list_page, versions_page
+from domicile.catalog.locks import lock_keys
+from domicile.catalog.objectlocks import Locks, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
+    VERSIONING_STATUSES,
     Bucket,
     BucketStats,
     Expect,
@@ -33,59 +36,23 @@ from domicile.catalog.records import (
     Placement,
     Segment,
     Version,
-    version_blobs,
+    VersionsPage,
 )
 from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_upload
 from domicile.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
-    BucketNotFound,
     CatalogConflict,
     ObjectNotFound,
     PreconditionFailed,
+    VersionIsDeleteMarker,
 )
 
 #: Rows per query when paging internally (bounded memory).
 PAGE = 500
 
-# The hot paths' statements, prepared once and run on the driver's connection
-# (:mod:`domicile.catalog.prepared`): a PUT and a GET run them thousands of times a second.
-_V = t.versions.c
-_BUCKET = Prepared(sa.select(t.buckets).where(t.buckets.c.name == sa.bindparam("bucket")))
-_CURRENT = Prepared(
-    sa.select(t.versions).where(
-        _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT
-    )
-)
-_VERSION = Prepared(sa.select(t.versions).where(_V.version_id == sa.bindparam("vid")))
-_SEGMENTS = Prepared(
-    sa.select(t.segments)
-    .where(t.segments.c.version_id == sa.bindparam("vid"))
-    .order_by(t.segments.c.idx)
-)
-_PLACEMENTS = Prepared(
-    sa.select(t.placements)
-    .where(t.placements.c.version_id == sa.bindparam("vid"))
-    .order_by(t.placements.c.site_id)
-)
-# A lookup as one statement, for a database server: one round trip, one snapshot. The
-# rows come back as JSON objects (the schema holds only integers, text and NULLs).
-_LOOKUP = Prepared(
-    sa.text(
-        """SELECT
-        (SELECT row_to_json(b) FROM buckets b WHERE b.name = :bucket) AS bucket,
-        (SELECT row_to_json(v) FROM versions v
-         WHERE v.bucket = :bucket AND v.key = :key AND v.state = 'current') AS version,
-        (SELECT json_agg(s ORDER BY s.idx) FROM segments s
-         WHERE s.version_id = (SELECT version_id FROM versions
-          WHERE bucket = :bucket AND key = :key AND state = 'current')) AS segments,
-        (SELECT json_agg(p ORDER BY p.site_id) FROM placements p
-         WHERE p.version_id = (SELECT version_id FROM versions
-          WHERE bucket = :bucket AND key = :key AND state = 'current')) AS placements"""
-    ).columns(
-        sa.column("bucket"), sa.column("version"), sa.column("segments"), sa.column("placements")
-    )
-)
+# The hot paths' statements are prepared once and run on the driver's connection
+# (:mod:`domicile.catalog.prepared`); a key's versions are :mod:`.versionrows`'.
 _VERIFIED = Prepared(
     sa.update(t.placements)
     .where(
@@ -95,17 +62,9 @@ _VERIFIED = Prepared(
     )
     .values(state="ok", verified_at=sa.bindparam("at"))
 )
-_FORGET = tuple(
-    Prepared(sa.delete(table).where(table.c.version_id == sa.bindparam("vid")))
-    for table in (t.segments, t.placements, t.faults, t.versions)
-)
-_INSERT_GARBAGE = Prepared(sa.insert(t.garbage))
-_INSERT_VERSION = Prepared(sa.insert(t.versions))
-_INSERT_SEGMENT = Prepared(sa.insert(t.segments))
-_INSERT_PLACEMENT = Prepared(sa.insert(t.placements))
 
 
-class SqlCatalog(Journals, Uploads):
+class SqlCatalog(Journals, Uploads, Locks):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -153,10 +112,10 @@ class SqlCatalog(Journals, Uploads):
 
     def get_bucket(self, name: str) -> Bucket:
         with self._db.raw_read() as raw:
-            return _require_bucket(raw, name)
+            return vr.require_bucket(raw, name)
 
     def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
-        query = sa.select(t.buckets).order_by(t.buckets.c.name)
+        query = rows.BUCKET_COLUMNS.order_by(t.buckets.c.name)
         if tenant is not None:
             query = query.where(t.buckets.c.tenant == tenant)
         with self._db.read() as conn:
@@ -174,19 +133,36 @@ class SqlCatalog(Journals, Uploads):
 
     def _delete_bucket(self, name: str) -> list[str]:
         with self._db.write() as conn:
-            _require_bucket(Raw.of(conn), name)
+            vr.require_bucket(Raw.of(conn), name)
             if conn.execute(
                 sa.select(t.versions.c.version_id).where(t.versions.c.bucket == name).limit(1)
             ).first():
                 raise BucketNotEmpty(
                     f"bucket {name!r} is not empty",
-                    hint="delete its objects first ('domicile ls' lists them)",
+                    hint="delete its objects first, and in a versioned bucket their versions "
+                    "and delete markers ('domicile ls --versions' lists them)",
                     bucket=name,
                 )
             aborted = abort_bucket_uploads(conn, name)
             conn.execute(sa.delete(t.completed_uploads).where(t.completed_uploads.c.bucket == name))
+            forget_bucket(conn, name)
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
         return aborted
+
+    def set_versioning(
+        self, name: str, status: str, *, audit: AuditBuilder | None = None
+    ) -> Bucket:
+        if status not in VERSIONING_STATUSES:
+            raise ValueError(f"unknown versioning status {status!r}; {VERSIONING_STATUSES}")
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            vr.require_bucket(raw, name)
+            conn.execute(
+                sa.update(t.buckets).where(t.buckets.c.name == name).values(versioning=status)
+            )
+            if audit is not None:
+                append_audit(raw, audit)
+            return vr.require_bucket(raw, name)
 
     # --- versions ---------------------------------------------------------------------
 
@@ -201,9 +177,9 @@ class SqlCatalog(Journals, Uploads):
     ) -> Version | None:
         with _lost_race(expect, version):
             return self._db.group(
-                lambda conn: _commit(conn, version, segments, placements, audit, expect=expect),
+                lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
                 keys=[(version.bucket, version.key)],
-                reads=_commit_reads(version),
+                reads=vr.commit_reads(version),
             )
 
     def complete_upload(
@@ -221,50 +197,132 @@ class SqlCatalog(Journals, Uploads):
             raw = Raw.of(conn)
             lock_keys(raw, [(version.bucket, version.key)])  # first: the lock order
             finish_upload(conn, upload_id, version, segments, listed)
-            return _commit(raw, version, segments, placements, audit, expect=expect)
+            return vr.commit(raw, version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
-            return _require_current(raw, bucket, key)
+            return vr.require_current(raw, bucket, key)
 
-    def lookup(self, bucket: str, key: str) -> Lookup:
+    def find_version(self, bucket: str, key: str, version_id: str) -> Version:
         with self._db.raw_read() as raw:
-            if raw.concurrent:
-                return _lookup_together(raw, bucket, key)
-            owner = _require_bucket(raw, bucket)
-            found = _require_current(raw, bucket, key)
-            params = {"vid": found.version_id}
+            return vr.require(raw, bucket, key, version_id)
+
+    def lookup(self, bucket: str, key: str, version_id: str | None = None) -> Lookup:
+        with self._db.raw_read() as raw:
+            if version_id is None and raw.concurrent:
+                return vr.lookup_current(raw, bucket, key)
+            owner = vr.require_bucket(raw, bucket)
+            if version_id is None:
+                found = vr.require_current(raw, bucket, key)
+            else:
+                found = vr.require(raw, bucket, key, version_id)
+                if found.delete_marker:
+                    raise VersionIsDeleteMarker(
+                        f"version {version_id} of {bucket}/{key} is a delete marker",
+                        hint="a delete marker has no bytes; list the versions and read another",
+                        bucket=bucket,
+                        key=key,
+                        version=version_id,
+                    )
             return Lookup(
                 found,
-                [rows.segment(r) for r in raw.rows(_SEGMENTS, params)],
-                [rows.placement(r) for r in raw.rows(_PLACEMENTS, params)],
+                vr.segments_of(raw, found.version_id),
+                vr.placements_of(raw, found.version_id),
                 owner,
             )
 
     def get_version(self, version_id: str) -> Version:
         with self._db.raw_read() as raw:
-            found = _get(raw, version_id)
+            found = vr.get(raw, version_id)
         if found is None:
             raise _no_version(version_id)
         return found
 
     def segments(self, version_id: str) -> list[Segment]:
         with self._db.raw_read() as raw:
-            return [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version_id})]
+            return vr.segments_of(raw, version_id)
 
     def placements(self, version_id: str) -> list[Placement]:
         with self._db.raw_read() as raw:
-            return [rows.placement(r) for r in raw.rows(_PLACEMENTS, {"vid": version_id})]
+            return vr.placements_of(raw, version_id)
 
-    def delete_object(self, bucket: str, key: str) -> Version | None:
+    def delete_object(
+        self, bucket: str, key: str, *, bypass_governance: bool = False
+    ) -> Version | None:
         def delete(raw: Raw) -> Version | None:
-            _require_bucket(raw, bucket)
-            previous = _current(raw, bucket, key)
+            vr.require_bucket(raw, bucket)
+            previous = vr.current(raw, bucket, key)
             if previous is not None:
-                _drop_version(raw, previous, reason="deleted")
+                vr.remove(raw, previous, reason="deleted", bypass_governance=bypass_governance)
             return previous
 
         return self._db.group(delete, keys=[(bucket, key)])
+
+    def delete_version(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        audit: AuditBuilder | None = None,
+        bypass_governance: bool = False,
+    ) -> tuple[Version, Version | None] | None:
+        def delete(raw: Raw) -> tuple[Version, Version | None] | None:
+            vr.require_bucket(raw, bucket)
+            found = vr.get(raw, version_id)
+            if found is None or (found.bucket, found.key) != (bucket, key):
+                return None
+            promoted = vr.remove(
+                raw, found, reason="version deleted", bypass_governance=bypass_governance
+            )
+            if audit is not None:
+                append_audit(raw, audit)
+            return found, promoted
+
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            lock_keys(raw, [(bucket, key)])
+            return delete(raw)
+
+    def list_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        limit: int = 1000,
+    ) -> VersionsPage:
+        c = t.versions.c
+        with self._db.read() as conn:
+            raw = Raw.of(conn)
+            vr.require_bucket(raw, bucket)
+            below: int | None = 0
+            if version_id_marker:  # a marker deleted since: resume at the key's newest
+                marker = vr.find(raw, bucket, key_marker, version_id_marker)
+                below = None if marker is None else marker.seq
+
+            def fetch(key: str, seq: int | None, high: str | None, n: int) -> list[Version]:
+                found: list[Version] = []
+                base = sa.select(t.versions).where(c.bucket == bucket)
+                if seq is not None:
+                    same = base.where(c.key == key, c.seq < seq).order_by(c.seq.desc())
+                    found = [rows.version(r) for r in conn.execute(same.limit(n))]
+                rest = base.where(c.key > key if seq is not None else c.key >= key)
+                if high is not None:
+                    rest = rest.where(c.key < high)
+                rest = rest.order_by(c.key, c.seq.desc()).limit(n - len(found))
+                return found + [rows.version(r) for r in conn.execute(rest)]
+
+            return versions_page(
+                fetch,
+                prefix=prefix,
+                delimiter=delimiter,
+                key_marker=key_marker,
+                below=below,
+                limit=limit,
+            )
 
     def list_objects(
         self,
@@ -277,12 +335,13 @@ class SqlCatalog(Journals, Uploads):
     ) -> ListPage:
         c = t.versions.c
         with self._db.read() as conn:
-            _require_bucket(Raw.of(conn), bucket)
+            vr.require_bucket(Raw.of(conn), bucket)
 
             def fetch(low: str, inclusive: bool, high: str | None, n: int) -> list[Version]:
                 query = sa.select(t.versions).where(
                     c.bucket == bucket,
                     t.IS_CURRENT,
+                    c.delete_marker == sa.false(),
                     c.key >= low if inclusive else c.key > low,
                 )
                 if high is not None:
@@ -343,7 +402,7 @@ class SqlCatalog(Journals, Uploads):
         c = t.placements.c
         where = (c.version_id == placement.version_id, c.site_id == placement.site_id)
         with self._db.write() as conn:
-            if _get(Raw.of(conn), placement.version_id) is None:
+            if vr.get(Raw.of(conn), placement.version_id) is None:
                 raise _no_version(placement.version_id)
             conn.execute(sa.delete(t.placements).where(*where))
             conn.execute(sa.insert(t.placements).values(**row))
@@ -375,13 +434,13 @@ class SqlCatalog(Journals, Uploads):
     def remove_placement(self, version_id: str, site_id: str) -> None:
         c = t.placements.c
         with self._db.write() as conn:
-            version = _get(Raw.of(conn), version_id)
+            version = vr.get(Raw.of(conn), version_id)
             held = conn.execute(
                 sa.select(c.site_id).where(c.version_id == version_id, c.site_id == site_id)
             ).first()
             if version is None or held is None:
                 return
-            _queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
+            vr.queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
             conn.execute(
                 sa.delete(t.placements).where(c.version_id == version_id, c.site_id == site_id)
             )
@@ -467,139 +526,9 @@ def _lost_race(expect: Expect | None, version: Version) -> Iterator[None]:
         ) from None
 
 
-def _no_bucket(name: str) -> BucketNotFound:
-    return BucketNotFound(
-        f"no bucket named {name!r}",
-        hint="'domicile ls' lists the buckets; 'domicile mb' creates one",
-        bucket=name,
-    )
-
-
 def _no_version(version_id: str) -> ObjectNotFound:
     return ObjectNotFound(
         f"no object version {version_id}",
         hint="the object was replaced or deleted meanwhile; list the bucket again",
         version=version_id,
     )
-
-
-def _require_bucket(raw: Raw, name: str) -> Bucket:
-    row = raw.first(_BUCKET, {"bucket": name})
-    if row is None:
-        raise _no_bucket(name)
-    return rows.bucket(row)
-
-
-def _require_current(raw: Raw, bucket: str, key: str) -> Version:
-    found = _current(raw, bucket, key)
-    if found is None:
-        _require_bucket(raw, bucket)
-        raise ObjectNotFound(
-            f"no object {key!r} in bucket {bucket!r}",
-            hint="'domicile ls BUCKET' lists the objects",
-            bucket=bucket,
-            key=key,
-        )
-    return found
-
-
-def _lookup_together(raw: Raw, bucket: str, key: str) -> Lookup:
-    """``lookup`` as one statement (a database server: one round trip, one snapshot)."""
-    found = raw.first(_LOOKUP, {"bucket": bucket, "key": key})
-    assert found is not None  # a SELECT of scalar subqueries has one row
-    if found.bucket is None:
-        raise _no_bucket(bucket)
-    if found.version is None:
-        _require_current(raw, bucket, key)  # raises ObjectNotFound
-    return Lookup(
-        rows.version(_VERSION.row_of(found.version)),
-        [rows.segment(_SEGMENTS.row_of(r)) for r in found.segments or ()],
-        [rows.placement(_PLACEMENTS.row_of(r)) for r in found.placements or ()],
-        rows.bucket(_BUCKET.row_of(found.bucket)),
-    )
-
-
-def _get(raw: Raw, version_id: str) -> Version | None:
-    row = raw.first(_VERSION, {"vid": version_id})
-    return None if row is None else rows.version(row)
-
-
-def _current(raw: Raw, bucket: str, key: str) -> Version | None:
-    row = raw.first(_CURRENT, {"bucket": bucket, "key": key})
-    return None if row is None else rows.version(row)
-
-
-def _commit(
-    raw: Raw,
-    version: Version,
-    segments: Sequence[Segment],
-    placements: Sequence[Placement],
-    audit: AuditBuilder | None,
-    *,
-    expect: Expect | None = None,
-) -> Version | None:
-    """``commit_version`` in the caller's write transaction (holding the key's lock)."""
-    found = raw.prefetched  # sent ahead with the group commit's locks
-    if found is None:
-        locks = key_locks(raw, [(version.bucket, version.key)])  # none when held already
-        found = raw.rows_together([*locks, *_commit_reads(version)])[len(locks) :]
-    owner, current = found
-    if not owner:
-        raise _no_bucket(version.bucket)
-    previous = rows.version(current[0]) if current else None
-    if expect is not None:
-        expect.check(previous, version.bucket, version.key)
-    if previous is not None:
-        _drop_version(raw, previous, reason="replaced")
-    raw.run_together(
-        [
-            (_INSERT_VERSION, [rows.version_row(version)]),
-            (_INSERT_SEGMENT, [rows.segment_row(s) for s in segments]),
-            (_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements]),
-        ]
-    )
-    if audit is not None:
-        append_audit(raw, audit)
-    return previous
-
-
-def _commit_reads(version: Version) -> list[tuple[Prepared, dict[str, Any]]]:
-    """What a commit reads first: the bucket, and the key's current version."""
-    params = {"bucket": version.bucket, "key": version.key}
-    return [(_BUCKET, params), (_CURRENT, params)]
-
-
-def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
-    """Queue every blob of ``version`` on every site holding it, then forget the version
-    (two round trips to a database server)."""
-    params = {"vid": version.version_id}
-    placed, segments = raw.rows_together([(_PLACEMENTS, params), (_SEGMENTS, params)])
-    garbage = _garbage(
-        version, [rows.segment(r) for r in segments], [p.site_id for p in placed], reason
-    )
-    raw.run_together([(_INSERT_GARBAGE, garbage), *((st, [params]) for st in _FORGET)])
-
-
-def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
-    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``."""
-    segments = [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version.version_id})]
-    raw.run_many(_INSERT_GARBAGE, _garbage(version, segments, sites, reason))
-
-
-def _garbage(
-    version: Version, segments: Sequence[Segment], sites: Sequence[str], reason: str
-) -> list[dict[str, Any]]:
-    """The garbage rows of every blob of ``version`` on each of ``sites``."""
-    blobs = version_blobs(version, segments)
-    now = rows.now_us()
-    return [
-        {
-            "site_id": site,
-            "blob_id": blob,
-            "reason": reason,
-            "queued_at": now,
-            "origin": version.version_id,
-        }
-        for site in sites
-        for blob in blobs
-    ]

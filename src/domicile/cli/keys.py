@@ -1,14 +1,38 @@
-"""Keyring commands: keys new, keys list, keys recipient."""
+"""Keyring commands: keys init, keys new (--pq), keys list, keys recipient (--pq)."""
 
 from __future__ import annotations
+
+import os
 
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say
+from domicile.config import PASSPHRASE_ENV
+from domicile.crypto import Secret
 from domicile.display import table
 from domicile.engine import keyring_open
-from domicile.engine.keys import add_identity
+from domicile.engine.keys import add_identity, keyring_init
+from domicile.errors import KeyringError
+
+#: ``--passphrase`` of the commands that create a keyring.
+passphrase_option = click.option(
+    "--passphrase",
+    "ask_passphrase",
+    is_flag=True,
+    help=f"Protect the keyring with a passphrase (asked twice; or from {PASSPHRASE_ENV}).",
+)
+
+
+def new_passphrase(ask: bool) -> Secret | None:
+    """The passphrase of a keyring to create: ``$DOMICILE_PASSPHRASE`` or asked twice
+    (``None`` unless ``ask``)."""
+    if not ask:
+        return None
+    value = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+        "keyring passphrase", hide_input=True, confirmation_prompt=True
+    )
+    return Secret(value)
 
 
 @click.group()
@@ -16,37 +40,71 @@ def keys() -> None:
     """The age identities that can read this deployment's data."""
 
 
-@keys.command(name="new")
+@keys.command(name="init")
+@passphrase_option
 @pass_state
-def keys_new(state: State) -> None:
-    """Add a fresh X25519 identity to the keyring and print its recipient (recorded in
-    the audit log as key_created)."""
-    recipient = add_identity(state.engine)
+def keys_init(state: State, ask_passphrase: bool) -> None:
+    """Create the keyring that the configuration names (for a hand-written configuration;
+    an existing keyring is never overwritten)."""
+    recipient = keyring_init(state.config_path, new_passphrase(ask_passphrase))
     if state.as_json:
         emit_json({"recipient": recipient})
+        return
+    say("created the keyring; its recipient is ", (recipient, "bold"))
+    say("back it up offline: whoever holds it can read every object")
+
+
+@keys.command(name="new")
+@click.option(
+    "--pq",
+    is_flag=True,
+    help="A post-quantum hybrid identity (mlkem768x25519, age1pq1...), used by policies "
+    "with pq = true; age 1.3 or later reads it.",
+)
+@pass_state
+def keys_new(state: State, pq: bool) -> None:
+    """Add a fresh X25519 (or, with --pq, post-quantum) identity to the keyring and print
+    its recipient (recorded in the audit log as key_created)."""
+    recipient = add_identity(state.engine, post_quantum=pq)
+    if state.as_json:
+        emit_json({"recipient": recipient, "post_quantum": pq})
     else:
-        console.print(f"new identity added; its recipient is [bold]{recipient}[/]")
+        kind = "post-quantum identity" if pq else "identity"
+        say(f"new {kind} added; its recipient is ", (recipient, "bold"))
 
 
 @keys.command(name="list")
 @pass_state
 def keys_list(state: State) -> None:
     """List the keyring's identities by their recipients (secrets are never printed)."""
-    recipients = [str(r) for r in keyring_open(state.config_path).recipients]
+    keyring = keyring_open(state.config_path)
+    recipients = [str(r) for r in keyring.recipients]
     if state.as_json:
-        emit_json({"recipients": recipients})
+        pq = [str(r) for r in keyring.recipients_of(post_quantum=True)]
+        emit_json({"recipients": recipients, "post_quantum": pq})
         return
-    t = table("keyring", "#", "recipient (public key)")
-    for i, r in enumerate(recipients, 1):
-        t.add_row(str(i), r)
+    t = table("keyring", "#", "kind", "recipient (public key)")
+    for i, r in enumerate(keyring.recipients, 1):
+        text = str(r)
+        shown = f"{text[:24]}...{text[-8:]}" if r.post_quantum else text
+        t.add_row(str(i), "post-quantum" if r.post_quantum else "X25519", shown)
     console.print(t)
 
 
 @keys.command(name="recipient")
+@click.option("--pq", is_flag=True, help="The first post-quantum recipient (age1pq1...).")
 @pass_state
-def keys_recipient(state: State) -> None:
-    """Print the keyring's primary recipient (age1...), to share with writers."""
-    recipient = str(keyring_open(state.config_path).recipients[0])
+def keys_recipient(state: State, pq: bool) -> None:
+    """Print the keyring's primary recipient (age1...), to share with writers; with --pq,
+    its first post-quantum one (age1pq1...)."""
+    found = keyring_open(state.config_path).recipients_of(post_quantum=pq)
+    if not found:
+        kind = "post-quantum" if pq else "classic (X25519)"
+        raise KeyringError(
+            f"the keyring has no {kind} identity",
+            hint="add one with 'domicile keys new" + (" --pq'" if pq else "'"),
+        )
+    recipient = str(found[0])
     if state.as_json:
         emit_json({"recipient": recipient})
     else:

@@ -4,9 +4,14 @@ Every readable site is listed for manifests (blob ids starting with ``m``); each
 is decrypted with the keyring and names its bucket, policy, tenant, key, metadata and
 segments (an inline manifest's blob is its object's only segment). A version is restored
 with a placement on every site that holds its manifest and all of its segments at their
-recorded sizes. When a key has several versions on the sites (a replaced version whose
-blobs were not yet collected), the newest one is made current and the older ones are
-reported: their blobs are orphans for the sweep.
+recorded sizes. A key's versions are restored oldest first (by their manifests'
+``created_at``), so the newest is current: every version that has its own S3 id (written
+while the bucket's versioning was enabled) and every delete marker (its manifest is its
+durable record), and the newest *null* version; an older null version was replaced (its
+blobs not yet collected) and is reported as superseded: its blobs are orphans for the
+sweep. A bucket's versioning status is the one its newest manifest written under a status
+names (a status changed after the bucket's last write is not on the sites: see
+docs/catalog.md).
 
 The audit history comes back first, from the sites' ``alog-`` segments
 (:func:`domicile.engine.audithistory.restore`): every record up to the newest checkpoint
@@ -16,9 +21,10 @@ signed on the sites, verified link by link before any is inserted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from domicile.catalog import VersionLock
 from domicile.engine.audithistory import restore
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
@@ -58,22 +64,49 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
         report.audit_records, report.audit_checkpoints = history.records, history.checkpoints
         report.problems += history.problems
     found = _scan(readable, ctx, report, progress)
-    newest: dict[tuple[str, str], tuple[Manifest, list[str]]] = {}
+    keys: dict[tuple[str, str], list[tuple[Manifest, list[str]]]] = {}
     for manifest, sites in found.values():
-        slot = (manifest.bucket, manifest.key)
-        other = newest.get(slot)
-        if other is None or manifest.created_at > other[0].created_at:
-            if other is not None:
-                report.superseded.append(other[0].version_id)
-            newest[slot] = (manifest, sites)
-        else:
-            report.superseded.append(manifest.version_id)
-    for manifest, sites in sorted(newest.values(), key=lambda m: (m[0].bucket, m[0].key)):
-        _ensure_bucket(ctx, manifest, report)
-        _restore(ctx, manifest, sites)
-        report.versions += 1
-        report.placements += len(sites)
+        keys.setdefault((manifest.bucket, manifest.key), []).append((manifest, sites))
+    for slot in sorted(keys):
+        kept = _kept(keys[slot], report)
+        _ensure_bucket(ctx, kept[-1][0], report)
+        for manifest, sites in kept:  # oldest first: each commit makes the next current
+            _restore(ctx, manifest, sites)
+            report.versions += 1
+            report.placements += len(sites)
+    _restore_versioning(ctx, found.values())
     return report
+
+
+def _kept(
+    versions: list[tuple[Manifest, list[str]]], report: RebuildReport
+) -> list[tuple[Manifest, list[str]]]:
+    """A key's versions to restore, oldest first: every version with its own S3 id
+    (written while versioning was enabled; delete markers too) and the newest null
+    version; an older null version was replaced, its blobs not yet collected."""
+    ordered = sorted(versions, key=lambda m: (m[0].created_at, m[0].version_id))
+    nulls = [m for m, _ in ordered if m.null_version]
+    kept = []
+    for manifest, sites in ordered:
+        if manifest.null_version and manifest is not nulls[-1]:
+            report.superseded.append(manifest.version_id)
+        else:
+            kept.append((manifest, sites))
+    return kept
+
+
+def _restore_versioning(ctx: EngineContext, found: Iterable[tuple[Manifest, list[str]]]) -> None:
+    """Each bucket's versioning status as its newest manifest that knew one says."""
+    newest: dict[str, Manifest] = {}
+    for manifest, _ in found:
+        other = newest.get(manifest.bucket)
+        if manifest.versioning is not None and (
+            other is None or manifest.created_at > other.created_at
+        ):
+            newest[manifest.bucket] = manifest
+    for bucket, manifest in sorted(newest.items()):
+        assert manifest.versioning is not None
+        ctx.catalog.set_versioning(bucket, manifest.versioning)
 
 
 def _scan(
@@ -84,7 +117,7 @@ def _scan(
 ) -> dict[str, tuple[Manifest, list[str]]]:
     """Every complete version found on the sites: version id -> (manifest, its sites)."""
     found: dict[str, tuple[Manifest, list[str]]] = {}
-    for site_id, site in sites.items():
+    for site_id, site in sites.items():  # a version's strongest lock wins (see _stronger)
         try:
             infos = list(site.list(MANIFEST_PREFIX))
         except SiteError as exc:
@@ -94,10 +127,20 @@ def _scan(
             report.manifests += 1
             manifest = _read_manifest(ctx, site_id, info.blob_id, report)
             if manifest is not None and _complete(site, manifest, site_id, report):
-                found.setdefault(manifest.version_id, (manifest, []))[1].append(site_id)
+                seen = found.setdefault(manifest.version_id, (manifest, []))
+                seen[1].append(site_id)
+                if _stronger(manifest, seen[0]):
+                    found[manifest.version_id] = (manifest, seen[1])
             if progress is not None:
                 progress(1)
     return found
+
+
+def _stronger(one: Manifest, other: Manifest) -> bool:
+    """Whether ``one`` records a stronger lock than ``other`` (copies of one manifest differ
+    when a lock change reached some sites only): a legal hold, then the later date."""
+    a, b = one.meta, other.meta
+    return (a.legal_hold, a.lock_until or 0.0) > (b.legal_hold, b.lock_until or 0.0)
 
 
 def _read_manifest(
@@ -132,7 +175,16 @@ def _ensure_bucket(ctx: EngineContext, manifest: Manifest, report: RebuildReport
     except BucketNotFound:
         ctx.catalog.create_bucket(manifest.bucket, manifest.policy, manifest.tenant)
         report.buckets_created.append(manifest.bucket)
+    if manifest.bucket_lock is not None and ctx.catalog.bucket_lock(manifest.bucket) is None:
+        ctx.catalog.set_bucket_lock(manifest.bucket_lock)
 
 
 def _restore(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
-    ctx.catalog.commit_version(*catalog_records(manifest, sorted(sites), time.time()))
+    records = catalog_records(manifest, sorted(sites), time.time())
+    meta = manifest.meta
+    if meta.locked:  # before the commit, as a write does: never restored unlocked
+        lock = VersionLock(
+            manifest.version_id, meta.lock_mode, meta.lock_until, meta.legal_hold, len(sites)
+        )
+        ctx.catalog.lock_new_version(lock)
+    ctx.catalog.commit_version(*records)

@@ -102,6 +102,7 @@ def report_json(report: Report) -> dict[str, Any]:
             "version": report.registry.version,
             "date": report.registry.date,
             "sha256": report.registry.sha256,
+            "warnings": list(report.registry.warnings),
         },
     }
 
@@ -132,6 +133,7 @@ def _policy(p: PolicyRules) -> dict[str, Any]:
         "require": list(p.require),
         "recipients": list(p.recipients),
         "audit_reads": p.audit_reads,
+        "pq": p.pq,
     }
 
 
