@@ -15,6 +15,9 @@ from domicile.errors import InvalidName, ObjectNotFound, VersionIsDeleteMarker, 
 from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 from tests.engine.test_scenarios import deployment, on_disk, referenced
 
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
 
 def _names(root: Path, site: str) -> set[str]:
     return {p.name for p in blob_files(root, site)}

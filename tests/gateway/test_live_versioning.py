@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from tests.gateway.rawhttp import signed_request
 
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
 ENABLED = {"Status": "Enabled"}
 SUSPENDED = {"Status": "Suspended"}
 
