@@ -16,7 +16,7 @@ from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 from tests.engine.plans import planned
 from tests.engine.test_scenarios import deployment, on_disk, referenced
 
-#: Versioning on both catalogs (tests/conftest.py): PostgreSQL runs writers side by side.
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
 CATALOGS = ["sqlite", "postgresql"]
 
 

@@ -17,8 +17,9 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import Journals, append_audit
+from domicile.catalog.journals import Journals
 from domicile.catalog.leases import Leases
 from domicile.catalog.listing import list_page, versions_page
 from domicile.catalog.locks import lock_keys
@@ -179,6 +180,7 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
             return self._db.group(
                 lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
                 keys=[(version.bucket, version.key)],
+                reads=vr.commit_reads(version),
             )
 
     def complete_upload(
@@ -193,9 +195,10 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with _lost_race(expect, version), self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(version.bucket, version.key)])  # first: lock order
+            raw = Raw.of(conn)
+            lock_keys(raw, [(version.bucket, version.key)])  # first: the lock order
             finish_upload(conn, upload_id, version, segments, listed)
-            return vr.commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
+            return vr.commit(raw, version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
@@ -207,6 +210,8 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
 
     def lookup(self, bucket: str, key: str, version_id: str | None = None) -> Lookup:
         with self._db.raw_read() as raw:
+            if version_id is None and raw.concurrent:
+                return vr.lookup_current(raw, bucket, key)
             owner = vr.require_bucket(raw, bucket)
             if version_id is None:
                 found = vr.require_current(raw, bucket, key)
@@ -293,8 +298,9 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
             return found, promoted
 
         with self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(bucket, key)])
-            return delete(Raw.of(conn))
+            raw = Raw.of(conn)
+            lock_keys(raw, [(bucket, key)])
+            return delete(raw)
 
     def list_versions(
         self,
