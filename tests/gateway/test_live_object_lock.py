@@ -402,3 +402,39 @@ def test_awscli_lifecycle(aws: Any, s3: Any, plain: str) -> None:
         "NoSuchLifecycleConfiguration"
         in aws("get-bucket-lifecycle-configuration", "--bucket", plain, ok=False).stderr
     )
+
+
+def test_awscli_writes_with_lock_headers_and_the_bypass(aws: Any, live: Live, s3: Any) -> None:
+    name = f"cli{next(_names):04d}"
+    aws("create-bucket", "--bucket", name, "--object-lock-enabled-for-bucket",
+        "--create-bucket-configuration", "LocationConstraint=eu-only")  # fmt: skip
+    later = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    put = _json(aws("put-object", "--bucket", name, "--key", "gov", "--body", __file__,
+                    "--object-lock-mode", "GOVERNANCE",
+                    "--object-lock-retain-until-date", later))  # fmt: skip
+    vid = put["VersionId"]
+    assert s3.head_object(Bucket=name, Key="gov")["ObjectLockMode"] == "GOVERNANCE"
+    copied = _json(aws("copy-object", "--bucket", name, "--key", "copy", "--copy-source",
+                       f"{name}/gov", "--object-lock-legal-hold-status", "ON"))  # fmt: skip
+    assert copied["VersionId"]
+    assert s3.head_object(Bucket=name, Key="copy")["ObjectLockLegalHoldStatus"] == "ON"
+    assert "ObjectLockMode" not in s3.head_object(Bucket=name, Key="copy")  # not the source's
+    up = _json(aws("create-multipart-upload", "--bucket", name, "--key", "mp",
+                   "--object-lock-mode", "COMPLIANCE",
+                   "--object-lock-retain-until-date", later))  # fmt: skip
+    assert up["UploadId"]
+    aws("abort-multipart-upload", "--bucket", name, "--key", "mp", "--upload-id", up["UploadId"])
+    suspend = aws("put-bucket-versioning", "--bucket", name, "--versioning-configuration",
+                  "Status=Suspended", ok=False)  # fmt: skip
+    assert "InvalidBucketState" in suspend.stderr
+    plain_key = aws("delete-object", "--bucket", name, "--key", "gov", "--version-id", vid,
+                    "--bypass-governance-retention", ok=False)  # fmt: skip
+    assert "AccessDenied" in plain_key.stderr  # this key was not granted the bypass
+    admin_env = {**c.aws_env(live, live.root / "aws-admin"),
+                 "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}  # fmt: skip
+    argv = [c.aws_command(), "--endpoint-url", live.endpoint, "s3api", "delete-object",
+            "--bucket", name, "--key", "gov", "--version-id", vid,
+            "--bypass-governance-retention"]  # fmt: skip
+    c.run(argv, admin_env)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=name, Key="gov", VersionId=vid)
