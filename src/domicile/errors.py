@@ -41,7 +41,9 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── VersionIsDeleteMarker    a version id names a delete marker, which has no bytes
     │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
     │   ├── PreconditionFailed       a conditional write found the key not as it expected
-    │   └── CatalogVersionError      the catalog schema is newer than this program
+    │   ├── CatalogVersionError      the catalog schema is newer than this program
+    │   └── CatalogBusy              the database is unreachable or a write conflicted (retryable)
+    │       └── CatalogConflict      a concurrent write took a unique row first
     ├── MultipartError               a multipart upload cannot be completed as asked
     │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
     │   ├── InvalidPartNumber        a part number outside 1..10,000
@@ -263,6 +265,16 @@ class PreconditionFailed(CatalogError):
 
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
+
+
+class CatalogBusy(CatalogError):
+    """The catalog's database could not do it now: unreachable, restarting, or the write
+    lost to a concurrent one (deadlock, serialisation); nothing was written, a retry may
+    succeed."""
+
+
+class CatalogConflict(CatalogBusy):
+    """A concurrent write took a unique row (a key, a name) first; nothing was written."""
 
 
 # --- multipart uploads ------------------------------------------------------------------

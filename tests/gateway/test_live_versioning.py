@@ -232,3 +232,16 @@ def test_list_object_versions_pages_through_versions(live: Any, bucket: str) -> 
     rolled = s3.list_object_versions(Bucket=bucket, Delimiter="/")
     assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["b/"]
     assert {v["Key"] for v in rolled["Versions"]} == {"a", "e"}
+
+
+def test_object_subresources_take_the_version_id(live: Any, bucket: str) -> None:
+    s3 = live.client()
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=ENABLED)
+    one = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    assert s3.get_object_acl(Bucket=bucket, Key="k", VersionId=one)["Grants"]
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_acl(Bucket=bucket, Key="k", VersionId="0" * 32)
+    assert _code(exc) == ("NoSuchVersion", 404)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_acl(Bucket=bucket, Key="k", VersionId="bogus")
+    assert _code(exc) == ("InvalidArgument", 400)

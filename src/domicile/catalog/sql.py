@@ -1,4 +1,4 @@
-"""The catalog on SQLAlchemy Core: SQLite (WAL) by default, PostgreSQL-ready schema.
+"""The catalog on SQLAlchemy Core: SQLite (WAL) by default, or PostgreSQL.
 
 Transactions and locking are :mod:`domicile.catalog.database`'s; row mapping is
 :mod:`domicile.catalog.rows`'; jobs and the audit chain are :mod:`domicile.catalog.journals`';
@@ -20,6 +20,7 @@ from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
 from domicile.catalog.listing import list_page, versions_page
+from domicile.catalog.locks import lock_keys
 from domicile.catalog.objectlocks import Locks, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
@@ -40,6 +41,7 @@ from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_uploa
 from domicile.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
+    CatalogConflict,
     ObjectNotFound,
     PreconditionFailed,
     VersionIsDeleteMarker,
@@ -84,18 +86,27 @@ class SqlCatalog(Journals, Uploads, Locks):
 
     def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
         bucket = Bucket(name, policy, tenant, rows.now_us() / 1_000_000)
-        with self._db.write() as conn:
-            if conn.execute(sa.select(t.buckets.c.name).where(t.buckets.c.name == name)).first():
-                raise BucketAlreadyExists(
-                    f"bucket {name!r} exists already",
-                    hint="choose another name, or use the existing bucket",
-                    bucket=name,
+        taken = BucketAlreadyExists(
+            f"bucket {name!r} exists already",
+            hint="choose another name, or use the existing bucket",
+            bucket=name,
+        )
+        try:
+            with self._db.write() as conn:
+                if conn.execute(
+                    sa.select(t.buckets.c.name).where(t.buckets.c.name == name)
+                ).first():
+                    raise taken
+                conn.execute(
+                    sa.insert(t.buckets).values(
+                        name=name,
+                        tenant=tenant,
+                        policy=policy,
+                        created_at=rows.us(bucket.created_at),
+                    )
                 )
-            conn.execute(
-                sa.insert(t.buckets).values(
-                    name=name, tenant=tenant, policy=policy, created_at=rows.us(bucket.created_at)
-                )
-            )
+        except CatalogConflict:  # created by another host between our check and insert
+            raise taken from None
         return bucket
 
     def get_bucket(self, name: str) -> Bucket:
@@ -110,6 +121,16 @@ class SqlCatalog(Journals, Uploads, Locks):
             return [rows.bucket(r) for r in conn.execute(query)]
 
     def delete_bucket(self, name: str) -> list[str]:
+        try:
+            return self._delete_bucket(name)
+        except CatalogConflict:  # an object committed into it meanwhile (another host)
+            raise BucketNotEmpty(
+                f"bucket {name!r} is not empty",
+                hint="delete its objects first ('domicile ls' lists them)",
+                bucket=name,
+            ) from None
+
+    def _delete_bucket(self, name: str) -> list[str]:
         with self._db.write() as conn:
             vr.require_bucket(Raw.of(conn), name)
             if conn.execute(
@@ -155,7 +176,8 @@ class SqlCatalog(Journals, Uploads, Locks):
     ) -> Version | None:
         with _lost_race(expect, version):
             return self._db.group(
-                lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect)
+                lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
+                keys=[(version.bucket, version.key)],
             )
 
     def complete_upload(
@@ -170,6 +192,7 @@ class SqlCatalog(Journals, Uploads, Locks):
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with _lost_race(expect, version), self._db.write() as conn:
+            lock_keys(Raw.of(conn), [(version.bucket, version.key)])  # first: lock order
             finish_upload(conn, upload_id, version, segments, listed)
             return vr.commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
 
@@ -228,7 +251,7 @@ class SqlCatalog(Journals, Uploads, Locks):
                 vr.remove(raw, previous, reason="deleted", bypass_governance=bypass_governance)
             return previous
 
-        return self._db.group(delete)
+        return self._db.group(delete, keys=[(bucket, key)])
 
     def delete_version(
         self,
@@ -252,6 +275,7 @@ class SqlCatalog(Journals, Uploads, Locks):
             return found, promoted
 
         with self._db.write() as conn:
+            lock_keys(Raw.of(conn), [(bucket, key)])
             return delete(Raw.of(conn))
 
     def list_versions(
@@ -479,13 +503,13 @@ class SqlCatalog(Journals, Uploads, Locks):
 
 @contextmanager
 def _lost_race(expect: Expect | None, version: Version) -> Iterator[None]:
-    """A conditional commit that lost a race to the ``versions_current`` index (on
-    PostgreSQL, where two transactions can both see the key as their condition wants it
-    and the second insert then violates the index) is PreconditionFailed, as if the
-    winner had committed first; SQLite serialises writers, so this never fires there."""
+    """A conditional commit that lost a race to the ``versions_current`` index is
+    PreconditionFailed, as if the winner had committed first. Writers of one key hold its
+    lock (:mod:`domicile.catalog.locks`), so this is a second line of defence: a writer
+    that does not take the lock (an older domicile on the same catalog)."""
     try:
         yield
-    except sa.exc.IntegrityError:
+    except CatalogConflict:
         if expect is None:
             raise
         raise PreconditionFailed(

@@ -29,6 +29,7 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.journals import append_audit
+from domicile.catalog.locks import lock_keys
 from domicile.catalog.objectlocks import forget_lock, guard_forget
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
@@ -185,7 +186,10 @@ def commit(
 ) -> Version | None:
     """``Catalog.commit_version`` in the caller's write transaction: ``version`` becomes
     current; the version that was stays, noncurrent, unless ``version`` is a null version
-    and it was the null one. Returns the version removed for good (its blobs queued)."""
+    and it was the null one. Returns the version removed for good (its blobs queued).
+    Takes the key's lock first (:mod:`domicile.catalog.locks`; held already in a group
+    commit)."""
+    lock_keys(raw, [(version.bucket, version.key)])
     require_bucket(raw, version.bucket)
     previous = current(raw, version.bucket, version.key)
     if expect is not None:

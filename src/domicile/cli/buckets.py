@@ -7,7 +7,7 @@ from dataclasses import asdict
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import emit_json, say
 
 
 @click.command()
@@ -26,7 +26,7 @@ def mb(state: State, name: str, policy: str, tenant: str, object_lock: bool) -> 
     if state.as_json:
         emit_json(asdict(bucket))
     else:
-        console.print(f"bucket {bucket.name} created under policy {bucket.policy}")
+        say(f"bucket {bucket.name} created under policy {bucket.policy}")
 
 
 @click.command()
@@ -38,7 +38,7 @@ def rb(state: State, name: str) -> None:
     if state.as_json:
         emit_json({"bucket": name, "removed": True})
     else:
-        console.print(f"bucket {name} removed")
+        say(f"bucket {name} removed")
 
 
 #: What ``domicile versioning`` asks for, and the status it sets.
@@ -62,7 +62,7 @@ def versioning(state: State, name: str, action: str) -> None:
     if state.as_json:
         emit_json({"bucket": name, "versioning": status})
     else:
-        console.print(f"bucket {name}: versioning {status or 'never enabled'}", highlight=False)
+        say(f"bucket {name}: versioning {status or 'never enabled'}")
 
 
 COMMANDS = (mb, rb, versioning)

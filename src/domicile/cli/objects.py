@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from domicile.cli.locks import LOCK_MODE, parse_date
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path, transfer_progress
+from domicile.cli.ui import console, emit_json, say, split_path, styled, transfer_progress
 from domicile.display import human_size, table, when
 from domicile.engine import ObjectInfo, ObjectMeta
 
@@ -105,10 +105,10 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     if state.as_json:
         emit_json(_info_dict(info))
         return
-    console.print(
-        f"stored [bold]{bucket}/{key}[/] ({human_size(info.size)}, etag {info.etag}, "
-        f"version {info.version_id})",
-        highlight=False,
+    say(
+        "stored ",
+        (f"{bucket}/{key}", "bold"),
+        f" ({human_size(info.size)}, etag {info.etag}, version {info.version_id})",
     )
     print_where(state, bucket, key)
 
@@ -199,12 +199,12 @@ def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
         return
     t = table(f"{bucket}/{prefix}", "key", "size", "modified", "etag")
     for p in page.common_prefixes:
-        t.add_row(f"[blue]{p}[/]", "-", "-", "")
+        t.add_row(Text(p, style="blue"), "-", "-", "")
     for o in page.objects:
         t.add_row(o.key, human_size(o.size), when(o.created_at), o.etag)
     console.print(t)
     if page.is_truncated:
-        console.print(f"more: --start-after {page.next_start_after!r}", highlight=False)
+        say(f"more: --start-after {page.next_start_after!r}")
 
 
 @click.command()
@@ -243,7 +243,7 @@ def rm(state: State, path: str, version_id: str | None, bypass_governance: bool)
         kind = "delete marker" if done.delete_marker else "version"
         console.print(f"removed {kind} {version_id} of {bucket}/{key}", highlight=False)
     else:
-        console.print(f"removed {bucket}/{key}", highlight=False)
+        say(f"removed {bucket}/{key}")
 
 
 @click.command()
@@ -297,13 +297,13 @@ def print_where(state: State, bucket: str, key: str, version_id: str | None = No
         "compliant",
     )
     for c in state.engine.where(bucket, key, version_id=version_id):
-        why = escape("; ".join(c.reasons))
+        why = "; ".join(c.reasons)
         if not c.compliant:
-            ok = f"[red]no[/]: {why}"
+            ok = styled(("no", "red"), f": {why}")
         elif c.reasons:  # residency kept, but the site's status moves the copy off it
-            ok = f"[yellow]yes[/], to move: {why}"
+            ok = styled(("yes", "yellow"), f", to move: {why}")
         else:
-            ok = "[green]yes[/]"
+            ok = styled(("yes", "green"))
         t.add_row(c.site_id, c.country, c.operator, ", ".join(c.subject_to), c.state, ok)
     console.print(t)
 
@@ -342,9 +342,7 @@ def list_versions(
         t.add_row(f"[blue]{p}[/]", "", "", "-", "")
     for v in page.versions:
         size = "delete marker" if v.delete_marker else human_size(v.size)
-        t.add_row(
-            escape(v.key), v.s3_version_id, "yes" if v.is_latest else "", size, when(v.created_at)
-        )
+        t.add_row(v.key, v.s3_version_id, "yes" if v.is_latest else "", size, when(v.created_at))
     console.print(t)
     if page.is_truncated:
         console.print(

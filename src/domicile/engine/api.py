@@ -20,15 +20,16 @@ from typing import Any
 from domicile.audit import CheckpointPolicy
 from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
-from domicile.crypto import Keyring, Secret, X25519Recipient
+from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
-from domicile.engine.context import EngineContext
+from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import HistoryReport, Report, build_history, build_report
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
+from domicile.engine.keysource import open_keyring
 from domicile.engine.lockapi import LockApi
 from domicile.engine.lockmirror import check_sites, mirror_all
 from domicile.engine.multipart import CompositeChecksums
@@ -84,7 +85,7 @@ class Domicile(LockApi):
         self.config = config
         world = load_world(config.entities, config.sites, config.policies, source=str(config.path))
         secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
-        keyring = Keyring.load(config.keyring_path, Secret(secret) if secret else None)
+        keyring = open_keyring(config, Secret(secret) if secret else None)
         _check_recipients(world.policies, config.path)
         catalog = open_catalog(config.catalog_url)
         sites: dict[str, Site] = {
@@ -122,7 +123,13 @@ class Domicile(LockApi):
             evidence_sites,
             actor=cli_actor(),
             policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
-            history=keyring.recipients if config.deployment.audit_history else (),
+            # one kind per file: the classic identities (stock age 1.1 reads the history),
+            # the post-quantum ones only in a keyring that has nothing else
+            history=(
+                keyring.recipients_of(post_quantum=False) or keyring.recipients
+                if config.deployment.audit_history
+                else ()
+            ),
             tree=TreeLog(
                 catalog,
                 audit_key,
@@ -168,6 +175,7 @@ class Domicile(LockApi):
             for site in self._ctx.sites.values():
                 site.close()
             self._ctx.catalog.close()
+            self._ctx.keyring.close()
 
     def __enter__(self) -> Domicile:
         return self
@@ -769,14 +777,23 @@ def conditions(if_match: str | None, if_none_match: bool) -> Expect | None:
 
 def _check_recipients(policies: Mapping[str, object], path: Path) -> None:
     for name, policy in policies.items():
+        pq = bool(getattr(policy, "pq", False))
         for text in getattr(policy, "recipients", ()):
             try:
-                X25519Recipient.from_string(text)
+                recipient = parse_recipient(text)
             except CryptoError as exc:
                 raise ConfigError(
                     f"{path}: policies.{name}.recipients: {exc.message}",
-                    hint="recipients are age X25519 public keys (age1...); "
-                    "'domicile keys recipient' prints yours",
+                    hint="recipients are age public keys (age1..., or age1pq1... for "
+                    "post-quantum); 'domicile keys recipient' prints yours",
                     file=str(path),
                     key=f"policies.{name}.recipients",
                 ) from None
+            if recipient.post_quantum != pq:
+                error = recipient_kind_error(name, text, pq=pq)
+                raise ConfigError(
+                    f"{path}: policies.{name}.recipients: {error.message}",
+                    hint=error.hint,
+                    file=str(path),
+                    key=f"policies.{name}.recipients",
+                )

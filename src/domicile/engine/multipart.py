@@ -68,6 +68,7 @@ from domicile.errors import (
     InvalidPart,
     InvalidPartNumber,
     MissingChecksum,
+    ObjectNotFound,
     PlacementRefused,
     UploadNotFound,
 )
@@ -201,7 +202,17 @@ def complete_upload(
             meta=ObjectMeta(),
             checksums=done.checksums,
             checksum_type=done.checksum_type,
+            null_version=_null_version(ctx, done.version_id, bucket),
         )
+
+
+def _null_version(ctx: EngineContext, version_id: str, bucket: str) -> bool:
+    """Whether the version a completion made has the S3 id ``null`` (if it was removed
+    since, as the bucket's versioning says now)."""
+    try:
+        return ctx.catalog.get_version(version_id).null_version
+    except ObjectNotFound:
+        return ctx.catalog.get_bucket(bucket).versioning != "Enabled"
 
 
 def _normalised(listed: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:

@@ -1,6 +1,6 @@
 """PUT: place, encrypt once, fan the ciphertext out, write manifests, commit.
 
-The flow (DESIGN.md, "Flows"): the placement decision chooses the sites (or refuses, and
+The flow (docs/design.md, "Flows"): the placement decision chooses the sites (or refuses, and
 nothing is written anywhere); the body is read once, in pieces of at most 1 MiB, cut into
 segments of ``segment_size`` plaintext bytes; each segment is one age blob, encrypted once
 and streamed to every chosen site concurrently (:class:`~domicile.engine.fanout.FanOut`);

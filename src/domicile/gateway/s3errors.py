@@ -211,6 +211,7 @@ ERROR_CODES: Final[tuple[tuple[type[e.DomicileError], Rule], ...]] = (
     (e.CopiesUnavailable, "ServiceUnavailable"),
     (e.SiteUnavailable, "ServiceUnavailable"),
     (e.SiteFull, "ServiceUnavailable"),
+    (e.CatalogBusy, "ServiceUnavailable"),
     (e.DomicileError, "InternalError"),
 )
 

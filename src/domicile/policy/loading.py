@@ -28,6 +28,7 @@ POLICY_KEYS = (
     "recipients",
     "audit_reads",
     "require",
+    "pq",
 )
 
 
@@ -271,6 +272,13 @@ def _policy(where: _Where, name: str, body: Mapping[str, Any]) -> Policy:
             f"expected true or false, got {audit!r}",
             "write true or false, unquoted",
         )
+    pq = body.get("pq", False)
+    if not isinstance(pq, bool):
+        raise where.error(
+            f"{key}.pq",
+            f"expected true or false, got {pq!r}",
+            "write true or false, unquoted",
+        )
     return Policy(
         name=name,
         allow=where.strings(f"{key}.allow", body["allow"]),
@@ -281,6 +289,7 @@ def _policy(where: _Where, name: str, body: Mapping[str, Any]) -> Policy:
         recipients=where.strings(f"{key}.recipients", body.get("recipients", [])),
         audit_reads=audit,
         require=where.strings(f"{key}.require", body.get("require", [])),
+        pq=pq,
     )
 
 

@@ -2,13 +2,16 @@
 breakdowns, the compliance sections and the evidence.
 
 Every name that comes from the deployment (buckets, keys, sites, reasons) is escaped, so
-a key such as ``[red]x`` prints as written and never as markup.
+a key such as ``[red]x`` prints as written and never as markup. The page asks for markup
+itself (``markup=True``): the CLI's console prints everything else as written.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from domicile.display import human_size, table, when
 from domicile.engine.facts import Report, Shortfall, SiteTally, Tally
@@ -52,20 +55,24 @@ def print_report(r: Report, console: Console) -> None:
                     ),
                 )
             )
-        console.print(t)
+        out.table(t)
     _shortfalls(out, r)
     _copy_counts(out, r)
     _facts(out, r)
 
 
 class _Out:
-    """The console, printing lines without rich's guesswork highlighting."""
+    """The console, printing this page's markup (names escaped) without rich's guesswork
+    highlighting."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
 
     def line(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, markup=True, highlight=False)
+
+    def table(self, t: Table) -> None:
+        self.console.print(t, markup=True)
 
 
 def _scope(r: Report) -> str:
@@ -80,7 +87,7 @@ def _tallies(out: _Out, title: str, what: str, rows: tuple[Tally, ...]) -> None:
         t.add_row(
             escape(row.id), escape(row.name), str(row.objects), _bytes(row.bytes), str(row.copies)
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _sites(out: _Out, rows: tuple[SiteTally, ...]) -> None:
@@ -95,7 +102,7 @@ def _sites(out: _Out, rows: tuple[SiteTally, ...]) -> None:
             str(s.objects),
             _bytes(s.bytes),
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _policies(out: _Out, r: Report) -> None:
@@ -105,7 +112,7 @@ def _policies(out: _Out, r: Report) -> None:
         p = rules.get(b.policy)
         text = f"{rules_text(p)} (fingerprint {p.fingerprint})" if p else "-"
         t.add_row(escape(b.bucket), escape(b.tenant), escape(b.policy), escape(text))
-    out.console.print(t)
+    out.table(t)
 
 
 def _shortfalls(out: _Out, r: Report) -> None:
@@ -114,7 +121,9 @@ def _shortfalls(out: _Out, r: Report) -> None:
     short = [s for s in r.shortfalls if not s.unreadable]
     if unreadable:
         _shortfall_table(
-            out, "[bold red]unreadable objects[/]: no copy anywhere is readable", unreadable
+            out,
+            Text.from_markup("[bold red]unreadable objects[/]: no copy anywhere is readable"),
+            unreadable,
         )
     if short:
         _shortfall_table(out, "objects short of readable copies on allowed sites", short)
@@ -122,7 +131,7 @@ def _shortfalls(out: _Out, r: Report) -> None:
         out.line("every object has the readable copies its policy requires")
 
 
-def _shortfall_table(out: _Out, title: str, rows: list[Shortfall]) -> None:
+def _shortfall_table(out: _Out, title: str | Text, rows: list[Shortfall]) -> None:
     t = table(title, "object", "version", "policy", "readable", "why the copies do not count")
     for s in rows:
         t.add_row(
@@ -132,7 +141,7 @@ def _shortfall_table(out: _Out, title: str, rows: list[Shortfall]) -> None:
             "none" if s.unreadable else escape(counted(s)),
             escape(why_uncounted(s)),
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _copy_counts(out: _Out, r: Report) -> None:
@@ -158,7 +167,7 @@ def _copy_counts(out: _Out, r: Report) -> None:
             str(c.over),
             spread,
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _facts(out: _Out, r: Report) -> None:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from domicile.catalog import schema
+from domicile.catalog.locks import lock_migrations
 from domicile.catalog.migrations import (
     v0001_initial,
     v0002_jobs,
@@ -92,9 +93,7 @@ def _locked(engine: sa.Engine) -> Iterator[sa.Connection]:
         conn.info["immediate"] = True  # SQLite: BEGIN IMMEDIATE (see database.configure_sqlite)
         try:
             with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    schema.metadata.create_all(conn, tables=[schema.schema_version])
-                    conn.execute(sa.text("LOCK TABLE schema_version IN EXCLUSIVE MODE"))
+                lock_migrations(conn)  # PostgreSQL: hosts starting at once take turns
                 yield conn
         finally:
             conn.info["immediate"] = False

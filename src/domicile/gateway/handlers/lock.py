@@ -19,8 +19,10 @@ for each refusal; nothing is answered 200 and ignored):
 from __future__ import annotations
 
 from domicile.catalog import VersionLock
+from domicile.errors import ObjectNotFound
 from domicile.gateway import acl, lockxml
 from domicile.gateway.call import Call, Reply
+from domicile.gateway.handlers.versions import version_param, with_marker_headers
 from domicile.gateway.lockheaders import bypass, require_integrity
 from domicile.gateway.s3bodies import parse_xml
 from domicile.gateway.s3errors import reject
@@ -146,8 +148,9 @@ def _object_lock(call: Call) -> VersionLock | None:
 
 
 def _version(call: Call) -> str | None:
-    """The ``versionId`` asked for (an S3 id, ``null`` included; None: the current one)."""
-    return call.req.params.get("versionId")
+    """The ``versionId`` asked for (an S3 id, ``null`` included; None: the current one);
+    InvalidArgument for one that cannot be an id."""
+    return version_param(call)
 
 
 def _no_lock(what: str) -> Exception:
@@ -164,7 +167,7 @@ def get_bucket_acl(call: Call) -> Reply:
 
 def get_object_acl(call: Call) -> Reply:
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     return Reply.xml(acl.owner_policy(call.tenant))
 
 
@@ -176,9 +179,18 @@ def put_bucket_acl(call: Call) -> Reply:
 
 def put_object_acl(call: Call) -> Reply:
     call.bucket()
-    call.engine.head(call.bucket_name, call.key)
+    _object(call)
     _put_acl(call)
     return Reply(200)
+
+
+def _object(call: Call) -> None:
+    """The addressed object (its ``versionId`` if given) exists: NoSuchKey (with the
+    delete marker's headers) or NoSuchVersion otherwise."""
+    try:
+        call.engine.head(call.bucket_name, call.key, version_id=version_param(call))
+    except ObjectNotFound as exc:
+        raise with_marker_headers(exc) from None
 
 
 def _put_acl(call: Call) -> None:
