@@ -7,7 +7,7 @@ from dataclasses import asdict
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say
 
 
 @click.group()
@@ -38,7 +38,7 @@ def remove(state: State, name: str, yes: bool) -> None:
             f"{report.uploads_aborted} uploads"
         )
         for version, why in report.kept.items():
-            console.print(f"[yellow]kept[/] {version}: {why}", highlight=False)
+            say(("kept", "yellow"), f" {version}: {why}")
         if report.buckets_kept:
             console.print(f"buckets kept: {', '.join(report.buckets_kept)}", highlight=False)
     if report.kept:
