@@ -17,9 +17,12 @@ from domicile.errors import (
     ObjectLocked,
     VersioningLocked,
 )
+from tests.conftest import deployment_catalog
 from tests.engine.conftest import drop_catalog
 
 DAY = 86_400.0
+#: Every test on SQLite and PostgreSQL (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
 
 
 def _actions(engine: Domicile, action: str) -> list[domicile.audit.Record]:
@@ -90,7 +93,20 @@ def test_retention_dates_are_checked(engine: Domicile) -> None:
         engine.set_retention("vault", "k", "GOVERNANCE", past)
 
 
-def test_rebuild_restores_locks_and_holds(tmp_path: Path, config_path: Path) -> None:
+def _lose_catalog(root: Path, config: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    """The catalog lost: SQLite's files deleted, or (PostgreSQL) a new, empty database."""
+    if kind == "sqlite":
+        drop_catalog(root)
+        return
+    text = config.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("catalog = "))
+    fresh = deployment_catalog(kind, request)
+    config.write_text(text.replace(old, f'catalog = "{fresh}"'))
+
+
+def test_rebuild_restores_locks_and_holds(
+    tmp_path: Path, config_path: Path, catalog_kind: str, request: pytest.FixtureRequest
+) -> None:
     until = time.time() + 3 * DAY
     with domicile.open(config_path) as engine:
         engine.create_bucket("vault", "eu-only", object_lock=True)
@@ -101,7 +117,7 @@ def test_rebuild_restores_locks_and_holds(tmp_path: Path, config_path: Path) -> 
         engine.put("vault", "h", b"h" * (3 << 20))  # segmented, default retention
         engine.set_legal_hold("vault", "h", True)  # rewrites its manifests
         engine.set_retention("vault", "c", "COMPLIANCE", until + DAY)
-    drop_catalog(tmp_path)
+    _lose_catalog(tmp_path, config_path, catalog_kind, request)
     with domicile.open(config_path) as engine:
         engine.rebuild_catalog()
         config = engine.bucket_lock("vault")
