@@ -36,6 +36,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotFound
     │   ├── BucketAlreadyExists
     │   ├── BucketNotEmpty
+    │   ├── SiteNotEmpty             a site to remove still holds copies: drain it first
     │   ├── ObjectNotFound           (context ``delete_marker``: the key's latest is a marker)
     │   │   └── VersionNotFound      no version of that id (S3 NoSuchVersion)
     │   ├── VersionIsDeleteMarker    a version id names a delete marker, which has no bytes
@@ -238,6 +239,10 @@ class BucketAlreadyExists(CatalogError):
 
 class BucketNotEmpty(CatalogError):
     """The bucket still holds objects."""
+
+
+class SiteNotEmpty(CatalogError):
+    """The site still holds copies (or upload parts) that the catalog records."""
 
 
 class ObjectNotFound(CatalogError):

@@ -66,6 +66,11 @@ def wait_for(process: subprocess.Popen[str], pattern: str, timeout: float = 30) 
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    return invoker(capsys, monkeypatch)
+
+
+def invoker(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The ``domicile`` entry point run in-process, 200 columns wide (the ``run`` fixture)."""
     monkeypatch.setenv("COLUMNS", "200")
 
     def invoke(*args: str) -> Result:

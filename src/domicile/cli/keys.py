@@ -1,20 +1,57 @@
-"""Keyring commands: keys new (--pq), keys list, keys recipient (--pq)."""
+"""Keyring commands: keys init, keys new (--pq), keys list, keys recipient (--pq)."""
 
 from __future__ import annotations
+
+import os
 
 import click
 
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say
+from domicile.config import PASSPHRASE_ENV
+from domicile.crypto import Secret
 from domicile.display import table
 from domicile.engine import keyring_open
-from domicile.engine.keys import add_identity
+from domicile.engine.keys import add_identity, keyring_init
 from domicile.errors import KeyringError
+
+#: ``--passphrase`` of the commands that create a keyring.
+passphrase_option = click.option(
+    "--passphrase",
+    "ask_passphrase",
+    is_flag=True,
+    help=f"Protect the keyring with a passphrase (asked twice; or from {PASSPHRASE_ENV}).",
+)
+
+
+def new_passphrase(ask: bool) -> Secret | None:
+    """The passphrase of a keyring to create: ``$DOMICILE_PASSPHRASE`` or asked twice
+    (``None`` unless ``ask``)."""
+    if not ask:
+        return None
+    value = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+        "keyring passphrase", hide_input=True, confirmation_prompt=True
+    )
+    return Secret(value)
 
 
 @click.group()
 def keys() -> None:
     """The age identities that can read this deployment's data."""
+
+
+@keys.command(name="init")
+@passphrase_option
+@pass_state
+def keys_init(state: State, ask_passphrase: bool) -> None:
+    """Create the keyring that the configuration names (for a hand-written configuration;
+    an existing keyring is never overwritten)."""
+    recipient = keyring_init(state.config_path, new_passphrase(ask_passphrase))
+    if state.as_json:
+        emit_json({"recipient": recipient})
+        return
+    say("created the keyring; its recipient is ", (recipient, "bold"))
+    say("back it up offline: whoever holds it can read every object")
 
 
 @keys.command(name="new")

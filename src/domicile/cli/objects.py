@@ -232,18 +232,32 @@ def rm(state: State, path: str, version_id: str | None, bypass_governance: bool)
                 "removed": done.version_id is not None,
                 "version_id": done.version_id,
                 "delete_marker": done.delete_marker,
+                "queued": dict(done.queued),
+                "why": dict(done.why),
             }
         )
-    elif done.version_id is None:
+        return
+    if done.version_id is None:
         what = f"{bucket}/{key}" + (f" version {version_id}" if version_id else "")
-        console.print(f"{what} did not exist", highlight=False)
-    elif version_id is None and done.delete_marker:
-        console.print(f"deleted {bucket}/{key}: delete marker {done.version_id}", highlight=False)
+        say(f"{what} did not exist")
+        return
+    if version_id is None and done.delete_marker:
+        say(f"deleted {bucket}/{key}: delete marker {done.version_id}")
     elif version_id is not None:
         kind = "delete marker" if done.delete_marker else "version"
-        console.print(f"removed {kind} {version_id} of {bucket}/{key}", highlight=False)
-    else:
+        say(f"removed {kind} {version_id} of {bucket}/{key}")
+    elif not done.queued:
         say(f"removed {bucket}/{key}")
+    if done.queued:
+        say(
+            f"removed {bucket}/{key} from the catalog; its copies on "
+            + ", ".join(
+                f"{site} ({n} blob{'s' if n > 1 else ''}: {done.why[site]})"
+                for site, n in done.queued.items()
+            )
+            + " could not be deleted now and are queued for deletion: 'domicile sweep' (and "
+            "the gateway's periodic sweep) retries them"
+        )
 
 
 @click.command()

@@ -64,6 +64,22 @@ def print_plan(plan: Plan) -> None:
         say(("cannot comply", "red"), f" {b.bucket}/{b.key}: {b.reason}")
 
 
+def print_plan_summary(plan: Plan) -> None:
+    """What the plan would do, in a few lines whatever its size: how many copies to add,
+    remove and evacuate, the bytes per route, how many objects cannot comply."""
+    if plan.empty:
+        say(("nothing to do", "green"), f": all {plan.versions} objects comply")
+        return
+    say(
+        f"plan: {len(plan.adds)} copies to add, {len(plan.removes)} to remove "
+        f"({len(plan.violations)} residency violations); "
+        f"{len(plan.blocked)} objects cannot comply"
+    )
+    for route, n in plan.routes().items():
+        say(f"  {route}: {human_size(n)}")
+    say("'domicile plan' lists every step")
+
+
 @click.command(name="plan")
 @click.argument("bucket", required=False)
 @pass_state

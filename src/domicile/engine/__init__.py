@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from domicile.catalog import Bucket
 from domicile.engine.api import Domicile, open
-from domicile.engine.configedit import set_site_status
 from domicile.engine.keys import keyring_add, keyring_open
 from domicile.engine.plan import ApplyReport, Plan, Step
 from domicile.engine.records import (
@@ -18,6 +17,7 @@ from domicile.engine.records import (
     VersionsList,
 )
 from domicile.engine.setup import example_config, init_deployment
+from domicile.engine.siteconfig import set_site_status
 
 open_deployment = open
 

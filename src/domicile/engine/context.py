@@ -29,6 +29,9 @@ class EngineContext:
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
     audit: AuditLog | None = None
+    #: What is out of date in the world's registry (shown by ``sites``, ``policy explain``
+    #: and the report).
+    registry_warnings: tuple[str, ...] = ()
     #: Held by a whole-queue garbage collection (``engine/garbage.py``).
     garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[str, AnyRecipient] = field(default_factory=dict, repr=False)

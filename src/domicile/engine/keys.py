@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 
 from domicile.config import PASSPHRASE_ENV, load_config
-from domicile.crypto import Secret
+from domicile.crypto import Keyring, Secret
 from domicile.crypto.keysource import KeySource
 from domicile.engine.api import Domicile
 from domicile.engine.api import open as open_engine
-from domicile.engine.keysource import open_keyring
+from domicile.engine.keysource import is_token, open_keyring
+from domicile.errors import ConfigError
 
 
 def passphrase_from_env() -> Secret | None:
@@ -28,6 +29,22 @@ def keyring_open(config_path: Path, passphrase: Secret | None = None) -> KeySour
     """The keyring named by the configuration file at ``config_path`` (a file or a token)."""
     config = load_config(config_path)
     return open_keyring(config, passphrase or passphrase_from_env())
+
+
+def keyring_init(config_path: Path, passphrase: Secret | None = None) -> str:
+    """Create the keyring the configuration file at ``config_path`` names (with one fresh
+    identity, passphrase-protected if ``passphrase`` is given); never overwrites one.
+    Returns its recipient (``age1...``)."""
+    config = load_config(config_path)
+    if is_token(config):
+        raise ConfigError(
+            f"{config.path}: the keyring is a PKCS#11 token ({config.deployment.keyring})",
+            hint="a token's keys are made with the token's own tools; 'domicile keys init' "
+            "creates a keyring file",
+            file=str(config.path),
+            key="deployment.keyring",
+        )
+    return str(Keyring.create(config.keyring_path, passphrase).recipients[0])
 
 
 def add_identity(engine: Domicile, *, post_quantum: bool = False) -> str:
