@@ -16,6 +16,7 @@ from domicile.errors import (
     LockNotEnabled,
     ObjectLocked,
     VersioningLocked,
+    VersionIsDeleteMarker,
 )
 from tests.conftest import deployment_catalog
 from tests.engine.conftest import drop_catalog
@@ -57,6 +58,9 @@ def test_default_retention_and_compliance_refusals_are_audited(engine: Domicile)
     assert engine.get("vault", "k").read() == b"kept"
     marker = engine.remove("vault", "k")  # a delete marker: the locked version stays
     assert marker.delete_marker and engine.get("vault", "k", version_id=vid).read() == b"kept"
+    assert marker.version_id is not None
+    with pytest.raises(VersionIsDeleteMarker):  # a marker has no lock to set
+        engine.set_legal_hold("vault", "k", True, version_id=marker.version_id)
     with pytest.raises(VersioningLocked):
         engine.set_versioning("vault", "Suspended")
     assert engine.versioning("vault") == "Enabled"
