@@ -121,6 +121,8 @@ def test_rebuild_restores_locks_and_holds(
         engine.put("vault", "h", b"h" * (3 << 20))  # segmented, default retention
         engine.set_legal_hold("vault", "h", True)  # rewrites its manifests
         engine.set_retention("vault", "c", "COMPLIANCE", until + DAY)
+        older = engine.put("vault", "two", b"1", meta=ObjectMeta(legal_hold=True))
+        engine.put("vault", "two", b"2", meta=ObjectMeta(legal_hold=True))
     _lose_catalog(tmp_path, config_path, catalog_kind, request)
     with domicile.open(config_path) as engine:
         engine.rebuild_catalog()
@@ -137,6 +139,9 @@ def test_rebuild_restores_locks_and_holds(
             h_id = engine.head("vault", "h").s3_version_id
             engine.remove("vault", "h", version_id=h_id, bypass_governance=True)
         assert engine.versioning("vault") == "Enabled"
+        kept = engine.object_lock("vault", "two", version_id=older.s3_version_id)
+        assert kept is not None and kept.legal_hold  # a noncurrent version's hold, too
+        assert len(engine.list_versions("vault", prefix="two").versions) == 2
         assert engine.get("vault", "h").read() == b"h" * (3 << 20)
 
 
