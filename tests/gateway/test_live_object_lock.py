@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import deployment_catalog
 from tests.gateway import clients as c
 from tests.gateway.live import ACCESS_KEY, OTHER_KEY, OTHER_SECRET, SECRET, Live, run_gateway
 from tests.gateway.rawhttp import signed_request
@@ -33,9 +34,18 @@ keys = [{{ access_key = "{OTHER_KEY}", secret = "{OTHER_SECRET}" }}]
 _names = iter(range(1_000_000))
 
 
+#: Every test on SQLite and PostgreSQL catalogs (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with run_gateway(tmp_path_factory.mktemp("lock"), tenants=TENANTS) as running:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, catalog_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Live]:
+    url = deployment_catalog(catalog_kind, request)
+    catalog = f'catalog = "{url}"' if url else ""
+    root = tmp_path_factory.mktemp("lock")
+    with run_gateway(root, tenants=TENANTS, deployment_extra=catalog) as running:
         yield running
 
 
