@@ -7,8 +7,10 @@ import base64
 import hashlib
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -448,3 +450,35 @@ def test_awscli_writes_with_lock_headers_and_the_bypass(aws: Any, live: Live, s3
     c.run(argv, admin_env)
     with pytest.raises(ClientError):
         s3.head_object(Bucket=name, Key="gov", VersionId=vid)
+
+
+def test_the_gateway_sweep_applies_lifecycle_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domicile.engine import lifecycle
+
+    with run_gateway(tmp_path, gateway="sweep_minutes = 0.005", tenants=TENANTS) as live:
+        s3 = live.client()
+        s3.create_bucket(
+            Bucket="aging",
+            CreateBucketConfiguration={"LocationConstraint": "eu-only"},
+            ObjectLockEnabledForBucket=True,
+        )
+        held = s3.put_object(Bucket="aging", Key="k", Body=b"1", ObjectLockLegalHoldStatus="ON")
+        free = s3.put_object(Bucket="aging", Key="k", Body=b"2")
+        s3.put_object(Bucket="aging", Key="k", Body=b"3")
+        rule = {"ID": "old", "Filter": {"Prefix": ""}, "Status": "Enabled",
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}  # fmt: skip
+        s3.put_bucket_lifecycle_configuration(
+            Bucket="aging", LifecycleConfiguration={"Rules": [rule]}
+        )
+        later = time.time() + 2 * 86_400
+        monkeypatch.setattr(lifecycle, "clock", lambda: later)  # two days on, for the rules
+        deadline = time.monotonic() + 10
+        while True:
+            ids = [v["VersionId"] for v in s3.list_object_versions(Bucket="aging")["Versions"]]
+            if free["VersionId"] not in ids:
+                break
+            assert time.monotonic() < deadline, "the gateway's sweep never expired it"
+            time.sleep(0.1)
+        assert held["VersionId"] in ids and len(ids) == 2  # the held one stays
