@@ -268,6 +268,11 @@ class PreconditionFailed(CatalogError):
     where none was expected, or its ETag differs); nothing was written."""
 
 
+class LeaseHeld(CatalogError):
+    """Another run holds the job's scope (an ``apply`` or ``repair`` running elsewhere);
+    context ``holder`` (host:pid), ``since`` and ``expires`` (ISO times)."""
+
+
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
 

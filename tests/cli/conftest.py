@@ -27,6 +27,10 @@ class Result:
     def json(self) -> Any:
         return json.loads(self.out)
 
+    def lines(self) -> list[Any]:
+        """The output as JSON Lines."""
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
 
 Run = Callable[..., Result]
 

@@ -128,8 +128,9 @@ def test_diff_adopt_plan_apply(deployment: Path, run: Run, tmp_path: Path) -> No
     adopted = run(*cfg, "registry", "adopt", str(newer))
     assert adopted.code == 0, adopted.err
     assert "registry 2027.01.1 of 2026-12-02 in use" in flat(adopted.out)
-    assert "plan: 2 copies to add, 2 to remove (2 residency violations)" in adopted.out
-    assert "hetzner-fsn -> scw-par: " in adopted.out
+    assert "  + 2 copies to add" in adopted.out
+    assert "  - 2 copies to remove (2 residency violations)" in adopted.out
+    assert "hetzner-fsn -> scw-par" in adopted.out
     text = deployment.read_text()
     assert text.startswith(before.split("[tenants.default]")[0])  # comments and layout kept
     assert tomllib.loads(text)["registry"]["file"] == str(newer)  # outside the folder

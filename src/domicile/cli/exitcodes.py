@@ -28,6 +28,7 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.BucketNotEmpty, 9),
     (e.SiteNotEmpty, 9),
     (e.PreconditionFailed, 9),
+    (e.LeaseHeld, 9),
     (e.CatalogError, 10),
     (e.AuditAltered, 12),
     (e.LockError, 15),

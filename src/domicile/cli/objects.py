@@ -353,20 +353,16 @@ def list_versions(
         return
     t = table(f"{bucket}/{prefix} versions", "key", "version", "latest", "size", "modified")
     for p in page.common_prefixes:
-        t.add_row(f"[blue]{p}[/]", "", "", "-", "")
+        t.add_row(Text(p, style="blue"), "", "", "-", "")
     for v in page.versions:
         size = "delete marker" if v.delete_marker else human_size(v.size)
         t.add_row(v.key, v.s3_version_id, "yes" if v.is_latest else "", size, when(v.created_at))
     console.print(t)
     if page.is_truncated:
-        console.print(
+        marker = page.next_version_id_marker
+        say(
             f"more: --versions --start-after {page.next_key_marker!r}"
-            + (
-                f" --version-id-marker {page.next_version_id_marker}"
-                if page.next_version_id_marker
-                else ""
-            ),
-            highlight=False,
+            + (f" --version-id-marker {marker}" if marker else "")
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from domicile.cli.plans import plan_json, print_plan_summary
+from domicile.cli.planview import print_summary
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say
 from domicile.config import load_config
@@ -92,11 +92,11 @@ def registry_adopt(state: State, file: Path) -> None:
     )
     plan = state.engine.plan()
     if state.as_json:
-        emit_json({"registry": written, "plan": plan_json(plan)})
+        emit_json({"registry": written, "plan": plan.to_json()})
         return
     say(f"[registry] file = {written!r}: registry {reg.version} of {reg.date} in use")
-    print_plan_summary(plan)
-    if plan.steps:
+    print_summary(plan)
+    if not plan.empty:
         say("run 'domicile apply' to carry it out")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from domicile.cli.exitcodes import RESIDENCY_REFUSED
-from domicile.cli.plans import plan_json, print_plan, print_plan_summary
+from domicile.cli.planview import print_summary
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say, styled
 from domicile.display import table
@@ -74,10 +74,10 @@ def sites_set_status(state: State, site: str, status: str) -> None:
     state.engine.record_event("site_status", sites=(site,), detail={"from": previous, "to": status})
     plan = state.engine.plan()
     if state.as_json:
-        emit_json({"site": site, "previous": previous, "status": status, "plan": plan_json(plan)})
+        emit_json({"site": site, "previous": previous, "status": status, "plan": plan.to_json()})
         return
     say(f"site {site}: {previous} -> {status}")
-    print_plan(plan)
+    print_summary(plan)
     if not plan.empty:
         say("run 'domicile apply' to carry it out")
 
@@ -131,12 +131,12 @@ def sites_add(  # noqa: PLR0917 (click passes every option by name, one argument
     plan = state.engine.plan()
     if state.as_json:
         view = next(v for v in state.engine.sites() if v.site_id == name)
-        emit_json({"site": asdict(view), "storage": done, "plan": plan_json(plan)})
+        emit_json({"site": asdict(view), "storage": done, "plan": plan.to_json()})
         return
     say(f"added site {name} to {state.config_path}: {done}")
     print_sites(state, only=name)
-    print_plan_summary(plan)
-    if plan.steps:
+    print_summary(plan)
+    if not plan.empty:
         say("run 'domicile apply' to carry it out")
 
 

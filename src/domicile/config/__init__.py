@@ -75,6 +75,9 @@ class DeploymentSection(_Strict):
     #: Multipart uploads begun longer ago than this are aborted by ``domicile sweep`` and
     #: the gateway's periodic sweep.
     multipart_expiry_hours: float = Field(default=24, ge=0)
+    #: How long a lease of ``apply`` or ``repair`` (and of each step it claimed) outlives
+    #: its holder's last renewal: a process killed mid-job frees its scope this long after.
+    lease_seconds: float = Field(default=60, gt=0, le=3600)
 
 
 class BucketSection(_Strict):

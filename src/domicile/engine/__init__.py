@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from domicile.catalog import Bucket
 from domicile.engine.api import Domicile, open
+from domicile.engine.apply import ApplyReport
 from domicile.engine.keys import keyring_add, keyring_open
-from domicile.engine.plan import ApplyReport, Plan, Step
+from domicile.engine.plan import REASONS, Blocked, PlanSummary, Step
 from domicile.engine.records import (
     CopyInfo,
     Deletion,
@@ -22,7 +23,9 @@ from domicile.engine.siteconfig import set_site_status
 open_deployment = open
 
 __all__ = [
+    "REASONS",
     "ApplyReport",
+    "Blocked",
     "Bucket",
     "CopyInfo",
     "Deletion",
@@ -31,7 +34,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectMeta",
     "ObjectReader",
-    "Plan",
+    "PlanSummary",
     "SiteView",
     "Step",
     "VersionsList",

@@ -22,6 +22,7 @@ from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catal
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
+from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
@@ -34,7 +35,7 @@ from domicile.engine.lockapi import LockApi
 from domicile.engine.lockmirror import check_sites, mirror_all
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
-from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
+from domicile.engine.plan import OnStep, PlanSummary, make_plan
 from domicile.engine.policylog import record_policy_changes
 from domicile.engine.reader import iter_range
 from domicile.engine.rebuild import RebuildReport, rebuild_catalog
@@ -101,6 +102,7 @@ class Domicile(LockApi):
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
             registry_warnings=warnings_for(config, world.registry),
+            lease_seconds=config.deployment.lease_seconds,
         )
         try:
             check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
@@ -691,28 +693,41 @@ class Domicile(LockApi):
         """Fill this (empty) catalog from the manifests on the sites."""
         return rebuild_catalog(self._ctx, progress=progress)
 
-    def plan(self, *, bucket: str | None = None) -> Plan:
-        """What must change for every copy to comply with its policy today (a dry run)."""
-        return make_plan(self._ctx, bucket=bucket)
+    def plan(self, *, bucket: str | None = None, on_step: OnStep | None = None) -> PlanSummary:
+        """What must change for every copy to comply with its policy today (a dry run):
+        a summary, in bounded memory; each step (and each object that cannot comply) also
+        goes to ``on_step`` as it is found."""
+        return make_plan(self._ctx, bucket=bucket, on_step=on_step)
 
     def apply(
         self,
-        plan: Plan | None = None,
         *,
+        bucket: str | None = None,
+        confirm: Confirm | None = None,
         progress: Callable[[int], None] | None = None,
+        on_step: OnStep | None = None,
+        on_result: OnResult | None = None,
         concurrency: int = 4,
         bandwidth: float | None = None,
     ) -> ApplyReport:
-        """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
-        ``bandwidth`` bytes/s; safe to interrupt and run again."""
+        """Plan (into jobs in the catalog), ask ``confirm`` with the summary, then carry
+        the plan out, ``concurrency`` objects at a time within ``bandwidth`` bytes/s, each
+        step re-checked when it runs; safe to interrupt and run again. LeaseHeld while
+        another apply runs on an overlapping scope."""
         report = apply_plan(
             self._ctx,
-            plan or make_plan(self._ctx),
+            bucket=bucket,
+            confirm=confirm,
             progress=progress,
+            on_step=on_step,
+            on_result=on_result,
             concurrency=concurrency,
             bandwidth=bandwidth,
         )
-        report.failed += mirror_all(self._ctx)  # copies of locked versions on mirror sites
+        if not report.cancelled:  # copies of locked versions on mirror sites
+            problems = mirror_all(self._ctx)
+            report.failed += len(problems)
+            report.failures += problems
         return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:

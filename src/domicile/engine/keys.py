@@ -55,6 +55,8 @@ def add_identity(engine: Domicile, *, post_quantum: bool = False) -> str:
     detail = {"recipient": recipient, "source": "keys_new"}
     if post_quantum:
         detail["kind"] = "mlkem768x25519"
+    elif recipient.startswith("age1tag1"):
+        detail["kind"] = "p256tag"  # a root key generated in the PKCS#11 token
     engine.record_event("key_created", detail=detail)
     return recipient
 
