@@ -30,6 +30,18 @@ from domicile.errors import BucketNotFound, InvalidRetention, ObjectLocked, Obje
 _LOCK = Prepared(
     sa.select(t.version_locks).where(t.version_locks.c.version_id == sa.bindparam("vid"))
 )
+# The version's row locked (PostgreSQL: FOR UPDATE; SQLite has one writer anyway) with its
+# lock, so a lock set by a concurrent transaction is seen, or waits for the forgetting.
+_GUARD = Prepared(
+    sa.select(t.versions.c.version_id, t.version_locks)
+    .select_from(
+        t.versions.outerjoin(
+            t.version_locks, t.version_locks.c.version_id == t.versions.c.version_id
+        )
+    )
+    .where(t.versions.c.version_id == sa.bindparam("vid"))
+    .with_for_update(of=t.versions)
+)
 _COPIES = Prepared(
     sa.select(t.placements.c.site_id, t.placements.c.state).where(
         t.placements.c.version_id == sa.bindparam("vid")
@@ -121,14 +133,10 @@ class Locks:
         now = time.time()
         with self._db.write() as conn:
             raw = Raw.of(conn)
-            if (
-                conn.execute(
-                    sa.select(t.versions.c.version_id).where(
-                        t.versions.c.version_id == lock.version_id
-                    )
-                ).first()
-                is None
-            ):
+            found = sa.select(t.versions.c.version_id).where(
+                t.versions.c.version_id == lock.version_id
+            )
+            if conn.execute(found.with_for_update()).first() is None:  # held till commit
                 raise ObjectNotFound(
                     f"no object version {lock.version_id}",
                     hint="the object was deleted meanwhile; list the bucket again",
@@ -200,7 +208,8 @@ def guard_forget(
     (a copy moved or dropped) is refused when a good copy would go and fewer good copies
     than the lock keeps would remain, whatever the mode; a missing or corrupt copy may
     go. A version whose lock has ended is not guarded."""
-    lock = _version_lock(raw, version.version_id)
+    row = raw.first(_GUARD, {"vid": version.version_id})
+    lock = None if row is None or row.legal_hold is None else _lock_of(row)
     now = time.time()
     if lock is None or not lock.locked(now):
         return

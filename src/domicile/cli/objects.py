@@ -13,10 +13,11 @@ from typing import BinaryIO
 import click
 from rich.text import Text
 
+from domicile.cli.locks import LOCK_MODE, parse_date
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say, split_path, styled, transfer_progress
 from domicile.display import human_size, table, when
-from domicile.engine import ObjectInfo
+from domicile.engine import ObjectInfo, ObjectMeta
 
 READ_SIZE = 1024 * 1024
 VERSION_HELP = "A version of the object ('null', or an id 'ls --versions' lists)."
@@ -60,6 +61,9 @@ def _read_pieces(stream: BinaryIO, advance: Callable[[int], None]) -> Iterator[b
 @click.option("--meta", "meta", multiple=True, help="User metadata NAME=VALUE (repeatable).")
 @click.option("--if-none-match", is_flag=True, help="Store only if BUCKET/KEY has no object yet.")
 @click.option("--if-match", metavar="ETAG", help="Store only if BUCKET/KEY's ETag is ETAG.")
+@click.option("--lock-mode", type=LOCK_MODE, help="Object Lock retention mode (with --until).")
+@click.option("--until", metavar="DATE", help="Retain until DATE (ISO 8601, UTC by default).")
+@click.option("--legal-hold", is_flag=True, help="Put a legal hold on the new version.")
 @pass_state
 def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     state: State,
@@ -69,10 +73,24 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     meta: tuple[str, ...],
     if_none_match: bool,
     if_match: str | None,
+    lock_mode: str | None,
+    until: str | None,
+    legal_hold: bool,
 ) -> None:
     """Store the file SRC ('-' for standard input) as BUCKET/KEY; with a condition, only
-    if the object is as it says (checked atomically with the write)."""
+    if the object is as it says (checked atomically with the write). In a bucket with
+    Object Lock, --lock-mode and --until (or the bucket's default) and --legal-hold lock
+    the new version."""
     bucket, key = split_path(dest)
+    if (lock_mode is None) != (until is None):
+        raise click.UsageError("give --lock-mode and --until together")
+    object_meta = ObjectMeta(
+        content_type=content_type,
+        user=_parse_meta(meta),
+        lock_mode=lock_mode.upper() if lock_mode else None,
+        lock_until=parse_date(until) if until else None,
+        legal_hold=legal_hold,
+    )
     stream: BinaryIO = sys.stdin.buffer if src == "-" else Path(src).open("rb")  # noqa: SIM115
     total = None if src == "-" else os.fstat(stream.fileno()).st_size
     with _closing_unless_std(stream), transfer_progress(f"put {key}", total) as advance:
@@ -80,8 +98,7 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
             bucket,
             key,
             _read_pieces(stream, advance),
-            content_type=content_type,
-            metadata=_parse_meta(meta),
+            meta=object_meta,
             if_match=if_match,
             if_none_match=if_none_match,
         )
