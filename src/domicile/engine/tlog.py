@@ -57,6 +57,7 @@ from domicile.audit.note import (
     verify_note,
 )
 from domicile.audit.proofs import consistency_bundle, inclusion_bundle
+from domicile.audit.record import link_of
 from domicile.audit.tlog import CosignatureVerifier, TreeHead, cosignatures, parse_tree_head
 from domicile.catalog import Catalog
 from domicile.config import WitnessSection
@@ -461,10 +462,11 @@ class TreeLog:
 
     # --- verification -------------------------------------------------------------------
 
-    def findings(self) -> tuple[list[Problem], list[str]]:
-        """``audit verify``'s part (see the module): problems (tampering) and notices."""
+    def root_check(self) -> RootCheck:
+        """The catalog's tree checkpoints (each signature checked), ready to have their
+        roots recomputed from the records fed to it in one pass (``audit verify`` feeds it
+        while it checks the chain, so the records are read once)."""
         problems: list[Problem] = []
-        notices: list[str] = []
         heads: dict[int, TreeHead] = {}
         for size, text, _ in self._catalog.tree_checkpoints():
             opened = self.open_note(text)
@@ -479,9 +481,23 @@ class TreeLog:
                 )
             else:
                 heads[size] = opened.head
+        return RootCheck(heads, problems)
+
+    def findings(self, check: RootCheck | None = None) -> tuple[list[Problem], list[str]]:
+        """``audit verify``'s part (see the module): problems (tampering) and notices.
+        ``check``: a :meth:`root_check` already fed every record (else the records are read
+        here)."""
+        if check is None:
+            check = self.root_check()
+            for seq, _, body in self._records(0, check.upto):
+                if not check.add(seq, _canonical(body)):
+                    break
+        heads = check.heads
+        problems: list[Problem] = list(check.signature_problems)
         for site_id, site in self._sites.items():
             problems += self._site_findings(site_id, site, heads)
-        problems += self._recompute(heads)
+        problems += check.problems
+        notices: list[str] = []
         if heads and self.witnesses:
             try:
                 newest = self._stored()
@@ -528,30 +544,42 @@ class TreeLog:
                 heads.setdefault(size, opened.head)
         return problems
 
-    def _recompute(self, heads: dict[int, TreeHead]) -> list[Problem]:
-        """One pass over the catalog's records: the root at every signed size."""
-        problems: list[Problem] = []
-        if not heads:
-            return problems
-        compact = CompactRange()
-        wanted = sorted(heads)
-        at = 0
-        for seq, _, body in self._records(0, wanted[-1]):
-            if seq != compact.size + 1:
-                break  # a gap: the chain check reports it
-            compact.append(_leaf(body))
-            while at < len(wanted) and wanted[at] == compact.size:
-                if compact.root() != heads[wanted[at]].root:
-                    problems.append(
-                        Problem(
-                            wanted[at],
-                            ProblemKind.CHECKPOINT_MISMATCH,
-                            f"the records 1..{wanted[at]} do not hash to the signed tree "
-                            "checkpoint of that size",
-                        )
+
+class RootCheck:
+    """The root of every signed tree size, recomputed from the records fed in seq order
+    (:meth:`add`), holding only the compact range (O(log n) hashes)."""
+
+    def __init__(self, heads: dict[int, TreeHead], signature_problems: list[Problem]) -> None:
+        self.heads = heads
+        self.signature_problems = signature_problems
+        self.problems: list[Problem] = []
+        self._wanted = sorted(heads)
+        self._at = 0
+        self._compact = CompactRange()
+        #: The last seq that needs feeding.
+        self.upto = self._wanted[-1] if self._wanted else 0
+
+    def add(self, seq: int, canonical: bytes) -> bool:
+        """Feed record ``seq`` (its canonical bytes); False once no more is needed: every
+        signed size was reached, or a gap stopped the recompute (the chain check reports
+        the gap)."""
+        if self._at >= len(self._wanted) or seq != self._compact.size + 1:
+            self._at = len(self._wanted)
+            return False
+        self._compact.append(leaf_hash(canonical))
+        size = self._compact.size
+        while self._at < len(self._wanted) and self._wanted[self._at] == size:
+            if self._compact.root() != self.heads[size].root:
+                self.problems.append(
+                    Problem(
+                        size,
+                        ProblemKind.CHECKPOINT_MISMATCH,
+                        f"the records 1..{size} do not hash to the signed tree "
+                        "checkpoint of that size",
                     )
-                at += 1
-        return problems
+                )
+            self._at += 1
+        return self._at < len(self._wanted)
 
 
 def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list[bytes]:
@@ -574,7 +602,12 @@ def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list
 def _leaf(body: str) -> bytes:
     """The leaf hash of a stored record: of its canonical bytes (as every other leaf here
     is), never of the text as stored, which another writer may have spelled otherwise."""
-    return leaf_hash(Record.from_body(json.loads(body)).canonical)
+    return leaf_hash(_canonical(body))
+
+
+def _canonical(body: str) -> bytes:
+    """The canonical bytes of a stored record (see :func:`_leaf`)."""
+    return link_of(body).canonical
 
 
 def _sized(origin: str, size: int) -> TreeCheckpoint:
