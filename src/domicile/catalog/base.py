@@ -139,6 +139,11 @@ class Catalog(Protocol):
         """Every version with a placement on ``site_id``, paged internally."""
         ...
 
+    def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
+        """Every version :meth:`iter_versions` gives, with its placements (by site id):
+        two queries per page of versions, never one per version; bounded memory."""
+        ...
+
     def stats(self) -> list[BucketStats]:
         """Objects and bytes per bucket, by bucket name (empty buckets included)."""
         ...

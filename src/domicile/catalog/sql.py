@@ -262,6 +262,30 @@ class SqlCatalog(Journals, Uploads):
         )
         return self._paged(base)
 
+    def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
+        c, pc = t.versions.c, t.placements.c
+        base = sa.select(t.versions)
+        held = sa.select(t.placements).join(t.versions, pc.version_id == c.version_id)
+        if bucket is not None:
+            base, held = base.where(c.bucket == bucket), held.where(c.bucket == bucket)
+        after = ""
+        while True:
+            with self._db.read() as conn:
+                query = base.where(c.version_id > after).order_by(c.version_id).limit(PAGE)
+                page = [rows.version(r) for r in conn.execute(query)]
+                placed: dict[str, list[Placement]] = {v.version_id: [] for v in page}
+                if page:
+                    span = held.where(pc.version_id > after, pc.version_id <= page[-1].version_id)
+                    for r in conn.execute(span.order_by(pc.version_id, pc.site_id)):
+                        p = rows.placement(r)
+                        if p.version_id in placed:
+                            placed[p.version_id].append(p)
+            for version in page:
+                yield version, placed[version.version_id]
+            if len(page) < PAGE:
+                return
+            after = page[-1].version_id
+
     def _paged(self, base: sa.Select[Any]) -> Iterator[Version]:
         """Every version ``base`` selects, in version_id order, PAGE rows per transaction."""
         c = t.versions.c

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from domicile.catalog import Bucket, Placement, Version
 from domicile.engine.context import EngineContext
 from domicile.engine.deflog import fingerprint
-from domicile.engine.facts.evidence import chain_status, registry_info, verification
+from domicile.engine.facts.evidence import VerificationTally, chain_status, registry_info
 from domicile.engine.facts.model import (
     BucketPolicy,
     CopyCounts,
@@ -45,16 +45,20 @@ def build_report(
     bucket: str | None = None,
     tenant: str | None = None,
     now: float | None = None,
+    details: bool = False,
 ) -> Report:
-    """The report for one bucket, one tenant's buckets, or (neither given) everything."""
-    if bucket is not None and tenant is not None:
-        raise ValueError("a report covers one bucket or one tenant, not both")
+    """The report for one bucket, one tenant's buckets, or (neither given) everything.
+
+    One pass over the catalog, a page at a time, holding only the aggregates: its memory
+    does not grow with the objects. The per-object rows (every violation and shortfall)
+    are counted; ``details`` also keeps them in the report (memory grows with them then:
+    :func:`report_rows` streams them instead)."""
     scope, buckets = _scope(ctx, bucket, tenant)
-    tally = _Tallies(ctx, readability(ctx))
+    tally = _Tallies(ctx, readability(ctx), keep=details)
     for b in buckets:
         policy = ctx.policy(b.policy)
-        for version in ctx.catalog.iter_versions(b.name):
-            tally.add(policy, version, ctx.catalog.placements(version.version_id))
+        for version, placements in ctx.catalog.iter_placed(b.name):
+            tally.add(policy, version, placements)
     return Report(
         deployment=deployment,
         generated_at=time.time() if now is None else now,
@@ -72,15 +76,39 @@ def build_report(
         policies=tuple(policy_rules(ctx.policy(n)) for n in sorted({b.policy for b in buckets})),
         copy_counts=tally.copy_counts(),
         states=tuple(sorted(tally.states.items())),
-        verification=verification(tally.verified_at),
+        verification=tally.verified.result(),
         chain=chain_status(ctx.audit),
         registry=registry_info(ctx.world.registry),
+        violation_count=tally.violation_count,
+        shortfall_count=tally.shortfall_count,
+        unreadable_count=tally.unreadable_count,
+        details=details,
     )
+
+
+def report_rows(
+    ctx: EngineContext, *, bucket: str | None = None, tenant: str | None = None
+) -> Iterator[Violation | Shortfall]:
+    """Every violation and shortfall of the report's scope, as the catalog is read (one
+    pass, a page at a time): a copy's violation as it is judged, an object's shortfall
+    after its copies'. What ``report --details`` prints."""
+    _, buckets = _scope(ctx, bucket, tenant)
+    tally = _Tallies(ctx, readability(ctx), keep=True)
+    for b in buckets:
+        policy = ctx.policy(b.policy)
+        for version, placements in ctx.catalog.iter_placed(b.name):
+            tally.add(policy, version, placements)
+            yield from tally.violations
+            yield from tally.shortfalls
+            tally.violations.clear()
+            tally.shortfalls.clear()
 
 
 def _scope(
     ctx: EngineContext, bucket: str | None, tenant: str | None
 ) -> tuple[Scope, list[Bucket]]:
+    if bucket is not None and tenant is not None:
+        raise ValueError("a report covers one bucket or one tenant, not both")
     if bucket is not None:
         buckets = [ctx.catalog.get_bucket(bucket)]
         kind, name = "bucket", bucket
@@ -112,8 +140,9 @@ DIMENSIONS = ("country", "operator", "exposure", "site")
 class _Tallies:
     """The one pass over the catalog; per-site facts computed once per (policy, site)."""
 
-    def __init__(self, ctx: EngineContext, readable: Readability) -> None:
+    def __init__(self, ctx: EngineContext, readable: Readability, *, keep: bool) -> None:
         self._ctx = ctx
+        self._keep = keep  # the per-object rows; else only counted
         self._readable = readable
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         self._keys: dict[str, list[tuple[str, str]]] = {}
@@ -122,8 +151,9 @@ class _Tallies:
         self.violations: list[Violation] = []
         self.shortfalls: list[Shortfall] = []
         self.good: dict[str, Counter[int]] = {}
+        self.violation_count = self.shortfall_count = self.unreadable_count = 0
         self.states: Counter[str] = Counter()
-        self.verified_at: list[float | None] = []
+        self.verified = VerificationTally()
 
     def add(self, policy: Policy, version: Version, placements: Sequence[Placement]) -> None:
         """Count one object version and each of its copies."""
@@ -135,11 +165,13 @@ class _Tallies:
         seen: set[tuple[str, str]] = set()
         for p in placements:
             self.states[p.state] += 1
-            self.verified_at.append(p.verified_at)
+            self.verified.add(p.verified_at)
             verdict = self._verdict(policy, p.site_id)
             good += p.state == "ok" and verdict.accepted
             if not verdict.compliant:
-                self.violations.append(_violation(self._ctx, policy, version, p, verdict))
+                self.violation_count += 1
+                if self._keep:
+                    self.violations.append(_violation(self._ctx, policy, version, p, verdict))
             why = self._readable.why_not(p)
             if why is None and verdict.compliant:
                 readable += 1
@@ -157,6 +189,10 @@ class _Tallies:
                     group.bytes += version.size
         self.good.setdefault(policy.name, Counter())[good] += 1
         if readable < policy.copies:
+            self.shortfall_count += 1
+            self.unreadable_count += readable + elsewhere == 0
+            if not self._keep:
+                return
             self.shortfalls.append(
                 Shortfall(
                     bucket=version.bucket,
