@@ -60,6 +60,29 @@ _SEGMENTS = Prepared(
     .where(t.segments.c.version_id == sa.bindparam("vid"))
     .order_by(t.segments.c.idx)
 )
+
+
+def _placed(one_bucket: bool) -> tuple[Prepared, Prepared]:
+    """A page of versions after ``:after`` (of ``:bucket``), and the placements of the
+    versions in ``(:after, :last]`` (of ``:bucket``), in order: :meth:`iter_placed`."""
+    c, pc = t.versions.c, t.placements.c
+    versions = sa.select(t.versions).where(c.version_id > sa.bindparam("after"))
+    held = (
+        sa.select(t.placements)
+        .join(t.versions, pc.version_id == c.version_id)
+        .where(pc.version_id > sa.bindparam("after"), pc.version_id <= sa.bindparam("last"))
+    )
+    if one_bucket:
+        versions = versions.where(c.bucket == sa.bindparam("bucket"))
+        held = held.where(c.bucket == sa.bindparam("bucket"))
+    return (
+        Prepared(versions.order_by(c.version_id).limit(PAGE)),
+        Prepared(held.order_by(pc.version_id, pc.site_id)),
+    )
+
+
+_PLACED = {False: _placed(False), True: _placed(True)}
+
 _PLACEMENTS = Prepared(
     sa.select(t.placements)
     .where(t.placements.c.version_id == sa.bindparam("vid"))
@@ -263,28 +286,24 @@ class SqlCatalog(Journals, Uploads):
         return self._paged(base)
 
     def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
-        c, pc = t.versions.c, t.placements.c
-        base = sa.select(t.versions)
-        held = sa.select(t.placements).join(t.versions, pc.version_id == c.version_id)
-        if bucket is not None:
-            base, held = base.where(c.bucket == bucket), held.where(c.bucket == bucket)
-        after = ""
+        versions, held = _PLACED[bucket is not None]
+        params: dict[str, Any] = (
+            {"after": ""} if bucket is None else {"after": "", "bucket": bucket}
+        )
         while True:
-            with self._db.read() as conn:
-                query = base.where(c.version_id > after).order_by(c.version_id).limit(PAGE)
-                page = [rows.version(r) for r in conn.execute(query)]
+            with self._db.raw_read() as raw:
+                page = [rows.version(r) for r in raw.rows(versions, params)]
                 placed: dict[str, list[Placement]] = {v.version_id: [] for v in page}
                 if page:
-                    span = held.where(pc.version_id > after, pc.version_id <= page[-1].version_id)
-                    for r in conn.execute(span.order_by(pc.version_id, pc.site_id)):
-                        p = rows.placement(r)
-                        if p.version_id in placed:
-                            placed[p.version_id].append(p)
+                    span = {**params, "last": page[-1].version_id}
+                    for r in raw.rows(held, span):
+                        if r.version_id in placed:
+                            placed[r.version_id].append(rows.placement(r))
             for version in page:
                 yield version, placed[version.version_id]
             if len(page) < PAGE:
                 return
-            after = page[-1].version_id
+            params["after"] = page[-1].version_id
 
     def _paged(self, base: sa.Select[Any]) -> Iterator[Version]:
         """Every version ``base`` selects, in version_id order, PAGE rows per transaction."""

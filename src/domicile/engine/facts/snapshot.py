@@ -59,6 +59,7 @@ def build_report(
         policy = ctx.policy(b.policy)
         for version, placements in ctx.catalog.iter_placed(b.name):
             tally.add(policy, version, placements)
+    tally.finish()
     return Report(
         deployment=deployment,
         generated_at=time.time() if now is None else now,
@@ -137,8 +138,39 @@ class _Group:
 DIMENSIONS = ("country", "operator", "exposure", "site")
 
 
+class _Shape:
+    """What every object of one shape adds up to: one policy, and copies on the same
+    sites in the same states, readable or not for the same reason. The deployment has few
+    shapes however many objects it holds, so each is judged once (:meth:`_Tallies.add`
+    only counts the objects and bytes of each) and spread over the breakdowns at the end."""
+
+    __slots__ = (
+        "bytes",
+        "elsewhere",
+        "good",
+        "objects",
+        "readable",
+        "refused",
+        "short",
+        "uncounted",
+        "unreadable",
+    )
+
+    def __init__(self) -> None:
+        self.objects = self.bytes = 0
+        self.good = self.readable = self.elsewhere = 0
+        self.refused: list[tuple[int, Verdict]] = []  # (index of the copy, why refused)
+        self.uncounted: tuple[UncountedCopy, ...] = ()
+        self.short = self.unreadable = False
+
+
+#: A shape's key: the policy's name and, per copy, (site, state, why it is not readable).
+ShapeKey = tuple[str, tuple[tuple[str, str, str | None], ...]]
+
+
 class _Tallies:
-    """The one pass over the catalog; per-site facts computed once per (policy, site)."""
+    """The one pass over the catalog; per-site facts computed once per (policy, site),
+    per-object facts once per shape of object (:class:`_Shape`)."""
 
     def __init__(self, ctx: EngineContext, readable: Readability, *, keep: bool) -> None:
         self._ctx = ctx
@@ -146,6 +178,7 @@ class _Tallies:
         self._readable = readable
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         self._keys: dict[str, list[tuple[str, str]]] = {}
+        self._shapes: dict[ShapeKey, _Shape] = {}
         self.objects = self.bytes = self.copies = 0
         self.groups: dict[str, dict[str, _Group]] = {d: {} for d in DIMENSIONS}
         self.violations: list[Violation] = []
@@ -157,42 +190,28 @@ class _Tallies:
 
     def add(self, policy: Policy, version: Version, placements: Sequence[Placement]) -> None:
         """Count one object version and each of its copies."""
+        size = version.size
         self.objects += 1
-        self.bytes += version.size
+        self.bytes += size
         self.copies += len(placements)
-        good = readable = elsewhere = 0
-        uncounted: list[UncountedCopy] = []
-        seen: set[tuple[str, str]] = set()
+        why_not, verified = self._readable.why_not, self.verified
         for p in placements:
-            self.states[p.state] += 1
-            self.verified.add(p.verified_at)
-            verdict = self._verdict(policy, p.site_id)
-            good += p.state == "ok" and verdict.accepted
-            if not verdict.compliant:
-                self.violation_count += 1
-                if self._keep:
-                    self.violations.append(_violation(self._ctx, policy, version, p, verdict))
-            why = self._readable.why_not(p)
-            if why is None and verdict.compliant:
-                readable += 1
-            elif why is None:
-                elsewhere += 1
-                uncounted.append(UncountedCopy(p.site_id, "on a site the policy refuses"))
-            else:
-                uncounted.append(UncountedCopy(p.site_id, why))
-            for dim_key in self._dimension_keys(p.site_id):
-                group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
-                group.copies += 1
-                if dim_key not in seen:
-                    seen.add(dim_key)
-                    group.objects += 1
-                    group.bytes += version.size
-        self.good.setdefault(policy.name, Counter())[good] += 1
-        if readable < policy.copies:
+            verified.add(p.verified_at)
+        key = (policy.name, tuple((p.site_id, p.state, why_not(p)) for p in placements))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = self._judge(policy, key)
+        shape.objects += 1
+        shape.bytes += size
+        self.violation_count += len(shape.refused)
+        if shape.short:
             self.shortfall_count += 1
-            self.unreadable_count += readable + elsewhere == 0
-            if not self._keep:
-                return
+            self.unreadable_count += shape.unreadable
+        if not self._keep:
+            return
+        for i, verdict in shape.refused:
+            self.violations.append(_violation(self._ctx, policy, version, placements[i], verdict))
+        if shape.short:
             self.shortfalls.append(
                 Shortfall(
                     bucket=version.bucket,
@@ -200,11 +219,50 @@ class _Tallies:
                     version_id=version.version_id,
                     policy=policy.name,
                     required=policy.copies,
-                    readable=readable,
-                    readable_elsewhere=elsewhere,
-                    uncounted=tuple(uncounted),
+                    readable=shape.readable,
+                    readable_elsewhere=shape.elsewhere,
+                    uncounted=shape.uncounted,
                 )
             )
+
+    def _judge(self, policy: Policy, key: ShapeKey) -> _Shape:
+        """The facts of every object of shape ``key``: good and readable copies, refused
+        ones, and why the others do not count."""
+        shape = _Shape()
+        uncounted: list[UncountedCopy] = []
+        for i, (site_id, state, why) in enumerate(key[1]):
+            verdict = self._verdict(policy, site_id)
+            shape.good += state == "ok" and verdict.accepted
+            if not verdict.compliant:
+                shape.refused.append((i, verdict))
+            if why is None and verdict.compliant:
+                shape.readable += 1
+            elif why is None:
+                shape.elsewhere += 1
+                uncounted.append(UncountedCopy(site_id, "on a site the policy refuses"))
+            else:
+                uncounted.append(UncountedCopy(site_id, why))
+        shape.uncounted = tuple(uncounted)
+        shape.short = shape.readable < policy.copies
+        shape.unreadable = shape.readable + shape.elsewhere == 0
+        return shape
+
+    def finish(self) -> None:
+        """Spread every shape's objects over the breakdowns, states and copy counts."""
+        for (policy, copies), shape in self._shapes.items():
+            n, size = shape.objects, shape.bytes
+            self.good.setdefault(policy, Counter())[shape.good] += n
+            seen: set[tuple[str, str]] = set()
+            for site_id, state, _ in copies:
+                self.states[state] += n
+                for dim_key in self._dimension_keys(site_id):
+                    group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
+                    group.copies += n
+                    if dim_key not in seen:
+                        seen.add(dim_key)
+                        group.objects += n
+                        group.bytes += size
+        self._shapes.clear()
 
     def _verdict(self, policy: Policy, site_id: str) -> Verdict:
         key = (policy.name, site_id)
