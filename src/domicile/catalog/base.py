@@ -139,6 +139,20 @@ class Catalog(Protocol):
         """Every version with a placement on ``site_id``, paged internally."""
         ...
 
+    def placed_sites(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Of ``version_ids``, those held, each with its placements' sites (one query)."""
+        ...
+
+    def restore_versions(
+        self,
+        versions: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]],
+        placements: Sequence[Placement] = (),
+    ) -> list[tuple[str, int]]:
+        """``rebuild-catalog``'s batch, in one transaction: each version current unless its
+        key's current one is as new or newer; placements added to versions held. Returns
+        the versions superseded, each with the placements it had (0: never restored)."""
+        ...
+
     def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
         """Every version :meth:`iter_versions` gives, with its placements (by site id):
         two queries per page of versions, never one per version; bounded memory."""

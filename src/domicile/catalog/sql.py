@@ -345,6 +345,69 @@ class SqlCatalog(Journals, Uploads):
             conn.execute(sa.delete(t.placements).where(*where))
             conn.execute(sa.insert(t.placements).values(**row))
 
+    def placed_sites(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Of ``version_ids``, those the catalog holds, each with the sites of its
+        placements (by site id); one query."""
+        if not version_ids:
+            return {}
+        c, pc = t.versions.c, t.placements.c
+        query = (
+            sa.select(c.version_id, pc.site_id)
+            .select_from(t.versions.outerjoin(t.placements, pc.version_id == c.version_id))
+            .where(c.version_id.in_(list(version_ids)))
+            .order_by(c.version_id, pc.site_id)
+        )
+        found: dict[str, list[str]] = {}
+        with self._db.read() as conn:
+            for vid, site in conn.execute(query):
+                held = found.setdefault(vid, [])
+                if site is not None:
+                    held.append(site)
+        return found
+
+    def restore_versions(
+        self,
+        versions: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]],
+        placements: Sequence[Placement] = (),
+    ) -> list[tuple[str, int]]:
+        """Restore versions found on the sites, in one transaction (``rebuild-catalog``).
+
+        Each version becomes its key's current version unless the key's current one is as
+        new or newer (``created_at``): the older of the two is superseded (a current one
+        replaced is forgotten and its blobs queued, as a PUT would). A version the catalog
+        holds already gets the placements given (a resumed rebuild). Then each of
+        ``placements`` is added to its version, if the catalog holds it. Returns the
+        versions superseded: (id, placements it had in the catalog; 0 if it never was
+        there). BucketNotFound if a bucket is missing."""
+
+        def restore(raw: Raw) -> list[tuple[str, int]]:
+            superseded: list[tuple[str, int]] = []
+            held: list[Placement] = list(placements)
+            for version, segments, places in versions:
+                if _get(raw, version.version_id) is not None:
+                    held.extend(places)
+                    continue
+                _require_bucket(raw, version.bucket)
+                current = _current(raw, version.bucket, version.key)
+                if current is not None and current.created_at >= version.created_at:
+                    superseded.append((version.version_id, 0))
+                    continue
+                if current is not None:
+                    had = len(raw.rows(_PLACEMENTS, {"vid": current.version_id}))
+                    superseded.append((current.version_id, had))
+                _commit(raw, version, segments, places, None)
+            for p in held:
+                params = {"vid": p.version_id}
+                if _get(raw, p.version_id) is None:
+                    continue
+                if any(r.site_id == p.site_id for r in raw.rows(_PLACEMENTS, params)):
+                    continue
+                raw.run(_INSERT_PLACEMENT, rows.placement_row(p))
+            return superseded
+
+        with self._db.write() as conn:
+            return restore(Raw.of(conn))
+
     def set_placement_state(
         self, version_id: str, site_id: str, state: str, verified_at: float | None = None
     ) -> None:

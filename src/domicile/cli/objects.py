@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -46,6 +47,24 @@ def _read_pieces(stream: BinaryIO, advance: Callable[[int], None]) -> Iterator[b
     while piece := stream.read(READ_SIZE):
         advance(len(piece))
         yield piece
+
+
+def _ls_all(state: State, bucket: str, prefix: str, start_after: str) -> None:
+    """Stream every key under ``prefix``: ``modified  size  key`` lines (as ``aws s3 ls
+    --recursive``), or one JSON object per line; a page of 1,000 keys in memory at most."""
+    out = sys.stdout
+    engine = state.engine
+    while True:
+        page = engine.list(bucket, prefix=prefix, delimiter="", start_after=start_after)
+        for o in page.objects:
+            if state.as_json:
+                out.write(json.dumps(_info_dict(o), sort_keys=True, default=str) + "\n")
+            else:
+                out.write(f"{when(o.created_at)} {o.size:>12} {o.key}\n")
+        if not page.is_truncated or page.next_start_after is None:
+            break
+        start_after = page.next_start_after
+    out.flush()
 
 
 @click.command()
@@ -130,9 +149,24 @@ def _parse_range(text: str | None) -> tuple[int, int | None]:
 @click.option("--delimiter", default="/", show_default=True, help="'' lists recursively.")
 @click.option("--limit", default=1000, show_default=True, help="Objects per page.")
 @click.option("--start-after", default="", help="List keys after this one (paging).")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every key of BUCKET under PREFIX, recursively, page after page in this one process, "
+    "one line each as it is read (--json: JSON Lines).",
+)
 @pass_state
-def ls(state: State, path: str | None, delimiter: str, limit: int, start_after: str) -> None:
+def ls(  # noqa: PLR0917 (click passes every option)
+    state: State, path: str | None, delimiter: str, limit: int, start_after: str, every: bool
+) -> None:
     """List buckets, or the objects of BUCKET under PREFIX."""
+    if every:
+        if not path:
+            raise click.UsageError("--all lists one bucket: give BUCKET[/PREFIX]")
+        bucket, _, prefix = path.partition("/")
+        _ls_all(state, bucket, prefix, start_after)
+        return
     if not path:
         buckets = state.engine.list_buckets()
         if state.as_json:

@@ -42,7 +42,7 @@ from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
 from domicile.engine.policylog import record_policy_changes
 from domicile.engine.reader import iter_range
-from domicile.engine.rebuild import RebuildReport, rebuild_catalog
+from domicile.engine.rebuild import REBUILD_JOURNAL, Journal, RebuildReport, rebuild_catalog
 from domicile.engine.records import (
     CopyInfo,
     Digester,
@@ -560,8 +560,10 @@ class Domicile:
         return report
 
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
-        """Fill this (empty) catalog from the manifests on the sites."""
-        return rebuild_catalog(self._ctx, progress=progress)
+        """Fill this (empty) catalog from the manifests on the sites, writing as it reads;
+        an interrupted rebuild goes on where it stopped when run again."""
+        journal = Journal(self.config.base_dir / REBUILD_JOURNAL, self.config.catalog_url)
+        return rebuild_catalog(self._ctx, journal=journal, progress=progress)
 
     def plan(self, *, bucket: str | None = None) -> Plan:
         """What must change for every copy to comply with its policy today (a dry run)."""
