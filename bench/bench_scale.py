@@ -57,13 +57,20 @@ class Run:
     command: str
     objects: int
     seconds: float
+    cpu: float  # user + system seconds of the command's process
     peak_mib: float
     exit_code: int
     startup: float = 0.0  # the same process's fixed cost: a command that walks nothing
+    startup_cpu: float = 0.0
 
     @property
     def us_per_object(self) -> float:
         return max(self.seconds - self.startup, 0.0) / self.objects * 1e6
+
+    @property
+    def cpu_us_per_object(self) -> float:
+        """CPU time per object: what a shared, loaded machine distorts least."""
+        return max(self.cpu - self.startup_cpu, 0.0) / self.objects * 1e6
 
 
 def fill(root: Path, objects: int, threads: int) -> Path:
@@ -104,17 +111,18 @@ def run(
     with tempfile.NamedTemporaryFile("r") as peak:
         start = time.perf_counter()
         proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", peak.name, exe, "--config", config, *argv],
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", peak.name, exe, "--config", config, *argv],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
             check=False,
         )
         took = time.perf_counter() - start
-        kib = int(peak.read().strip().splitlines()[-1])
+        kib, user, system = peak.read().strip().splitlines()[-1].split()
     if proc.returncode not in ok_codes:
         print(f"  {name}: exit {proc.returncode}: {proc.stderr.decode()[-400:]}", file=sys.stderr)
-    return Run(name, objects, took, kib / 1024, proc.returncode)
+    cpu = float(user) + float(system)
+    return Run(name, objects, took, cpu, int(kib) / 1024, proc.returncode)
 
 
 @contextlib.contextmanager
@@ -135,18 +143,28 @@ def rebuild_copy(config: Path) -> Iterator[Path]:
 
 def measure(config: Path, objects: int) -> list[Run]:
     runs = []
-    base = min(run(config, "ls", ["ls"], objects).seconds for _ in range(3))
-    print(f"  {objects:>7,}  startup (ls of the buckets, best of 3) {base:.2f} s", flush=True)
+    starts = [run(config, "ls", ["ls"], objects) for _ in range(3)]
+    base, base_cpu = min(r.seconds for r in starts), min(r.cpu for r in starts)
+    print(
+        f"  {objects:>7,}  startup (ls of the buckets, best of 3) {base:.2f} s, "
+        f"{base_cpu:.2f} s CPU, {min(r.peak_mib for r in starts):.1f} MiB",
+        flush=True,
+    )
     for name, argv in COMMANDS.items():
         if name == "rebuild-catalog":
             with rebuild_copy(config) as copy:
-                runs.append(replace(run(copy, name, argv, objects), startup=base))
+                runs.append(
+                    replace(run(copy, name, argv, objects), startup=base, startup_cpu=base_cpu)
+                )
         else:
-            runs.append(replace(run(config, name, argv, objects), startup=base))
+            runs.append(
+                replace(run(config, name, argv, objects), startup=base, startup_cpu=base_cpu)
+            )
         r = runs[-1]
         print(
             f"  {objects:>7,}  {name:<22} {r.seconds:7.1f} s {r.us_per_object:8.1f} µs/obj "
-            f"{r.peak_mib:7.1f} MiB",
+            f"{r.cpu:7.1f} s CPU {r.cpu_us_per_object:8.1f} CPU µs/obj {r.peak_mib:7.1f} MiB "
+            f"(load {os.getloadavg()[0]:.1f})",
             flush=True,
         )
     return runs
@@ -154,14 +172,15 @@ def measure(config: Path, objects: int) -> list[Run]:
 
 def summary(by_size: dict[int, list[Run]]) -> None:
     small, large = min(by_size), max(by_size)
-    print(f"\n{'command':<22} {'µs/obj':>9} {'µs/obj':>9} {'ratio':>6} {'MiB':>7} {'MiB':>7}")
-    print(f"{'':<22} {small:>9,} {large:>9,} {'':>6} {small:>7,} {large:>7,}")
+    print(f"\nper object: wall µs, CPU µs (startup taken off); peak RSS; {small:,} -> {large:,}")
+    print(f"{'command':<22} {'wall':>15} {'CPU':>15} {'CPU ratio':>9} {'peak MiB':>15}")
     for a, b in zip(by_size[small], by_size[large], strict=True):
-        ratio = b.us_per_object / a.us_per_object
+        ratio = b.cpu_us_per_object / a.cpu_us_per_object if a.cpu_us_per_object else 0.0
         bounded = b.peak_mib - a.peak_mib <= 20 and b.peak_mib < 150
         flags = ("" if ratio <= 1.2 else " not-linear") + ("" if bounded else " memory")
         print(
-            f"{a.command:<22} {a.us_per_object:9.1f} {b.us_per_object:9.1f} {ratio:6.2f} "
+            f"{a.command:<22} {a.us_per_object:7.1f} {b.us_per_object:7.1f} "
+            f"{a.cpu_us_per_object:7.1f} {b.cpu_us_per_object:7.1f} {ratio:9.2f} "
             f"{a.peak_mib:7.1f} {b.peak_mib:7.1f}{flags}"
         )
     print(f"load average at the end: {os.getloadavg()}")

@@ -219,18 +219,24 @@ class TreeLog:
             yield from rows
             since = rows[-1][0]
 
-    def _new_leaves(self, after: int, prev: str, cp: Checkpoint) -> list[bytes]:
-        """Leaf hashes of records ``after + 1 .. cp.seq`` from the catalog (see
-        :func:`_linked_leaves`)."""
+    def _new_leaves(self, after: int, prev: str, cp: Checkpoint) -> Iterator[bytes]:
+        """Leaf hashes of records ``after + 1 .. cp.seq`` from the catalog, read a page at
+        a time and checked as :func:`_linked_leaves` does (each links to the one before,
+        the first to ``prev``, the last is ``cp``'s head): a tree built from scratch over a
+        long chain (a rebuilt catalog) holds no record list. Raises before the last leaf
+        when a check fails."""
         expect = after + 1
-        records = []
         for seq, _, body in self._records(after, cp.seq):
-            record = Record.from_body(json.loads(body))
-            if seq != expect or record.seq != seq:
+            link = link_of(body)
+            if seq != expect or link.seq != seq:
                 raise _altered(f"audit record {expect} is missing from the catalog", expect)
-            records.append(record)
+            if link.prev != prev:
+                raise _altered(f"audit record {seq} does not link to the one before it", seq)
+            yield leaf_hash(link.canonical)
+            prev = link.hash
             expect += 1
-        return _linked_leaves(records, prev, cp)
+        if expect - 1 != cp.seq or prev != cp.head_hash:
+            raise _altered(f"the audit records do not end at the signed head {cp.seq}", cp.seq)
 
     # --- signing ------------------------------------------------------------------------
 
@@ -253,12 +259,17 @@ class TreeLog:
                 prev = TreeCheckpoint(
                     Note(""), TreeHead(self.origin, 0, CompactRange().root()), CompactRange()
                 )
+            compact = CompactRange.restore(prev.size, prev.nodes.nodes)
+            leaves: list[bytes] = []
             if verified and verified[0].seq == prev.size + 1 and verified[-1].seq == cp.seq:
                 leaves = _linked_leaves(verified, prev.chain_head, cp)
+                compact.extend(leaves)
+            elif self.witnesses:  # their consistency proofs need the new leaves
+                leaves = list(self._new_leaves(prev.size, prev.chain_head, cp))
+                compact.extend(leaves)
             else:
-                leaves = self._new_leaves(prev.size, prev.chain_head, cp)
-            compact = CompactRange.restore(prev.size, prev.nodes.nodes)
-            compact.extend(leaves)
+                for leaf in self._new_leaves(prev.size, prev.chain_head, cp):
+                    compact.append(leaf)
             head = TreeHead(self.origin, cp.seq, compact.root(), (f"{CHAIN_LINE}{cp.head_hash}",))
             body = head.body()
             note = Note(body, (self.signer.sign(body),))
