@@ -139,6 +139,12 @@ class Catalog(Protocol):
         """Every version with a placement on ``site_id``, paged internally."""
         ...
 
+    def iter_copies(
+        self, bucket: str | None = None
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        """As :meth:`iter_placed`, with each version's segments (by index) too."""
+        ...
+
     def placed_sites(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
         """Of ``version_ids``, those held, each with its placements' sites (one query)."""
         ...

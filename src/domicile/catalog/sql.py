@@ -62,22 +62,30 @@ _SEGMENTS = Prepared(
 )
 
 
-def _placed(one_bucket: bool) -> tuple[Prepared, Prepared]:
-    """A page of versions after ``:after`` (of ``:bucket``), and the placements of the
-    versions in ``(:after, :last]`` (of ``:bucket``), in order: :meth:`iter_placed`."""
-    c, pc = t.versions.c, t.placements.c
+def _placed(one_bucket: bool) -> tuple[Prepared, Prepared, Prepared]:
+    """A page of versions after ``:after`` (of ``:bucket``), and the placements and the
+    segments of the versions in ``(:after, :last]`` (of ``:bucket``), in order:
+    :meth:`iter_placed`, :meth:`iter_copies`."""
+    c, pc, sc = t.versions.c, t.placements.c, t.segments.c
     versions = sa.select(t.versions).where(c.version_id > sa.bindparam("after"))
     held = (
         sa.select(t.placements)
         .join(t.versions, pc.version_id == c.version_id)
         .where(pc.version_id > sa.bindparam("after"), pc.version_id <= sa.bindparam("last"))
     )
+    cut = (
+        sa.select(t.segments)
+        .join(t.versions, sc.version_id == c.version_id)
+        .where(sc.version_id > sa.bindparam("after"), sc.version_id <= sa.bindparam("last"))
+    )
     if one_bucket:
         versions = versions.where(c.bucket == sa.bindparam("bucket"))
         held = held.where(c.bucket == sa.bindparam("bucket"))
+        cut = cut.where(c.bucket == sa.bindparam("bucket"))
     return (
         Prepared(versions.order_by(c.version_id).limit(PAGE)),
         Prepared(held.order_by(pc.version_id, pc.site_id)),
+        Prepared(cut.order_by(sc.version_id, sc.idx)),
     )
 
 
@@ -286,7 +294,18 @@ class SqlCatalog(Journals, Uploads):
         return self._paged(base)
 
     def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
-        versions, held = _PLACED[bucket is not None]
+        for version, _, placements in self._copies(bucket, segments=False):
+            yield version, placements
+
+    def iter_copies(
+        self, bucket: str | None = None
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        return self._copies(bucket, segments=True)
+
+    def _copies(
+        self, bucket: str | None, *, segments: bool
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        versions, held, cut = _PLACED[bucket is not None]
         params: dict[str, Any] = (
             {"after": ""} if bucket is None else {"after": "", "bucket": bucket}
         )
@@ -294,13 +313,18 @@ class SqlCatalog(Journals, Uploads):
             with self._db.raw_read() as raw:
                 page = [rows.version(r) for r in raw.rows(versions, params)]
                 placed: dict[str, list[Placement]] = {v.version_id: [] for v in page}
+                parts: dict[str, list[Segment]] = {v.version_id: [] for v in page}
                 if page:
                     span = {**params, "last": page[-1].version_id}
                     for r in raw.rows(held, span):
                         if r.version_id in placed:
                             placed[r.version_id].append(rows.placement(r))
+                    for r in raw.rows(cut, span) if segments else ():
+                        if r.version_id in parts:
+                            parts[r.version_id].append(rows.segment(r))
             for version in page:
-                yield version, placed[version.version_id]
+                vid = version.version_id
+                yield version, parts[vid], placed[vid]
             if len(page) < PAGE:
                 return
             params["after"] = page[-1].version_id
