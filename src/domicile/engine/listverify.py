@@ -45,7 +45,8 @@ _INDEXES = (
 
 
 class Spool:
-    """The blobs and copies to check, per site, in a temporary SQLite file."""
+    """The blobs and copies the catalog expects, per site, in a temporary SQLite file
+    (a quick verify checks them; the sweep keeps them)."""
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="domicile-verify-")
@@ -73,7 +74,7 @@ class Spool:
         """Copy ``site_id`` of ``version``, in state ``seen``, and every blob it needs."""
         vid = version.version_id
         blobs = [(site_id, s.blob_id, s.ciphertext_length, vid) for s in segments]
-        if not inline_manifest(version, segments):
+        if not inline_manifest(version, segments):  # else the one segment is the manifest
             blobs.append((site_id, version.manifest_blob_id, ANY_SIZE, vid))
         self._db.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", blobs)
         self._db.execute("INSERT INTO copies VALUES (?, ?, ?)", (site_id, vid, seen))
@@ -92,6 +93,11 @@ class Spool:
         """(blob id, size, version id) of ``site_id``, in blob id order."""
         query = "SELECT blob, size, vid FROM blobs WHERE site = ? ORDER BY blob"
         yield from self._db.execute(query, (site_id,))
+
+    def blob_ids(self, site_id: str) -> Iterator[str]:
+        """The distinct blob ids spooled for ``site_id``, in order."""
+        query = "SELECT DISTINCT blob FROM blobs WHERE site = ? ORDER BY blob"
+        return (blob for (blob,) in self._db.execute(query, (site_id,)))
 
     def copies(self, site_id: str) -> Iterator[tuple[str, str]]:
         """(version id, state seen) of every copy spooled on ``site_id``."""
