@@ -25,6 +25,7 @@ records already there are skipped).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -189,16 +190,17 @@ class _Rebuild:
         same = self._same_as_held(blob_id, where, data) if where else None
         if same is not None:  # the manifest restored from another site: no decrypting
             version, segments = same
-            blobs = [(g.blob_id, g.ciphertext_length) for g in segments]
             name = f"{version.bucket}/{version.key}"
-            if not _complete(site, blobs, site_id, name, report):
+            blobs = [(g.blob_id, g.ciphertext_length) for g in segments]
+            if not _complete(site, blobs, site_id, name, report, blob_id, data):
                 return None
             return Placement(version.version_id, site_id, "ok", version.created_at, now)
         manifest = self._decrypt(site_id, blob_id, data)
         if manifest is None:
             return None
         blobs = [(e.blob_id, e.ciphertext_length) for e in manifest.segments]
-        if not _complete(site, blobs, site_id, f"{manifest.bucket}/{manifest.key}", report):
+        name = f"{manifest.bucket}/{manifest.key}"
+        if not _complete(site, blobs, site_id, name, report, blob_id, data):
             return None
         self._ensure_bucket(manifest)
         return catalog_records(manifest, [site_id], now)
@@ -220,17 +222,28 @@ class _Rebuild:
     def _same_as_held(
         self, blob_id: str, where: Sequence[str], data: bytes
     ) -> tuple[Version, list[Segment]] | None:
-        """Version ``vid`` and its segments as restored, when ``data`` is byte for byte
-        the manifest a site holding it has (decrypted when it was restored); else None."""
+        """The version and its segments as restored, when ``data`` is byte for byte the
+        manifest it was restored from (decrypted then); else None. An inline manifest (the
+        object's one segment) is compared by its SHA-256, which the catalog holds; another
+        is compared with a copy read from a site holding it."""
+        vid = blob_id[len(MANIFEST_PREFIX) :]
+        catalog = self._ctx.catalog
+        segments = catalog.segments(vid)
+        inline = [g for g in segments if g.blob_id == blob_id]
+        if inline:
+            if hashlib.sha256(data).hexdigest() != inline[0].ciphertext_sha256:
+                return None
+            try:
+                return catalog.get_version(vid), segments
+            except ObjectNotFound:
+                return None
         for other in where:
             site = self._sites.get(other)
             if site is None:
                 continue
             try:
                 if b"".join(site.get(blob_id)) == data:
-                    catalog = self._ctx.catalog
-                    vid = blob_id[len(MANIFEST_PREFIX) :]
-                    return catalog.get_version(vid), catalog.segments(vid)
+                    return catalog.get_version(vid), segments
             except (SiteError, ObjectNotFound):
                 continue
         return None
@@ -246,14 +259,21 @@ class _Rebuild:
         self._buckets.add(manifest.bucket)
 
 
-def _complete(
-    site: Site, blobs: Sequence[tuple[str, int]], site_id: str, name: str, report: RebuildReport
+def _complete(  # noqa: PLR0917 (the copy, and the manifest blob just read)
+    site: Site,
+    blobs: Sequence[tuple[str, int]],
+    site_id: str,
+    name: str,
+    report: RebuildReport,
+    manifest_blob: str,
+    data: bytes,
 ) -> bool:
     """Whether ``site`` holds every segment blob at its recorded size (``name``: the
-    object, for the problems)."""
+    object, for the problems). The manifest blob just read (``data``), when it is the
+    object's one segment (inline), is not asked for again."""
     for blob, want in blobs:
         try:
-            size = site.head(blob).size
+            size = len(data) if blob == manifest_blob else site.head(blob).size
         except SiteError as exc:
             report.problems.append(f"{name} on {site_id}: {exc}")
             return False
