@@ -32,20 +32,31 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict tools/domicile_exit.py
 	$(BIN)/lint-imports
 
-## make servers: install (once, cached) and start the S3 test bed (Swift + SeaweedFS on 127.0.0.1)
+## make servers: install (once, cached) and start the S3 test bed (Swift + SeaweedFS on
+## 127.0.0.1); prints each server's endpoint, credentials and an aws command to try
 servers: $(STAMP)
-	$(BIN)/python -m testbed.servers start
+	@$(BIN)/python -m testbed.servers start
 
+## make servers-stop: stop the S3 test bed, saying which processes it stopped
 servers-stop: $(STAMP)
-	$(BIN)/python -m testbed.servers stop
+	@$(BIN)/python -m testbed.servers stop
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# The benchmarks' own baselines (obstore, uvicorn): the bench extra, installed on demand.
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
 ## make bench: the benchmarks, each printing ratios against a baseline measured in the same run
-bench: $(STAMP)
+bench: $(VENV)/.installed-bench
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+## make clean: remove the virtual environment, every tool's cache and build output (not
+## ./domicile-data, the demo deployment, nor the test bed's cache in ~/.cache)
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache \
+	       build dist src/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

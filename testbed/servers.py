@@ -215,8 +215,9 @@ class Server:
             f"of the ports {self.ports()} (set DOMICILE_TESTBED_PORT to move them)"
         )
 
-    def stop(self) -> None:
-        """Stop every process of the server (TERM, then KILL after 10 s); idempotent."""
+    def stop(self) -> dict[str, int]:
+        """Stop every process of the server (TERM, then KILL after 10 s); idempotent.
+        Returns the processes it stopped (name -> pid; empty when none ran)."""
         self.thaw()  # a frozen process would not act on TERM
         pids = self.pids()
         for pid in pids.values():
@@ -230,6 +231,7 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        return pids
 
     def freeze(self) -> None:
         """SIGSTOP every process of the server: connections are accepted by the kernel and
@@ -536,29 +538,59 @@ def main(argv: Sequence[str]) -> int:
         return 2
     servers = [SERVERS[n]() for n in names]
     try:
-        for server in servers:
-            getattr(server, argv[0])() if argv[0] in {"stop", "install"} else None
-        if argv[0] == "start":
-            _start_all(servers)
-        for server in servers:
-            if argv[0] in {"start", "status"}:
-                c = server.credentials
-                state = "running" if server.running() else "stopped"
-                tls = f" tls={c.tls_endpoint} ca={c.ca_file}" if c.tls_endpoint else ""
-                print(f"{server.name}: {state} {c.endpoint} key={c.access_key}{tls}")
+        if argv[0] == "install":
+            for server in servers:
+                server.install()
+                print(f"{server.name}: installed in {server.venv}")
+        elif argv[0] == "stop":
+            for server in servers:
+                print(stopped_line(server, server.stop()))
+        else:
+            started = _start_all(servers) if argv[0] == "start" else [False] * len(servers)
+            for server, fresh in zip(servers, started, strict=True):
+                print(describe(server, "started" if fresh else "running"))
     except TestbedError as err:
         print(err, file=sys.stderr)
         return 1
     return 0
 
 
-def _start_all(servers: Sequence[Server]) -> None:
-    """Start servers in parallel threads (Swift and SeaweedFS each take seconds to boot)."""
+def describe(server: Server, state: str = "running") -> str:
+    """``server``'s ``state`` ("started", "running"; "stopped" when it does not run) and how
+    a client reaches it: endpoint(s), credentials and a command to paste (what ``make
+    servers`` prints)."""
+    c = server.credentials
+    if not server.running():
+        return f"{server.name}: stopped (its endpoint would be {c.endpoint})"
+    lines = [
+        f"{server.name}: {state}",
+        f"  endpoint    {c.endpoint}",
+        *([f"  https       {c.tls_endpoint} (CA file {c.ca_file})"] if c.tls_endpoint else []),
+        f"  access key  {c.access_key}",
+        f"  secret key  {c.secret_key}",
+        f"  region      {c.region}",
+        f"  try         AWS_ACCESS_KEY_ID={c.access_key} AWS_SECRET_ACCESS_KEY={c.secret_key} "
+        f".venv/bin/aws --endpoint-url {c.endpoint} s3 ls",
+        f"  logs        {server.log_dir}",
+    ]
+    return "\n".join(lines)
+
+
+def stopped_line(server: Server, stopped: dict[str, int]) -> str:
+    """What ``stop`` did to ``server`` (what ``make servers-stop`` prints)."""
+    if not stopped:
+        return f"{server.name}: was not running"
+    procs = ", ".join(f"{name} (pid {pid})" for name, pid in sorted(stopped.items()))
+    return f"{server.name}: stopped {procs}"
+
+
+def _start_all(servers: Sequence[Server]) -> list[bool]:
+    """Start servers in parallel threads (Swift and SeaweedFS each take seconds to boot);
+    for each, whether this call started it (False: it was running already)."""
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     with ThreadPoolExecutor(len(servers) or 1) as pool:
-        for future in [pool.submit(s.start) for s in servers]:
-            future.result()
+        return [future.result() for future in [pool.submit(s.start) for s in servers]]
 
 
 if __name__ == "__main__":

@@ -68,3 +68,12 @@ def test_every_exit_code_is_documented() -> None:
     for cls, code in EXIT_CODES:
         assert f"`{cls.__name__}`" in text, f"{cls.__name__} is missing from the exit codes"
         assert f"| {code} |" in text
+
+
+def test_the_readme_lists_every_doc() -> None:
+    readme = (DOCS.parent / "README.md").read_text()
+    listed = readme.split("## Documentation", 1)[1]
+    missing = [
+        page.name for page in sorted(DOCS.glob("*.md")) if f"](docs/{page.name})" not in listed
+    ]
+    assert not missing, f"README.md's documentation list misses {missing}"

@@ -132,6 +132,8 @@ class AccessKeySection(_Strict):
     access_key: str = Field(min_length=3, max_length=128, pattern=r"^[A-Za-z0-9._:+=@-]+$")
     secret: SecretStr | None = None
     secret_env: str = ""
+    #: May this key bypass GOVERNANCE retention (``x-amz-bypass-governance-retention``)?
+    bypass_governance: bool = False
 
     @model_validator(mode="after")
     def _one_secret(self) -> AccessKeySection:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.table import Table
+from rich.text import Text
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
@@ -30,7 +31,7 @@ def human_size(n: int, *, exact_bytes: bool = False) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def table(title: str | None, *columns: str) -> Table:
+def table(title: str | Text | None, *columns: str) -> Table:
     """A table whose first column (an id) is never cut behind an ellipsis; the others wrap
     between words, or fold when a single word is too long."""
     t = Table(title=title, title_justify="left", header_style="bold")

@@ -36,15 +36,24 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotFound
     │   ├── BucketAlreadyExists
     │   ├── BucketNotEmpty
-    │   ├── ObjectNotFound
+    │   ├── ObjectNotFound           (context ``delete_marker``: the key's latest is a marker)
+    │   │   └── VersionNotFound      no version of that id (S3 NoSuchVersion)
+    │   ├── VersionIsDeleteMarker    a version id names a delete marker, which has no bytes
     │   ├── UploadNotFound           no multipart upload of that id (completed, aborted, swept)
     │   ├── PreconditionFailed       a conditional write found the key not as it expected
-    │   └── CatalogVersionError      the catalog schema is newer than this program
+    │   ├── CatalogVersionError      the catalog schema is newer than this program
+    │   └── CatalogBusy              the database is unreachable or a write conflicted (retryable)
+    │       └── CatalogConflict      a concurrent write took a unique row first
     ├── MultipartError               a multipart upload cannot be completed as asked
     │   ├── InvalidPart              a listed part was never uploaded or its ETag differs
     │   ├── InvalidPartNumber        a part number outside 1..10,000
     │   ├── EntityTooSmall           a part other than the last is under the 5 MiB minimum
     │   └── MissingChecksum          a part lacks the checksum its upload requires
+    ├── LockError                    Object Lock forbids or cannot apply what was asked
+    │   ├── ObjectLocked             the version is under retention or legal hold (refused)
+    │   ├── LockNotEnabled           the bucket has no Object Lock (enable it at creation)
+    │   ├── VersioningLocked         a bucket with Object Lock cannot suspend versioning
+    │   └── InvalidRetention         a retention mode, date or period is malformed
     ├── AuditError
     │   ├── AuditFormatError         an audit record, checkpoint or export line is malformed
     │   ├── AuditKeyError            the audit signing key is missing or unreadable
@@ -232,7 +241,17 @@ class BucketNotEmpty(CatalogError):
 
 
 class ObjectNotFound(CatalogError):
-    """No object of that key exists in the bucket."""
+    """No object of that key exists in the bucket. When the key's latest version is a
+    delete marker, the context says so: ``delete_marker=True`` and ``version`` (its id)."""
+
+
+class VersionNotFound(ObjectNotFound):
+    """The key has no version of that id (deleted for good, or never made)."""
+
+
+class VersionIsDeleteMarker(CatalogError):
+    """A version id names a delete marker: it has no bytes or metadata to read (S3 answers
+    405 MethodNotAllowed). Context: ``bucket``, ``key``, ``version``."""
 
 
 class UploadNotFound(CatalogError):
@@ -246,6 +265,16 @@ class PreconditionFailed(CatalogError):
 
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer domicile than this one."""
+
+
+class CatalogBusy(CatalogError):
+    """The catalog's database could not do it now: unreachable, restarting, or the write
+    lost to a concurrent one (deadlock, serialisation); nothing was written, a retry may
+    succeed."""
+
+
+class CatalogConflict(CatalogBusy):
+    """A concurrent write took a unique row (a key, a name) first; nothing was written."""
 
 
 # --- multipart uploads ------------------------------------------------------------------
@@ -294,6 +323,30 @@ class AuditAltered(AuditError):
 class ProofInvalid(AuditAltered):
     """An inclusion or consistency proof bundle does not verify (a changed record, another
     signer, too few witnesses, a forked history): exit 12 like altered history."""
+
+
+# --- object lock ------------------------------------------------------------------------
+
+
+class LockError(DomicileError):
+    """Object Lock forbids the operation, or cannot apply the lock asked for."""
+
+
+class ObjectLocked(LockError):
+    """A version under retention or legal hold cannot be deleted, lose a copy it needs,
+    nor have its retention shortened; ``context`` names the version, its mode and until."""
+
+
+class LockNotEnabled(LockError):
+    """The bucket was created without Object Lock, so no version of it can be locked."""
+
+
+class VersioningLocked(LockError):
+    """A bucket with Object Lock keeps versioning enabled: it cannot be suspended."""
+
+
+class InvalidRetention(LockError):
+    """A retention mode, retain-until date, period or legal-hold status is malformed."""
 
 
 # --- reads ------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""A fresh catalog per test.
+"""A fresh catalog per test, on each database domicile supports.
 
-SQLite in a file (WAL) by default. Set ``DOMICILE_TEST_CATALOG_URL`` (e.g. a PostgreSQL
-URL) to run the same tests against another database: it must be a database the tests may
-fill and empty; every table is dropped after each test. Tests that poke at SQLite itself
-take the ``sqlite_url`` fixture instead and are skipped then.
+``catalog_url`` is parametrised: ``sqlite`` (a file, WAL) and ``postgresql`` (a new database
+on the private PostgreSQL server the session starts, see ``tests/conftest.py``), so every
+catalog test runs on both. Set ``DOMICILE_TEST_CATALOG_URL`` to run them on one other
+database instead: it must be a database the tests may fill and empty; every table is dropped
+after each test. Tests that poke at SQLite itself take the ``sqlite_url`` fixture instead.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ import sqlalchemy as sa
 from domicile.catalog import SqlCatalog, open_catalog
 
 _ENV = "DOMICILE_TEST_CATALOG_URL"
+#: The databases every catalog test runs on (one given URL when the variable is set).
+DATABASES = ["given"] if os.environ.get(_ENV) else ["sqlite", "postgresql"]
 
 
-@pytest.fixture
-def catalog_url(tmp_path: Path) -> Iterator[str]:
-    url = os.environ.get(_ENV)
-    if not url:
+@pytest.fixture(params=DATABASES)
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/catalog.db"
         return
+    if request.param == "postgresql":
+        yield request.getfixturevalue("pg_catalog_url")
+        return
+    url = os.environ[_ENV]
     yield url
     engine = sa.create_engine(url)
     try:

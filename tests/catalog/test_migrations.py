@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from testbed.postgres import PostgresServer
 
 from domicile.catalog import open_catalog, schema
 from domicile.catalog.database import configure_sqlite
 from domicile.catalog.migrations import LATEST, STEPS, current_version, migrate
 from domicile.errors import CatalogError, CatalogVersionError
 from tests.catalog.records import commit
+
+#: catalog_url is an empty database here, also on PostgreSQL (see tests/conftest.py).
+EMPTY_DATABASE = True
 
 
 def _version_rows(url: str) -> list[int]:
@@ -64,9 +73,23 @@ def test_open_an_empty_file_then_reopen(catalog_url: str) -> None:
     assert _version_rows(catalog_url) == [LATEST]
 
 
-def test_the_steps_build_exactly_the_declared_schema(catalog_url: str, tmp_path: Path) -> None:
+@pytest.fixture
+def declared_url(catalog_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of the same kind as ``catalog_url`` (types differ by dialect)."""
+    if catalog_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path}/declared.db"
+        return
+    if "pg_catalog_url" not in request.fixturenames:
+        pytest.skip("needs a second database on the server of DOMICILE_TEST_CATALOG_URL")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"declared{os.getpid()}"
+    yield server.create_database(name)
+    server.drop_database(name)
+
+
+def test_the_steps_build_exactly_the_declared_schema(catalog_url: str, declared_url: str) -> None:
     open_catalog(catalog_url).close()
-    declared = f"sqlite:///{tmp_path}/declared.db"
+    declared = declared_url
     engine = sa.create_engine(declared)
     schema.metadata.create_all(engine)
     engine.dispose()
@@ -163,3 +186,67 @@ def test_unusable_catalogs_are_catalog_errors(tmp_path: Path) -> None:
         open_catalog(f"sqlite:///{tmp_path}/no/such/folder/c.db")
     with pytest.raises(CatalogError, match="cannot open"):
         open_catalog("not a url")
+
+
+_OPEN_AT = """
+import sys, time
+from domicile.catalog import open_catalog
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+open_catalog(sys.argv[1]).close()
+"""
+
+
+def test_processes_opening_a_new_catalog_at_once_migrate_it_once(catalog_url: str) -> None:
+    """Hosts starting together: every step applied exactly once (a second application of
+    a step fails: its tables exist), no process fails."""
+    start = time.time() + 2.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, catalog_url, str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    failures = [err for p, err in zip(procs, errors, strict=True) if p.returncode != 0]
+    assert failures == []
+    assert _version_rows(catalog_url) == [LATEST]
+
+
+def test_postgresql_urls_use_psycopg_and_failures_are_catalog_errors(
+    postgres: PostgresServer, pg_catalog_url: str
+) -> None:
+    name = pg_catalog_url.rsplit("/", 1)[1]
+    catalog = open_catalog(postgres.psql_url(name))  # plain postgresql://: psycopg 3
+    catalog.create_bucket("docs", "p")
+    assert catalog._db.engine.dialect.driver == "psycopg"
+    catalog.close()
+    with pytest.raises(CatalogError, match="cannot open the catalog") as err:
+        open_catalog(postgres.psql_url("no_such_database"))
+    assert "database server" in err.value.hint
+
+
+def test_step_10_makes_existing_versions_null_versions(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=[schema.schema_version])
+        for number, step in STEPS:
+            if number < 10:
+                step(conn)
+        conn.execute(sa.insert(schema.schema_version).values(version=8))
+        conn.execute(sa.text("INSERT INTO buckets VALUES ('old', 't', 'p', 0)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO versions (version_id, bucket, key, state, size, etag, content_type,"
+                " user_metadata, created_at, manifest_blob_id)"
+                " VALUES ('v1', 'old', 'k', 'current', 1, 'e', 't', '{}', 0, 'mv1')"
+            )
+        )
+    engine.dispose()
+    catalog = open_catalog(sqlite_url)
+    assert catalog.get_bucket("old").versioning is None
+    found = catalog.current_version("old", "k")
+    assert (found.null_version, found.delete_marker, found.seq) == (True, False, 1)
+    assert catalog.find_version("old", "k", "null").version_id == "v1"
+    catalog.close()

@@ -1,9 +1,7 @@
 """The catalog's paged walks (issue #22): every version with its placements and segments,
-two or three queries per page, and the batch a rebuild writes."""
+two or three queries per page."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import pytest
 
@@ -34,22 +32,3 @@ def test_walks_give_what_one_query_per_version_gives(filled: SqlCatalog) -> None
         assert list(filled.iter_copies(bucket)) == want
         assert list(filled.iter_placed(bucket)) == [(v, p) for v, _, p in want]
     assert len(list(filled.iter_copies())) == 2 * sql.PAGE + 8  # pages end mid-bucket
-
-
-def test_a_rebuild_batch_keeps_the_newest_version_of_a_key(catalog: SqlCatalog) -> None:
-    catalog.create_bucket("a", "p")
-    old = version("a", "k")
-    new = replace(version("a", "k"), created_at=old.created_at + 1)
-    other = version("a", "other")
-    found = [(v, *parts(v, ("s1",))) for v in (old, new, other)]
-    superseded = catalog.restore_versions(found)
-    assert superseded == [(old.version_id, 1)]  # restored, then replaced: 1 placement
-    assert catalog.current_version("a", "k").version_id == new.version_id
-    # Found again (another site, a resumed run): placements added, never a second row.
-    again = [(v, *parts(v, ("s2",))) for v in (new, old)]
-    assert catalog.restore_versions(again) == [(old.version_id, 0)]
-    assert [p.site_id for p in catalog.placements(new.version_id)] == ["s1", "s2"]
-    assert catalog.placed_sites([new.version_id, old.version_id, other.version_id]) == {
-        new.version_id: ["s1", "s2"],
-        other.version_id: ["s1"],
-    }

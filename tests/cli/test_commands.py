@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
+import pytest
+
 import domicile
+from domicile.cli.setup import _demo_body
 from domicile.engine import ObjectMeta
 from tests.cli.conftest import Run
 from tests.engine.conftest import drop_catalog
@@ -94,6 +98,17 @@ def test_keys(deployment: Path, run: Run) -> None:
     text = (deployment.parent / "keyring.txt").read_text()
     assert "AGE-SECRET-KEY-1" in text
     assert "AGE-SECRET-KEY" not in run(*cfg, "keys", "list").out
+    assert run(*cfg, "keys", "recipient", "--pq").code != 0  # no post-quantum identity yet
+    pq = run(*cfg, "--json", "keys", "new", "--pq").json()
+    assert pq["post_quantum"] is True and pq["recipient"].startswith("age1pq1")
+    assert run(*cfg, "keys", "recipient", "--pq").out.strip() == pq["recipient"]
+    assert run(*cfg, "keys", "recipient").out.strip() == first
+    listed = run(*cfg, "--json", "keys", "list").json()
+    assert listed["recipients"] == [first, new, pq["recipient"]]
+    assert listed["post_quantum"] == [pq["recipient"]]
+    shown = run(*cfg, "keys", "list").out
+    assert "post-quantum" in shown and "AGE-SECRET-KEY" not in shown
+    assert "AGE-SECRET-KEY-PQ-1" in (deployment.parent / "keyring.txt").read_text()
 
 
 def test_errors_have_hints_and_exit_codes(deployment: Path, run: Run, tmp_path: Path) -> None:
@@ -130,6 +145,21 @@ def test_demo(tmp_path: Path, run: Run) -> None:
     again = run("--config", str(config), "demo")  # re-running reuses the deployment
     assert again.code == 0, again.err
     assert "using the demo deployment" in again.out
+
+
+@pytest.mark.age_cli
+def test_demo_prints_a_one_liner_that_recovers_exactly_the_object(tmp_path: Path, run: Run) -> None:
+    config = tmp_path / "demo" / "domicile.toml"
+    demo = run("--config", str(config), "demo")
+    assert demo.code == 0, demo.err
+    lines = [line.strip() for line in demo.out.splitlines() if line.strip().startswith("age -d")]
+    assert len(lines) == 1, demo.out
+    assert "| head -c " in lines[0]
+    recovered = subprocess.run(
+        lines[0], shell=True, capture_output=True, check=False, cwd=tmp_path, timeout=60
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    assert recovered.stdout == _demo_body()
 
 
 def test_verify_repair_rebuild(deployment: Path, run: Run) -> None:

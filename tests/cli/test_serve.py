@@ -24,6 +24,8 @@ def test_serve_prints_credentials_that_work_and_stops_on_sigterm(
         assert f"http://127.0.0.1:{port}" in banner
         command = next(line.strip() for line in banner.splitlines() if " s3 mb " in line)
         assert "AWS_SECRET_ACCESS_KEY=" in command and "<its secret>" not in command
+        assert f" {BIN / 'aws'} --endpoint-url " in command  # the aws make installed
+        assert f"then {BIN / 'domicile'} --config " in banner
         creds = dict(re.findall(r"(AWS_[A-Z_]+)=(\S+)", command))
         aws_env = {
             **os.environ,
@@ -87,3 +89,23 @@ def test_serve_keeps_the_secret_off_screen_unless_asked(deployment: Path) -> Non
         out, err = process.communicate(timeout=60)
     assert "AWS_SECRET_ACCESS_KEY=<its secret>" in banner
     assert secret[1] not in banner + out + err
+
+
+def _banner(deployment: Path) -> str:
+    process = serve_process(deployment, free_port())
+    try:
+        return wait_for(process, r"Ctrl-C stops the gateway")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+
+
+def test_a_second_run_does_not_suggest_creating_the_bucket_again(
+    deployment: Path, run: Run
+) -> None:
+    assert " s3 mb s3://my-bucket" in _banner(deployment)
+    made = run("--config", str(deployment), "mb", "my-bucket", "--policy", "eu-only")
+    assert made.code == 0, made.err
+    again = _banner(deployment)
+    assert " s3 mb " not in again  # it exists: creating it would fail
+    assert " s3 cp ./README.md s3://my-bucket/readme.md" in again

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from domicile.crypto import X25519Identity
+from tests.softhsm import softhsm  # noqa: F401 -- the SoftHSM2 token fixture
 
 AGE_MISSING = "the stock age CLI is needed for interop tests: apt-get install age"
 

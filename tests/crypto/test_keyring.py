@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from domicile.crypto import Keyring, Secret, X25519Identity, decrypt_bytes, encrypt_bytes
+from domicile.crypto import (
+    Keyring,
+    MLKEM768X25519Identity,
+    Secret,
+    X25519Identity,
+    decrypt_bytes,
+    encrypt_bytes,
+)
 from domicile.errors import KeyringError, KeyringNotFound, MalformedKey, WrongPassphrase
 
 FAST = 10  # scrypt work factor for tests (the default, 18, takes about a second)
@@ -83,3 +90,28 @@ def test_keyring_repr_shows_no_key(tmp_path: Path) -> None:
     ring = Keyring.create(tmp_path / "k.txt", Secret("pw"), work_factor=FAST)
     text = repr(ring) + repr(ring.entries) + repr(ring.identities)
     assert "AGE-SECRET-KEY" not in text and "pw'" not in text
+
+
+def test_post_quantum_identities_live_beside_classic_ones(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.txt"
+    ring = Keyring.create(path, Secret("pass phrase"), work_factor=10)
+    pq = ring.add_new(post_quantum=True)
+    assert isinstance(pq, MLKEM768X25519Identity)
+    again = Keyring.load(path, Secret("pass phrase"))
+    assert [type(i).__name__ for i in again.identities] == [
+        "X25519Identity",
+        "MLKEM768X25519Identity",
+    ]
+    assert again.recipients_of(post_quantum=True) == (pq.recipient,)
+    assert again.recipients_of(post_quantum=False) == (ring.identities[0].recipient,)
+    blob = encrypt_bytes(b"pq", again.recipients_of(post_quantum=True))
+    assert decrypt_bytes(blob, again.identities) == b"pq"
+
+
+def test_a_plain_pq_keyring_is_an_age_keygen_pq_file(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.txt"
+    ring = Keyring.create(path)
+    pq = ring.add_new(post_quantum=True)
+    text = path.read_text()
+    assert f"# public key: {pq.recipient}\n{pq.to_secret().reveal()}\n" in text
+    assert Keyring.load(path).identities[1].recipient == pq.recipient

@@ -12,11 +12,13 @@ from domicile.crypto import Keyring
 from domicile.engine import Domicile
 from domicile.sites import LocalSite
 from domicile.sites.layout import MARKER
+from tests.conftest import deployment_catalog
 
 CONFIG = """
 [deployment]
 name = "test"
 segment_size_mib = 1
+{catalog}
 
 [sites.fr]
 country = "FR"
@@ -46,19 +48,21 @@ policy = "eu-only"
 """
 
 
-def make_deployment(root: Path, extra: str = "") -> Path:
-    """Write a three-site deployment under ``root``; return its config path."""
+def make_deployment(root: Path, extra: str = "", catalog: str | None = None) -> Path:
+    """Write a three-site deployment under ``root``; return its config path. ``catalog``
+    is its catalog URL (default: a SQLite file beside it)."""
     for site in ("fr", "de", "us"):
         LocalSite.create(site, root / "sites" / site)
     Keyring.create(root / "keyring.txt")
     path = root / "domicile.toml"
-    path.write_text(CONFIG.format(extra=extra))
+    line = f'catalog = "{catalog}"' if catalog else ""
+    path.write_text(CONFIG.format(extra=extra, catalog=line))
     return path
 
 
 @pytest.fixture
-def config_path(tmp_path: Path) -> Path:
-    return make_deployment(tmp_path)
+def config_path(tmp_path: Path, catalog_kind: str, request: pytest.FixtureRequest) -> Path:
+    return make_deployment(tmp_path, catalog=deployment_catalog(catalog_kind, request))
 
 
 @pytest.fixture

@@ -15,6 +15,9 @@ from domicile.catalog import version_blobs
 from domicile.errors import ObjectNotFound, PreconditionFailed
 from tests.engine.conftest import blob_files
 
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
 SITES = ("fr", "de", "us")
 MiB = 1024 * 1024
 

@@ -84,9 +84,14 @@ def test_malformed_manifest_blobs_are_refused(keyring: Keyring) -> None:
             encrypt_bytes(b"abc\n" + inline.replace(b'"inline":true,', b""), keyring.recipients),
             keyring.identities,
         )
-    with pytest.raises(CryptoError, match="schema 3 is not supported"):
+    with pytest.raises(CryptoError, match="schema 3 without delete_marker"):
         read_manifest(
             encrypt_bytes(listed.replace(b'"schema":1', b'"schema":3'), keyring.recipients),
+            keyring.identities,
+        )
+    with pytest.raises(CryptoError, match="schema 4 is not supported"):
+        read_manifest(
+            encrypt_bytes(listed.replace(b'"schema":1', b'"schema":4'), keyring.recipients),
             keyring.identities,
         )
 
@@ -186,10 +191,11 @@ def test_apply_moves_an_inline_blob_once(tmp_path: Path) -> None:
 def test_a_deleted_inline_object_queues_its_blob_once_per_site(
     engine: domicile.Domicile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from domicile.engine import api
+    from domicile.engine import versions
 
     info = engine.put("docs", "k", b"body")
-    monkeypatch.setattr(api, "collect_garbage", lambda ctx, **_: 0)  # keep the queue to look at
+    # keep the queue to look at
+    monkeypatch.setattr(versions, "collect_garbage", lambda ctx, **_: 0)
     assert engine.delete("docs", "k")
     queued = sorted((g.site_id, g.blob_id) for g in engine.context.catalog.garbage())
     assert queued == sorted((c, "m" + info.version_id) for c in ("fr", "de"))

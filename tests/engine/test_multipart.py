@@ -23,6 +23,9 @@ from domicile.errors import (
 )
 from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
 MiB = 1024 * 1024
 META = ObjectMeta(content_type="text/x-parts", user={"who": "test"}, content_language="fr, de")
 

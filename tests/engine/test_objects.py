@@ -23,6 +23,9 @@ from domicile.errors import (
 from domicile.sites import FaultySite
 from tests.engine.conftest import blob_files, make_deployment
 
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
 MiB = 1024 * 1024
 
 

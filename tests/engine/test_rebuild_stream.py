@@ -1,6 +1,6 @@
-"""rebuild-catalog at scale (issue #22): it writes as it reads, a batch per transaction,
-decrypts each manifest once, keeps the newest version of a key, and resumes when it was
-interrupted."""
+"""rebuild-catalog at scale (issue #22): it decrypts each manifest once however many sites
+hold the same bytes, asks no site again for an inline manifest it just read, and keeps the
+newest version of a key."""
 
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ from typing import Any
 import pytest
 
 import domicile
-from domicile.catalog.sql import SqlCatalog
 from domicile.engine import manifest as manifest_mod
 from domicile.engine import rebuild as rebuild_mod
-from domicile.engine.rebuild import REBUILD_JOURNAL
-from domicile.errors import CatalogError
 from tests.engine.conftest import drop_catalog, make_deployment
 
 
@@ -46,11 +43,8 @@ def filled(tmp_path: Path, n: int = 12) -> tuple[Path, list[tuple[Any, ...]]]:
     return path, want
 
 
-def test_each_manifest_is_decrypted_once_and_batches_write_it_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_each_manifest_is_decrypted_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, want = filled(tmp_path)
-    monkeypatch.setattr(rebuild_mod, "BATCH", 5)
     decrypted: list[bytes] = []
     real = manifest_mod.read_manifest
 
@@ -64,38 +58,6 @@ def test_each_manifest_is_decrypted_once_and_batches_write_it_all(
         assert state(engine) == want
     assert report.versions == 12 and report.placements == 24 and report.manifests == 24
     assert len(decrypted) == 12  # the second site's copies are the same bytes
-    assert not (tmp_path / REBUILD_JOURNAL).exists()
-
-
-def test_an_interrupted_rebuild_goes_on_where_it_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path, want = filled(tmp_path)
-    monkeypatch.setattr(rebuild_mod, "BATCH", 5)
-    real = SqlCatalog.restore_versions
-    calls = 0
-
-    def dies_on_the_third(self: SqlCatalog, *args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise KeyboardInterrupt  # the operator's ^C, mid-rebuild
-        return real(self, *args, **kwargs)
-
-    with monkeypatch.context() as m:
-        m.setattr(SqlCatalog, "restore_versions", dies_on_the_third)
-        with domicile.open(path) as engine, pytest.raises(KeyboardInterrupt):
-            engine.rebuild_catalog()
-    assert (tmp_path / REBUILD_JOURNAL).exists()
-    with domicile.open(path) as engine:
-        partial = state(engine)
-        assert 0 < len(partial) < len(want)
-        report = engine.rebuild_catalog()  # not refused: the journal says it is ours
-        assert report.resumed and state(engine) == want
-        assert report.versions == len(want) - len(partial)
-    assert not (tmp_path / REBUILD_JOURNAL).exists()
-    with domicile.open(path) as engine, pytest.raises(CatalogError):
-        engine.rebuild_catalog()  # finished: a non-empty catalog is refused again
 
 
 def test_the_newest_version_of_a_key_is_current_and_the_other_reported(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from botocore.credentials import Credentials
 
 from domicile.gateway.canonical import parse_query
 from domicile.gateway.sigv4 import AuthResult, verify_request
+from tests.conftest import deployment_catalog
 
 ACCESS_KEY = "AKIDGATEWAYTEST01"
 SECRET = "gw/secret+key=with/odd chars"
@@ -166,12 +167,19 @@ copies = 1
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One gateway (HTTP) per test module, over a fresh three-site deployment."""
+def live(
+    tmp_path_factory: pytest.TempPathFactory, catalog_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """One gateway (HTTP) per test module, over a fresh three-site deployment (and each
+    catalog in the module's CATALOGS, see tests/conftest.py)."""
     from tests.gateway.live import run_gateway
 
     root = tmp_path_factory.mktemp("gw")
-    with run_gateway(root, extra=LIVE_POLICIES, extra_sites=("ch",)) as running:
+    url = deployment_catalog(catalog_kind, request)
+    catalog = f'catalog = "{url}"' if url else ""
+    with run_gateway(
+        root, extra=LIVE_POLICIES, extra_sites=("ch",), deployment_extra=catalog
+    ) as running:
         yield running
 
 

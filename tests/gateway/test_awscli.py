@@ -286,3 +286,56 @@ def test_list_object_versions_then_delete_them_empties_the_bucket(
     aws("s3", "rb", f"s3://{bucket}")
     with pytest.raises(BucketNotFound):
         live.engine.bucket(bucket)
+
+
+def test_versioning_with_s3api(aws: Aws, live: Live, bucket: str, tmp_path: Path) -> None:
+    """put/get-bucket-versioning, versions on put, a delete marker, reads, copies and
+    deletes by --version-id, list-object-versions with markers, then emptying the bucket
+    of every version and marker."""
+    assert aws.api("get-bucket-versioning", "--bucket", bucket) == {}
+    aws.api(
+        "put-bucket-versioning", "--bucket", bucket,
+        "--versioning-configuration", "Status=Enabled",
+    )  # fmt: skip
+    assert aws.api("get-bucket-versioning", "--bucket", bucket)["Status"] == "Enabled"
+    (tmp_path / "one").write_bytes(b"one")
+    (tmp_path / "two").write_bytes(b"two")
+    one = aws.api("put-object", "--bucket", bucket, "--key", "k", "--body", str(tmp_path / "one"))
+    two = aws.api("put-object", "--bucket", bucket, "--key", "k", "--body", str(tmp_path / "two"))
+    assert one["VersionId"] != two["VersionId"]
+    got = aws.api(
+        "get-object", "--bucket", bucket, "--key", "k",
+        "--version-id", one["VersionId"], str(tmp_path / "got"),
+    )  # fmt: skip
+    assert (tmp_path / "got").read_bytes() == b"one" and got["VersionId"] == one["VersionId"]
+    no_null = aws(
+        "s3api", "head-object", "--bucket", bucket, "--key", "k", "--version-id", "null", ok=False
+    )
+    assert "404" in no_null.stderr  # versioned from its first object: no null version
+    copied = aws.api(
+        "copy-object", "--bucket", bucket, "--key", "c",
+        "--copy-source", f"{bucket}/k?versionId={one['VersionId']}",
+    )  # fmt: skip
+    assert copied["CopySourceVersionId"] == one["VersionId"]
+    marker = aws.api("delete-object", "--bucket", bucket, "--key", "k")
+    assert marker["DeleteMarker"] is True
+    failed = aws("s3api", "head-object", "--bucket", bucket, "--key", "k", ok=False)
+    assert "404" in failed.stderr
+    listed = aws.api("list-object-versions", "--bucket", bucket, "--prefix", "k")
+    assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [marker["VersionId"]]
+    assert [v["VersionId"] for v in listed["Versions"]] == [two["VersionId"], one["VersionId"]]
+    removed = aws.api(
+        "delete-object", "--bucket", bucket, "--key", "k", "--version-id", marker["VersionId"]
+    )
+    assert removed == {"DeleteMarker": True, "VersionId": marker["VersionId"]}
+    assert aws.api("head-object", "--bucket", bucket, "--key", "k")["VersionId"] == two["VersionId"]
+    everything = aws.api(
+        "list-object-versions", "--bucket", bucket, "--page-size", "1",
+        "--query", "{Objects: [Versions, DeleteMarkers][][].{Key: Key, VersionId: VersionId}}",
+    )  # fmt: skip
+    assert len(everything["Objects"]) == 3
+    done = aws.api("delete-objects", "--bucket", bucket, "--delete", json.dumps(everything))
+    assert "Errors" not in done and len(done["Deleted"]) == 3
+    aws("s3", "rb", f"s3://{bucket}")
+    with pytest.raises(BucketNotFound):
+        live.engine.bucket(bucket)

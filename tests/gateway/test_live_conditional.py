@@ -18,6 +18,9 @@ from domicile.catalog import version_blobs
 from tests.engine.conftest import blob_files
 from tests.gateway.rawhttp import SITES, blobs, signed_request
 
+#: Each test runs against a gateway on a SQLite and on a PostgreSQL catalog.
+CATALOGS = ["sqlite", "postgresql"]
+
 MIB = 1024 * 1024
 
 

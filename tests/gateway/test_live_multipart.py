@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from tests.engine.conftest import blob_files
 
+#: Each test runs against a gateway on a SQLite and on a PostgreSQL catalog.
+CATALOGS = ["sqlite", "postgresql"]
+
 MiB = 1024 * 1024
 PARTS = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(12345)]
 

@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from tests.engine.conftest import blob_files
 
+#: Each test runs against a gateway on a SQLite and on a PostgreSQL catalog.
+CATALOGS = ["sqlite", "postgresql"]
+
 BODY = os.urandom(300_000)  # five STREAM chunks, not a multiple of 64 KiB
 
 

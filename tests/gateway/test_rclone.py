@@ -182,3 +182,33 @@ def test_versions_listing_and_purge(
     rclone("purge", f"gw:{bucket}")
     with pytest.raises(BucketNotFound):
         live.engine.bucket(bucket)
+
+
+def test_versioning_backend_commands_and_old_versions(
+    rclone: Rclone, live: Live, bucket: str, tmp_path: Path
+) -> None:
+    """``backend versioning`` sets and reads the status (PutBucketVersioning,
+    GetBucketVersioning); ``--s3-versions`` lists the noncurrent version under its
+    time-stamped name and reads it; ``delete`` leaves a delete marker that hides the file;
+    ``backend cleanup-hidden`` removes every noncurrent version and marker."""
+    assert rclone("backend", "versioning", f"gw:{bucket}").stdout.strip() == "Unversioned"
+    enabled = rclone("backend", "versioning", f"gw:{bucket}", "Enabled").stdout.strip()
+    assert enabled == "Enabled" and live.engine.versioning(bucket) == "Enabled"
+    (tmp_path / "f.txt").write_bytes(b"first")
+    rclone("copyto", str(tmp_path / "f.txt"), f"gw:{bucket}/f.txt")
+    (tmp_path / "f.txt").write_bytes(b"second!")
+    rclone("copyto", str(tmp_path / "f.txt"), f"gw:{bucket}/f.txt")
+    assert rclone.files(f"gw:{bucket}") == ["f.txt"]
+    listed = sorted(rclone("lsf", "--s3-versions", f"gw:{bucket}").stdout.splitlines())
+    assert len(listed) == 2 and listed[1] == "f.txt"
+    old = listed[0]
+    assert old.startswith("f-v") and old.endswith(".txt")
+    assert rclone("cat", "--s3-versions", f"gw:{bucket}/{old}").stdout == "first"
+    rclone("delete", f"gw:{bucket}/f.txt")
+    assert rclone.files(f"gw:{bucket}") == []
+    assert len(rclone("lsf", "--s3-versions", f"gw:{bucket}").stdout.splitlines()) == 2
+    rclone("backend", "cleanup-hidden", f"gw:{bucket}")
+    assert live.engine.list_versions(bucket).versions == []
+    rclone("rmdir", f"gw:{bucket}")
+    with pytest.raises(BucketNotFound):
+        live.engine.bucket(bucket)

@@ -150,13 +150,29 @@ def test_list_buckets_and_location() -> None:
 
 def test_delete_result_verbose_and_quiet() -> None:
     errors = [DeleteError("x&y", "AccessDenied", "no")]
-    verbose = _parse(
-        "DeleteObjects", s3xml.delete_result([("a", None), ("b", "v1")], errors, quiet=False)
-    )
-    assert verbose["Deleted"] == [{"Key": "a"}, {"Key": "b", "VersionId": "v1"}]
+    deleted = [s3xml.Deleted("a"), s3xml.Deleted("b", "v1"), s3xml.Deleted("c", None, True, "m1")]
+    verbose = _parse("DeleteObjects", s3xml.delete_result(deleted, errors, quiet=False))
+    assert verbose["Deleted"] == [
+        {"Key": "a"},
+        {"Key": "b", "VersionId": "v1"},
+        {"Key": "c", "DeleteMarker": True, "DeleteMarkerVersionId": "m1"},
+    ]
     assert verbose["Errors"] == [{"Key": "x&y", "Code": "AccessDenied", "Message": "no"}]
-    quiet = _parse("DeleteObjects", s3xml.delete_result([("a", None)], errors, quiet=True))
+    quiet = _parse("DeleteObjects", s3xml.delete_result([s3xml.Deleted("a")], errors, quiet=True))
     assert "Deleted" not in quiet and len(quiet["Errors"]) == 1
+
+
+def test_list_object_versions_with_markers() -> None:
+    entries = [
+        s3xml.VersionEntry("k", "m1", True, WHEN, delete_marker=True),
+        s3xml.VersionEntry("k", "v1", False, WHEN, etag="abc", size=3),
+    ]
+    parsed = _parse("ListObjectVersions", s3xml.list_object_versions("b", entries))
+    [marker] = parsed["DeleteMarkers"]
+    assert (marker["Key"], marker["VersionId"], marker["IsLatest"]) == ("k", "m1", True)
+    [version] = parsed["Versions"]
+    assert (version["VersionId"], version["IsLatest"], version["Size"]) == ("v1", False, 3)
+    assert version["ETag"] == '"abc"'
 
 
 def test_copy_results() -> None:

@@ -23,10 +23,21 @@ BODIES = {
         b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
         b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>",
     ],
-    "PutObjectLockConfiguration": [
+    "PutBucketVersioning with MFA delete": [
+        b"<VersioningConfiguration><Status>Enabled</Status>"
+        b"<MfaDelete>Enabled</MfaDelete></VersioningConfiguration>",
+    ],
+    "PutObjectLockConfiguration on a bucket created without Object Lock "
+    "([object-lock.md](object-lock.md))": [
         b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
         b"<Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Days>1</Days></DefaultRetention>"
         b"</Rule></ObjectLockConfiguration>"
+    ],
+    "PutBucketLifecycleConfiguration with a rule kind domicile does not enforce (expiration "
+    "of current versions, transitions, tag or size filters, `NewerNoncurrentVersions`)": [
+        b"<LifecycleConfiguration><Rule><ID>r</ID><Filter><Prefix></Prefix></Filter>"
+        b"<Status>Enabled</Status><Expiration><Days>3</Days></Expiration></Rule>"
+        b"</LifecycleConfiguration>"
     ],
 }
 ORIGINAL = b"original"

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from domicile.catalog.base import Catalog
 from domicile.catalog.records import (
+    CURRENT,
     FAULT_KINDS,
     JOB_STATES,
+    LOCK_MODES,
+    NONCURRENT,
+    NULL_ID,
     PLACEMENT_STATES,
+    VERSIONING_STATUSES,
     Bucket,
+    BucketLock,
     BucketStats,
     CompletedUpload,
     Expect,
@@ -26,6 +32,8 @@ from domicile.catalog.records import (
     Segment,
     Upload,
     Version,
+    VersionLock,
+    VersionsPage,
     inline_manifest,
     version_blobs,
 )
@@ -38,10 +46,16 @@ def open_catalog(url: str) -> SqlCatalog:
 
 
 __all__ = [
+    "CURRENT",
     "FAULT_KINDS",
     "JOB_STATES",
+    "LOCK_MODES",
+    "NONCURRENT",
+    "NULL_ID",
     "PLACEMENT_STATES",
+    "VERSIONING_STATUSES",
     "Bucket",
+    "BucketLock",
     "BucketStats",
     "Catalog",
     "CompletedUpload",
@@ -58,6 +72,8 @@ __all__ = [
     "SqlCatalog",
     "Upload",
     "Version",
+    "VersionLock",
+    "VersionsPage",
     "inline_manifest",
     "open_catalog",
     "version_blobs",

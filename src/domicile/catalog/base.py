@@ -8,13 +8,21 @@ Contract, for every implementation:
   :class:`~domicile.errors.CatalogError`; an invalid argument (an unknown placement state)
   raises ``ValueError``, a programming error.
 - Every method is one transaction: it happens entirely or not at all.
+- Every method that unreferences a version's blobs first passes the Object Lock guard
+  (``catalog/objectlocks.py``: ``guard_forget``) in the same transaction, and raises
+  :class:`~domicile.errors.ObjectLocked` without forgetting anything when the version is
+  locked and would be deleted or keep fewer good copies than its lock needs.
 - Every method that unreferences blobs (``commit_version`` replacing a version,
   ``delete_object``, ``remove_placement``, and for multipart uploads ``put_part`` replacing
   a part, ``complete_upload``, ``abort_upload``, ``delete_bucket``) queues them in the
   garbage queue *in the same transaction*, so a crash never leaks a blob nor deletes a
   referenced one. The engine deletes queued blobs from the sites, then calls
   ``garbage_done``.
-- At most one version per (bucket, key) is current, also under concurrent writers.
+- At most one version per (bucket, key) is current, also under concurrent writers; when a
+  key has versions, the newest (highest ``seq``) is current. Versioning rules (noncurrent
+  versions kept, null versions replaced, delete markers) are docs/catalog.md's
+  "Versioning"; every removal of a version for good goes through one function,
+  ``versionrows.drop_version``.
 - Listing follows S3 ListObjectsV2: keys in UTF-8 byte order, ``start_after`` exclusive,
   common prefixes rolled up under ``delimiter`` and counted toward ``limit``.
 - Implementations are thread-safe: one instance serves every worker thread.
@@ -27,6 +35,7 @@ from typing import Any, Protocol
 
 from domicile.catalog.records import (
     Bucket,
+    BucketLock,
     BucketStats,
     CompletedUpload,
     Expect,
@@ -40,6 +49,8 @@ from domicile.catalog.records import (
     Segment,
     Upload,
     Version,
+    VersionLock,
+    VersionsPage,
 )
 
 #: Given the audit head (seq, hash), the rows ``(seq, hash, body)`` to append after it.
@@ -68,6 +79,14 @@ class Catalog(Protocol):
         queued); their ids are returned."""
         ...
 
+    def set_versioning(
+        self, name: str, status: str, *, audit: AuditBuilder | None = None
+    ) -> Bucket:
+        """Set the bucket's versioning status (``Enabled`` or ``Suspended``; ValueError
+        otherwise: it never goes back to unversioned), ``audit`` appended in the same
+        transaction; return the bucket as it is now. BucketNotFound."""
+        ...
+
     # versions
     def commit_version(
         self,
@@ -78,10 +97,13 @@ class Catalog(Protocol):
         audit: AuditBuilder | None = None,
         expect: Expect | None = None,
     ) -> Version | None:
-        """Make ``version`` (its ``state`` ignored) the current version of its key, with its
-        segments and placements, in one transaction. The version it replaces, if any, is
-        forgotten and all its blobs (segments and manifest, on each of its sites) queued as
-        garbage; it is returned for the audit trail. ``audit`` appends the event's audit
+        """Make ``version`` (its ``state`` and ``seq`` ignored) the current version of its
+        key, with its segments and placements, in one transaction. The version that was
+        current stays as a noncurrent one, unless ``version`` is a null version: then the
+        key's null version, if any (current or not), is removed for good, all its blobs
+        (segments and manifest, on each of its sites) queued as garbage, and returned for
+        the audit trail (in an unversioned bucket: the version replaced, as before
+        versioning). ``audit`` appends the event's audit
         records in the same transaction. BucketNotFound if the bucket is gone.
 
         ``expect`` makes the commit conditional, decided in the same transaction (a
@@ -92,17 +114,26 @@ class Catalog(Protocol):
         ...
 
     def current_version(self, bucket: str, key: str) -> Version:
-        """The version a GET serves. BucketNotFound, or ObjectNotFound (bucket, key)."""
+        """The version a GET serves. BucketNotFound, or ObjectNotFound (bucket, key; with
+        ``delete_marker=True`` and ``version``, the marker's S3 id, when the key's current
+        version is a delete marker)."""
         ...
 
-    def lookup(self, bucket: str, key: str) -> Lookup:
-        """``current_version`` with its segments, placements and bucket in one read
-        transaction: never a version with the segments of another, nor none if replaced
-        meanwhile. BucketNotFound, or ObjectNotFound (bucket, key)."""
+    def find_version(self, bucket: str, key: str, version_id: str) -> Version:
+        """The key's version whose S3 id is ``version_id`` (``null``: its null version),
+        delete markers included. BucketNotFound, or VersionNotFound."""
+        ...
+
+    def lookup(self, bucket: str, key: str, version_id: str | None = None) -> Lookup:
+        """``current_version`` (or ``find_version`` with ``version_id``) with its segments,
+        placements and bucket in one read transaction: never a version with the segments
+        of another, nor none if replaced meanwhile. BucketNotFound, ObjectNotFound as
+        ``current_version``, VersionNotFound, or VersionIsDeleteMarker (a version id that
+        names a delete marker)."""
         ...
 
     def get_version(self, version_id: str) -> Version:
-        """ObjectNotFound (context ``version``) once replaced or deleted."""
+        """By internal id. ObjectNotFound (context ``version``) once removed for good."""
         ...
 
     def segments(self, version_id: str) -> list[Segment]:
@@ -113,9 +144,48 @@ class Catalog(Protocol):
         """Ordered by site id; empty for an unknown version."""
         ...
 
-    def delete_object(self, bucket: str, key: str) -> Version | None:
+    def delete_object(
+        self, bucket: str, key: str, *, bypass_governance: bool = False
+    ) -> Version | None:
         """Forget the current version, queueing its blobs; None if there was none (S3
-        deletes are idempotent). BucketNotFound if the bucket is gone."""
+        deletes are idempotent). BucketNotFound if the bucket is gone; ObjectLocked if
+        the version is under legal hold or retention (GOVERNANCE retention can be
+        bypassed with ``bypass_governance``). For an unversioned bucket; in a versioned
+        one the engine commits a delete marker instead."""
+        ...
+
+    def delete_version(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        audit: AuditBuilder | None = None,
+        bypass_governance: bool = False,
+    ) -> tuple[Version, Version | None] | None:
+        """Remove the version ``version_id`` (the catalog's id, not the S3 one: resolve a
+        ``null`` with ``find_version`` first) of bucket/key for good (a delete marker too),
+        queueing its blobs, ``audit`` appended in the same transaction. If it was current,
+        the newest remaining version becomes current. Returns (the version removed, the
+        version made current or None), or None if there was no such version.
+        BucketNotFound; ObjectLocked as for ``delete_object``."""
+        ...
+
+    def list_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        limit: int = 1000,
+    ) -> VersionsPage:
+        """One ListObjectVersions page (``limit`` capped at 1,000): versions and delete
+        markers, key ascending then newest first, after the markers (``version_id_marker``
+        an S3 id of a version of ``key_marker``; one removed since the page that named it
+        resumes at the key's newest remaining version: a version may be listed twice,
+        never skipped). BucketNotFound."""
         ...
 
     def list_objects(
@@ -132,7 +202,8 @@ class Catalog(Protocol):
         ...
 
     def iter_versions(self, bucket: str | None = None) -> Iterator[Version]:
-        """Every current version (of one bucket), paged internally: bounded memory."""
+        """Every version (of one bucket): current and noncurrent ones and delete markers,
+        paged internally (bounded memory)."""
         ...
 
     def versions_on_site(self, site_id: str) -> Iterator[Version]:
@@ -143,20 +214,6 @@ class Catalog(Protocol):
         self, bucket: str | None = None
     ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
         """As :meth:`iter_placed`, with each version's segments (by index) too."""
-        ...
-
-    def placed_sites(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Of ``version_ids``, those held, each with its placements' sites (one query)."""
-        ...
-
-    def restore_versions(
-        self,
-        versions: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]],
-        placements: Sequence[Placement] = (),
-    ) -> list[tuple[str, int]]:
-        """``rebuild-catalog``'s batch, in one transaction: each version current unless its
-        key's current one is as new or newer; placements added to versions held. Returns
-        the versions superseded, each with the placements it had (0: never restored)."""
         ...
 
     def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
@@ -270,7 +327,54 @@ class Catalog(Protocol):
         ...
 
     def remove_placement(self, version_id: str, site_id: str) -> None:
-        """Forget a copy and queue its blobs on that site; no-op if no such copy."""
+        """Forget a copy and queue its blobs on that site; no-op if no such copy.
+        ObjectLocked (nothing forgotten) if the version is locked and would keep fewer
+        good copies than its lock needs."""
+        ...
+
+    # object lock and lifecycle
+    def bucket_lock(self, bucket: str) -> BucketLock | None:
+        """The bucket's Object Lock configuration; None if created without. BucketNotFound."""
+        ...
+
+    def set_bucket_lock(self, lock: BucketLock, *, audit: AuditBuilder | None = None) -> None:
+        """Enable Object Lock on a bucket with ``lock``'s default retention (replacing the
+        previous default). BucketNotFound; InvalidRetention for a malformed default."""
+        ...
+
+    def version_lock(self, version_id: str) -> VersionLock | None:
+        """The version's retention and legal hold; None if it never had one."""
+        ...
+
+    def lock_new_version(self, lock: VersionLock) -> None:
+        """Record the lock of a version about to be committed (before its commit, so it
+        is never committed unlocked); ``lock.copies`` is the number of copies written."""
+        ...
+
+    def locked_versions(self, now: float) -> list[VersionLock]:
+        """Every version lock in force at ``now`` (epoch seconds), by version id."""
+        ...
+
+    def set_version_lock(
+        self,
+        lock: VersionLock,
+        *,
+        bypass_governance: bool = False,
+        audit: AuditBuilder | None = None,
+    ) -> VersionLock | None:
+        """Set a version's retention and legal hold, returning the previous lock;
+        ObjectLocked when it would shorten a running retention (COMPLIANCE always,
+        GOVERNANCE without ``bypass_governance``). ObjectNotFound if the version is gone."""
+        ...
+
+    def lifecycle(self, bucket: str) -> str | None:
+        """The bucket's lifecycle rules (JSON text), or None. BucketNotFound."""
+        ...
+
+    def set_lifecycle(
+        self, bucket: str, rules: str | None, *, audit: AuditBuilder | None = None
+    ) -> None:
+        """Replace (None: remove) the bucket's lifecycle rules. BucketNotFound."""
         ...
 
     # faults

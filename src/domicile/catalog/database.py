@@ -5,8 +5,18 @@ timeout, and write transactions that take the write lock up front (``BEGIN IMMED
 behind a process-local lock, so concurrent writers queue instead of failing half-way with
 "database is locked"; readers run concurrently (WAL), each thread on its own pooled
 connection. An in-memory database (``sqlite://``) is one shared connection, so every
-transaction, read or write, takes the lock. Other databases (PostgreSQL) use their own
-locking and a regular connection pool.
+transaction, read or write, takes the lock.
+
+PostgreSQL (``postgresql://``, driven by psycopg 3; the ``postgres`` extra): SQLAlchemy's
+connection pool (``pool_pre_ping``, so a restarted server costs no failed request), writes
+at READ COMMITTED with the locks of :mod:`domicile.catalog.locks` (several processes and
+hosts write at once), reads at REPEATABLE READ (one snapshot per read transaction), and the
+same group commit, one batch at a time per process.
+
+A failure of the database itself never leaves as the driver's exception: it becomes
+:class:`~domicile.errors.CatalogBusy` (unreachable, deadlock, serialisation; retryable),
+:class:`~domicile.errors.CatalogConflict` (a unique row taken by a concurrent write) or
+:class:`~domicile.errors.CatalogError`, with the catalog named.
 
 The hot path runs on the driver's connection (:mod:`domicile.catalog.prepared`):
 :meth:`Database.raw_read` for lookups, and :meth:`Database.group` for short writes (a
@@ -18,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
@@ -29,7 +39,7 @@ from sqlalchemy.pool import StaticPool
 from domicile.catalog.groupcommit import GroupCommit
 from domicile.catalog.migrations import migrate
 from domicile.catalog.prepared import Raw
-from domicile.errors import CatalogError
+from domicile.errors import CatalogBusy, CatalogConflict, CatalogError
 
 #: Pooled connections kept open (more are opened, then closed, under bursts).
 _POOL = 16
@@ -44,6 +54,19 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
 )
+#: URL schemes that mean PostgreSQL through psycopg 3 (SQLAlchemy's default is psycopg2).
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+#: A read transaction on PostgreSQL: one snapshot for all its statements.
+_PG_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL for a catalog URL: ``postgresql://`` (and ``postgres://``) mean
+    the psycopg 3 driver; any other URL is used as given."""
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
 
 
 class Database:
@@ -65,15 +88,21 @@ class Database:
                 "pool_size": _POOL,
                 "max_overflow": 4 * _POOL,
             }
+        else:
+            kwargs = {"pool_size": _POOL, "max_overflow": 4 * _POOL, "pool_pre_ping": True}
         try:
-            self.engine = sa.create_engine(url, **kwargs)
+            self.engine = sa.create_engine(engine_url(url), **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
+            postgres = url.startswith(("postgres", "postgresql+"))
             raise CatalogError(
                 f"cannot open the catalog {url!r}: {exc}",
-                hint="use a URL like sqlite:///path/catalog.db",
+                hint="install the PostgreSQL driver: pip install 'domicile[postgres]'"
+                if postgres and isinstance(exc, ImportError)
+                else "use a URL like sqlite:///path/catalog.db or postgresql://user@host/db",
                 catalog=url,
             ) from None
         lock = threading.Lock()
+        self._errors = _Errors(url, self.engine.dialect)
         self._wlock: AbstractContextManager[Any] = lock if sqlite else nullcontext()
         self._rlock: AbstractContextManager[Any] = nullcontext()
         self._readers: _Readers | None = None  # PostgreSQL and in-memory: the pool's
@@ -87,7 +116,9 @@ class Database:
             self._rlock = threading.Lock()
             self._readers = _Readers(self.engine)
         self._sqlite = sqlite
-        self._group = GroupCommit(lock, self._raw_write) if sqlite else None
+        # PostgreSQL: one batch at a time per process too (its own lock: writes that are
+        # not batched run side by side, under the locks of domicile.catalog.locks).
+        self._group = GroupCommit(lock if sqlite else threading.Lock(), self._raw_write)
         if sqlite:
             configure_sqlite(self.engine)
         try:
@@ -97,40 +128,43 @@ class Database:
             raise CatalogError(
                 f"cannot open the catalog {url!r}: {exc.orig}",
                 hint="check that the catalog's folder exists and is writable, "
-                "and that the file is a domicile catalog",
+                "and that the file is a domicile catalog"
+                if sqlite
+                else "check that the database server is up, the database exists and the "
+                "URL's user may create tables in it",
                 catalog=url,
             ) from None
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction: committed on exit, rolled back entirely on any exception."""
-        with self._wlock, self._transaction() as conn:
+        with self._errors, self._wlock, self._transaction() as conn:
             yield conn
 
-    def group(self, work: Callable[[Raw], T]) -> T:
+    def group(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = ()) -> T:
         """``work(raw)`` in a write transaction that other threads' work may share.
 
+        ``keys`` are the (bucket, key) pairs ``work`` writes (locked first on PostgreSQL).
         ``work`` may run twice (alone, after a shared transaction failed), so it must
         depend only on the database; see :mod:`domicile.catalog.groupcommit`."""
-        if self._group is None:
-            with self.write() as conn:
-                return work(Raw.of(conn))
-        return self._group.run(work)
+        with self._errors:
+            return self._group.run(work, keys)
 
     @contextmanager
     def raw_read(self) -> Iterator[Raw]:
         """A read transaction on the driver's connection: one consistent snapshot."""
-        if self._readers is None:
-            with self._rlock, self._raw(write=False) as raw:
-                yield raw
-            return
-        driver = self._readers.connection()
-        with self._rlock:
-            driver.execute("BEGIN")
-            try:
-                yield Raw(driver, self.engine.dialect)
-            finally:
-                driver.rollback()
+        with self._errors:
+            if self._readers is None:
+                with self._rlock, self._raw(write=False) as raw:
+                    yield raw
+                return
+            driver = self._readers.connection()
+            with self._rlock:
+                driver.execute("BEGIN")
+                try:
+                    yield Raw(driver, self.engine.dialect)
+                finally:
+                    driver.rollback()
 
     @contextmanager
     def _raw_write(self) -> Iterator[Raw]:
@@ -148,10 +182,15 @@ class Database:
             assert driver is not None  # a pooled connection that is open
             if self._sqlite:  # our SQLite connections are in autocommit until told
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            elif not write:  # psycopg begins the transaction with this statement
+                driver.execute(_PG_SNAPSHOT)
             try:
                 yield Raw(driver, self.engine.dialect)
             except BaseException:
-                driver.rollback()
+                if getattr(driver, "broken", False):  # the server went away
+                    pooled.invalidate()
+                else:
+                    driver.rollback()
                 raise
             if write:
                 driver.commit()
@@ -174,7 +213,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction: one consistent snapshot."""
-        with self._rlock, self.engine.connect() as conn, conn.begin():
+        with self._errors, self._rlock, self.engine.connect() as conn, conn.begin():
+            if not self._sqlite:
+                conn.exec_driver_sql(_PG_SNAPSHOT)
             yield conn
 
     def pragma(self, name: str) -> str:
@@ -188,6 +229,49 @@ class Database:
         if self._readers is not None:
             self._readers.close()
         self.engine.dispose()
+
+
+class _Errors:
+    """A context that turns the database's own exceptions (SQLAlchemy's or the driver's,
+    raised on the hot path) into the domicile error tree, naming the catalog."""
+
+    def __init__(self, url: str, dialect: sa.Dialect) -> None:
+        self._url = url
+        dbapi = dialect.loaded_dbapi
+        self._driver_error: type[BaseException] = dbapi.Error
+        self._integrity: type[BaseException] = dbapi.IntegrityError
+        self._busy: tuple[type[BaseException], ...] = (
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+        )
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or not isinstance(exc, (sa.exc.DBAPIError, self._driver_error)):
+            return
+        orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        if isinstance(exc, sa.exc.IntegrityError) or isinstance(orig, self._integrity):
+            raise CatalogConflict(
+                f"the catalog {self._url!r} refused a write that a concurrent one made "
+                f"first: {reason}",
+                hint="retry the request",
+                catalog=self._url,
+            ) from exc
+        if isinstance(orig, self._busy) or getattr(exc, "connection_invalidated", False):
+            raise CatalogBusy(
+                f"the catalog {self._url!r} could not answer: {reason}",
+                hint="retry; if it persists, check that the database server is up and "
+                "reachable from this host",
+                catalog=self._url,
+            ) from exc
+        raise CatalogError(
+            f"the catalog {self._url!r} failed: {reason}",
+            hint="check the database server's log",
+            catalog=self._url,
+        ) from exc
 
 
 class _Reader:

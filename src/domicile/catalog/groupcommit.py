@@ -1,6 +1,8 @@
 """Group commit: short write transactions of concurrent threads share one commit.
 
-SQLite has one writer at a time. Sixteen PUTs committing at once each take the write lock,
+SQLite has one writer at a time; on PostgreSQL every audited write takes the audit chain's
+lock (:mod:`domicile.catalog.locks`), which makes them one at a time too, across processes,
+and a process runs one batch at a time. Sixteen PUTs committing at once each take the lock,
 run a few statements and commit; every statement releases the GIL, and getting it back
 while other threads encrypt and hash can take a switch interval (5 ms), so the lock is held
 for far longer than the work needs and the writers form a convoy behind it (measured:
@@ -18,10 +20,11 @@ and leave Python state as it found it when it raises (it may run twice).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
+from domicile.catalog.locks import lock_keys
 from domicile.catalog.prepared import Raw
 
 __all__ = ["MAX_BATCH", "GroupCommit"]
@@ -33,10 +36,11 @@ MAX_BATCH = 64
 
 
 class _Job(Generic[T]):
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "keys", "result", "work")
 
-    def __init__(self, work: Callable[[Raw], T]) -> None:
+    def __init__(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]]) -> None:
         self.work = work
+        self.keys = keys
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -64,9 +68,13 @@ class GroupCommit:
         """Work waiting for a transaction (for tests and diagnostics)."""
         return len(self._queued)
 
-    def run(self, work: Callable[[Raw], T]) -> T:
-        """``work(conn)`` committed, possibly in one transaction with other threads' work."""
-        job: _Job[T] = _Job(work)
+    def run(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = ()) -> T:
+        """``work(conn)`` committed, possibly in one transaction with other threads' work.
+
+        ``keys`` are the (bucket, key) pairs it writes: a batch locks all of its jobs' keys
+        up front, in order (:func:`~domicile.catalog.locks.lock_keys`), and runs their audit
+        appends last, so batches of several processes never deadlock."""
+        job: _Job[T] = _Job(work, keys)
         with self._queue_lock:
             self._queued.append(job)  # type: ignore[arg-type]
         while not job.done:
@@ -85,7 +93,7 @@ class GroupCommit:
         try:
             try:
                 with self._transaction() as conn:
-                    results = [job.work(conn) for job in batch]
+                    results = _in_one(conn, batch)
             except Exception as exc:
                 if len(batch) == 1:
                     _finish(batch[0], error=exc)
@@ -104,11 +112,25 @@ class GroupCommit:
     def _alone(self, job: _Job[object]) -> None:
         try:
             with self._transaction() as conn:
-                result = job.work(conn)
+                (result,) = _in_one(conn, [job])
         except Exception as exc:
             _finish(job, error=exc)
         else:
             _finish(job, result=result)
+
+
+def _in_one(conn: Raw, batch: list[_Job[object]]) -> list[object]:
+    """Every job of ``batch`` in ``conn``'s transaction: keys locked first, audit last."""
+    lock_keys(conn, [k for job in batch for k in job.keys])
+    conn.deferred = []
+    try:
+        results = [job.work(conn) for job in batch]
+        deferred, conn.deferred = conn.deferred, None
+        for work in deferred:
+            work(conn)
+    finally:
+        conn.deferred = None
+    return results
 
 
 def _finish(job: _Job[T], *, result: T | None = None, error: BaseException | None = None) -> None:

@@ -14,6 +14,7 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
+from domicile.catalog.locks import lock_chain
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import Job
 from domicile.errors import CatalogError
@@ -155,7 +156,17 @@ _AUDIT_INSERT = Prepared(sa.insert(t.audit_records))
 
 
 def append_audit(raw: Raw, build: AuditBuilder) -> list[tuple[int, str, str]]:
-    """Append ``build(head_seq, head_hash)`` in the caller's write transaction."""
+    """Append ``build(head_seq, head_hash)`` in the caller's write transaction, holding the
+    chain's lock (PostgreSQL) to its end. In a group commit (``raw.deferred``) the append
+    runs at the end of the shared transaction instead, and nothing is returned here."""
+    if raw.deferred is not None:
+        raw.deferred.append(lambda r: _append(r, build))
+        return []
+    return _append(raw, build)
+
+
+def _append(raw: Raw, build: AuditBuilder) -> list[tuple[int, str, str]]:
+    lock_chain(raw)
     head = raw.first(_AUDIT_HEAD, {})
     new = list(build(*(head if head is not None else (0, ""))))
     raw.run_many(_AUDIT_INSERT, [{"seq": s, "hash": h, "body": b} for s, h, b in new])

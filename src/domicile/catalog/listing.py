@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from domicile.catalog.records import ListPage, Version
+from domicile.catalog.records import ListPage, Version, VersionsPage
 
 Fetch = Callable[[str, bool, str | None, int], list[Version]]
+#: ``fetch(key, below, high, n)``: up to ``n`` versions in S3's order (key ascending, then
+#: newest first), starting with those of ``key`` whose ``seq`` is under ``below`` then the
+#: later keys; or, ``below`` None, every version of ``key`` and later keys; all under
+#: ``high`` (None: no bound).
+VersionFetch = Callable[[str, int | None, str | None, int], list[Version]]
 _MAX = 0x10FFFF
 _FIRST_BATCH = 16
 
@@ -78,6 +83,58 @@ def list_page(
         else:
             if len(rows) < batch:
                 return ListPage(objects, prefixes, False, None)
+            batch = min(batch * 2, most)
+
+
+def versions_page(
+    fetch: VersionFetch,
+    *,
+    prefix: str,
+    delimiter: str,
+    key_marker: str,
+    below: int | None,
+    limit: int,
+) -> VersionsPage:
+    """One ListObjectVersions page: versions and delete markers after the markers (the
+    keys above ``key_marker``, and with ``below`` the versions of ``key_marker`` older than
+    the marker's), common prefixes rolled up as in :func:`list_page`, at most ``limit`` in
+    all (capped at 1,000)."""
+    limit = max(0, min(limit, 1000))
+    if limit == 0:
+        return VersionsPage([], [], False, None, None)
+    high = prefix_successor(prefix) if prefix else None
+    key, seq = (key_marker, below) if key_marker >= prefix else (prefix, None)
+    found: list[Version] = []
+    prefixes: list[str] = []
+    last: tuple[str | None, str | None] = (None, None)
+    most = limit + 1
+    batch = min(_FIRST_BATCH, most) if delimiter else most
+    while True:
+        rows = fetch(key, seq, high, batch)
+        if not rows:
+            return VersionsPage(found, prefixes, False, None, None)
+        for row in rows:
+            rolled = _rollup(row.key, prefix, delimiter)
+            emits = rolled is None or rolled > key_marker
+            if emits and len(found) + len(prefixes) == limit:
+                return VersionsPage(found, prefixes, True, *last)
+            if rolled is None:
+                found.append(row)
+                last = (row.key, row.s3_version_id)
+                key, seq = row.key, row.seq
+                continue
+            if emits:
+                prefixes.append(rolled)
+                last = (rolled, None)
+            successor = prefix_successor(rolled)
+            if successor is None or (high is not None and successor >= high):
+                return VersionsPage(found, prefixes, False, None, None)
+            key, seq = successor, None
+            batch = min(_FIRST_BATCH, most)
+            break
+        else:
+            if len(rows) < batch:
+                return VersionsPage(found, prefixes, False, None, None)
             batch = min(batch * 2, most)
 
 

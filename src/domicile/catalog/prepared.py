@@ -16,7 +16,7 @@ text), so no column needs SQLAlchemy's type processing on the way in or out.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -85,13 +85,20 @@ class Compiled(NamedTuple):
 
 
 class Raw:
-    """A DBAPI connection inside a transaction that someone else begins and ends."""
+    """A DBAPI connection inside a transaction that someone else begins and ends.
 
-    __slots__ = ("_dialect", "_driver")
+    ``deferred``, when a list, collects work to run at the end of the transaction (a group
+    commit's audit appends: the chain's lock is then the last one taken, see
+    :mod:`domicile.catalog.locks`)."""
+
+    __slots__ = ("_dialect", "_driver", "concurrent", "deferred")
 
     def __init__(self, driver: Any, dialect: sa.Dialect) -> None:
         self._driver = driver
         self._dialect = dialect
+        #: Writers run side by side (PostgreSQL): reads that decide a write need locks.
+        self.concurrent = dialect.name != "sqlite"
+        self.deferred: list[Callable[[Raw], object]] | None = None
 
     @classmethod
     def of(cls, conn: sa.Connection) -> Raw:

@@ -10,6 +10,16 @@ from dataclasses import dataclass, field
 
 from domicile.errors import ObjectNotFound, PreconditionFailed
 
+#: Version states: the version a GET serves (the latest of its key), or a noncurrent one
+#: (kept by a versioned bucket; the state's name predates versioning).
+CURRENT = "current"
+NONCURRENT = "superseded"
+#: The S3 version id of a null version (written while versioning was never enabled, or
+#: suspended).
+NULL_ID = "null"
+#: A bucket's versioning status once set (None: never enabled).
+VERSIONING_STATUSES = ("Enabled", "Suspended")
+
 #: Placement states: the copy is good, known to be missing, or known to be corrupt.
 PLACEMENT_STATES = ("ok", "missing", "corrupt")
 #: Fault kinds recorded on reads and verification.
@@ -22,11 +32,21 @@ class Bucket:
     policy: str
     tenant: str
     created_at: float
+    #: ``Enabled``, ``Suspended``, or None: versioning never enabled.
+    versioning: str | None = None
+    #: Created with Object Lock (``bucket_locks`` has its row): its versions can be locked.
+    object_lock: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """One object version. ``state`` is ``current`` for the version a GET serves.
+    """One object version. ``state`` is ``current`` for the version a GET serves (the
+    latest of its key), ``superseded`` for a noncurrent one a versioned bucket keeps.
+
+    ``null_version``: the version's S3 id is ``null`` (written while the bucket's
+    versioning was never enabled, or suspended); else its S3 id is ``version_id``.
+    ``delete_marker``: a delete marker, no bytes (size 0, no segments; its manifest blob
+    is the marker's durable record on the sites).
 
     ``checksums`` are the named checksums stored with it (name -> encoded value, the
     engine's to interpret), ``checksum_type`` says what they cover (``full_object``: the
@@ -52,6 +72,20 @@ class Version:
     checksum_type: str | None = None
     content_language: str | None = None
     part_sizes: tuple[int, ...] = ()
+    null_version: bool = True
+    delete_marker: bool = False
+    #: Its place among its key's versions (the newest has the highest), set on commit;
+    #: not part of equality (a record given to ``commit_version`` has none yet).
+    seq: int = field(default=0, compare=False)
+
+    @property
+    def s3_version_id(self) -> str:
+        """The id S3 clients see: ``null`` for a null version, else ``version_id``."""
+        return NULL_ID if self.null_version else self.version_id
+
+    @property
+    def is_latest(self) -> bool:
+        return self.state == CURRENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +101,8 @@ class Expect:
         """Raise unless ``current`` (the key's current version, or None) is what this
         expects: ObjectNotFound when a version is expected and there is none (S3 answers
         a conditional write on a missing key with NoSuchKey), else PreconditionFailed."""
+        if current is not None and current.delete_marker:
+            current = None  # a key whose latest version is a delete marker has no object
         if self.etag is not None:
             if current is None:
                 raise ObjectNotFound(
@@ -214,6 +250,20 @@ class Lookup:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionsPage:
+    """One page of a ListObjectVersions listing: versions and delete markers by key
+    ascending, newest first within a key; continue from ``next_key_marker`` and
+    ``next_version_id_marker`` (an S3 version id; None after a common prefix) while
+    ``is_truncated``."""
+
+    versions: list[Version]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class BucketStats:
     bucket: str
     objects: int
@@ -264,3 +314,49 @@ class Part:
     created_at: float
     segments: tuple[PartSegment, ...] = ()
     checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+#: Object Lock retention modes, as S3 names them.
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketLock:
+    """A bucket created with Object Lock, and the retention it gives each new version by
+    default: ``mode`` for ``days`` or ``years`` (exactly one), or no default (``mode``
+    None)."""
+
+    bucket: str
+    mode: str | None = None
+    days: int | None = None
+    years: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionLock:
+    """A version's Object Lock: retention (``mode`` until ``retain_until``, epoch seconds)
+    and legal hold. ``copies``: the good copies the version keeps while locked (those it
+    had when first locked); no copy is forgotten while fewer would remain."""
+
+    version_id: str
+    mode: str | None = None
+    retain_until: float | None = None
+    legal_hold: bool = False
+    copies: int = 1
+
+    def retained(self, now: float) -> bool:
+        """Under retention at ``now``."""
+        return self.mode is not None and self.retain_until is not None and self.retain_until > now
+
+    def locked(self, now: float) -> bool:
+        """Under retention or legal hold at ``now``: no copy may fall below ``copies``."""
+        return self.legal_hold or self.retained(now)
+
+    def blocks_delete(self, now: float, *, bypass_governance: bool = False) -> str | None:
+        """Why deleting the version at ``now`` is refused (None: it may be deleted).
+        ``bypass_governance``: the caller may and does bypass GOVERNANCE retention."""
+        if self.legal_hold:
+            return "legal hold"
+        if self.retained(now) and (self.mode == "COMPLIANCE" or not bypass_governance):
+            return f"{self.mode} retention"
+        return None

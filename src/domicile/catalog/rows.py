@@ -7,6 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
+
+from domicile.catalog import schema as t
 from domicile.catalog.records import (
     PLACEMENT_STATES,
     Bucket,
@@ -54,11 +57,26 @@ def checksums_of(text: str | None) -> dict[str, str]:
 
 
 def bucket(row: Any) -> Bucket:
-    return Bucket(row.name, row.policy, row.tenant, row.created_at / 1_000_000)
+    """A bucket from a row of :data:`BUCKET_COLUMNS` (its ``object_lock`` joined in)."""
+    return Bucket(
+        row.name,
+        row.policy,
+        row.tenant,
+        row.created_at / 1_000_000,
+        row.versioning,
+        bool(row.object_lock),
+    )
 
 
-def version_row(v: Version) -> dict[str, Any]:
-    """The row of ``v`` as the current version of its key (``v.state`` is not stored)."""
+#: The ``buckets`` columns, and whether the bucket has Object Lock: what :func:`bucket` reads.
+BUCKET_COLUMNS = sa.select(
+    t.buckets, t.bucket_locks.c.bucket.is_not(None).label("object_lock")
+).select_from(t.buckets.outerjoin(t.bucket_locks, t.bucket_locks.c.bucket == t.buckets.c.name))
+
+
+def version_row(v: Version, *, seq: int) -> dict[str, Any]:
+    """The row of ``v`` as the current version of its key, ``seq``-th of its versions
+    (``v.state`` and ``v.seq`` are not stored)."""
     return {
         "version_id": v.version_id,
         "bucket": v.bucket,
@@ -78,6 +96,9 @@ def version_row(v: Version) -> dict[str, Any]:
         "checksum_type": v.checksum_type if v.checksums else None,
         "content_language": v.content_language,
         "part_sizes": json.dumps(list(v.part_sizes)) if v.part_sizes else None,
+        "null_version": v.null_version,
+        "delete_marker": v.delete_marker,
+        "seq": seq,
     }
 
 
@@ -101,6 +122,9 @@ def version(row: Any) -> Version:
         checksum_type=row.checksum_type,
         content_language=row.content_language,
         part_sizes=tuple(json.loads(row.part_sizes)) if row.part_sizes else (),
+        null_version=bool(row.null_version),
+        delete_marker=bool(row.delete_marker),
+        seq=row.seq,
     )
 
 

@@ -28,6 +28,7 @@ buckets = sa.Table(
     sa.Column("tenant", sa.String(128), nullable=False),
     sa.Column("policy", sa.String(128), nullable=False),
     sa.Column("created_at", Micros, nullable=False),
+    sa.Column("versioning", sa.String(16)),  # Enabled | Suspended | NULL: never (step 10)
 )
 
 versions = sa.Table(
@@ -51,6 +52,11 @@ versions = sa.Table(
     sa.Column("checksum_type", sa.String(16)),  # full_object | composite (step 5)
     sa.Column("content_language", sa.String(255)),  # (step 7)
     sa.Column("part_sizes", sa.Text),  # JSON list: each part's size, multipart only (step 7)
+    # step 10: the S3 version id is 'null' (else version_id); a delete marker; the order of
+    # the key's versions (1, 2, ...: the newest has the highest)
+    sa.Column("null_version", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("delete_marker", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="1"),
     sa.CheckConstraint("state IN ('current', 'superseded', 'deleted')", name="version_state"),
 )
 # At most one current version per (bucket, key); also the index listings walk.
@@ -62,6 +68,8 @@ sa.Index(
     sqlite_where=versions.c.state == "current",
     postgresql_where=versions.c.state == "current",
 )
+# A key's versions, newest last: ListObjectVersions, a null version's lookup, promotion.
+sa.Index("versions_key", versions.c.bucket, versions.c.key, versions.c.seq)
 #: The condition of ``versions_current`` for queries, with ``'current'`` written into the SQL:
 #: bound as ``state = ?`` it lets SQLite use the partial index only by re-preparing the
 #: statement at every execution (a current-version lookup took 48-65 us instead of 14).
@@ -237,3 +245,34 @@ completed_uploads = sa.Table(
     sa.Column("completed_at", Micros, nullable=False),
 )
 sa.Index("completed_uploads_at", completed_uploads.c.completed_at)
+
+# Object Lock (step 11): a bucket created with it and its default retention; each locked
+# version's retention, legal hold and the copies it keeps; lifecycle rules (JSON).
+bucket_locks = sa.Table(
+    "bucket_locks",
+    metadata,
+    sa.Column("bucket", sa.String(63), primary_key=True),
+    sa.Column("mode", sa.String(16)),  # GOVERNANCE | COMPLIANCE | NULL: no default
+    sa.Column("days", sa.Integer),
+    sa.Column("years", sa.Integer),
+    sa.Column("updated_at", Micros, nullable=False),
+)
+
+version_locks = sa.Table(
+    "version_locks",
+    metadata,
+    sa.Column("version_id", sa.String(64), primary_key=True),
+    sa.Column("mode", sa.String(16)),
+    sa.Column("retain_until", Micros),
+    sa.Column("legal_hold", sa.Boolean, nullable=False),
+    sa.Column("copies", sa.Integer, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+)
+
+bucket_lifecycle = sa.Table(
+    "bucket_lifecycle",
+    metadata,
+    sa.Column("bucket", sa.String(63), primary_key=True),
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("updated_at", Micros, nullable=False),
+)

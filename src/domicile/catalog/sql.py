@@ -1,4 +1,4 @@
-"""The catalog on SQLAlchemy Core: SQLite (WAL) by default, PostgreSQL-ready schema.
+"""The catalog on SQLAlchemy Core: SQLite (WAL) by default, or PostgreSQL.
 
 Transactions and locking are :mod:`domicile.catalog.database`'s; row mapping is
 :mod:`domicile.catalog.rows`'; jobs and the audit chain are :mod:`domicile.catalog.journals`';
@@ -15,12 +15,16 @@ import sqlalchemy as sa
 
 from domicile.catalog import rows
 from domicile.catalog import schema as t
+from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
-from domicile.catalog.listing import list_page
+from domicile.catalog.listing import list_page, versions_page
+from domicile.catalog.locks import lock_keys
+from domicile.catalog.objectlocks import Locks, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
+    VERSIONING_STATUSES,
     Bucket,
     BucketStats,
     Expect,
@@ -31,35 +35,23 @@ from domicile.catalog.records import (
     Placement,
     Segment,
     Version,
-    version_blobs,
+    VersionsPage,
 )
 from domicile.catalog.uploads import Uploads, abort_bucket_uploads, finish_upload
 from domicile.errors import (
     BucketAlreadyExists,
     BucketNotEmpty,
-    BucketNotFound,
+    CatalogConflict,
     ObjectNotFound,
     PreconditionFailed,
+    VersionIsDeleteMarker,
 )
 
 #: Rows per query when paging internally (bounded memory).
 PAGE = 500
 
-# The hot paths' statements, prepared once and run on the driver's connection
-# (:mod:`domicile.catalog.prepared`): a PUT and a GET run them thousands of times a second.
-_V = t.versions.c
-_BUCKET = Prepared(sa.select(t.buckets).where(t.buckets.c.name == sa.bindparam("bucket")))
-_CURRENT = Prepared(
-    sa.select(t.versions).where(
-        _V.bucket == sa.bindparam("bucket"), _V.key == sa.bindparam("key"), t.IS_CURRENT
-    )
-)
-_VERSION = Prepared(sa.select(t.versions).where(_V.version_id == sa.bindparam("vid")))
-_SEGMENTS = Prepared(
-    sa.select(t.segments)
-    .where(t.segments.c.version_id == sa.bindparam("vid"))
-    .order_by(t.segments.c.idx)
-)
+# The hot paths' statements are prepared once and run on the driver's connection
+# (:mod:`domicile.catalog.prepared`); a key's versions are :mod:`.versionrows`'.
 
 
 def _placed(one_bucket: bool) -> tuple[Prepared, Prepared, Prepared]:
@@ -91,11 +83,6 @@ def _placed(one_bucket: bool) -> tuple[Prepared, Prepared, Prepared]:
 
 _PLACED = {False: _placed(False), True: _placed(True)}
 
-_PLACEMENTS = Prepared(
-    sa.select(t.placements)
-    .where(t.placements.c.version_id == sa.bindparam("vid"))
-    .order_by(t.placements.c.site_id)
-)
 _VERIFIED = Prepared(
     sa.update(t.placements)
     .where(
@@ -105,17 +92,9 @@ _VERIFIED = Prepared(
     )
     .values(state="ok", verified_at=sa.bindparam("at"))
 )
-_FORGET = tuple(
-    Prepared(sa.delete(table).where(table.c.version_id == sa.bindparam("vid")))
-    for table in (t.segments, t.placements, t.faults, t.versions)
-)
-_INSERT_GARBAGE = Prepared(sa.insert(t.garbage))
-_INSERT_VERSION = Prepared(sa.insert(t.versions))
-_INSERT_SEGMENT = Prepared(sa.insert(t.segments))
-_INSERT_PLACEMENT = Prepared(sa.insert(t.placements))
 
 
-class SqlCatalog(Journals, Uploads):
+class SqlCatalog(Journals, Uploads, Locks):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -138,46 +117,82 @@ class SqlCatalog(Journals, Uploads):
 
     def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
         bucket = Bucket(name, policy, tenant, rows.now_us() / 1_000_000)
-        with self._db.write() as conn:
-            if conn.execute(sa.select(t.buckets.c.name).where(t.buckets.c.name == name)).first():
-                raise BucketAlreadyExists(
-                    f"bucket {name!r} exists already",
-                    hint="choose another name, or use the existing bucket",
-                    bucket=name,
+        taken = BucketAlreadyExists(
+            f"bucket {name!r} exists already",
+            hint="choose another name, or use the existing bucket",
+            bucket=name,
+        )
+        try:
+            with self._db.write() as conn:
+                if conn.execute(
+                    sa.select(t.buckets.c.name).where(t.buckets.c.name == name)
+                ).first():
+                    raise taken
+                conn.execute(
+                    sa.insert(t.buckets).values(
+                        name=name,
+                        tenant=tenant,
+                        policy=policy,
+                        created_at=rows.us(bucket.created_at),
+                    )
                 )
-            conn.execute(
-                sa.insert(t.buckets).values(
-                    name=name, tenant=tenant, policy=policy, created_at=rows.us(bucket.created_at)
-                )
-            )
+        except CatalogConflict:  # created by another host between our check and insert
+            raise taken from None
         return bucket
 
     def get_bucket(self, name: str) -> Bucket:
         with self._db.raw_read() as raw:
-            return _require_bucket(raw, name)
+            return vr.require_bucket(raw, name)
 
     def list_buckets(self, tenant: str | None = None) -> list[Bucket]:
-        query = sa.select(t.buckets).order_by(t.buckets.c.name)
+        query = rows.BUCKET_COLUMNS.order_by(t.buckets.c.name)
         if tenant is not None:
             query = query.where(t.buckets.c.tenant == tenant)
         with self._db.read() as conn:
             return [rows.bucket(r) for r in conn.execute(query)]
 
     def delete_bucket(self, name: str) -> list[str]:
+        try:
+            return self._delete_bucket(name)
+        except CatalogConflict:  # an object committed into it meanwhile (another host)
+            raise BucketNotEmpty(
+                f"bucket {name!r} is not empty",
+                hint="delete its objects first ('domicile ls' lists them)",
+                bucket=name,
+            ) from None
+
+    def _delete_bucket(self, name: str) -> list[str]:
         with self._db.write() as conn:
-            _require_bucket(Raw.of(conn), name)
+            vr.require_bucket(Raw.of(conn), name)
             if conn.execute(
                 sa.select(t.versions.c.version_id).where(t.versions.c.bucket == name).limit(1)
             ).first():
                 raise BucketNotEmpty(
                     f"bucket {name!r} is not empty",
-                    hint="delete its objects first ('domicile ls' lists them)",
+                    hint="delete its objects first, and in a versioned bucket their versions "
+                    "and delete markers ('domicile ls --versions' lists them)",
                     bucket=name,
                 )
             aborted = abort_bucket_uploads(conn, name)
             conn.execute(sa.delete(t.completed_uploads).where(t.completed_uploads.c.bucket == name))
+            forget_bucket(conn, name)
             conn.execute(sa.delete(t.buckets).where(t.buckets.c.name == name))
         return aborted
+
+    def set_versioning(
+        self, name: str, status: str, *, audit: AuditBuilder | None = None
+    ) -> Bucket:
+        if status not in VERSIONING_STATUSES:
+            raise ValueError(f"unknown versioning status {status!r}; {VERSIONING_STATUSES}")
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            vr.require_bucket(raw, name)
+            conn.execute(
+                sa.update(t.buckets).where(t.buckets.c.name == name).values(versioning=status)
+            )
+            if audit is not None:
+                append_audit(raw, audit)
+            return vr.require_bucket(raw, name)
 
     # --- versions ---------------------------------------------------------------------
 
@@ -192,7 +207,8 @@ class SqlCatalog(Journals, Uploads):
     ) -> Version | None:
         with _lost_race(expect, version):
             return self._db.group(
-                lambda conn: _commit(conn, version, segments, placements, audit, expect=expect)
+                lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
+                keys=[(version.bucket, version.key)],
             )
 
     def complete_upload(
@@ -207,49 +223,131 @@ class SqlCatalog(Journals, Uploads):
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with _lost_race(expect, version), self._db.write() as conn:
+            lock_keys(Raw.of(conn), [(version.bucket, version.key)])  # first: lock order
             finish_upload(conn, upload_id, version, segments, listed)
-            return _commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
+            return vr.commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
-            return _require_current(raw, bucket, key)
+            return vr.require_current(raw, bucket, key)
 
-    def lookup(self, bucket: str, key: str) -> Lookup:
+    def find_version(self, bucket: str, key: str, version_id: str) -> Version:
         with self._db.raw_read() as raw:
-            owner = _require_bucket(raw, bucket)
-            found = _require_current(raw, bucket, key)
-            params = {"vid": found.version_id}
+            return vr.require(raw, bucket, key, version_id)
+
+    def lookup(self, bucket: str, key: str, version_id: str | None = None) -> Lookup:
+        with self._db.raw_read() as raw:
+            owner = vr.require_bucket(raw, bucket)
+            if version_id is None:
+                found = vr.require_current(raw, bucket, key)
+            else:
+                found = vr.require(raw, bucket, key, version_id)
+                if found.delete_marker:
+                    raise VersionIsDeleteMarker(
+                        f"version {version_id} of {bucket}/{key} is a delete marker",
+                        hint="a delete marker has no bytes; list the versions and read another",
+                        bucket=bucket,
+                        key=key,
+                        version=version_id,
+                    )
             return Lookup(
                 found,
-                [rows.segment(r) for r in raw.rows(_SEGMENTS, params)],
-                [rows.placement(r) for r in raw.rows(_PLACEMENTS, params)],
+                vr.segments_of(raw, found.version_id),
+                vr.placements_of(raw, found.version_id),
                 owner,
             )
 
     def get_version(self, version_id: str) -> Version:
         with self._db.raw_read() as raw:
-            found = _get(raw, version_id)
+            found = vr.get(raw, version_id)
         if found is None:
             raise _no_version(version_id)
         return found
 
     def segments(self, version_id: str) -> list[Segment]:
         with self._db.raw_read() as raw:
-            return [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version_id})]
+            return vr.segments_of(raw, version_id)
 
     def placements(self, version_id: str) -> list[Placement]:
         with self._db.raw_read() as raw:
-            return [rows.placement(r) for r in raw.rows(_PLACEMENTS, {"vid": version_id})]
+            return vr.placements_of(raw, version_id)
 
-    def delete_object(self, bucket: str, key: str) -> Version | None:
+    def delete_object(
+        self, bucket: str, key: str, *, bypass_governance: bool = False
+    ) -> Version | None:
         def delete(raw: Raw) -> Version | None:
-            _require_bucket(raw, bucket)
-            previous = _current(raw, bucket, key)
+            vr.require_bucket(raw, bucket)
+            previous = vr.current(raw, bucket, key)
             if previous is not None:
-                _drop_version(raw, previous, reason="deleted")
+                vr.remove(raw, previous, reason="deleted", bypass_governance=bypass_governance)
             return previous
 
-        return self._db.group(delete)
+        return self._db.group(delete, keys=[(bucket, key)])
+
+    def delete_version(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        audit: AuditBuilder | None = None,
+        bypass_governance: bool = False,
+    ) -> tuple[Version, Version | None] | None:
+        def delete(raw: Raw) -> tuple[Version, Version | None] | None:
+            vr.require_bucket(raw, bucket)
+            found = vr.get(raw, version_id)
+            if found is None or (found.bucket, found.key) != (bucket, key):
+                return None
+            promoted = vr.remove(
+                raw, found, reason="version deleted", bypass_governance=bypass_governance
+            )
+            if audit is not None:
+                append_audit(raw, audit)
+            return found, promoted
+
+        with self._db.write() as conn:
+            lock_keys(Raw.of(conn), [(bucket, key)])
+            return delete(Raw.of(conn))
+
+    def list_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        limit: int = 1000,
+    ) -> VersionsPage:
+        c = t.versions.c
+        with self._db.read() as conn:
+            raw = Raw.of(conn)
+            vr.require_bucket(raw, bucket)
+            below: int | None = 0
+            if version_id_marker:  # a marker deleted since: resume at the key's newest
+                marker = vr.find(raw, bucket, key_marker, version_id_marker)
+                below = None if marker is None else marker.seq
+
+            def fetch(key: str, seq: int | None, high: str | None, n: int) -> list[Version]:
+                found: list[Version] = []
+                base = sa.select(t.versions).where(c.bucket == bucket)
+                if seq is not None:
+                    same = base.where(c.key == key, c.seq < seq).order_by(c.seq.desc())
+                    found = [rows.version(r) for r in conn.execute(same.limit(n))]
+                rest = base.where(c.key > key if seq is not None else c.key >= key)
+                if high is not None:
+                    rest = rest.where(c.key < high)
+                rest = rest.order_by(c.key, c.seq.desc()).limit(n - len(found))
+                return found + [rows.version(r) for r in conn.execute(rest)]
+
+            return versions_page(
+                fetch,
+                prefix=prefix,
+                delimiter=delimiter,
+                key_marker=key_marker,
+                below=below,
+                limit=limit,
+            )
 
     def list_objects(
         self,
@@ -262,12 +360,13 @@ class SqlCatalog(Journals, Uploads):
     ) -> ListPage:
         c = t.versions.c
         with self._db.read() as conn:
-            _require_bucket(Raw.of(conn), bucket)
+            vr.require_bucket(Raw.of(conn), bucket)
 
             def fetch(low: str, inclusive: bool, high: str | None, n: int) -> list[Version]:
                 query = sa.select(t.versions).where(
                     c.bucket == bucket,
                     t.IS_CURRENT,
+                    c.delete_marker == sa.false(),
                     c.key >= low if inclusive else c.key > low,
                 )
                 if high is not None:
@@ -364,73 +463,10 @@ class SqlCatalog(Journals, Uploads):
         c = t.placements.c
         where = (c.version_id == placement.version_id, c.site_id == placement.site_id)
         with self._db.write() as conn:
-            if _get(Raw.of(conn), placement.version_id) is None:
+            if vr.get(Raw.of(conn), placement.version_id) is None:
                 raise _no_version(placement.version_id)
             conn.execute(sa.delete(t.placements).where(*where))
             conn.execute(sa.insert(t.placements).values(**row))
-
-    def placed_sites(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Of ``version_ids``, those the catalog holds, each with the sites of its
-        placements (by site id); one query."""
-        if not version_ids:
-            return {}
-        c, pc = t.versions.c, t.placements.c
-        query = (
-            sa.select(c.version_id, pc.site_id)
-            .select_from(t.versions.outerjoin(t.placements, pc.version_id == c.version_id))
-            .where(c.version_id.in_(list(version_ids)))
-            .order_by(c.version_id, pc.site_id)
-        )
-        found: dict[str, list[str]] = {}
-        with self._db.read() as conn:
-            for vid, site in conn.execute(query):
-                held = found.setdefault(vid, [])
-                if site is not None:
-                    held.append(site)
-        return found
-
-    def restore_versions(
-        self,
-        versions: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]],
-        placements: Sequence[Placement] = (),
-    ) -> list[tuple[str, int]]:
-        """Restore versions found on the sites, in one transaction (``rebuild-catalog``).
-
-        Each version becomes its key's current version unless the key's current one is as
-        new or newer (``created_at``): the older of the two is superseded (a current one
-        replaced is forgotten and its blobs queued, as a PUT would). A version the catalog
-        holds already gets the placements given (a resumed rebuild). Then each of
-        ``placements`` is added to its version, if the catalog holds it. Returns the
-        versions superseded: (id, placements it had in the catalog; 0 if it never was
-        there). BucketNotFound if a bucket is missing."""
-
-        def restore(raw: Raw) -> list[tuple[str, int]]:
-            superseded: list[tuple[str, int]] = []
-            held: list[Placement] = list(placements)
-            for version, segments, places in versions:
-                if _get(raw, version.version_id) is not None:
-                    held.extend(places)
-                    continue
-                _require_bucket(raw, version.bucket)
-                current = _current(raw, version.bucket, version.key)
-                if current is not None and current.created_at >= version.created_at:
-                    superseded.append((version.version_id, 0))
-                    continue
-                if current is not None:
-                    had = len(raw.rows(_PLACEMENTS, {"vid": current.version_id}))
-                    superseded.append((current.version_id, had))
-                _commit(raw, version, segments, places, None)
-            for p in held:
-                params = {"vid": p.version_id}
-                if _get(raw, p.version_id) is None:
-                    continue
-                if any(r.site_id == p.site_id for r in raw.rows(_PLACEMENTS, params)):
-                    continue
-                raw.run(_INSERT_PLACEMENT, rows.placement_row(p))
-            return superseded
-
-        with self._db.write() as conn:
-            return restore(Raw.of(conn))
 
     def set_placement_state(
         self, version_id: str, site_id: str, state: str, verified_at: float | None = None
@@ -459,13 +495,13 @@ class SqlCatalog(Journals, Uploads):
     def remove_placement(self, version_id: str, site_id: str) -> None:
         c = t.placements.c
         with self._db.write() as conn:
-            version = _get(Raw.of(conn), version_id)
+            version = vr.get(Raw.of(conn), version_id)
             held = conn.execute(
                 sa.select(c.site_id).where(c.version_id == version_id, c.site_id == site_id)
             ).first()
             if version is None or held is None:
                 return
-            _queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
+            vr.queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
             conn.execute(
                 sa.delete(t.placements).where(c.version_id == version_id, c.site_id == site_id)
             )
@@ -534,13 +570,13 @@ class SqlCatalog(Journals, Uploads):
 
 @contextmanager
 def _lost_race(expect: Expect | None, version: Version) -> Iterator[None]:
-    """A conditional commit that lost a race to the ``versions_current`` index (on
-    PostgreSQL, where two transactions can both see the key as their condition wants it
-    and the second insert then violates the index) is PreconditionFailed, as if the
-    winner had committed first; SQLite serialises writers, so this never fires there."""
+    """A conditional commit that lost a race to the ``versions_current`` index is
+    PreconditionFailed, as if the winner had committed first. Writers of one key hold its
+    lock (:mod:`domicile.catalog.locks`), so this is a second line of defence: a writer
+    that does not take the lock (an older domicile on the same catalog)."""
     try:
         yield
-    except sa.exc.IntegrityError:
+    except CatalogConflict:
         if expect is None:
             raise
         raise PreconditionFailed(
@@ -551,101 +587,9 @@ def _lost_race(expect: Expect | None, version: Version) -> Iterator[None]:
         ) from None
 
 
-def _no_bucket(name: str) -> BucketNotFound:
-    return BucketNotFound(
-        f"no bucket named {name!r}",
-        hint="'domicile ls' lists the buckets; 'domicile mb' creates one",
-        bucket=name,
-    )
-
-
 def _no_version(version_id: str) -> ObjectNotFound:
     return ObjectNotFound(
         f"no object version {version_id}",
         hint="the object was replaced or deleted meanwhile; list the bucket again",
         version=version_id,
-    )
-
-
-def _require_bucket(raw: Raw, name: str) -> Bucket:
-    row = raw.first(_BUCKET, {"bucket": name})
-    if row is None:
-        raise _no_bucket(name)
-    return rows.bucket(row)
-
-
-def _require_current(raw: Raw, bucket: str, key: str) -> Version:
-    found = _current(raw, bucket, key)
-    if found is None:
-        _require_bucket(raw, bucket)
-        raise ObjectNotFound(
-            f"no object {key!r} in bucket {bucket!r}",
-            hint="'domicile ls BUCKET' lists the objects",
-            bucket=bucket,
-            key=key,
-        )
-    return found
-
-
-def _get(raw: Raw, version_id: str) -> Version | None:
-    row = raw.first(_VERSION, {"vid": version_id})
-    return None if row is None else rows.version(row)
-
-
-def _current(raw: Raw, bucket: str, key: str) -> Version | None:
-    row = raw.first(_CURRENT, {"bucket": bucket, "key": key})
-    return None if row is None else rows.version(row)
-
-
-def _commit(
-    raw: Raw,
-    version: Version,
-    segments: Sequence[Segment],
-    placements: Sequence[Placement],
-    audit: AuditBuilder | None,
-    *,
-    expect: Expect | None = None,
-) -> Version | None:
-    """``commit_version`` in the caller's write transaction."""
-    _require_bucket(raw, version.bucket)
-    previous = _current(raw, version.bucket, version.key)
-    if expect is not None:
-        expect.check(previous, version.bucket, version.key)
-    if previous is not None:
-        _drop_version(raw, previous, reason="replaced")
-    raw.run(_INSERT_VERSION, rows.version_row(version))
-    raw.run_many(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
-    raw.run_many(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
-    if audit is not None:
-        append_audit(raw, audit)
-    return previous
-
-
-def _drop_version(raw: Raw, version: Version, *, reason: str) -> None:
-    """Queue every blob of ``version`` on every site holding it, then forget the version."""
-    params = {"vid": version.version_id}
-    sites = [p.site_id for p in raw.rows(_PLACEMENTS, params)]
-    _queue_blobs(raw, version, sites, reason=reason)
-    for statement in _FORGET:
-        raw.run(statement, params)
-
-
-def _queue_blobs(raw: Raw, version: Version, sites: Sequence[str], reason: str) -> None:
-    """Queue every blob of ``version`` (segments and manifest) on each of ``sites``."""
-    segments = [rows.segment(r) for r in raw.rows(_SEGMENTS, {"vid": version.version_id})]
-    blobs = version_blobs(version, segments)
-    now = rows.now_us()
-    raw.run_many(
-        _INSERT_GARBAGE,
-        [
-            {
-                "site_id": site,
-                "blob_id": blob,
-                "reason": reason,
-                "queued_at": now,
-                "origin": version.version_id,
-            }
-            for site in sites
-            for blob in blobs
-        ],
     )

@@ -55,7 +55,7 @@ class Uploads:
 
     def put_part(self, part: Part) -> Part | None:
         with self._db.write() as conn:
-            upload = _require_upload(conn, part.upload_id)
+            upload = _require_upload(conn, part.upload_id, lock=True)
             where = (_P.upload_id == part.upload_id, _P.part_number == part.part_number)
             old = conn.execute(sa.select(t.upload_parts).where(*where)).first()
             if old is not None:
@@ -103,7 +103,7 @@ class Uploads:
 
     def abort_upload(self, upload_id: str, *, audit: AuditBuilder | None = None) -> Upload:
         with self._db.write() as conn:
-            upload = _require_upload(conn, upload_id)
+            upload = _require_upload(conn, upload_id, lock=True)
             _drop_upload(conn, upload, "upload aborted")
             if audit is not None:
                 append_audit(Raw.of(conn), audit)
@@ -182,8 +182,10 @@ def finish_upload(
     """Forget the upload that ``version`` completes, with its parts; queue the blobs of the
     parts ``segments`` do not use; remember it as completed with the ``listed`` parts
     (``completed_uploads``). UploadNotFound if it is gone or of another bucket/key;
-    InvalidPart if a segment is no longer the upload's (a part replaced meanwhile)."""
-    upload = _require_upload(conn, upload_id)
+    InvalidPart if a segment is no longer the upload's (a part replaced meanwhile). The
+    upload's row stays locked to the end of the transaction: a concurrent completion,
+    abort or part of it waits, then finds it gone."""
+    upload = _require_upload(conn, upload_id, lock=True)
     if (upload.bucket, upload.key) != (version.bucket, version.key):
         raise _no_upload(upload_id)
     held = set(_blobs(conn, upload_id))
@@ -229,8 +231,13 @@ def _require_bucket(conn: sa.Connection, name: str) -> None:
         )
 
 
-def _require_upload(conn: sa.Connection, upload_id: str) -> Upload:
-    row = conn.execute(sa.select(t.uploads).where(_U.upload_id == upload_id)).first()
+def _require_upload(conn: sa.Connection, upload_id: str, *, lock: bool = False) -> Upload:
+    """The upload, its row locked to the end of the transaction if ``lock`` (a row lock
+    on PostgreSQL; SQLite's writer holds the whole database)."""
+    query = sa.select(t.uploads).where(_U.upload_id == upload_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None:
         raise _no_upload(upload_id)
     return rows.upload(row)

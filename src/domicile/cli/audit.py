@@ -22,7 +22,7 @@ from domicile.audit.export import parse_export
 from domicile.audit.proofs import verify_tree_notes
 from domicile.audit.verify import with_findings
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say
 from domicile.cli.vkeys import witness_verifier
 from domicile.crypto import Keyring
 from domicile.display import table, when
@@ -101,7 +101,7 @@ def audit_verify(  # noqa: PLR0917 (click passes every option)
         if need and not tree.witnessed:  # asked for witnesses, and they did not vouch
             _show(state, report)
             if tree.witnessed is None:
-                console.print("[red]the export holds no tree checkpoint: nothing is witnessed")
+                say(("the export holds no tree checkpoint: nothing is witnessed", "red"))
             raise SystemExit(12)
     else:
         report = state.engine.audit.verify(expected, given)
@@ -148,17 +148,17 @@ def _show(state: State, report: ChainReport) -> None:
         )
         return
     for notice in report.notices:
-        console.print(f"[yellow]note:[/] {notice}", highlight=False)
+        say(("note:", "yellow"), f" {notice}")
     if report.ok:
         cp = report.latest_checkpoint
-        console.print(
-            f"[green]audit chain intact[/]: {report.records} records, last signed checkpoint "
+        say(
+            ("audit chain intact", "green"),
+            f": {report.records} records, last signed checkpoint "
             f"at {cp.seq if cp else '-'}, {report.unsigned} records after it",
-            highlight=False,
         )
     else:
         for p in report.problems:
-            console.print(f"[red]seq {p.seq}: {p.kind}[/] {p.message}", highlight=False)
+            say((f"seq {p.seq}: {p.kind}", "red"), f" {p.message}")
 
 
 @audit.command(name="export")

@@ -18,7 +18,7 @@ from domicile.audit.proofs import (
 from domicile.audit.tlog import cosignatures
 from domicile.cli.audit import audit
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path
+from domicile.cli.ui import console, emit_json, say, split_path
 from domicile.cli.vkeys import log_verifier, witness_verifier
 from domicile.display import table, when
 from domicile.errors import ProofInvalid
@@ -77,9 +77,7 @@ def audit_tree(state: State) -> None:
             }
         )
         return
-    console.print(
-        f"log {tree.origin}, {tree.quorum} witness cosignatures required", highlight=False
-    )
+    say(f"log {tree.origin}, {tree.quorum} witness cosignatures required")
     t = table("tree checkpoints", "size", "witnessed by (time)")
     for size, ws in rows[-20:]:
         t.add_row(str(size), ", ".join(f"{n} ({when(ts)})" for n, ts in ws) or "-")
@@ -165,7 +163,7 @@ def audit_check_proof(
         emit_json(result)
     else:
         by = ", ".join(c.witness for c in cosigned) or "no witness"
-        console.print(f"[green]proof verified[/]: {message}, cosigned by {by}", highlight=False)
+        say(("proof verified", "green"), f": {message}, cosigned by {by}")
 
 
 COMMANDS = ()

@@ -13,6 +13,7 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.ConfigError, 3),
     (e.BucketNotFound, 4),
     (e.ObjectNotFound, 4),
+    (e.VersionIsDeleteMarker, 4),
     (e.BlobNotFound, 4),
     (e.ResidencyError, 5),
     (e.CryptoError, 6),
@@ -20,11 +21,13 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.CopiesUnavailable, 7),
     (e.InvalidName, 8),
     (e.InvalidRange, 8),
+    (e.InvalidRetention, 8),
     (e.BucketAlreadyExists, 9),
     (e.BucketNotEmpty, 9),
     (e.PreconditionFailed, 9),
     (e.CatalogError, 10),
     (e.AuditAltered, 12),
+    (e.LockError, 15),
 )
 
 

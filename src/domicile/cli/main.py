@@ -12,12 +12,14 @@ from domicile.cli import (
     audit_proofs,
     buckets,
     keys,
+    locks,
     objects,
     plans,
     report,
     residency,
     serve,
     setup,
+    tenants,
     upkeep,
     witness,
 )
@@ -50,6 +52,7 @@ for module in (
     setup,
     objects,
     buckets,
+    locks,
     residency,
     keys,
     upkeep,
@@ -58,6 +61,7 @@ for module in (
     audit_proofs,
     report,
     serve,
+    tenants,
     witness,
 ):
     for command in module.COMMANDS:

@@ -12,18 +12,23 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path, transfer_progress
+from domicile.cli.ui import console, emit_json, say, split_path, styled, transfer_progress
 from domicile.display import human_size, table, when
 from domicile.engine import ObjectInfo
 
 READ_SIZE = 1024 * 1024
+VERSION_HELP = "A version of the object ('null', or an id 'ls --versions' lists)."
 
 
 def _info_dict(info: ObjectInfo) -> dict[str, object]:
-    return {**asdict(info), "meta": {**asdict(info.meta), "user": dict(info.meta.user)}}
+    return {
+        **asdict(info),
+        "meta": {**asdict(info.meta), "user": dict(info.meta.user)},
+        "s3_version_id": info.s3_version_id,
+    }
 
 
 def _closing_unless_std(stream: BinaryIO) -> AbstractContextManager[object]:
@@ -102,10 +107,10 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     if state.as_json:
         emit_json(_info_dict(info))
         return
-    console.print(
-        f"stored [bold]{bucket}/{key}[/] ({human_size(info.size)}, etag {info.etag}, "
-        f"version {info.version_id})",
-        highlight=False,
+    say(
+        "stored ",
+        (f"{bucket}/{key}", "bold"),
+        f" ({human_size(info.size)}, etag {info.etag}, version {info.version_id})",
     )
     print_where(state, bucket, key)
 
@@ -114,12 +119,13 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
 @click.argument("src", metavar="BUCKET/KEY")
 @click.argument("dest", required=False, default="-", type=click.Path(allow_dash=True))
 @click.option("--range", "byte_range", metavar="FIRST-LAST", help="Bytes FIRST..LAST inclusive.")
+@click.option("--version-id", metavar="ID", help=VERSION_HELP)
 @pass_state
-def get(state: State, src: str, dest: str, byte_range: str | None) -> None:
-    """Write BUCKET/KEY to DEST (default: standard output)."""
+def get(state: State, src: str, dest: str, byte_range: str | None, version_id: str | None) -> None:
+    """Write BUCKET/KEY (or its version ID) to DEST (default: standard output)."""
     bucket, key = split_path(src)
     start, end = _parse_range(byte_range)
-    reader = state.engine.get(bucket, key, start, end)
+    reader = state.engine.get(bucket, key, start, end, version_id=version_id)
     out: BinaryIO = sys.stdout.buffer if dest == "-" else Path(dest).open("wb")  # noqa: SIM115
     with (
         _closing_unless_std(out),
@@ -150,6 +156,10 @@ def _parse_range(text: str | None) -> tuple[int, int | None]:
 @click.option("--limit", default=1000, show_default=True, help="Objects per page.")
 @click.option("--start-after", default="", help="List keys after this one (paging).")
 @click.option(
+    "--versions", is_flag=True, help="List every version and delete marker, newest first."
+)
+@click.option("--version-id-marker", default="", help="With --versions and --start-after: paging.")
+@click.option(
     "--all",
     "every",
     is_flag=True,
@@ -157,13 +167,21 @@ def _parse_range(text: str | None) -> tuple[int, int | None]:
     "one line each as it is read (--json: JSON Lines).",
 )
 @pass_state
-def ls(  # noqa: PLR0917 (click passes every option)
-    state: State, path: str | None, delimiter: str, limit: int, start_after: str, every: bool
+def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
+    state: State,
+    path: str | None,
+    delimiter: str,
+    limit: int,
+    start_after: str,
+    versions: bool,
+    version_id_marker: str,
+    every: bool,
 ) -> None:
-    """List buckets, or the objects of BUCKET under PREFIX."""
+    """List buckets, or the objects of BUCKET under PREFIX (with --versions, their
+    versions and delete markers too; with --all, every key, streamed)."""
     if every:
-        if not path:
-            raise click.UsageError("--all lists one bucket: give BUCKET[/PREFIX]")
+        if not path or versions:
+            raise click.UsageError("--all lists the keys of one bucket: give BUCKET[/PREFIX]")
         bucket, _, prefix = path.partition("/")
         _ls_all(state, bucket, prefix, start_after)
         return
@@ -178,6 +196,10 @@ def ls(  # noqa: PLR0917 (click passes every option)
         console.print(t)
         return
     bucket, _, prefix = path.partition("/")
+    if versions:
+        markers = (start_after, version_id_marker)
+        list_versions(state, bucket, prefix, delimiter=delimiter, limit=limit, markers=markers)
+        return
     page = state.engine.list(
         bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, limit=limit
     )
@@ -193,34 +215,61 @@ def ls(  # noqa: PLR0917 (click passes every option)
         return
     t = table(f"{bucket}/{prefix}", "key", "size", "modified", "etag")
     for p in page.common_prefixes:
-        t.add_row(f"[blue]{p}[/]", "-", "-", "")
+        t.add_row(Text(p, style="blue"), "-", "-", "")
     for o in page.objects:
         t.add_row(o.key, human_size(o.size), when(o.created_at), o.etag)
     console.print(t)
     if page.is_truncated:
-        console.print(f"more: --start-after {page.next_start_after!r}", highlight=False)
+        say(f"more: --start-after {page.next_start_after!r}")
 
 
 @click.command()
 @click.argument("path", metavar="BUCKET/KEY")
+@click.option("--version-id", metavar="ID", help=VERSION_HELP + " Removed for good.")
+@click.option(
+    "--bypass-governance",
+    is_flag=True,
+    help="Remove a version under GOVERNANCE retention (never COMPLIANCE or a legal hold).",
+)
 @pass_state
-def rm(state: State, path: str) -> None:
-    """Delete BUCKET/KEY from every site holding it."""
+def rm(state: State, path: str, version_id: str | None, bypass_governance: bool) -> None:
+    """Delete BUCKET/KEY from every site holding it (in a versioned bucket: write a delete
+    marker; with --version-id: remove that version or marker for good, unless Object Lock
+    protects it)."""
     bucket, key = split_path(path)
-    removed = state.engine.delete(bucket, key)
+    done = state.engine.remove(
+        bucket, key, version_id=version_id, bypass_governance=bypass_governance
+    )
     if state.as_json:
-        emit_json({"bucket": bucket, "key": key, "removed": removed})
+        emit_json(
+            {
+                "bucket": bucket,
+                "key": key,
+                "removed": done.version_id is not None,
+                "version_id": done.version_id,
+                "delete_marker": done.delete_marker,
+            }
+        )
+    elif done.version_id is None:
+        what = f"{bucket}/{key}" + (f" version {version_id}" if version_id else "")
+        console.print(f"{what} did not exist", highlight=False)
+    elif version_id is None and done.delete_marker:
+        console.print(f"deleted {bucket}/{key}: delete marker {done.version_id}", highlight=False)
+    elif version_id is not None:
+        kind = "delete marker" if done.delete_marker else "version"
+        console.print(f"removed {kind} {version_id} of {bucket}/{key}", highlight=False)
     else:
-        console.print(f"removed {bucket}/{key}" if removed else f"{bucket}/{key} did not exist")
+        say(f"removed {bucket}/{key}")
 
 
 @click.command()
 @click.argument("path", metavar="BUCKET/KEY")
+@click.option("--version-id", metavar="ID", help=VERSION_HELP)
 @pass_state
-def stat(state: State, path: str) -> None:
-    """Show the size, ETag and metadata of BUCKET/KEY."""
+def stat(state: State, path: str, version_id: str | None) -> None:
+    """Show the size, ETag and metadata of BUCKET/KEY (or of its version ID)."""
     bucket, key = split_path(path)
-    info = state.engine.head(bucket, key)
+    info = state.engine.head(bucket, key, version_id=version_id)
     if state.as_json:
         emit_json(_info_dict(info))
         return
@@ -228,7 +277,9 @@ def stat(state: State, path: str) -> None:
     for name, value in (
         ("size", f"{info.size} ({human_size(info.size)})"),
         ("etag", info.etag),
-        ("version", info.version_id),
+        ("version", info.s3_version_id),
+        ("latest", "yes" if info.is_latest else "no"),
+        *((("delete marker", "yes"),) if info.delete_marker else ()),
         ("modified", when(info.created_at)),
         ("content-type", info.meta.content_type),
         *((f"meta {k}", v) for k, v in sorted(info.meta.user.items())),
@@ -239,19 +290,21 @@ def stat(state: State, path: str) -> None:
 
 @click.command()
 @click.argument("path", metavar="BUCKET/KEY")
+@click.option("--version-id", metavar="ID", help=VERSION_HELP)
 @pass_state
-def where(state: State, path: str) -> None:
-    """Where every copy of BUCKET/KEY rests, who operates it, which laws reach it."""
+def where(state: State, path: str, version_id: str | None) -> None:
+    """Where every copy of BUCKET/KEY (or of its version ID) rests, who operates it,
+    which laws reach it."""
     bucket, key = split_path(path)
     if state.as_json:
-        emit_json([asdict(c) for c in state.engine.where(bucket, key)])
+        emit_json([asdict(c) for c in state.engine.where(bucket, key, version_id=version_id)])
         return
-    print_where(state, bucket, key)
+    print_where(state, bucket, key, version_id)
 
 
-def print_where(state: State, bucket: str, key: str) -> None:
+def print_where(state: State, bucket: str, key: str, version_id: str | None = None) -> None:
     t = table(
-        f"copies of {bucket}/{key}",
+        f"copies of {bucket}/{key}" + (f" version {version_id}" if version_id else ""),
         "site",
         "country",
         "operator",
@@ -259,16 +312,64 @@ def print_where(state: State, bucket: str, key: str) -> None:
         "state",
         "compliant",
     )
-    for c in state.engine.where(bucket, key):
-        why = escape("; ".join(c.reasons))
+    for c in state.engine.where(bucket, key, version_id=version_id):
+        why = "; ".join(c.reasons)
         if not c.compliant:
-            ok = f"[red]no[/]: {why}"
+            ok = styled(("no", "red"), f": {why}")
         elif c.reasons:  # residency kept, but the site's status moves the copy off it
-            ok = f"[yellow]yes[/], to move: {why}"
+            ok = styled(("yes", "yellow"), f", to move: {why}")
         else:
-            ok = "[green]yes[/]"
+            ok = styled(("yes", "green"))
         t.add_row(c.site_id, c.country, c.operator, ", ".join(c.subject_to), c.state, ok)
     console.print(t)
+
+
+def list_versions(
+    state: State,
+    bucket: str,
+    prefix: str,
+    *,
+    delimiter: str,
+    limit: int,
+    markers: tuple[str, str],
+) -> None:
+    """``ls --versions``: one page of versions and delete markers."""
+    page = state.engine.list_versions(
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=markers[0],
+        version_id_marker=markers[1],
+        limit=limit,
+    )
+    if state.as_json:
+        emit_json(
+            {
+                "versions": [_info_dict(v) for v in page.versions],
+                "common_prefixes": page.common_prefixes,
+                "is_truncated": page.is_truncated,
+                "next_key_marker": page.next_key_marker,
+                "next_version_id_marker": page.next_version_id_marker,
+            }
+        )
+        return
+    t = table(f"{bucket}/{prefix} versions", "key", "version", "latest", "size", "modified")
+    for p in page.common_prefixes:
+        t.add_row(f"[blue]{p}[/]", "", "", "-", "")
+    for v in page.versions:
+        size = "delete marker" if v.delete_marker else human_size(v.size)
+        t.add_row(v.key, v.s3_version_id, "yes" if v.is_latest else "", size, when(v.created_at))
+    console.print(t)
+    if page.is_truncated:
+        console.print(
+            f"more: --versions --start-after {page.next_key_marker!r}"
+            + (
+                f" --version-id-marker {page.next_version_id_marker}"
+                if page.next_version_id_marker
+                else ""
+            ),
+            highlight=False,
+        )
 
 
 COMMANDS = (put, get, ls, rm, stat, where)

@@ -16,7 +16,7 @@ from rich.progress import (
 )
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, err_console
+from domicile.cli.ui import console, emit_json, err_console, say, styled
 from domicile.display import human_size, table
 from domicile.engine import Plan
 
@@ -34,7 +34,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def print_plan(plan: Plan) -> None:
     """The plan as tables: copies to add and remove, bytes per route, what is blocked."""
     if plan.empty:
-        console.print(f"[green]nothing to do[/]: all {plan.versions} objects comply")
+        say(("nothing to do", "green"), f": all {plan.versions} objects comply")
         return
     t = table(
         f"plan: {len(plan.adds)} copies to add, {len(plan.removes)} to remove "
@@ -47,9 +47,9 @@ def print_plan(plan: Plan) -> None:
         "why",
     )
     for s in plan.steps:
-        mark = "[green]+ add[/]" if s.action == "add" else "[red]- remove[/]"
+        mark = styled(("+ add", "green") if s.action == "add" else ("- remove", "red"))
         if s.violation:
-            mark = "[bold red]! evacuate[/]"
+            mark = styled(("! evacuate", "bold red"))
         t.add_row(
             mark, f"{s.bucket}/{s.key}", s.site_id, s.source or "", human_size(s.bytes), s.reason
         )
@@ -61,7 +61,7 @@ def print_plan(plan: Plan) -> None:
             r.add_row(route, human_size(n))
         console.print(r)
     for b in plan.blocked:
-        console.print(f"[red]cannot comply[/] {b.bucket}/{b.key}: {b.reason}", highlight=False)
+        say(("cannot comply", "red"), f" {b.bucket}/{b.key}: {b.reason}")
 
 
 @click.command(name="plan")
@@ -118,17 +118,14 @@ def apply_cmd(
     if state.as_json:
         emit_json(asdict(report))
     else:
-        console.print(
+        say(
             f"added {report.added} copies ({human_size(report.bytes_copied)}), "
-            f"removed {report.removed}",
-            highlight=False,
+            f"removed {report.removed}"
         )
         if report.interrupted:
-            console.print(
-                f"resumed: {report.interrupted} steps of an interrupted apply were re-planned"
-            )
+            say(f"resumed: {report.interrupted} steps of an interrupted apply were re-planned")
         for line in report.failed:
-            console.print(f"[red]failed[/] {line}", highlight=False)
+            say(("failed", "red"), f" {line}")
     if report.failed or report.blocked:
         raise SystemExit(11)
 

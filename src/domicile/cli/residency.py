@@ -8,7 +8,7 @@ import click
 
 from domicile.cli.plans import plan_json, print_plan
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import console, emit_json, say, styled
 from domicile.display import table
 from domicile.engine import set_site_status
 from domicile.policy import explain_json, explain_text
@@ -34,13 +34,13 @@ def print_sites(state: State) -> None:
     t = table("sites", "site", "country", "operator", "provider", "subject to", "status", "health")
     for v in views:
         if not v.healthy:
-            health = f"[red]open[/] {v.last_error}"
+            health = styled(("open", "red"), f" {v.last_error}")
         elif v.latency_ms is not None:
-            health = f"[green]ok[/] {v.latency_ms:.1f} ms"
+            health = styled(("ok", "green"), f" {v.latency_ms:.1f} ms")
             if v.p99_ms is not None:
-                health += f" (p50 {v.p50_ms:.1f}, p99 {v.p99_ms:.1f})"
+                health.append(f" (p50 {v.p50_ms:.1f}, p99 {v.p99_ms:.1f})")
         else:
-            health = "[green]ok[/]"
+            health = styled(("ok", "green"))
         t.add_row(
             v.site_id,
             v.country,
@@ -66,10 +66,10 @@ def sites_set_status(state: State, site: str, status: str) -> None:
     if state.as_json:
         emit_json({"site": site, "previous": previous, "status": status, "plan": plan_json(plan)})
         return
-    console.print(f"site {site}: {previous} -> {status}", highlight=False)
+    say(f"site {site}: {previous} -> {status}")
     print_plan(plan)
     if not plan.empty:
-        console.print("run 'domicile apply' to carry it out", highlight=False)
+        say("run 'domicile apply' to carry it out")
 
 
 @click.group()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console
+from domicile.cli.ui import console, say
 from domicile.config import GatewaySection
 from domicile.display import table
 from domicile.errors import ConfigError
@@ -16,6 +17,9 @@ from domicile.gateway import logs
 from domicile.gateway.app import Gateway
 from domicile.gateway.server import Server, exit_abandoning, run
 from domicile.gateway.workers import Supervisor, check_free
+
+#: The bucket the printed aws commands create (unless it exists) and use.
+TRY_BUCKET = "my-bucket"
 
 
 @click.command()
@@ -71,28 +75,27 @@ def serve(
             abandoned = gateway.close()
         if abandoned:
             state.reopen()  # closes the engine: the audit head is signed
-            console.print(
+            say(
                 f"gateway stopped; {abandoned} request(s) still waiting on a site that "
                 f"stopped answering were abandoned after {settings.shutdown_grace:g} s; "
                 "audit head signed"
             )
             exit_abandoning(abandoned)
-    console.print("gateway stopped; in-flight requests finished, audit head signed")
+    say("gateway stopped; in-flight requests finished, audit head signed")
 
 
 def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secret: bool) -> None:
     engine = state.engine
     config = engine.config
-    say = console.print
     workers = f" ({settings.workers} worker processes)" if settings.workers > 1 else ""
-    say(f"[bold]domicile S3 gateway[/] on [bold]{endpoint}[/]{workers}", highlight=False)
+    say(("domicile S3 gateway", "bold"), " on ", (endpoint, "bold"), workers)
     rows = table(None, "tenant", "access key", "secret in", "buckets")
     for name, tenant in config.tenants.items():
         buckets = ", ".join(b.name for b in engine.list_buckets(name)) or "-"
         for key in tenant.keys:
             where = f"${key.secret_env}" if key.secret_env else config.path.name
             rows.add_row(name, key.access_key, where, buckets)
-    say(rows)
+    console.print(rows)
     first = next(iter(config.tenants.values())).keys[0]
     policies = engine.policy_names()
     secret = shlex.quote(first.secret_value()) if show_secret else "<its secret>"
@@ -106,23 +109,37 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
         if settings.tls_cert
         else ""
     )
-    say("\n[bold]Try it[/] (in another terminal; the region names the bucket's policy):")
+    say("\n", ("Try it", "bold"), " (in another terminal; the region names the bucket's policy):")
+    aws = _beside_me("aws") or "aws"
+    exists = any(b.name == TRY_BUCKET for b in engine.list_buckets())  # a second make run
     for command in (
-        "s3 mb s3://my-bucket",
-        "s3 cp ./README.md s3://my-bucket/readme.md",
-        "s3 ls s3://my-bucket/",
+        *(() if exists else (f"s3 mb s3://{TRY_BUCKET}",)),
+        f"s3 cp ./README.md s3://{TRY_BUCKET}/readme.md",
+        f"s3 ls s3://{TRY_BUCKET}/",
     ):
         console.print(
-            f"  {env} aws --endpoint-url {endpoint}{ca} {command}",
-            highlight=False,
+            f"  {env} {aws} --endpoint-url {endpoint}{ca} {command}",
             soft_wrap=True,
         )
-    me = shlex.quote(sys.argv[0]) if sys.argv[0].endswith("domicile") else "domicile"
+    me = _beside_me("domicile") or "domicile"
     say(
-        f"\nthen [bold]{me} --config {shlex.quote(str(state.config_path))} where "
-        "my-bucket/readme.md[/] shows where its copies rest. Ctrl-C stops the gateway.",
-        highlight=False,
+        "\nthen ",
+        (
+            f"{me} --config {shlex.quote(str(state.config_path))} where {TRY_BUCKET}/readme.md",
+            "bold",
+        ),
+        " shows where its copies rest. Ctrl-C stops the gateway.",
     )
+
+
+def _beside_me(program: str) -> str | None:
+    """``program`` in the folder of the running ``domicile`` (``.venv/bin/aws`` after
+    ``make``), quoted for a shell, or None when this is not a ``domicile`` script or the
+    program is not there."""
+    me = Path(sys.argv[0])
+    if me.name != "domicile" or not (me.parent / program).is_file():
+        return None
+    return shlex.quote(str(me.parent / program))
 
 
 COMMANDS = (serve,)

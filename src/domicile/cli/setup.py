@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-from pathlib import Path
 
 import click
 
 from domicile.cli.objects import print_where
 from domicile.cli.residency import print_sites
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import emit_json, say
 from domicile.crypto import Secret
 from domicile.display import human_size
-from domicile.engine import init_deployment
+from domicile.engine import ObjectInfo, init_deployment
+from domicile.engine.manifest import manifest_blob_id
+from domicile.engine.writer import SMALL_OBJECT
 from domicile.policy import explain_text
+from domicile.sites.layout import fan_of
 
 
 @click.command()
@@ -39,8 +41,8 @@ def init(state: State, ask_passphrase: bool) -> None:
     if state.as_json:
         emit_json({"config": str(path)})
         return
-    console.print(f"wrote {path}", highlight=False)
-    console.print("edit its [sites] and [policies], then: domicile policy explain reports")
+    say(f"wrote {path}")
+    say("edit its [sites] and [policies], then: domicile policy explain reports")
 
 
 DEMO_BUCKET = "reports"
@@ -61,50 +63,76 @@ def demo(state: State) -> None:
         init_deployment(state.config_path)
     engine = state.engine
     cfg = shlex.quote(str(state.config_path))
-    say = console.print
     say(
-        ("created" if created else "using")
-        + f" the demo deployment at [bold]{state.config_path.parent}[/]",
-        highlight=False,
+        "created" if created else "using",
+        " the demo deployment at ",
+        (str(state.config_path.parent), "bold"),
     )
     say()
-    say("[bold]1. Sites[/]: three local folders standing for three providers")
+    say(("1. Sites", "bold"), ": three local folders standing for three providers")
     print_sites(state)
     body = _demo_body()
     info = engine.put(DEMO_BUCKET, DEMO_KEY, body, content_type="text/plain")
     say()
     say(
-        f"[bold]2. Stored[/] {DEMO_BUCKET}/{DEMO_KEY} ({human_size(info.size)}), encrypted "
-        "once with age, copied to two providers:",
-        highlight=False,
+        ("2. Stored", "bold"),
+        f" {DEMO_BUCKET}/{DEMO_KEY} ({human_size(info.size)}), encrypted once with age, "
+        "copied to two providers:",
     )
     print_where(state, DEMO_BUCKET, DEMO_KEY)
     say()
-    say("[bold]3. Why[/]: the policy's decision for every site")
+    say(("3. Why", "bold"), ": the policy's decision for every site")
     click.echo(explain_text(engine.explain(DEMO_BUCKET)))
     back = engine.get(DEMO_BUCKET, DEMO_KEY).read()
     part = engine.get(DEMO_BUCKET, DEMO_KEY, 100_000, 100_070).read()
     same = hashlib.sha256(back).digest() == hashlib.sha256(body).digest()
     say()
     say(
-        f"[bold]4. Read back[/]: {len(back)} bytes, "
-        + ("[green]identical[/]" if same else "[red]DIFFERENT[/]")
-        + f"; bytes 100000-100069 by range: {part[:40]!r}...",
-        highlight=False,
+        ("4. Read back", "bold"),
+        f": {len(back)} bytes, ",
+        ("identical", "green") if same else ("DIFFERENT", "red"),
+        f"; bytes 100000-100069 by range: {part[:40]!r}...",
     )
     say()
-    say("[bold]Try it yourself[/]:")
+    say(("Try it yourself", "bold"), ":")
     for line in (
         f"domicile --config {cfg} ls {DEMO_BUCKET}/2026/q3/",
         f"domicile --config {cfg} put ./README.md {DEMO_BUCKET}/readme.md",
         f"domicile --config {cfg} where {DEMO_BUCKET}/readme.md",
         f"domicile --config {cfg} get {DEMO_BUCKET}/{DEMO_KEY} -",
-        f"age -d -i {shlex.quote(str(Path(state.config_path).parent / 'keyring.txt'))} "
-        "<any blob under sites/>   # the stock age tool reads every blob",
     ):
-        click.echo(f"  .venv/bin/{line}" if line.startswith("domicile") else f"  {line}")
+        click.echo(f"  .venv/bin/{line}")
+    recover = recover_command(state, info)
+    if recover is not None:
+        click.echo(
+            "  # without domicile: the stock age tool reads every blob; a small object's blob\n"
+            "  # holds its bytes, a newline and its manifest, so head -c SIZE keeps the object:\n"
+            f"  {recover}"
+        )
     if not same:
         raise click.ClickException("the object read back differs from what was stored")
+
+
+def recover_command(state: State, info: ObjectInfo) -> str | None:
+    """The shell one-liner that prints exactly the object ``info`` with the stock ``age``,
+    from its blob on the first local site holding a copy: an object of at most 1 MiB is
+    one blob whose plaintext is its bytes, a newline and its manifest (docs/exit.md). None
+    for a larger object or one with no copy on a local folder."""
+    if info.size > SMALL_OBJECT:
+        return None
+    config = state.engine.config
+    base = state.config_path.parent  # as the user wrote it: the paths stay short
+    blob = manifest_blob_id(info.version_id)
+    for copy in state.engine.where(info.bucket, info.key):
+        backend = config.sites.get(copy.site_id, {}).get("backend", {})
+        if backend.get("type") == "local":
+            path = base / backend["path"] / fan_of(blob) / blob
+            keyring = base / config.deployment.keyring
+            return (
+                f"age -d -i {shlex.quote(str(keyring))} {shlex.quote(str(path))} "
+                f"| head -c {info.size}"
+            )
+    return None
 
 
 COMMANDS = (init, demo)

@@ -1,4 +1,11 @@
-"""Rendering helpers: one console, tables, JSON, progress bars and error panels."""
+"""Rendering helpers: one console, tables, JSON, progress bars and error panels.
+
+Everything printed through :data:`console` and :data:`err_console` is printed as written:
+rich markup, emoji codes and guesswork highlighting are off, so a key named ``[bold]x[/]``
+or ``:smile:``, a site id in brackets, or a literal ``[sites]`` in a message never loses
+text. A word in a style is asked for explicitly, with :func:`styled` (``("ok", "green")``
+pieces).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -18,15 +24,29 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from domicile.errors import DomicileError
 from domicile.policy import explain_text
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+#: A piece of a styled line: text printed as written, or ``(text, style)``.
+Piece = str | tuple[str, str]
 
 #: Objects at least this large get a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
+
+
+def styled(*pieces: Piece) -> Text:
+    """One line from pieces: strings print as written, ``(text, style)`` in that style."""
+    return Text.assemble(*pieces)
+
+
+def say(*pieces: Piece, err: bool = False) -> None:
+    """Print :func:`styled` pieces as one line on stdout (stderr with ``err``)."""
+    (err_console if err else console).print(styled(*pieces))
 
 
 def emit_json(data: Any) -> None:
@@ -39,12 +59,12 @@ def print_error(error: DomicileError, *, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(error.to_dict(), sort_keys=True, default=str), err=True)
         return
-    err_console.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
-    if error.hint:  # both are plain text: "[gateway] listen" is no markup
-        err_console.print(f"[yellow]what to do:[/] {escape(error.hint)}", highlight=False)
+    say(("error:", "bold red"), " ", error.message, err=True)
+    if error.hint:
+        say(("what to do:", "yellow"), " ", error.hint, err=True)
     decision = getattr(error, "decision", None)
     if decision is not None:
-        err_console.print(explain_text(decision), highlight=False)
+        err_console.print(explain_text(decision))
 
 
 def _ignore(n: int) -> None:
@@ -61,7 +81,7 @@ def transfer_progress(label: str, total: int | None) -> Iterator[Callable[[int],
         yield _ignore
         return
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # the label holds a key
         BarColumn(),
         DownloadColumn(binary_units=True),
         TransferSpeedColumn(),

@@ -8,7 +8,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, err_console
+from domicile.cli.ui import console, emit_json, err_console, say
 from domicile.display import human_size, table
 
 
@@ -44,17 +44,17 @@ def verify(state: State, level: str, bucket: str | None) -> None:
     if state.as_json:
         emit_json({**asdict(report), "ok": report.ok})
     else:
-        console.print(
+        say(
             f"verified {report.copies} copies of {report.versions} objects ({level}, "
-            f"{human_size(report.bytes_read)} read): "
-            + ("[green]all good[/]" if report.ok else f"[red]{len(report.problems)} problems[/]")
+            f"{human_size(report.bytes_read)} read): ",
+            ("all good", "green") if report.ok else (f"{len(report.problems)} problems", "red"),
         )
         if report.problems:
             t = table("problems", "object", "site", "kind", "detail")
             for p in report.problems:
                 t.add_row(f"{p.bucket}/{p.key}", p.site_id, p.kind, p.detail)
             console.print(t)
-            console.print("next: 'domicile repair' restores the copies from healthy ones")
+            say("next: 'domicile repair' restores the copies from healthy ones")
     if not report.ok:
         raise SystemExit(11)
 
@@ -77,13 +77,12 @@ def repair(state: State, bucket: str | None) -> None:
             t.add_row(f"{a.bucket}/{a.key}", a.site_id, a.source, human_size(a.bytes))
         console.print(t)
         for r in report.removed:
-            console.print(
+            say(
                 f"removed the {r.state} copy of {r.bucket}/{r.key} on {r.site_id} "
-                "(its good copies are enough)",
-                highlight=False,
+                "(its good copies are enough)"
             )
         for u in report.unrepairable:
-            console.print(f"[red]cannot repair[/] {u.bucket}/{u.key}: {u.reason}", highlight=False)
+            say(("cannot repair", "red"), f" {u.bucket}/{u.key}: {u.reason}")
     if report.unrepairable:
         raise SystemExit(11)
 
@@ -98,16 +97,16 @@ def rebuild_catalog(state: State) -> None:
     if state.as_json:
         emit_json(asdict(report))
         return
-    console.print(
+    say(
         f"rebuilt {report.versions} objects with {report.placements} copies from "
         f"{report.manifests} manifests; buckets created: {', '.join(report.buckets_created) or '-'}"
     )
-    console.print(
+    say(
         f"restored {report.audit_records} audit records and {report.audit_checkpoints} "
         "checkpoints from the sites"
     )
     for problem in report.problems:
-        console.print(f"[yellow]warning[/] {problem}", highlight=False)
+        say(("warning", "yellow"), f" {problem}")
 
 
 @click.command()
@@ -121,6 +120,7 @@ def sweep(state: State, grace: float, dry_run: bool) -> None:
     engine = state.engine
     expiry = engine.config.deployment.multipart_expiry_hours
     aborted = 0 if dry_run else engine.sweep_uploads(older_than=expiry * 3600)
+    life = None if dry_run else engine.enforce_lifecycle()
     report = engine.sweep(grace=grace * 3600, dry_run=dry_run)
     if state.as_json:
         emit_json(
@@ -129,11 +129,19 @@ def sweep(state: State, grace: float, dry_run: bool) -> None:
                 "removed": report.removed,
                 "leftovers": report.leftovers,
                 "uploads_aborted": aborted,
+                "lifecycle": None if life is None else asdict(life),
             }
         )
         return
     if not dry_run:
         console.print(f"aborted {aborted} multipart uploads older than {expiry:g} h")
+    if life is not None and (life.uploads_aborted or life.versions_expired or life.kept_locked
+                             or life.markers_expired):  # fmt: skip
+        console.print(
+            f"lifecycle rules: {life.versions_expired} noncurrent versions and "
+            f"{life.markers_expired} delete markers expired, {life.uploads_aborted} uploads "
+            f"aborted, {len(life.kept_locked)} versions kept by Object Lock"
+        )
     verb = "would remove" if dry_run else "removed"
     t = table(
         f"sweep ({verb} {report.leftovers} leftovers of dead writers, {report.removed} orphan "
@@ -155,7 +163,7 @@ def sweep(state: State, grace: float, dry_run: bool) -> None:
             str(s.young),
         )
         if s.error:
-            console.print(f"[red]{s.site_id}[/]: {s.error}", highlight=False)
+            say((s.site_id, "red"), f": {s.error}")
     console.print(t)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import emit_json, say
 from domicile.witness import WitnessFolder
 from domicile.witness.http import WitnessServer
 
@@ -32,7 +32,7 @@ def witness_init(state: State, folder: Path, name: str) -> None:
     if state.as_json:
         emit_json({"folder": str(folder), "name": made.name, "vkey": vkey})
     else:
-        console.print(f"witness {made.name} created in {folder}; its public key:")
+        say(f"witness {made.name} created in {folder}; its public key:")
         click.echo(vkey)
 
 
@@ -48,7 +48,7 @@ def witness_follow(state: State, folder: Path, origin: str, log_key: str) -> Non
     if state.as_json:
         emit_json({"origin": followed.origin, "key": followed.key})
     else:
-        console.print(f"following {followed.origin}")
+        say(f"following {followed.origin}")
 
 
 @witness.command(name="public-key")

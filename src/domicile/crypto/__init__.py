@@ -7,7 +7,10 @@ A pure core: no knowledge of sites, catalogs or HTTP, and no I/O beyond the keyr
 - Reading a stream: :func:`decrypt_iter`, :func:`decrypt_bytes` (binary or armored input).
 - Reading a range: :class:`SeekableReader` over a ``read(offset, length)`` callback.
 - Keys: :class:`X25519Identity` / :class:`X25519Recipient` (``AGE-SECRET-KEY-1...`` /
-  ``age1...``), :class:`ScryptRecipient` / :class:`ScryptIdentity` (passphrases),
+  ``age1...``), the post-quantum :class:`MLKEM768X25519Identity` /
+  :class:`MLKEM768X25519Recipient` (``AGE-SECRET-KEY-PQ-1...`` / ``age1pq1...``),
+  :func:`parse_recipient` / :func:`parse_identity` (either type from its text),
+  :class:`ScryptRecipient` / :class:`ScryptIdentity` (passphrases),
   :class:`Secret`, :class:`~domicile.crypto.keyring.Keyring`.
 - Arithmetic: :data:`CHUNK_SIZE`, :func:`plaintext_size`, :func:`ciphertext_size`.
 
@@ -18,7 +21,9 @@ from domicile.crypto.armor import armor, dearmor, dearmor_iter
 from domicile.crypto.decrypt import StreamDecryptor, decrypt_bytes, decrypt_iter
 from domicile.crypto.encrypt import Encryptor, encrypt_bytes, encrypt_iter
 from domicile.crypto.header import Header, Stanza, parse_header
+from domicile.crypto.hybrid import MLKEM768X25519Identity, MLKEM768X25519Recipient
 from domicile.crypto.keyring import KeyEntry, Keyring
+from domicile.crypto.keytext import AnyIdentity, AnyRecipient, parse_identity, parse_recipient
 from domicile.crypto.recipients import (
     Identity,
     Recipient,
@@ -44,11 +49,15 @@ __all__ = [
     "ENC_CHUNK_SIZE",
     "NONCE_SIZE",
     "TAG_SIZE",
+    "AnyIdentity",
+    "AnyRecipient",
     "Encryptor",
     "Header",
     "Identity",
     "KeyEntry",
     "Keyring",
+    "MLKEM768X25519Identity",
+    "MLKEM768X25519Recipient",
     "Recipient",
     "ScryptIdentity",
     "ScryptRecipient",
@@ -68,5 +77,7 @@ __all__ = [
     "encrypt_bytes",
     "encrypt_iter",
     "parse_header",
+    "parse_identity",
+    "parse_recipient",
     "plaintext_size",
 ]

@@ -20,6 +20,18 @@ from domicile.errors import CryptoError
 Buffer = bytes | bytearray | memoryview
 
 
+def check_recipient_mix(recipients: Sequence[Recipient]) -> None:
+    """Refuse post-quantum and classic recipients in one file, as age does: the file would
+    be only as strong as its weakest stanza, so the post-quantum one would protect nothing."""
+    kinds = {bool(getattr(r, "post_quantum", False)) for r in recipients}  # grease: classic
+    if len(kinds) > 1:
+        raise CryptoError(
+            "cannot mix post-quantum (age1pq1...) and classic (age1...) recipients in one file",
+            hint="a file wrapped to a classic recipient too is not protected against a "
+            "quantum adversary; use only post-quantum recipients, or only classic ones",
+        )
+
+
 class Encryptor:
     """Encrypts one age file to ``recipients``.
 
@@ -41,6 +53,7 @@ class Encryptor:
                 "cannot encrypt to no recipients",
                 hint="give at least one age1... recipient or a passphrase",
             )
+        check_recipient_mix(recipients)
         file_key = os.urandom(FILE_KEY_SIZE)
         stanzas: list[Stanza] = []
         for recipient in recipients:

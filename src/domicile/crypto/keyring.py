@@ -1,4 +1,4 @@
-"""The keyring: the customer's X25519 identities in an age identity file.
+"""The keyring: the customer's age identities in an age identity file.
 
 Plain format (what ``age-keygen`` writes, so ``age -d -i keyring.txt`` reads it)::
 
@@ -6,10 +6,12 @@ Plain format (what ``age-keygen`` writes, so ``age -d -i keyring.txt`` reads it)
     # public key: age1...
     AGE-SECRET-KEY-1...
 
-one such block per identity, oldest first. Protected format: that whole text encrypted with
-an age scrypt passphrase stanza, exactly as ``age -p`` writes it (``age -d keyring.txt``
-prompts for the passphrase; ``age -d -i keyring.txt`` also accepts it). The file is written
-atomically (temp file, fsync, rename, fsync of the folder) with mode 0600.
+one such block per identity, oldest first. An identity is X25519 (``AGE-SECRET-KEY-1...``)
+or post-quantum hybrid (``AGE-SECRET-KEY-PQ-1...``, public key ``age1pq1...``, as
+``age-keygen -pq`` writes it; age 1.3 or later reads it). Protected format: that whole
+text encrypted with an age scrypt passphrase stanza, exactly as ``age -p`` writes it
+(``age -d keyring.txt`` prompts for the passphrase; ``age -d -i keyring.txt`` also accepts
+it). The file is written atomically (temp file, fsync, rename, fsync of the folder) with mode 0600.
 
 This module is the one place in the crypto core that does file I/O: its own key file.
 """
@@ -26,12 +28,13 @@ from domicile.crypto.armor import is_armored
 from domicile.crypto.decrypt import decrypt_bytes
 from domicile.crypto.encrypt import encrypt_bytes
 from domicile.crypto.header import INTRO
+from domicile.crypto.hybrid import MLKEM768X25519Identity
+from domicile.crypto.keytext import AnyIdentity, AnyRecipient, parse_identity
 from domicile.crypto.recipients import (
     DEFAULT_SCRYPT_WORK_FACTOR,
     ScryptIdentity,
     ScryptRecipient,
     X25519Identity,
-    X25519Recipient,
 )
 from domicile.crypto.secret import Secret
 from domicile.errors import (
@@ -48,12 +51,12 @@ from domicile.errors import (
 class KeyEntry:
     """One identity of the keyring and when it was created (if the file says so)."""
 
-    identity: X25519Identity
+    identity: AnyIdentity
     created: str | None
 
 
 class Keyring:
-    """X25519 identities loaded from (and saved to) one file, optionally passphrase-protected.
+    """age identities loaded from (and saved to) one file, optionally passphrase-protected.
 
     ``identities`` are ordered oldest first; new files are encrypted to every recipient so any
     identity can read them. The passphrase, when there is one, is kept (as a :class:`Secret`)
@@ -151,23 +154,28 @@ class Keyring:
         return tuple(self._entries)
 
     @property
-    def identities(self) -> tuple[X25519Identity, ...]:
+    def identities(self) -> tuple[AnyIdentity, ...]:
         """Every identity, oldest first."""
         return tuple(e.identity for e in self._entries)
 
     @property
-    def recipients(self) -> tuple[X25519Recipient, ...]:
-        """The public recipient (``age1...``) of each identity, oldest first."""
+    def recipients(self) -> tuple[AnyRecipient, ...]:
+        """The public recipient (``age1...``/``age1pq1...``) of each identity, oldest first."""
         return tuple(e.identity.recipient for e in self._entries)
+
+    def recipients_of(self, *, post_quantum: bool) -> tuple[AnyRecipient, ...]:
+        """The recipients of one kind only, oldest first: a file never mixes kinds."""
+        return tuple(r for r in self.recipients if r.post_quantum == post_quantum)
 
     @property
     def protected(self) -> bool:
         """Whether the file is passphrase-protected."""
         return self._passphrase is not None
 
-    def add_new(self) -> X25519Identity:
-        """Append a fresh identity and save the file atomically; returns the identity."""
-        entry = _new_entry()
+    def add_new(self, *, post_quantum: bool = False) -> AnyIdentity:
+        """Append a fresh identity (X25519, or the hybrid post-quantum type) and save the
+        file atomically; returns the identity."""
+        entry = _new_entry(post_quantum=post_quantum)
         self._entries.append(entry)
         try:
             self.save()
@@ -179,6 +187,9 @@ class Keyring:
     def save(self) -> None:
         """Write the keyring atomically (re-encrypting it if protected)."""
         self._write(exclusive=False)
+
+    def close(self) -> None:
+        """Nothing to release: the file is read whole and closed at load."""
 
     # --- writing ----------------------------------------------------------------------
 
@@ -240,9 +251,12 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _new_entry() -> KeyEntry:
+def _new_entry(*, post_quantum: bool = False) -> KeyEntry:
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return KeyEntry(X25519Identity.generate(), created)
+    identity: AnyIdentity = (
+        MLKEM768X25519Identity.generate() if post_quantum else X25519Identity.generate()
+    )
+    return KeyEntry(identity, created)
 
 
 def _parse(data: bytes, path: Path) -> list[KeyEntry]:
@@ -266,7 +280,7 @@ def _parse(data: bytes, path: Path) -> list[KeyEntry]:
                 created = line.removeprefix("# created:").strip()
             continue
         try:
-            identity = X25519Identity.from_string(Secret(line))
+            identity = parse_identity(Secret(line))
         except MalformedKey as exc:
             raise MalformedKey(
                 f"the keyring at {path}, line {number}: {exc.message}",

@@ -1,6 +1,7 @@
 """Recipients (who a file key is wrapped to) and identities (who can unwrap it).
 
-Two stanza types are implemented, as the age v1 spec defines them:
+Two stanza types are implemented here, as the age v1 spec defines them (the post-quantum
+``mlkem768x25519`` type is in :mod:`domicile.crypto.hybrid`):
 
 - ``-> X25519 <base64 ephemeral share>``: the file key wrapped with ChaCha20-Poly1305
   under HKDF-SHA256(X25519(ephemeral, recipient), salt = share || recipient,
@@ -51,6 +52,12 @@ class Recipient(Protocol):
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         """The header stanzas carrying ``file_key`` for this recipient."""
+        ...
+
+    @property
+    def post_quantum(self) -> bool:
+        """Whether the wrap resists a quantum adversary (``mlkem768x25519``); a file must
+        not mix such recipients with classic ones (:mod:`domicile.crypto.hybrid`)."""
         ...
 
 
@@ -116,6 +123,11 @@ class X25519Recipient:
     def public_bytes(self) -> bytes:
         """The raw 32-byte public key."""
         return self._public
+
+    @property
+    def post_quantum(self) -> bool:
+        """Always false: X25519 falls to a quantum adversary."""
+        return False
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         """One X25519 stanza from a fresh ephemeral key."""
@@ -233,6 +245,11 @@ class ScryptRecipient:
             raise ValueError("the scrypt work factor (log2 N) must be between 1 and 30")
         self._passphrase = as_secret(passphrase)
         self.work_factor = work_factor
+
+    @property
+    def post_quantum(self) -> bool:
+        """False: like age, a passphrase is kept apart (it must be a file's only recipient)."""
+        return False
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         """One scrypt stanza with a fresh salt."""

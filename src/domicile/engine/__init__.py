@@ -9,11 +9,13 @@ from domicile.engine.keys import keyring_add, keyring_open
 from domicile.engine.plan import ApplyReport, Plan, Step
 from domicile.engine.records import (
     CopyInfo,
+    Deletion,
     ListResult,
     ObjectInfo,
     ObjectMeta,
     ObjectReader,
     SiteView,
+    VersionsList,
 )
 from domicile.engine.setup import example_config, init_deployment
 
@@ -23,6 +25,7 @@ __all__ = [
     "ApplyReport",
     "Bucket",
     "CopyInfo",
+    "Deletion",
     "Domicile",
     "ListResult",
     "ObjectInfo",
@@ -31,6 +34,7 @@ __all__ = [
     "Plan",
     "SiteView",
     "Step",
+    "VersionsList",
     "example_config",
     "init_deployment",
     "keyring_add",

@@ -18,12 +18,12 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, Expect, Version, open_catalog
+from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
-from domicile.crypto import Keyring, Secret, X25519Recipient
-from domicile.engine import multipart
+from domicile.crypto import Secret, parse_recipient
+from domicile.engine import multipart, versions
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
-from domicile.engine.context import EngineContext
+from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import (
     HistoryReport,
@@ -37,14 +37,18 @@ from domicile.engine.facts import (
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
+from domicile.engine.keysource import open_keyring
+from domicile.engine.lockapi import LockApi
+from domicile.engine.lockmirror import check_sites, mirror_all
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
 from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
 from domicile.engine.policylog import record_policy_changes
 from domicile.engine.reader import iter_range
-from domicile.engine.rebuild import REBUILD_JOURNAL, Journal, RebuildReport, rebuild_catalog
+from domicile.engine.rebuild import RebuildReport, rebuild_catalog
 from domicile.engine.records import (
     CopyInfo,
+    Deletion,
     Digester,
     ListResult,
     ObjectInfo,
@@ -55,6 +59,7 @@ from domicile.engine.records import (
     SiteView,
     UploadInfo,
     UploadsPage,
+    VersionsList,
 )
 from domicile.engine.refusals import ACTOR as REFUSALS_ACTOR
 from domicile.engine.refusals import RefusalTally
@@ -64,8 +69,9 @@ from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_leftovers, sweep_orphans
 from domicile.engine.tlog import TreeLog, Witness, origin_for
 from domicile.engine.verify import Level, VerifyReport, verify
+from domicile.engine.versions import check_version_id, object_info
 from domicile.engine.writer import Body, Checksums, put_object
-from domicile.errors import ConfigError, CryptoError, InvalidName, InvalidRange
+from domicile.errors import BucketNotEmpty, ConfigError, CryptoError, InvalidName, InvalidRange
 from domicile.policy import Decision, check_copy, decide, load_world
 from domicile.sites import RetryingSite, Site, open_site
 
@@ -80,14 +86,14 @@ def open(config: Config | str | os.PathLike[str], *, passphrase: str | None = No
     return Domicile(cfg, passphrase=passphrase)
 
 
-class Domicile:
+class Domicile(LockApi):
     """One deployment: store, read, list and locate objects under residency policies."""
 
     def __init__(self, config: Config, *, passphrase: str | None = None) -> None:
         self.config = config
         world = load_world(config.entities, config.sites, config.policies, source=str(config.path))
         secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
-        keyring = Keyring.load(config.keyring_path, Secret(secret) if secret else None)
+        keyring = open_keyring(config, Secret(secret) if secret else None)
         _check_recipients(world.policies, config.path)
         catalog = open_catalog(config.catalog_url)
         sites: dict[str, Site] = {
@@ -102,6 +108,12 @@ class Domicile:
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
         )
+        try:
+            check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
+        except BaseException:
+            self._ctx.executor.shutdown()
+            catalog.close()
+            raise
         self._ctx.prober.start()
         audit_key, created = open_audit_key(config.base_dir / config.deployment.audit_key)
         # Checkpoints go to every active site some policy allows: a site no policy allows,
@@ -119,7 +131,13 @@ class Domicile:
             evidence_sites,
             actor=cli_actor(),
             policy=CheckpointPolicy(every_records=config.deployment.checkpoint_every),
-            history=keyring.recipients if config.deployment.audit_history else (),
+            # one kind per file: the classic identities (stock age 1.1 reads the history),
+            # the post-quantum ones only in a keyring that has nothing else
+            history=(
+                keyring.recipients_of(post_quantum=False) or keyring.recipients
+                if config.deployment.audit_history
+                else ()
+            ),
             tree=TreeLog(
                 catalog,
                 audit_key,
@@ -165,6 +183,7 @@ class Domicile:
             for site in self._ctx.sites.values():
                 site.close()
             self._ctx.catalog.close()
+            self._ctx.keyring.close()
 
     def __enter__(self) -> Domicile:
         return self
@@ -181,12 +200,24 @@ class Domicile:
 
     # --- buckets ------------------------------------------------------------------------
 
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable."""
+    def create_bucket(
+        self, name: str, policy: str, tenant: str = "default", *, object_lock: bool = False
+    ) -> Bucket:
+        """Create a bucket bound to ``policy``; the policy must exist and be satisfiable.
+        ``object_lock``: its versions can be locked (see docs/object-lock.md); this cannot
+        be turned off."""
         check_bucket_name(name)
         self._ctx.policy(policy)
         bucket = self._ctx.catalog.create_bucket(name, policy, tenant)
-        self._ctx.record("bucket_create", bucket=name, policy=policy, detail={"tenant": tenant})
+        if object_lock:  # versioning on, for good: a locked version is never replaced
+            self._ctx.catalog.set_versioning(name, "Enabled")
+            self._ctx.catalog.set_bucket_lock(BucketLock(name))
+        self._ctx.record(
+            "bucket_create",
+            bucket=name,
+            policy=policy,
+            detail={"tenant": tenant, **({"object_lock": True} if object_lock else {})},
+        )
         return bucket
 
     def bucket(self, name: str) -> Bucket:
@@ -197,8 +228,16 @@ class Domicile:
 
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket (BucketNotEmpty while it holds an object); multipart
-        uploads in progress into it are aborted and their parts' blobs removed."""
-        aborted = self._ctx.catalog.delete_bucket(name)
+        uploads in progress into it are aborted and their parts' blobs removed. Refusing a
+        bucket with Object Lock is audited (``bucket_delete``, ``refused``)."""
+        try:
+            aborted = self._ctx.catalog.delete_bucket(name)
+        except BucketNotEmpty as exc:
+            if self._ctx.catalog.get_bucket(name).object_lock:
+                self._ctx.record(
+                    "bucket_delete", bucket=name, result="refused", detail={"reason": exc.message}
+                )
+            raise
         self._ctx.record("bucket_delete", bucket=name, detail={"uploads_aborted": len(aborted)})
         if aborted:
             collect_garbage(self._ctx)
@@ -244,14 +283,37 @@ class Domicile:
         expect = conditions(if_match, if_none_match)
         return put_object(self._ctx, bucket, key, body, meta, checksums=checksums, expect=expect)
 
-    def head(self, bucket: str, key: str) -> ObjectInfo:
-        check_key(key, bucket=bucket)
-        return _info(self._ctx.catalog.current_version(bucket, key))
+    def lock_of(self, info: ObjectInfo) -> VersionLock | None:
+        """The Object Lock of the version ``info`` describes (None: it has none)."""
+        return self._ctx.catalog.version_lock(info.version_id)
 
-    def get(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> ObjectReader:
-        """Stream bytes ``[start, end)`` of the object (``end=None``: to its end)."""
+    def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        """The object's current version, or its version ``version_id`` (an S3 id: ``null``
+        or one a versioned write returned), delete markers included. ObjectNotFound
+        (``delete_marker`` in its context when the current version is one),
+        VersionNotFound, InvalidName for a malformed id."""
         check_key(key, bucket=bucket)
-        found = self._ctx.catalog.lookup(bucket, key)  # one snapshot, one transaction
+        if version_id is None:
+            return object_info(self._ctx.catalog.current_version(bucket, key))
+        check_version_id(version_id, bucket=bucket, key=key)
+        return object_info(self._ctx.catalog.find_version(bucket, key, version_id))
+
+    def get(
+        self,
+        bucket: str,
+        key: str,
+        start: int = 0,
+        end: int | None = None,
+        *,
+        version_id: str | None = None,
+    ) -> ObjectReader:
+        """Stream bytes ``[start, end)`` of the object (``end=None``: to its end), of its
+        version ``version_id`` if given (VersionIsDeleteMarker if that is a delete
+        marker; errors otherwise as :meth:`head`)."""
+        check_key(key, bucket=bucket)
+        if version_id is not None:
+            check_version_id(version_id, bucket=bucket, key=key)
+        found = self._ctx.catalog.lookup(bucket, key, version_id)  # one snapshot
         version = found.version
         size = version.size
         stop = size if end is None else min(end, size)
@@ -273,18 +335,65 @@ class Domicile:
                 detail={"start": start, "end": stop},
             )
         chunks = iter_range(self._ctx, found, start, stop)
-        return ObjectReader(_info(version), start, stop, chunks)
+        return ObjectReader(object_info(version), start, stop, chunks)
 
-    def delete(self, bucket: str, key: str) -> bool:
-        """Remove the object; ``False`` if there was none (deleting is idempotent)."""
-        check_key(key, bucket=bucket)
-        self._ctx.catalog.get_bucket(bucket)
-        removed = self._ctx.catalog.delete_object(bucket, key)
-        if removed is None:
-            return False
-        self._ctx.record("delete", bucket=bucket, key=key, version=removed.version_id)
-        collect_garbage(self._ctx, origins=[removed.version_id])
-        return True
+    def delete(self, bucket: str, key: str, *, bypass_governance: bool = False) -> bool:
+        """Remove the object (in a versioned bucket: write a delete marker); ``False`` if
+        there was nothing to remove (deleting is idempotent). See :meth:`remove`."""
+        removed = self.remove(bucket, key, bypass_governance=bypass_governance)
+        return removed.version_id is not None
+
+    def remove(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        bypass_governance: bool = False,
+    ) -> Deletion:
+        """Delete the object: an unversioned bucket forgets it and removes its blobs; a
+        versioned (or suspended) one writes a delete marker, placed by the bucket's
+        policy like any version. With ``version_id`` (an S3 id), remove that version or
+        delete marker for good, from every site; the key's newest remaining version
+        becomes current. Deleting what does not exist does nothing. Removing a version
+        under legal hold or retention is ObjectLocked (audited); GOVERNANCE retention is
+        bypassed with ``bypass_governance`` (the caller checks the right)."""
+        return versions.remove(
+            self._ctx, bucket, key, version_id, bypass_governance=bypass_governance
+        )
+
+    def versioning(self, bucket: str) -> str | None:
+        """The bucket's versioning status: ``Enabled``, ``Suspended`` or None (never
+        enabled)."""
+        return self._ctx.catalog.get_bucket(bucket).versioning
+
+    def set_versioning(self, bucket: str, status: str) -> Bucket:
+        """Turn versioning ``Enabled`` or ``Suspended`` (ValueError otherwise; a bucket
+        never goes back to unversioned), recorded in the audit log."""
+        return versions.set_versioning(self._ctx, bucket, status)
+
+    def list_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        limit: int = 1000,
+    ) -> VersionsList:
+        """One page of versions and delete markers, by key then newest first (S3
+        ListObjectVersions); continue from ``next_key_marker`` and
+        ``next_version_id_marker`` while ``is_truncated``."""
+        return versions.list_versions(
+            self._ctx,
+            bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_id_marker=version_id_marker,
+            limit=limit,
+        )
 
     def list(
         self,
@@ -300,7 +409,7 @@ class Domicile:
             bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, limit=limit
         )
         return ListResult(
-            objects=[_info(v) for v in page.objects],
+            objects=[object_info(v) for v in page.objects],
             common_prefixes=list(page.common_prefixes),
             is_truncated=page.is_truncated,
             next_start_after=page.next_start_after,
@@ -317,14 +426,16 @@ class Domicile:
         digester: Digester | None = None,
         if_match: str | None = None,
         if_none_match: bool = False,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
-        """Copy an object, placed and encrypted under the destination bucket's policy;
+        """Copy an object (its version ``src_version_id``, if given), placed and
+        encrypted under the destination bucket's policy;
         ``meta`` None keeps the source's metadata (S3 COPY), else replaces it (REPLACE).
         The source's checksums are carried over, unless ``digester`` (fed the copy's
         plaintext) gives full-object ones instead. ``if_match`` / ``if_none_match``
         make the write of the destination conditional, as for :meth:`put`."""
         check_key(dst_key, bucket=dst_bucket)
-        source = self.get(src_bucket, src_key)
+        source = self.get(src_bucket, src_key, version_id=src_version_id)
         try:
             return copy_object(
                 self._ctx,
@@ -386,12 +497,14 @@ class Domicile:
         end: int | None = None,
         *,
         digester: Digester | None = None,
+        src_version_id: str | None = None,
     ) -> PartInfo:
-        """Store bytes ``[start, end)`` of an object as a part (see :meth:`upload_part`);
-        the part's checksums are ``digester``'s, fed the bytes copied."""
+        """Store bytes ``[start, end)`` of an object (of its version ``src_version_id``,
+        if given) as a part (see :meth:`upload_part`); the part's checksums are
+        ``digester``'s, fed the bytes copied."""
         multipart.check_part_number(part_number)
         multipart.find_upload(self._ctx, bucket, key, upload_id)
-        source = self.get(src_bucket, src_key, start, end)
+        source = self.get(src_bucket, src_key, start, end, version_id=src_version_id)
         if digester is None:
             return self.upload_part(bucket, key, upload_id, part_number, source.chunks)
         chunks = fed(source.chunks, digester)
@@ -490,10 +603,12 @@ class Domicile:
 
     # --- residency ----------------------------------------------------------------------
 
-    def where(self, bucket: str, key: str) -> builtins.list[CopyInfo]:
-        """Every copy of the object: site, country, operator, legal exposure, compliance."""
-        check_key(key, bucket=bucket)
-        version = self._ctx.catalog.current_version(bucket, key)
+    def where(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> builtins.list[CopyInfo]:
+        """Every copy of the object (of its version ``version_id``, a delete marker's
+        too): site, country, operator, legal exposure, compliance."""
+        version = self.head(bucket, key, version_id=version_id)
         policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
         return copies_of(self._ctx, policy, self._ctx.catalog.placements(version.version_id))
 
@@ -557,13 +672,12 @@ class Domicile:
         """Restore every version's copy count from healthy copies, under its policy."""
         report = repair(self._ctx, bucket=bucket, progress=progress)
         collect_garbage(self._ctx)
+        mirror_all(self._ctx)  # copies of locked versions made on mirror sites
         return report
 
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
-        """Fill this (empty) catalog from the manifests on the sites, writing as it reads;
-        an interrupted rebuild goes on where it stopped when run again."""
-        journal = Journal(self.config.base_dir / REBUILD_JOURNAL, self.config.catalog_url)
-        return rebuild_catalog(self._ctx, journal=journal, progress=progress)
+        """Fill this (empty) catalog from the manifests on the sites."""
+        return rebuild_catalog(self._ctx, progress=progress)
 
     def plan(self, *, bucket: str | None = None) -> Plan:
         """What must change for every copy to comply with its policy today (a dry run)."""
@@ -579,13 +693,15 @@ class Domicile:
     ) -> ApplyReport:
         """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
         ``bandwidth`` bytes/s; safe to interrupt and run again."""
-        return apply_plan(
+        report = apply_plan(
             self._ctx,
             plan or make_plan(self._ctx),
             progress=progress,
             concurrency=concurrency,
             bandwidth=bandwidth,
         )
+        report.failed += mirror_all(self._ctx)  # copies of locked versions on mirror sites
+        return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
         """Remove the scratch of dead writers (temp files, unfinished S3 uploads) and the
@@ -681,39 +797,25 @@ def conditions(if_match: str | None, if_none_match: bool) -> Expect | None:
     return Expect(absent=if_none_match, etag=if_match)
 
 
-def _info(version: Version) -> ObjectInfo:
-    return ObjectInfo(
-        bucket=version.bucket,
-        key=version.key,
-        version_id=version.version_id,
-        size=version.size,
-        etag=version.etag,
-        created_at=version.created_at,
-        meta=ObjectMeta(
-            content_type=version.content_type,
-            content_encoding=version.content_encoding,
-            content_disposition=version.content_disposition,
-            cache_control=version.cache_control,
-            expires=version.expires,
-            user=dict(version.user_metadata),
-            content_language=version.content_language,
-        ),
-        checksums=dict(version.checksums),
-        checksum_type=version.checksum_type,
-        part_sizes=version.part_sizes,
-    )
-
-
 def _check_recipients(policies: Mapping[str, object], path: Path) -> None:
     for name, policy in policies.items():
+        pq = bool(getattr(policy, "pq", False))
         for text in getattr(policy, "recipients", ()):
             try:
-                X25519Recipient.from_string(text)
+                recipient = parse_recipient(text)
             except CryptoError as exc:
                 raise ConfigError(
                     f"{path}: policies.{name}.recipients: {exc.message}",
-                    hint="recipients are age X25519 public keys (age1...); "
-                    "'domicile keys recipient' prints yours",
+                    hint="recipients are age public keys (age1..., or age1pq1... for "
+                    "post-quantum); 'domicile keys recipient' prints yours",
                     file=str(path),
                     key=f"policies.{name}.recipients",
                 ) from None
+            if recipient.post_quantum != pq:
+                error = recipient_kind_error(name, text, pq=pq)
+                raise ConfigError(
+                    f"{path}: policies.{name}.recipients: {error.message}",
+                    hint=error.hint,
+                    file=str(path),
+                    key=f"policies.{name}.recipients",
+                )

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domicile.catalog import Catalog
-from domicile.crypto import Keyring, X25519Recipient
+from domicile.crypto import AnyRecipient, parse_recipient
+from domicile.crypto.keysource import KeySource
 from domicile.engine.auditlog import AuditLog
 from domicile.engine.health import HealthBook, Prober
 from domicile.errors import ConfigError, SiteUnavailable
@@ -23,14 +24,14 @@ class EngineContext:
     catalog: Catalog
     world: World
     sites: dict[str, Site]
-    keyring: Keyring
+    keyring: KeySource
     executor: ThreadPoolExecutor
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
     audit: AuditLog | None = None
     #: Held by a whole-queue garbage collection (``engine/garbage.py``).
     garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _parsed: dict[str, X25519Recipient] = field(default_factory=dict, repr=False)
+    _parsed: dict[str, AnyRecipient] = field(default_factory=dict, repr=False)
     #: Background probes of open breakers (started by the engine, over ``sites``).
     prober: Prober = field(init=False, repr=False)
 
@@ -63,15 +64,59 @@ class EngineContext:
                 policy=name,
             ) from None
 
-    def recipients_for(self, policy: Policy) -> list[X25519Recipient]:
-        """The keyring's own recipients (so we can read back) plus the policy's extra ones."""
-        recipients = list(self.keyring.recipients)
+    def recipients_for(self, policy: Policy) -> list[AnyRecipient]:
+        """The keyring's own recipients (so we can read back) plus the policy's extra ones,
+        all of one kind: post-quantum only under a ``pq`` policy, classic only otherwise (a
+        file never mixes them). Fails closed, before anything is written, when the keyring
+        has no identity of the kind the policy needs or an extra recipient is of the other
+        kind."""
+        recipients: list[AnyRecipient] = list(self.keyring.recipients_of(post_quantum=policy.pq))
+        if not recipients:
+            raise _no_own_recipient(policy)
         known = {r.public_bytes for r in recipients}
         for text in policy.recipients:
             recipient = self._parsed.get(text)
             if recipient is None:  # parsed once: bech32 costs as much as the X25519 wrap
-                recipient = self._parsed[text] = X25519Recipient.from_string(text)
+                recipient = self._parsed[text] = parse_recipient(text)
+            if recipient.post_quantum != policy.pq:
+                raise recipient_kind_error(policy.name, text, pq=policy.pq)
             if recipient.public_bytes not in known:
                 recipients.append(recipient)
                 known.add(recipient.public_bytes)
         return recipients
+
+
+def _no_own_recipient(policy: Policy) -> ConfigError:
+    if policy.pq:
+        return ConfigError(
+            f"policy {policy.name!r} requires post-quantum recipients (pq = true) but the "
+            "keyring has no post-quantum identity: nothing is written",
+            hint="add one with 'domicile keys new --pq' (its identity reads the new blobs)",
+            policy=policy.name,
+        )
+    return ConfigError(
+        f"policy {policy.name!r} wraps to classic recipients but the keyring has no classic "
+        "identity: nothing is written",
+        hint="set pq = true on the policy, or add a classic identity with 'domicile keys new' "
+        "(in a token keyring: a root key in the token)",
+        policy=policy.name,
+    )
+
+
+def recipient_kind_error(policy: str, text: str, *, pq: bool) -> ConfigError:
+    """A policy's extra recipient is not of the kind the policy wraps to."""
+    if pq:
+        return ConfigError(
+            f"policy {policy!r} requires post-quantum recipients (pq = true) but lists the "
+            f"classic recipient {text[:16]}...",
+            hint="replace it with the holder's post-quantum recipient (age1pq1..., from "
+            "age-keygen -pq), or remove it",
+            policy=policy,
+        )
+    return ConfigError(
+        f"policy {policy!r} lists the post-quantum recipient {text[:16]}... but wraps to "
+        "classic recipients, and one file cannot mix both",
+        hint="set pq = true on the policy (every blob then goes to post-quantum recipients "
+        "only), or list the holder's classic age1... recipient",
+        policy=policy,
+    )

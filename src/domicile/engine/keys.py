@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 
 from domicile.config import PASSPHRASE_ENV, load_config
-from domicile.crypto import Keyring, Secret
+from domicile.crypto import Secret
+from domicile.crypto.keysource import KeySource
 from domicile.engine.api import Domicile
 from domicile.engine.api import open as open_engine
+from domicile.engine.keysource import open_keyring
 
 
 def passphrase_from_env() -> Secret | None:
@@ -22,23 +24,29 @@ def passphrase_from_env() -> Secret | None:
     return Secret(value) if value else None
 
 
-def keyring_open(config_path: Path, passphrase: Secret | None = None) -> Keyring:
-    """The keyring named by the configuration file at ``config_path``."""
+def keyring_open(config_path: Path, passphrase: Secret | None = None) -> KeySource:
+    """The keyring named by the configuration file at ``config_path`` (a file or a token)."""
     config = load_config(config_path)
-    return Keyring.load(config.keyring_path, passphrase or passphrase_from_env())
+    return open_keyring(config, passphrase or passphrase_from_env())
 
 
-def add_identity(engine: Domicile) -> str:
-    """Add a fresh identity to the engine's keyring (saved at once; new writes are also
-    encrypted to it), record ``key_created``; return its recipient (``age1...``)."""
-    recipient = str(engine.context.keyring.add_new().recipient)
-    engine.record_event("key_created", detail={"recipient": recipient, "source": "keys_new"})
+def add_identity(engine: Domicile, *, post_quantum: bool = False) -> str:
+    """Add a fresh identity to the engine's keyring (saved at once; new writes of its kind
+    are also encrypted to it: post-quantum ones under ``pq`` policies, classic ones under
+    the others), record ``key_created``; return its recipient (``age1...``/``age1pq1...``)."""
+    recipient = str(engine.context.keyring.add_new(post_quantum=post_quantum).recipient)
+    detail = {"recipient": recipient, "source": "keys_new"}
+    if post_quantum:
+        detail["kind"] = "mlkem768x25519"
+    engine.record_event("key_created", detail=detail)
     return recipient
 
 
-def keyring_add(config_path: Path, passphrase: Secret | None = None) -> str:
+def keyring_add(
+    config_path: Path, passphrase: Secret | None = None, *, post_quantum: bool = False
+) -> str:
     """Open the deployment at ``config_path``, add a fresh identity to its keyring and
-    record it (:func:`add_identity`); return its recipient (``age1...``)."""
+    record it (:func:`add_identity`); return its recipient."""
     secret = passphrase or passphrase_from_env()
     with open_engine(config_path, passphrase=secret.reveal() if secret else None) as engine:
-        return add_identity(engine)
+        return add_identity(engine, post_quantum=post_quantum)

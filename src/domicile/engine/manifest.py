@@ -9,14 +9,27 @@ an age file (the same recipients as the version's blobs) whose plaintext is cano
      "size": ..., "etag": ..., "meta": {content_type, ..., "user": {...}},
      "segments": [{"blob_id", "plaintext_size", "header_length", "ciphertext_length",
                    "sha256"}, ...],
-     "checksums": {name: value, ...}, "checksum_type": "full_object" | "composite"}
+     "checksums": {name: value, ...}, "checksum_type": "full_object" | "composite",
+     "object_lock": {"mode", "days", "years"}}
 
 ``checksums`` and ``checksum_type`` are written only when the version has checksums, so
 other manifests are byte for byte what they were before these keys existed; a manifest
 without them (older ones too) has none. Readers ignore keys they do not know, so adding
 the two did not need a new schema number. The same holds for ``part_sizes`` (the size of
 each part of a multipart upload, in order) and for ``content_language`` in ``meta``:
-written only when set.
+written only when set; and for the Object Lock in ``meta`` (``lock_mode``, ``lock_until``
+in epoch seconds, ``legal_hold``), which is the version's lock as last set: a change of
+retention or legal hold rewrites the manifest on every site holding the version (a version
+of a bucket with Object Lock is never inline, so its manifest is a blob of its own).
+
+Versioning: a version written while its bucket's versioning is set carries
+``"versioning": "Enabled"`` (the version has its own S3 id, its version id) or
+``"Suspended"`` (a null version); without the key, the bucket was unversioned (a null
+version too), so manifests of unversioned buckets are what they were before versioning.
+A *delete marker* is a manifest of its own (``"schema": 3``, ``"delete_marker": true``,
+no size, ETag, metadata or segments): the marker's durable record on the sites, so that
+``rebuild-catalog`` restores it and a deleted object does not come back. Schema 3 makes a
+reader that predates markers refuse it rather than restore an empty object.
 
 Its blob id is ``m`` followed by the version id, so a rebuild finds every manifest of a
 site by listing the prefix ``m``; data blobs start with ``b``.
@@ -39,7 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from domicile.catalog import Placement, Segment, Version
+from domicile.catalog import Bucket, BucketLock, Placement, Segment, Version
 from domicile.crypto import Encryptor, Identity, Recipient, decrypt_bytes, parse_header
 from domicile.engine.records import ObjectMeta
 from domicile.errors import CryptoError
@@ -47,6 +60,8 @@ from domicile.errors import CryptoError
 #: A manifest listing its segments; one whose object's bytes precede it in its own blob.
 SCHEMA = 1
 SCHEMA_INLINE = 2
+#: A delete marker's manifest (see the module docstring).
+SCHEMA_MARKER = 3
 MANIFEST_PREFIX = "m"
 BLOB_PREFIX = "b"
 
@@ -82,8 +97,22 @@ class Manifest:
     inline: bool = False
     #: Each part's size, in order, for an object a multipart upload made.
     part_sizes: tuple[int, ...] = ()
+    #: The bucket's Object Lock when the version was written (None: it had none), so a
+    #: rebuild creates the bucket with it.
+    bucket_lock: BucketLock | None = None
+    #: The bucket's versioning status when the version was written (None: unversioned).
+    versioning: str | None = None
+    #: A delete marker (schema 3): no bytes, no segments.
+    delete_marker: bool = False
+
+    @property
+    def null_version(self) -> bool:
+        """Whether the version's S3 id is ``null`` (written while versioning was not on)."""
+        return self.versioning != "Enabled"
 
     def to_json(self) -> bytes:
+        if self.delete_marker:
+            return _marker_json(self)
         doc: dict[str, Any] = {
             "schema": SCHEMA_INLINE if self.inline else SCHEMA,
             "bucket": self.bucket,
@@ -105,13 +134,20 @@ class Manifest:
             doc["checksum_type"] = self.checksum_type
         if self.part_sizes:
             doc["part_sizes"] = list(self.part_sizes)
-        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        if self.bucket_lock is not None:
+            lock = self.bucket_lock
+            doc["object_lock"] = {"mode": lock.mode, "days": lock.days, "years": lock.years}
+        if self.versioning is not None:
+            doc["versioning"] = self.versioning
+        return _canonical(doc)
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
         try:
             doc = json.loads(data)
             schema = doc.get("schema")
+            if schema == SCHEMA_MARKER:
+                return _marker_from(doc)
             if schema not in (SCHEMA, SCHEMA_INLINE):
                 raise CryptoError(
                     f"manifest schema {schema!r} is not supported",
@@ -136,17 +172,93 @@ class Manifest:
                 checksum_type=doc.get("checksum_type"),
                 inline=inline,
                 part_sizes=tuple(int(n) for n in doc.get("part_sizes", ())),
+                bucket_lock=_bucket_lock(doc["bucket"], doc.get("object_lock")),
+                versioning=_versioning(doc.get("versioning")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CryptoError(f"malformed manifest: {exc}") from None
+
+
+def _bucket_lock(bucket: str, doc: Any) -> BucketLock | None:
+    if not isinstance(doc, dict):
+        return None
+    return BucketLock(bucket, doc.get("mode"), doc.get("days"), doc.get("years"))
+
+
+def delete_marker(bucket: Bucket, key: str, version_id: str, created_at: float) -> Manifest:
+    """The manifest of a delete marker written now in ``bucket`` (versioning set)."""
+    return Manifest(
+        bucket=bucket.name,
+        policy=bucket.policy,
+        tenant=bucket.tenant,
+        key=key,
+        version_id=version_id,
+        created_at=created_at,
+        size=0,
+        etag="",
+        meta=ObjectMeta(content_type=""),
+        segments=(),
+        versioning=bucket.versioning,
+        delete_marker=True,
+    )
+
+
+def _canonical(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _marker_json(m: Manifest) -> bytes:
+    return _canonical(
+        {
+            "schema": SCHEMA_MARKER,
+            "delete_marker": True,
+            "bucket": m.bucket,
+            "policy": m.policy,
+            "tenant": m.tenant,
+            "key": m.key,
+            "version_id": m.version_id,
+            "created_at": m.created_at,
+            "versioning": m.versioning,
+        }
+    )
+
+
+def _marker_from(doc: dict[str, Any]) -> Manifest:
+    if doc.get("delete_marker") is not True:
+        raise CryptoError("malformed manifest: schema 3 without delete_marker")
+    return Manifest(
+        bucket=doc["bucket"],
+        policy=doc["policy"],
+        tenant=doc["tenant"],
+        key=doc["key"],
+        version_id=doc["version_id"],
+        created_at=float(doc["created_at"]),
+        size=0,
+        etag="",
+        meta=ObjectMeta(content_type=""),
+        segments=(),
+        versioning=_versioning(doc.get("versioning")),
+        delete_marker=True,
+    )
+
+
+def _versioning(value: object) -> str | None:
+    if value is None:
+        return None
+    if value in ("Enabled", "Suspended"):
+        return str(value)
+    raise CryptoError(f"malformed manifest: versioning {value!r}")
 
 
 def _meta_doc(meta: ObjectMeta) -> dict[str, Any]:
     """``meta`` as the manifest writes it; ``content_language`` only when set, so that
     manifests without one are what they were before it existed."""
     doc = {**asdict(meta), "user": dict(meta.user)}
-    if doc.get("content_language") is None:
-        doc.pop("content_language", None)
+    for name in ("content_language", "lock_mode", "lock_until"):
+        if doc.get(name) is None:
+            doc.pop(name, None)
+    if not doc.get("legal_hold"):
+        doc.pop("legal_hold", None)
     return doc
 
 
@@ -176,7 +288,7 @@ def read_manifest(blob: bytes, identities: Sequence[Identity]) -> Manifest:
     plaintext = decrypt_bytes(blob, identities)
     data_end, newline, text = plaintext.rpartition(b"\n")
     manifest = Manifest.from_json(text)
-    if not manifest.inline:
+    if manifest.delete_marker or not manifest.inline:
         if newline:
             raise CryptoError("malformed manifest: bytes before a manifest that lists segments")
         return manifest
@@ -224,6 +336,8 @@ def catalog_records(
         checksum_type=manifest.checksum_type,
         content_language=meta.content_language,
         part_sizes=manifest.part_sizes,
+        null_version=manifest.null_version,
+        delete_marker=manifest.delete_marker,
     )
     segments = [
         Segment(

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
-from domicile.audit import Record
+from domicile.audit import Record, Scalar
 from domicile.catalog import Expect, Part, PartSegment, Upload
 from domicile.catalog.base import AuditBuilder
 from domicile.crypto import encrypt_bytes
@@ -49,6 +49,8 @@ from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import PLACEMENT_WAIT, probe_sites
+from domicile.engine.locking import lock_for_write, record_new_lock
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import Manifest, SegmentEntry, catalog_records, manifest_blob_id
 from domicile.engine.names import check_key
 from domicile.engine.records import COMPOSITE, ObjectInfo, ObjectMeta, PartInfo, UploadInfo
@@ -60,12 +62,13 @@ from domicile.engine.segments import (
     remove_blobs,
     stream_segments,
 )
-from domicile.engine.writer import check_current
+from domicile.engine.writer import check_current, version_detail
 from domicile.errors import (
     EntityTooSmall,
     InvalidPart,
     InvalidPartNumber,
     MissingChecksum,
+    ObjectNotFound,
     PlacementRefused,
     UploadNotFound,
 )
@@ -91,6 +94,7 @@ def create_upload(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
+    lock_for_write(ctx, bucket, meta)  # checks the lock asked for; applied on completion
     initiated = time.time_ns() // 1000
     # The id starts with the time, so ids sort in initiation order (ListMultipartUploads).
     upload_id = f"{initiated:014x}{secrets.token_hex(9)}"
@@ -198,7 +202,17 @@ def complete_upload(
             meta=ObjectMeta(),
             checksums=done.checksums,
             checksum_type=done.checksum_type,
+            null_version=_null_version(ctx, done.version_id, bucket),
         )
+
+
+def _null_version(ctx: EngineContext, version_id: str, bucket: str) -> bool:
+    """Whether the version a completion made has the S3 id ``null`` (if it was removed
+    since, as the bucket's versioning says now)."""
+    try:
+        return ctx.catalog.get_version(version_id).null_version
+    except ObjectNotFound:
+        return ctx.catalog.get_bucket(bucket).versioning != "Enabled"
 
 
 def _normalised(listed: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
@@ -226,6 +240,9 @@ def _complete(
     )
     entries = [_entry(s) for p in parts for s in p.segments]
     etag = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts), usedforsecurity=False)
+    written = lock_for_write(
+        ctx, ctx.catalog.get_bucket(upload.bucket), meta_from_json(upload.meta)
+    )
     manifest = Manifest(
         bucket=upload.bucket,
         policy=upload.policy,
@@ -235,11 +252,13 @@ def _complete(
         created_at=_now(),
         size=sum(p.size for p in parts),
         etag=f"{etag.hexdigest()}-{len(parts)}",
-        meta=meta_from_json(upload.meta),
+        meta=written[0],
+        bucket_lock=written[1],
         segments=tuple(entries),
         checksums=named,
         checksum_type=COMPOSITE if named else None,
         part_sizes=tuple(p.size for p in parts),
+        versioning=ctx.catalog.get_bucket(bucket).versioning,
     )
     blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
     build, made = _audit(
@@ -247,15 +266,11 @@ def _complete(
         "put",
         upload,
         version=manifest.version_id,
-        detail={
-            "size": manifest.size,
-            "etag": manifest.etag,
-            "parts": len(parts),
-            "upload": upload_id,
-        },
+        detail={**version_detail(manifest), "parts": len(parts), "upload": upload_id},
     )
     try:
         put_blobs(ctx, sites, [(manifest_blob_id(manifest.version_id), blob)])
+        record_new_lock(ctx, manifest.version_id, manifest.meta, len(upload.sites))
         records = catalog_records(manifest, upload.sites, manifest.created_at)
         previous = ctx.catalog.complete_upload(
             upload_id, *records, audit=build, expect=expect, listed=_normalised(listed)
@@ -266,6 +281,8 @@ def _complete(
         raise
     record_health(ctx, upload.sites, None)
     _appended(ctx, made)
+    if manifest.meta.locked:
+        mirror_version(ctx, manifest.version_id)
     # the parts not listed, and the version replaced
     collect_garbage(ctx, origins=[upload_id, *([previous.version_id] if previous else [])])
     return ObjectInfo(
@@ -279,6 +296,7 @@ def _complete(
         checksums=manifest.checksums,
         checksum_type=manifest.checksum_type,
         part_sizes=manifest.part_sizes,
+        null_version=manifest.null_version,
     )
 
 
@@ -456,7 +474,7 @@ def _audit(
     upload: Upload,
     *,
     version: str | None = None,
-    detail: Mapping[str, str | int],
+    detail: Mapping[str, Scalar],
 ) -> tuple[AuditBuilder | None, list[Record]]:
     if ctx.audit is None:
         return None, []

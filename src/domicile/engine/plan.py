@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from domicile.catalog import Placement, Version, inline_manifest
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
+from domicile.engine.locking import refused
 from domicile.engine.repair import copy_blob
 from domicile.engine.throttle import Throttle
-from domicile.errors import CryptoError, SiteError
+from domicile.errors import CryptoError, ObjectLocked, SiteError
 from domicile.policy import Policy, check_copy, decide
 
 Progress = Callable[[int], None]
@@ -258,7 +259,14 @@ def _apply_version(
         if not added_ok and not s.violation:
             ctx.catalog.finish_job(job_id, "failed", "kept until its replacement exists")
             continue  # keep the extra copy until its replacement exists
-        ctx.catalog.remove_placement(s.version_id, s.site_id)
+        try:
+            ctx.catalog.remove_placement(s.version_id, s.site_id)
+        except ObjectLocked as exc:  # the copy stays: Object Lock needs it (catalog/objectlocks.py)
+            ctx.catalog.finish_job(job_id, "failed", f"kept by Object Lock: {exc.message}")
+            refused(ctx, exc, "placement_kept")
+            with lock:
+                report.failed.append(f"{s.bucket}/{s.key}: kept on {s.site_id}: {exc.message}")
+            continue
         ctx.catalog.finish_job(job_id, "done")
         ctx.record(
             "placement_removed",

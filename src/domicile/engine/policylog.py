@@ -34,8 +34,9 @@ __all__ = ["ACTIONS", "fingerprint", "record_policy_changes", "rules_of"]
 
 
 def rules_of(policy: Policy) -> dict[str, Any]:
-    """The rules of ``policy`` in canonical form (lists sorted; no name)."""
-    return {
+    """The rules of ``policy`` in canonical form (lists sorted; no name). ``pq`` appears
+    only when true, so the fingerprints of policies written before it existed stay put."""
+    rules: dict[str, Any] = {
         "allow": sorted(policy.allow),
         "deny": sorted(policy.deny),
         "deny_subject_to": sorted(policy.deny_subject_to),
@@ -45,6 +46,9 @@ def rules_of(policy: Policy) -> dict[str, Any]:
         "audit_reads": policy.audit_reads,
         "require": sorted(policy.require),
     }
+    if policy.pq:
+        rules["pq"] = True
+    return rules
 
 
 class _Policies:

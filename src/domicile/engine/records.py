@@ -23,7 +23,11 @@ class Digester(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ObjectMeta:
-    """The metadata a client sets on an object; stored in the catalog and the manifest."""
+    """The metadata a client sets on an object; stored in the catalog and the manifest.
+
+    ``lock_mode``, ``lock_until`` (epoch seconds) and ``legal_hold``: the Object Lock the
+    version is written with (the bucket must have Object Lock); kept in the catalog's
+    lock table and in the manifest, where a later change of the lock is rewritten."""
 
     content_type: str = "application/octet-stream"
     content_encoding: str | None = None
@@ -32,6 +36,14 @@ class ObjectMeta:
     expires: str | None = None
     user: Mapping[str, str] = field(default_factory=dict)
     content_language: str | None = None
+    lock_mode: str | None = None
+    lock_until: float | None = None
+    legal_hold: bool = False
+
+    @property
+    def locked(self) -> bool:
+        """Written with a retention or a legal hold."""
+        return self.lock_mode is not None or self.legal_hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +54,12 @@ class ObjectInfo:
     them; the engine does not interpret them), covering what ``checksum_type`` says
     (:data:`FULL_OBJECT` or :data:`COMPOSITE`; None when there are none). ``part_sizes``:
     the size of each part, in order, of an object a multipart upload made (empty for one
-    written whole)."""
+    written whole).
+
+    Versioning: ``version_id`` is the catalog's id of the version; the id S3 clients see
+    is :attr:`s3_version_id` (``null`` for a ``null_version``). ``is_latest``: it is its
+    key's current version; ``delete_marker``: it is a delete marker (only listings of
+    versions show those)."""
 
     bucket: str
     key: str
@@ -54,6 +71,37 @@ class ObjectInfo:
     checksums: Mapping[str, str] = field(default_factory=dict)
     checksum_type: str | None = None
     part_sizes: tuple[int, ...] = ()
+    null_version: bool = True
+    is_latest: bool = True
+    delete_marker: bool = False
+
+    @property
+    def s3_version_id(self) -> str:
+        """The version's id as S3 clients see it: ``null``, or ``version_id``."""
+        return "null" if self.null_version else self.version_id
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """What a delete did. ``version_id``: the S3 id of the delete marker written, or of the
+    version removed for good (None: nothing happened, the key or version did not exist);
+    ``delete_marker``: that version is a delete marker (written now, or removed by id)."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    delete_marker: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsList:
+    """One page of object versions and delete markers (S3 ListObjectVersions)."""
+
+    versions: list[ObjectInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
 
 
 @dataclass(frozen=True, slots=True)

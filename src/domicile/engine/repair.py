@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from domicile.catalog import Placement, Segment, Version, inline_manifest
 from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
+from domicile.engine.locking import refused
 from domicile.engine.throttle import Throttle
 from domicile.engine.verify import Level, VerifyReport, verify_copy
-from domicile.errors import CryptoError, SiteError
+from domicile.errors import CryptoError, ObjectLocked, SiteError
 from domicile.policy import check_copy, decide
 from domicile.sites import Site
 
@@ -169,7 +170,11 @@ def _drop_bad_copies(
     for placement in ctx.catalog.placements(version.version_id):
         if placement.state == "ok":
             continue
-        ctx.catalog.remove_placement(version.version_id, placement.site_id)
+        try:
+            ctx.catalog.remove_placement(version.version_id, placement.site_id)
+        except ObjectLocked as exc:  # Object Lock keeps it (catalog/objectlocks.py)
+            refused(ctx, exc, "placement_kept")
+            continue
         ctx.catalog.resolve_faults(version.version_id, placement.site_id)
         ctx.record(
             "placement_removed",

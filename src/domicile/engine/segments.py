@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from domicile.crypto import Encryptor, X25519Recipient
+from domicile.crypto import AnyRecipient, Encryptor
 from domicile.engine.context import EngineContext
 from domicile.engine.fanout import FanOut, StallGuard, put_all
 from domicile.engine.manifest import BLOB_PREFIX, SegmentEntry
@@ -51,7 +51,7 @@ class SegmentWriter:
     def __init__(
         self,
         sites: Sequence[Site],
-        recipients: list[X25519Recipient],
+        recipients: list[AnyRecipient],
         guard: StallGuard | None = None,
     ):
         self.blob_id = new_blob_id(BLOB_PREFIX)
@@ -101,7 +101,7 @@ class SegmentWriter:
 def stream_segments(
     ctx: EngineContext,
     sites: Sequence[Site],
-    recipients: list[X25519Recipient],
+    recipients: list[AnyRecipient],
     pieces: Iterable[memoryview],
     *,
     md5: Any,

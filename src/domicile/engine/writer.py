@@ -1,6 +1,6 @@
 """PUT: place, encrypt once, fan the ciphertext out, write manifests, commit.
 
-The flow (DESIGN.md, "Flows"): the placement decision chooses the sites (or refuses, and
+The flow (docs/design.md, "Flows"): the placement decision chooses the sites (or refuses, and
 nothing is written anywhere); the body is read once, in pieces of at most 1 MiB, cut into
 segments of ``segment_size`` plaintext bytes; each segment is one age blob, encrypted once
 and streamed to every chosen site concurrently (:class:`~domicile.engine.fanout.FanOut`);
@@ -25,6 +25,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from domicile.audit import Record, Scalar
@@ -35,10 +36,13 @@ from domicile.engine.bghash import BackgroundHash
 from domicile.engine.context import EngineContext
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.health import PLACEMENT_WAIT, probe_sites
+from domicile.engine.locking import lock_for_write, record_new_lock
+from domicile.engine.lockmirror import mirror_version
 from domicile.engine.manifest import (
     Manifest,
     SegmentEntry,
     catalog_records,
+    delete_marker,
     manifest_blob_id,
     seal_inline,
 )
@@ -55,7 +59,15 @@ from domicile.engine.segments import (
 from domicile.errors import ObjectNotFound, SiteFull, SiteUnavailable
 from domicile.policy import Policy, decide
 
-__all__ = ["SMALL_OBJECT", "Body", "Checksums", "check_current", "put_object"]
+__all__ = [
+    "SMALL_OBJECT",
+    "Body",
+    "Checksums",
+    "check_current",
+    "put_delete_marker",
+    "put_object",
+    "version_detail",
+]
 
 #: Named checksums (name -> encoded value) known once a body has been read to its end.
 Checksums = Callable[[], Mapping[str, str]]
@@ -90,6 +102,7 @@ def put_object(
     check_key(key, bucket=bucket_name)
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
+    meta, bucket_lock = lock_for_write(ctx, bucket, meta)
     if expect is not None:
         check_current(ctx, bucket_name, key, expect)
     version_id = secrets.token_hex(16)
@@ -103,7 +116,10 @@ def put_object(
     md5: Any = hashlib.md5(usedforsecurity=False)
     entries: list[SegmentEntry] = []
     pieces = iter_body(body)
+    # a version of a bucket with Object Lock has a manifest of its own: its lock is
+    # rewritten there when it changes
     head, small = _take(pieces, SMALL_OBJECT)
+    small = small and bucket_lock is None
     try:
         if small:
             data = b"".join(head)
@@ -123,8 +139,10 @@ def put_object(
             manifest = _manifest(
                 bucket, key, version_id, meta, md5=md5, size=size, sums=sums, segments=entries
             )
+            manifest = replace(manifest, bucket_lock=bucket_lock)
             blob = encrypt_bytes(manifest.to_json(), recipients)
             put_blobs(ctx, sites, [(manifest_blob_id(version_id), blob)])
+        record_new_lock(ctx, version_id, meta, len(site_ids))
         made, replaced = _commit(
             ctx, manifest, site_ids, policy.name, action=action, detail=detail, expect=expect
         )
@@ -137,10 +155,7 @@ def put_object(
         record_health(ctx, site_ids, exc)
         raise
     record_health(ctx, site_ids, None)
-    if ctx.audit is not None and made:
-        ctx.audit.appended(made)
-    if replaced is not None:
-        collect_garbage(ctx, origins=[replaced])
+    _committed(ctx, made, replaced, version_id if meta.locked else None)
     return ObjectInfo(
         bucket=bucket_name,
         key=key,
@@ -151,7 +166,58 @@ def put_object(
         meta=meta,
         checksums=manifest.checksums,
         checksum_type=manifest.checksum_type,
+        null_version=manifest.null_version,
     )
+
+
+def version_detail(manifest: Manifest) -> dict[str, Scalar]:
+    """What a ``put`` (``copy``, ``delete_marker``) audit record says of the version: size
+    and ETag, and the bucket's versioning status when set (the history replay reads it:
+    ``Enabled`` keeps the key's previous version, ``Suspended`` ends its null version)."""
+    detail: dict[str, Scalar] = {"size": manifest.size, "etag": manifest.etag}
+    if manifest.versioning is not None:
+        detail["versioning"] = manifest.versioning
+    return detail
+
+
+def put_delete_marker(ctx: EngineContext, bucket: Bucket, key: str) -> Manifest:
+    """Write a delete marker for ``key`` in ``bucket`` (whose versioning is set): its
+    manifest (the marker's durable record, see :mod:`.manifest`) goes to sites the
+    bucket's policy chooses, as a small object's blob would (PlacementRefused, and nothing
+    written, when none can take it), then the marker is committed as the key's current
+    version with its ``delete_marker`` audit record. Returns the marker's manifest."""
+    policy = ctx.policy(bucket.policy)
+    version_id = secrets.token_hex(16)
+    probe_sites(ctx.prober, wait=PLACEMENT_WAIT)
+    decision = decide(policy, ctx.world, ctx.health.snapshot(ctx.world.sites), spread=version_id)
+    decision.raise_if_refused()
+    site_ids = list(decision.chosen)
+    manifest = delete_marker(bucket, key, version_id, time.time_ns() // 1000 / 1_000_000)
+    blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
+    try:
+        _put_small(ctx, policy, version_id, site_ids, blob)  # may change site_ids
+        made, replaced = _commit(ctx, manifest, site_ids, policy.name, action="delete_marker")
+    except BaseException as exc:
+        sites = [ctx.site(s) for s in site_ids]
+        remove_blobs(sites, [manifest_blob_id(version_id)], ctx.health.healthy)
+        record_health(ctx, site_ids, exc)
+        raise
+    record_health(ctx, site_ids, None)
+    _committed(ctx, made, replaced, None)
+    return manifest
+
+
+def _committed(
+    ctx: EngineContext, made: list[Record], replaced: str | None, locked: str | None
+) -> None:
+    """After a commit: its audit record appended, the version it removed collected, and
+    the new version's blobs locked at mirror sites (``locked``: its id, if it is locked)."""
+    if ctx.audit is not None and made:
+        ctx.audit.appended(made)
+    if replaced is not None:
+        collect_garbage(ctx, origins=[replaced])
+    if locked is not None:
+        mirror_version(ctx, locked)
 
 
 def check_current(ctx: EngineContext, bucket: str, key: str, expect: Expect) -> None:
@@ -241,6 +307,7 @@ def _manifest(
         segments=tuple(segments),
         checksums=sums[0],
         checksum_type=sums[1],
+        versioning=bucket.versioning,
     )
 
 
@@ -251,7 +318,7 @@ def _commit(
     policy: str,
     *,
     action: str,
-    detail: Mapping[str, Scalar] | None,
+    detail: Mapping[str, Scalar] | None = None,
     expect: Expect | None = None,
 ) -> tuple[list[Record], str | None]:
     """Commit the version and its audit record in one catalog transaction; the record,
@@ -266,7 +333,7 @@ def _commit(
             version=manifest.version_id,
             sites=site_ids,
             policy=policy,
-            detail={**(detail or {}), "size": manifest.size, "etag": manifest.etag},
+            detail={**(detail or {}), **version_detail(manifest)},
         )
     records = catalog_records(manifest, site_ids, manifest.created_at)
     previous = ctx.catalog.commit_version(*records, audit=build, expect=expect)

@@ -72,6 +72,9 @@ class Gateway:
         }
         self._tenant_of = {key: tenant for key, (_, tenant) in self._keys.items()}
         self._policies = {name: tenant.policies for name, tenant in tenants.items()}
+        self._bypass = frozenset(
+            k.access_key for t in tenants.values() for k in t.keys if k.bypass_governance
+        )
         self._clock = clock or (lambda: datetime.now(UTC))
         self.pool = ThreadPoolExecutor(self.settings.threads, "domicile-s3")
         self.metrics = Metrics(engine.site_errors, engine.site_health)
@@ -258,7 +261,15 @@ class Gateway:
             operation, handler = route(req)
             check_request(operation, req, auth.tenant)
             policies = self._policies.get(auth.tenant)
-            call = Call(req, auth, self.engine, self.settings, body, policies)
+            call = Call(
+                req,
+                auth,
+                self.engine,
+                self.settings,
+                body,
+                policies,
+                may_bypass=auth.access_key in self._bypass,
+            )
             with self.engine.acting_as(f"{auth.tenant}:{auth.access_key}"):
                 reply = handler(call)
             if not isinstance(reply.body, bytes):

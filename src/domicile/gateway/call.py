@@ -58,6 +58,8 @@ class Call:
     raw_body: Iterable[bytes]
     #: The policies this tenant may bind buckets to (``None``: every policy).
     policies: tuple[str, ...] | None = None
+    #: Whether the access key may bypass GOVERNANCE retention (``bypass_governance``).
+    may_bypass: bool = False
     _payload: VerifiedBody | None = None
 
     @property

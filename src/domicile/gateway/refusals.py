@@ -7,19 +7,14 @@ answers with the code S3 itself uses for that situation where one exists, else
 implemented"). docs/gateway.md's support table lists each one; a test walks that table.
 
 - ACL headers (``x-amz-acl``, ``x-amz-grant-*``): see :mod:`.acl`.
-- Object Lock headers on an upload or copy (``x-amz-object-lock-mode``,
-  ``-retain-until-date``, ``-legal-hold``): ``InvalidRequest`` (400), what S3 answers for a
-  bucket without an Object Lock configuration, which every domicile bucket is.
-- CreateBucket with ``x-amz-bucket-object-lock-enabled: true``, or an
-  ``x-amz-object-ownership`` other than ``BucketOwnerEnforced``: ``NotImplemented``.
+- CreateBucket with an ``x-amz-object-ownership`` other than ``BucketOwnerEnforced``:
+  ``NotImplemented``. (Object Lock headers are served: :mod:`.lockheaders`.)
 - Object tags, storage classes other than ``STANDARD``, website redirects, SSE-KMS and
   SSE-C on an upload or copy: ``NotImplemented``. ``x-amz-server-side-encryption: AES256``
   (SSE-S3) is accepted: every byte at rest is encrypted by domicile with keys the
   deployment holds, which is what SSE-S3 promises.
 - SSE-C headers on a read: ``InvalidRequest`` (no object here is encrypted with a
   customer-provided key).
-- ``versionId`` other than ``null`` on an object: ``InvalidArgument`` ("Invalid version id
-  specified"), as S3 answers for a bucket without versioning.
 - ``x-amz-expected-bucket-owner`` naming another owner than the caller's tenant:
   ``AccessDenied`` (403), as S3 does.
 """
@@ -36,11 +31,6 @@ from domicile.gateway.s3errors import reject
 WRITES: Final = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 #: Operations that read an object's bytes or metadata.
 READS: Final = frozenset({"GetObject", "HeadObject"})
-LOCK_HEADERS: Final = (
-    "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date",
-    "x-amz-object-lock-legal-hold",
-)
 SSE_C_HEADERS: Final = tuple(
     f"{prefix}server-side-encryption-customer-{part}"
     for prefix in ("x-amz-", "x-amz-copy-source-")
@@ -58,14 +48,13 @@ NOT_IMPLEMENTED_ON_WRITE: Final = (
     ("x-amz-website-redirect-location", "website redirects are not supported"),
     ("x-amz-write-offset-bytes", "appends are not supported"),
 )
-_LOCK_HINT: Final = "domicile has no Object Lock yet: buckets hold one version per key"
 #: Every header some rule below looks at.
 WATCHED: Final = frozenset(
     {
-        "x-amz-expected-bucket-owner", "x-amz-acl", *acl.GRANT_HEADERS, *LOCK_HEADERS,
+        "x-amz-expected-bucket-owner", "x-amz-acl", *acl.GRANT_HEADERS,
         *SSE_C_HEADERS, *CONDITIONAL_DELETE, *(name for name, _ in NOT_IMPLEMENTED_ON_WRITE),
         "x-amz-tagging-directive", "x-amz-storage-class", "x-amz-server-side-encryption",
-        "x-amz-bucket-object-lock-enabled", "x-amz-object-ownership",
+        "x-amz-object-ownership",
     }
 )  # fmt: skip
 
@@ -73,19 +62,12 @@ WATCHED: Final = frozenset(
 def check_request(operation: str, req: S3Request, owner: str) -> None:
     """Refuse ``req`` (routed to ``operation``, sent by tenant ``owner``) when a header
     or parameter asks for something this gateway would otherwise silently not do."""
-    if not any(name in WATCHED for name, _ in req.headers) and "versionId" not in req.raw_query:
+    if not any(name in WATCHED for name, _ in req.headers):
         return  # the common case: one pass over the headers, nothing to refuse
     expected = req.header("x-amz-expected-bucket-owner")
     if expected is not None and req.bucket is not None and expected.strip() != owner:
         raise reject(
             "AccessDenied", "the bucket's owner is not the expected bucket owner", bucket=req.bucket
-        )
-    version = req.params.get("versionId")
-    if req.key is not None and version is not None and version != "null":
-        raise reject(
-            "InvalidArgument",
-            f"invalid version id specified: {version[:100]!r}",
-            hint="objects here have one version, whose id is 'null'",
         )
     if operation == "CreateBucket":
         _create_bucket(req, owner)
@@ -109,13 +91,6 @@ def check_request(operation: str, req: S3Request, owner: str) -> None:
 
 def _create_bucket(req: S3Request, owner: str) -> None:
     acl.check_headers(req, owner, create_bucket=True)
-    lock = (req.header("x-amz-bucket-object-lock-enabled") or "").strip().lower()
-    if lock not in ("", "false"):
-        raise reject(
-            "NotImplemented",
-            "Object Lock is not supported: a bucket cannot be created with it enabled",
-            hint=_LOCK_HINT,
-        )
     ownership = req.header("x-amz-object-ownership")
     if ownership is not None and ownership.strip() != "BucketOwnerEnforced":
         raise reject(
@@ -127,13 +102,6 @@ def _create_bucket(req: S3Request, owner: str) -> None:
 
 def _object_write(req: S3Request, owner: str, operation: str) -> None:
     acl.check_headers(req, owner)
-    present = [name for name in LOCK_HEADERS if req.header(name) is not None]
-    if present:
-        raise reject(
-            "InvalidRequest",
-            f"bucket is missing Object Lock configuration ({present[0]} sent)",
-            hint=_LOCK_HINT,
-        )
     for name, problem in NOT_IMPLEMENTED_ON_WRITE:
         if req.header(name) is not None:
             raise reject("NotImplemented", f"{problem} ({name})")

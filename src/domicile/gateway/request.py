@@ -26,7 +26,7 @@ from domicile.gateway.s3errors import reject
 UNSUPPORTED: Final = frozenset(
     {
         "abac", "accelerate", "analytics", "attributes", "cors", "encryption",
-        "intelligent-tiering", "inventory", "lifecycle", "logging", "metadataConfiguration",
+        "intelligent-tiering", "inventory", "logging", "metadataConfiguration",
         "metadataInventoryTable", "metadataJournalTable", "metadataTable", "metrics",
         "notification", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
         "renameObject", "replication", "requestPayment", "restore", "select", "session",
@@ -38,8 +38,8 @@ UNSUPPORTED: Final = frozenset(
 #: falls through to the plain operation of its method (PUT ?versioning is not CreateBucket).
 SERVED: Final = frozenset(
     {
-        "acl", "delete", "legal-hold", "location", "object-lock", "retention", "uploadId",
-        "uploads", "versioning", "versions",
+        "acl", "delete", "legal-hold", "lifecycle", "location", "object-lock", "retention",
+        "uploadId", "uploads", "versioning", "versions",
     }
 )  # fmt: skip
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domicile.gateway.call import Call, Reply
-from domicile.gateway.handlers import buckets, listing, lock, multipart, objects, versions
+from domicile.gateway.handlers import (
+    buckets,
+    lifecycle,
+    listing,
+    lock,
+    multipart,
+    objects,
+    versions,
+)
 from domicile.gateway.request import SERVED, UNSUPPORTED, S3Request, subresources
 from domicile.gateway.s3errors import reject
 
@@ -59,6 +67,9 @@ _BUCKET: tuple[Rule, ...] = (
     ("GET", "versions", None, "ListObjectVersions", versions.list_object_versions),
     ("GET", "object-lock", None, "GetObjectLockConfiguration", lock.get_object_lock),
     ("PUT", "object-lock", None, "PutObjectLockConfiguration", lock.put_object_lock),
+    ("GET", "lifecycle", None, "GetBucketLifecycleConfiguration", lifecycle.get_lifecycle),
+    ("PUT", "lifecycle", None, "PutBucketLifecycleConfiguration", lifecycle.put_lifecycle),
+    ("DELETE", "lifecycle", None, "DeleteBucketLifecycle", lifecycle.delete_lifecycle),
     ("GET", "acl", None, "GetBucketAcl", lock.get_bucket_acl),
     ("PUT", "acl", None, "PutBucketAcl", lock.put_bucket_acl),
     ("GET", "uploads", None, "ListMultipartUploads", multipart.list_uploads),
@@ -72,10 +83,10 @@ _BUCKET: tuple[Rule, ...] = (
 _OBJECT: tuple[Rule, ...] = (
     ("GET", "acl", None, "GetObjectAcl", lock.get_object_acl),
     ("PUT", "acl", None, "PutObjectAcl", lock.put_object_acl),
-    ("GET", "retention", None, "GetObjectRetention", lock.object_lock_setting),
-    ("PUT", "retention", None, "PutObjectRetention", lock.object_lock_setting),
-    ("GET", "legal-hold", None, "GetObjectLegalHold", lock.object_lock_setting),
-    ("PUT", "legal-hold", None, "PutObjectLegalHold", lock.object_lock_setting),
+    ("GET", "retention", None, "GetObjectRetention", lock.get_retention),
+    ("PUT", "retention", None, "PutObjectRetention", lock.put_retention),
+    ("GET", "legal-hold", None, "GetObjectLegalHold", lock.get_legal_hold),
+    ("PUT", "legal-hold", None, "PutObjectLegalHold", lock.put_legal_hold),
     ("PUT", "uploadId", _copy, "UploadPartCopy", multipart.upload_part_copy),
     ("PUT", "uploadId", None, "UploadPart", multipart.upload_part),
     ("PUT", None, _copy, "CopyObject", objects.copy_object),

@@ -93,6 +93,12 @@ ERRORS: Final[Mapping[str, ErrorSpec]] = _table(
     ("MissingSecurityHeader", 400, "Your request is missing a required header."),
     ("NoSuchBucket", 404, "The specified bucket does not exist."),
     ("NoSuchKey", 404, "The specified key does not exist."),
+    ("NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist."),
+    (
+        "NoSuchObjectLockConfiguration",
+        404,
+        "The specified object does not have a ObjectLock configuration.",
+    ),
     ("NoSuchUpload", 404, "The specified multipart upload does not exist."),
     ("NoSuchVersion", 404, "The specified version does not exist."),
     (
@@ -189,7 +195,13 @@ ERROR_CODES: Final[tuple[tuple[type[e.DomicileError], Rule], ...]] = (
     (e.BucketNotFound, "NoSuchBucket"),
     (e.BucketAlreadyExists, "BucketAlreadyExists"),
     (e.BucketNotEmpty, "BucketNotEmpty"),
+    (e.VersionNotFound, "NoSuchVersion"),
     (e.ObjectNotFound, "NoSuchKey"),
+    (e.ObjectLocked, "AccessDenied"),
+    (e.LockNotEnabled, "InvalidRequest"),
+    (e.VersioningLocked, "InvalidBucketState"),
+    (e.InvalidRetention, "InvalidArgument"),
+    (e.VersionIsDeleteMarker, "MethodNotAllowed"),
     (e.UploadNotFound, "NoSuchUpload"),
     (e.PreconditionFailed, "PreconditionFailed"),
     (e.InvalidPart, "InvalidPart"),
@@ -199,6 +211,7 @@ ERROR_CODES: Final[tuple[tuple[type[e.DomicileError], Rule], ...]] = (
     (e.CopiesUnavailable, "ServiceUnavailable"),
     (e.SiteUnavailable, "ServiceUnavailable"),
     (e.SiteFull, "ServiceUnavailable"),
+    (e.CatalogBusy, "ServiceUnavailable"),
     (e.DomicileError, "InternalError"),
 )
 

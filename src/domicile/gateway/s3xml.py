@@ -78,6 +78,33 @@ class UploadEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionEntry:
+    """One entry of ListObjectVersions: a ``Version``, or a ``DeleteMarker`` (which has no
+    ETag, size or storage class)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    last_modified: datetime
+    etag: str = ""
+    size: int = 0
+    delete_marker: bool = False
+    owner: Owner | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """A key DeleteObjects deleted: the ``version_id`` asked for (removed for good), and
+    the delete marker written or removed, if any (``DeleteMarker``,
+    ``DeleteMarkerVersionId``)."""
+
+    key: str
+    version_id: str | None = None
+    delete_marker: bool = False
+    marker_version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteError:
     """A key DeleteObjects could not delete, with its S3 code and message."""
 
@@ -233,7 +260,7 @@ NULL_VERSION: Final = "null"
 
 def list_object_versions(
     bucket: str,
-    versions: Sequence[ObjectEntry],
+    versions: Sequence[VersionEntry],
     *,
     prefix: str = "",
     key_marker: str = "",
@@ -246,24 +273,12 @@ def list_object_versions(
     is_truncated: bool = False,
     encoding_type: str | None = None,
 ) -> bytes:
-    """``ListVersionsResult`` of ListObjectVersions for a bucket without versioning: each
-    object is one ``Version``, ``VersionId`` ``null`` and ``IsLatest`` true (no delete
-    markers). ``KeyMarker``, ``NextKeyMarker``, ``Prefix``, ``Delimiter`` and each ``Key``
-    and common prefix are URL-encoded with ``encoding_type="url"``; version ids never."""
+    """``ListVersionsResult`` of ListObjectVersions: each entry a ``Version`` or a
+    ``DeleteMarker``, in the order given (S3's: key ascending, newest first).
+    ``KeyMarker``, ``NextKeyMarker``, ``Prefix``, ``Delimiter`` and each ``Key`` and common
+    prefix are URL-encoded with ``encoding_type="url"``; version ids never."""
     e = encoding_type
-    items = "".join(
-        "<Version>"
-        + element("Key", _url(o.key, e))
-        + element("VersionId", NULL_VERSION)
-        + element("IsLatest", "true")
-        + element("LastModified", iso8601(o.last_modified))
-        + element("ETag", quote_etag(o.etag))
-        + element("Size", str(o.size))
-        + element("StorageClass", o.storage_class)
-        + _owner("Owner", o.owner)
-        + "</Version>"
-        for o in versions
-    )
+    items = "".join(_version_entry(v, e) for v in versions)
     parts = [
         element("Name", bucket),
         element("Prefix", _url(prefix, e)),
@@ -279,6 +294,25 @@ def list_object_versions(
         _prefixes(common_prefixes, e),
     ]
     return document("ListVersionsResult", parts)
+
+
+def _version_entry(v: VersionEntry, e: str | None) -> str:
+    head = (
+        element("Key", _url(v.key, e))
+        + element("VersionId", v.version_id)
+        + element("IsLatest", _bool(v.is_latest))
+        + element("LastModified", iso8601(v.last_modified))
+    )
+    if v.delete_marker:
+        return f"<DeleteMarker>{head}{_owner('Owner', v.owner)}</DeleteMarker>"
+    return (
+        f"<Version>{head}"
+        + element("ETag", quote_etag(v.etag))
+        + element("Size", str(v.size))
+        + element("StorageClass", "STANDARD")
+        + _owner("Owner", v.owner)
+        + "</Version>"
+    )
 
 
 def list_buckets(
@@ -316,16 +350,21 @@ def bucket_location(location: str | None) -> bytes:
 
 
 def delete_result(
-    deleted: Sequence[tuple[str, str | None]], errors: Sequence[DeleteError], *, quiet: bool
+    deleted: Sequence[Deleted], errors: Sequence[DeleteError], *, quiet: bool
 ) -> bytes:
-    """``DeleteResult`` of DeleteObjects: ``deleted`` holds (key, version id) pairs,
-    left out in quiet mode (errors are always listed)."""
+    """``DeleteResult`` of DeleteObjects: ``deleted`` left out in quiet mode (errors are
+    always listed)."""
     parts = (
         []
         if quiet
         else [
-            f"<Deleted>{element('Key', key)}{_opt('VersionId', version)}</Deleted>"
-            for key, version in deleted
+            "<Deleted>"
+            + element("Key", d.key)
+            + _opt("VersionId", d.version_id)
+            + (element("DeleteMarker", "true") if d.delete_marker else "")
+            + _opt("DeleteMarkerVersionId", d.marker_version_id)
+            + "</Deleted>"
+            for d in deleted
         ]
     )
     parts += [

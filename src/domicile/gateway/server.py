@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from granian.constants import Interfaces
@@ -68,6 +69,21 @@ def run(server: Server) -> None:
         runner.run(server.serve())
 
 
+def granian_options(host: str, port: int, cert: Path | None, key: Path | None) -> dict[str, Any]:
+    """The keyword arguments given to granian's embedded server (``granian.server.embed``,
+    experimental upstream: pyproject.toml bounds granian to the release tested)."""
+    return {
+        "address": host,
+        "port": port,
+        "interface": Interfaces.ASGI,
+        "log_enabled": False,
+        "log_level": LogLevels.warning,
+        "ssl_cert": cert,
+        "ssl_key": key,
+        "backlog": 1024,
+    }
+
+
 class Server:
     """One listening gateway: ``await serve()`` until :meth:`stop` or a signal."""
 
@@ -82,17 +98,7 @@ class Server:
         self.scheme = settings.scheme
         if cert and key:
             _check_tls(cert, key)
-        self._granian = Granian(
-            gateway,
-            address=self.host,
-            port=self.port,
-            interface=Interfaces.ASGI,
-            log_enabled=False,
-            log_level=LogLevels.warning,
-            ssl_cert=cert,
-            ssl_key=key,
-            backlog=1024,
-        )
+        self._granian = Granian(gateway, **granian_options(self.host, self.port, cert, key))
         self._stopping = False
         self._drain: asyncio.Task[None] | None = None
 

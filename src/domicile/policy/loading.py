@@ -18,7 +18,7 @@ from domicile.policy.registry import Registry, load_registry
 from domicile.policy.world import World
 
 ENTITY_KEYS = ("name", "country", "parent", "also_subject_to", "source", "as_of", "note")
-SITE_KEYS = ("template", "backend", "country", "operator", "provider", "status")
+SITE_KEYS = ("template", "backend", "country", "operator", "provider", "status", "lock")
 POLICY_KEYS = (
     "allow",
     "deny",
@@ -28,6 +28,7 @@ POLICY_KEYS = (
     "recipients",
     "audit_reads",
     "require",
+    "pq",
 )
 
 
@@ -224,7 +225,17 @@ def _site(
         status=_status(where, f"{key}.status", body.get("status", "active")),
         backend=backend,
         template=template,
+        lock=_lock(where, f"{key}.lock", body.get("lock")),
     )
+
+
+def _lock(where: _Where, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    text = where.string(key, value).lower()
+    if text not in ("mirror", "off"):
+        raise where.error(key, f"unknown lock {value!r}", 'write lock = "mirror", or leave it out')
+    return None if text == "off" else text
 
 
 def _status(where: _Where, key: str, value: Any) -> SiteStatus:
@@ -261,6 +272,13 @@ def _policy(where: _Where, name: str, body: Mapping[str, Any]) -> Policy:
             f"expected true or false, got {audit!r}",
             "write true or false, unquoted",
         )
+    pq = body.get("pq", False)
+    if not isinstance(pq, bool):
+        raise where.error(
+            f"{key}.pq",
+            f"expected true or false, got {pq!r}",
+            "write true or false, unquoted",
+        )
     return Policy(
         name=name,
         allow=where.strings(f"{key}.allow", body["allow"]),
@@ -271,6 +289,7 @@ def _policy(where: _Where, name: str, body: Mapping[str, Any]) -> Policy:
         recipients=where.strings(f"{key}.recipients", body.get("recipients", [])),
         audit_reads=audit,
         require=where.strings(f"{key}.require", body.get("require", [])),
+        pq=pq,
     )
 
 

@@ -81,6 +81,9 @@ class SiteSpec:
     status: SiteStatus = SiteStatus.ACTIVE
     backend: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     template: str | None = None
+    #: ``mirror``: lock the blobs of locked versions at the store too (docs/object-lock.md);
+    #: not a residency fact.
+    lock: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.backend, MappingProxyType):
@@ -104,7 +107,8 @@ class Policy:
     (countries or blocs) no operator in a site's parent chain may be subject to. Every
     object gets ``copies`` copies, no two in the same ``distinct`` failure domain, and every
     blob is also wrapped to ``recipients`` (age public keys). Each term of ``require`` (a
-    country or bloc) must hold at least one of the copies.
+    country or bloc) must hold at least one of the copies. With ``pq`` every blob is wrapped
+    only to post-quantum recipients (``age1pq1...``): the keyring's and ``recipients``.
     """
 
     name: str
@@ -116,6 +120,7 @@ class Policy:
     recipients: tuple[str, ...] = ()
     audit_reads: bool = False
     require: tuple[str, ...] = ()
+    pq: bool = False
 
 
 class Exposure(NamedTuple):

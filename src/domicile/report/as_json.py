@@ -184,6 +184,7 @@ def _policy(p: PolicyRules) -> dict[str, Any]:
         "require": list(p.require),
         "recipients": list(p.recipients),
         "audit_reads": p.audit_reads,
+        "pq": p.pq,
     }
 
 

@@ -2,7 +2,8 @@
 breakdowns, the compliance sections and the evidence.
 
 Every name that comes from the deployment (buckets, keys, sites, reasons) is escaped, so
-a key such as ``[red]x`` prints as written and never as markup.
+a key such as ``[red]x`` prints as written and never as markup. The page asks for markup
+itself (``markup=True``): the CLI's console prints everything else as written.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterable
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from domicile.display import human_size, table, when
 from domicile.engine.facts import Report, Shortfall, SiteTally, Tally, Violation
@@ -70,7 +73,7 @@ def _violations(out: _Out, r: Report) -> None:
                     ),
                 )
             )
-        out.console.print(t)
+        out.table(t)
 
 
 def _counts(out: _Out, r: Report) -> None:
@@ -128,13 +131,17 @@ def _streamed(out: _Out, r: Report, rows: Iterable[Violation | Shortfall]) -> No
 
 
 class _Out:
-    """The console, printing lines without rich's guesswork highlighting."""
+    """The console, printing this page's markup (names escaped) without rich's guesswork
+    highlighting."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
 
     def line(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, markup=True, highlight=False)
+
+    def table(self, t: Table) -> None:
+        self.console.print(t, markup=True)
 
 
 def _scope(r: Report) -> str:
@@ -149,7 +156,7 @@ def _tallies(out: _Out, title: str, what: str, rows: tuple[Tally, ...]) -> None:
         t.add_row(
             escape(row.id), escape(row.name), str(row.objects), _bytes(row.bytes), str(row.copies)
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _sites(out: _Out, rows: tuple[SiteTally, ...]) -> None:
@@ -164,7 +171,7 @@ def _sites(out: _Out, rows: tuple[SiteTally, ...]) -> None:
             str(s.objects),
             _bytes(s.bytes),
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _policies(out: _Out, r: Report) -> None:
@@ -174,7 +181,7 @@ def _policies(out: _Out, r: Report) -> None:
         p = rules.get(b.policy)
         text = f"{rules_text(p)} (fingerprint {p.fingerprint})" if p else "-"
         t.add_row(escape(b.bucket), escape(b.tenant), escape(b.policy), escape(text))
-    out.console.print(t)
+    out.table(t)
 
 
 def _shortfalls(out: _Out, r: Report) -> None:
@@ -183,7 +190,9 @@ def _shortfalls(out: _Out, r: Report) -> None:
     short = [s for s in r.shortfalls if not s.unreadable]
     if unreadable:
         _shortfall_table(
-            out, "[bold red]unreadable objects[/]: no copy anywhere is readable", unreadable
+            out,
+            Text.from_markup("[bold red]unreadable objects[/]: no copy anywhere is readable"),
+            unreadable,
         )
     if short:
         _shortfall_table(out, "objects short of readable copies on allowed sites", short)
@@ -191,7 +200,7 @@ def _shortfalls(out: _Out, r: Report) -> None:
         out.line("every object has the readable copies its policy requires")
 
 
-def _shortfall_table(out: _Out, title: str, rows: list[Shortfall]) -> None:
+def _shortfall_table(out: _Out, title: str | Text, rows: list[Shortfall]) -> None:
     t = table(title, "object", "version", "policy", "readable", "why the copies do not count")
     for s in rows:
         t.add_row(
@@ -201,7 +210,7 @@ def _shortfall_table(out: _Out, title: str, rows: list[Shortfall]) -> None:
             "none" if s.unreadable else escape(counted(s)),
             escape(why_uncounted(s)),
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _copy_counts(out: _Out, r: Report) -> None:
@@ -227,7 +236,7 @@ def _copy_counts(out: _Out, r: Report) -> None:
             str(c.over),
             spread,
         )
-    out.console.print(t)
+    out.table(t)
 
 
 def _facts(out: _Out, r: Report) -> None:

@@ -23,6 +23,8 @@ def rules_text(p: PolicyRules) -> str:
         parts.append(f"a copy in each of {', '.join(p.require)}")
     if p.recipients:
         parts.append(f"also readable by {plural(len(p.recipients), 'recipient', 'recipients')}")
+    if p.pq:
+        parts.append("post-quantum recipients only")
     if p.audit_reads:
         parts.append("reads audited")
     return "; ".join(parts)

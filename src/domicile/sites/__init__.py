@@ -4,7 +4,15 @@ Adapters here import only the floor (``domicile.errors``, ``domicile.types``): n
 of objects, policies, keys or the catalog.
 """
 
-from domicile.sites.base import BlobInfo, Leftover, Site, SweepsTemp, check_blob_id, new_blob_id
+from domicile.sites.base import (
+    BlobInfo,
+    Leftover,
+    LocksBlobs,
+    Site,
+    SweepsTemp,
+    check_blob_id,
+    new_blob_id,
+)
 from domicile.sites.factory import open_site
 from domicile.sites.faulty import FaultySite
 from domicile.sites.local import LocalSite
@@ -16,6 +24,7 @@ __all__ = [
     "FaultySite",
     "Leftover",
     "LocalSite",
+    "LocksBlobs",
     "MemorySite",
     "ReadOnlySite",
     "RetryingSite",

@@ -175,6 +175,28 @@ class Leftover:
 
 
 @runtime_checkable
+class LocksBlobs(Protocol):
+    """What a site whose store can lock blobs itself offers (an S3 bucket created with
+    Object Lock): ``[sites.<id>] lock = "mirror"``.
+
+    ``check_locking()`` raises SiteError (or ConfigError) unless the store can lock blobs
+    here (the bucket has Object Lock enabled). ``lock_blob`` gives a blob a retention
+    (``mode`` ``GOVERNANCE``/``COMPLIANCE`` until ``until``, epoch seconds) and a legal
+    hold, never shortening a retention the store holds already; BlobNotFound if absent.
+    """
+
+    def check_locking(self) -> None:
+        """Raise unless this store can lock blobs."""
+        ...
+
+    def lock_blob(
+        self, blob_id: str, mode: str | None, until: float | None, legal_hold: bool
+    ) -> None:
+        """Lock ``blob_id`` at the store (see the class docstring)."""
+        ...
+
+
+@runtime_checkable
 class SweepsTemp(Protocol):
     """What a site with writer scratch offers besides :class:`Site`.
 

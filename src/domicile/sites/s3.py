@@ -62,6 +62,7 @@ from domicile.sites.base import (
     chunk_views,
 )
 from domicile.sites.s3_errors import missing_bucket, translate
+from domicile.sites.s3_lock import bucket_locking, lock_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -256,6 +257,33 @@ class S3Site:
         """Raise unless the bucket exists and our credentials may list it (a health probe)."""
         with self._errors("check"):
             self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+
+    def check_locking(self) -> None:
+        """Raise ConfigError unless the bucket has Object Lock enabled (``lock = "mirror"``)."""
+        found = bucket_locking(self._client, self.bucket, self._errors)
+        if not found:
+            raise ConfigError(
+                f"site {self._site_id}: bucket {self.bucket} at {self.endpoint} has no Object "
+                'Lock, so lock = "mirror" cannot be honoured',
+                hint="create the bucket with Object Lock enabled (aws s3api create-bucket "
+                "--object-lock-enabled-for-bucket), or remove lock from the site",
+                site=self._site_id,
+                key=f"sites.{self._site_id}.lock",
+            )
+
+    def lock_blob(
+        self, blob_id: str, mode: str | None, until: float | None, legal_hold: bool
+    ) -> None:
+        """Retention and legal hold of the blob's object (:class:`LocksBlobs`)."""
+        with self._errors("lock", blob_id):
+            lock_object(
+                self._client,
+                self.bucket,
+                self._key(blob_id),
+                mode=mode,
+                until=until,
+                legal_hold=legal_hold,
+            )
 
     def sweep_temp(
         self, older_than: float = 3600.0, *, dry_run: bool = False

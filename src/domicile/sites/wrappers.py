@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar, cast
 
-from domicile.errors import DomicileError, SiteAccessDenied
+from domicile.errors import ConfigError, DomicileError, SiteAccessDenied
 from domicile.sites.base import (
     BlobInfo,
     Leftover,
+    LocksBlobs,
     Site,
     SweepsTemp,
     check_blob_id,
@@ -138,6 +139,29 @@ class RetryingSite:
         if not isinstance(self.inner, SweepsTemp):
             return []
         return self.inner.sweep_temp(older_than, dry_run=dry_run)
+
+    def check_locking(self) -> None:
+        """``inner.check_locking``; ConfigError when ``inner`` cannot lock blobs at all
+        (:class:`~domicile.sites.base.LocksBlobs`: only S3 buckets with Object Lock)."""
+        if not isinstance(self.inner, LocksBlobs):
+            raise ConfigError(
+                f'site {self.site_id} cannot lock blobs (lock = "mirror"): its store has no '
+                "Object Lock",
+                hint='use lock = "mirror" only on an S3 site whose bucket has Object Lock',
+                site=self.site_id,
+                key=f"sites.{self.site_id}.lock",
+            )
+        self._call(self.inner.check_locking)
+
+    def lock_blob(
+        self, blob_id: str, mode: str | None, until: float | None, legal_hold: bool
+    ) -> None:
+        """``inner.lock_blob`` with retries (idempotent: it only extends)."""
+        check_blob_id(blob_id)
+        if not isinstance(self.inner, LocksBlobs):
+            raise ConfigError(f"site {self.site_id} cannot lock blobs", site=self.site_id)
+        inner = self.inner
+        self._call(lambda: inner.lock_blob(blob_id, mode, until, legal_hold))
 
     def close(self) -> None:
         self.inner.close()

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from domicile.catalog import schema
+from domicile.catalog.locks import lock_migrations
 from domicile.catalog.migrations import (
     v0001_initial,
     v0002_jobs,
@@ -28,6 +29,8 @@ from domicile.catalog.migrations import (
     v0006_garbage_origin,
     v0007_conditional_parts,
     v0008_audit_tree,
+    v0010_versioning,
+    v0011_object_lock,
 )
 from domicile.errors import CatalogVersionError
 
@@ -43,6 +46,8 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (6, v0006_garbage_origin.upgrade),
     (7, v0007_conditional_parts.upgrade),
     (8, v0008_audit_tree.upgrade),
+    (10, v0010_versioning.upgrade),  # 9: another branch's step, merged by the lead
+    (11, v0011_object_lock.upgrade),
 )
 LATEST = STEPS[-1][0]
 
@@ -88,9 +93,7 @@ def _locked(engine: sa.Engine) -> Iterator[sa.Connection]:
         conn.info["immediate"] = True  # SQLite: BEGIN IMMEDIATE (see database.configure_sqlite)
         try:
             with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    schema.metadata.create_all(conn, tables=[schema.schema_version])
-                    conn.execute(sa.text("LOCK TABLE schema_version IN EXCLUSIVE MODE"))
+                lock_migrations(conn)  # PostgreSQL: hosts starting at once take turns
                 yield conn
         finally:
             conn.info["immediate"] = False

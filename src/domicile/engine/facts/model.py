@@ -110,6 +110,7 @@ class PolicyRules:
     require: tuple[str, ...]
     recipients: tuple[str, ...]
     audit_reads: bool
+    pq: bool = False
 
 
 @dataclass(frozen=True, slots=True)

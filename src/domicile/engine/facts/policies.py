@@ -22,4 +22,5 @@ def policy_rules(policy: Policy) -> PolicyRules:
         require=tuple(rules["require"]),
         recipients=tuple(rules["recipients"]),
         audit_reads=bool(rules["audit_reads"]),
+        pq=bool(rules.get("pq", False)),
     )

@@ -3,14 +3,15 @@ definitions, as segments of constant judgement per (bucket, site).
 
 :class:`Replay` is fed record bodies (parsed JSON) in chain order. It keeps the recorded
 definitions in force (policies by name, sites by id, each bucket's policy and tenant) and
-every live copy: a ``put`` / ``copy`` places its version on the record's ``sites`` and
-ends the key's previous version (the catalog forgets a replaced version in the same
+every live copy: a ``put`` / ``copy`` / ``delete_marker`` places its version on the record's
+``sites`` and, unless its bucket's versioning was ``Enabled`` (its detail says), ends the
+key's previous null version (the catalog forgets a replaced version in the same
 transaction); ``placement_added`` adds one copy, ``placement_removed`` removes one;
-``delete`` ends the version it names. Per (bucket, site) holding at least one live copy a
-*segment* is open under one judgement (the bucket's policy definition and the site's
-definition and status as they are); it is closed and reopened when either definition
-changes, and closed when its last copy leaves. Closed segments that overlap the period
-become :class:`Residence` rows and, when refused, :class:`ViolationWindow` entries.
+``delete`` and ``version_delete`` end the version they name. Per (bucket, site) holding at
+least one live copy a *segment* is open under one judgement (the bucket's policy definition
+and the site's definition and status as they are); it is closed and reopened when either
+definition changes, and closed when its last copy leaves. Closed segments that overlap the
+period become :class:`Residence` rows and, when refused, :class:`ViolationWindow` entries.
 
 Memory is bounded by the live copies and the output, never by the number of records.
 """
@@ -97,7 +98,8 @@ class Replay:
         self._gone: list[tuple[str, _Bucket]] = []  # deleted buckets in scope
         self._history: dict[str, list[PolicyVersion]] = {}
         self._versions: dict[str, _Version] = {}
-        self._current: dict[tuple[str, str], str] = {}
+        # each key's null version: the one a null write (unversioned, suspended) replaces
+        self._null: dict[tuple[str, str], str] = {}
         self._open: dict[tuple[str, str], _Segment] = {}
         self._residences: dict[tuple[Any, ...], list[Any]] = {}
         self.windows: list[ViolationWindow] = []
@@ -121,11 +123,14 @@ class Replay:
             return
         if bucket not in self._buckets:
             return
-        previous = self._current.pop((bucket, key), None)
-        if previous is not None and previous != vid:
-            self._end_version(previous, t)
-        self._current[(bucket, key)] = vid
         self._versions[vid] = _Version(bucket, key)
+        detail = r.get("detail")
+        versioning = detail.get("versioning") if isinstance(detail, Mapping) else None
+        if versioning != "Enabled":  # a null version replaces the key's null version
+            previous = self._null.pop((bucket, key), None)
+            if previous is not None and previous != vid:
+                self._end_version(previous, t)
+            self._null[(bucket, key)] = vid
         for site in r.get("sites", ()):
             self._place(vid, str(site), t)
 
@@ -133,8 +138,8 @@ class Replay:
         vid = r.get("version")
         if isinstance(vid, str) and vid in self._versions:
             v = self._versions[vid]
-            if self._current.get((v.bucket, v.key)) == vid:
-                del self._current[(v.bucket, v.key)]
+            if self._null.get((v.bucket, v.key)) == vid:
+                del self._null[(v.bucket, v.key)]
             self._end_version(vid, t)
 
     def _added(self, r: Mapping[str, Any], t: float) -> None:
@@ -166,9 +171,9 @@ class Replay:
             gone = self._buckets.pop(name)
             gone.deleted = t
             self._gone.append((name, gone))
-            for (b, k), vid in list(self._current.items()):
+            for (b, k), vid in list(self._null.items()):
                 if b == name:
-                    del self._current[(b, k)]
+                    del self._null[(b, k)]
                     self._end_version(vid, t)
 
     def _policy(self, r: Mapping[str, Any], t: float) -> None:
@@ -417,6 +422,8 @@ _HANDLERS: dict[str, Callable[[Replay, Mapping[str, Any], float], None]] = {
     "put": Replay._put,
     "copy": Replay._put,
     "delete": Replay._delete,
+    "delete_marker": Replay._put,
+    "version_delete": Replay._delete,
     "placement_added": Replay._added,
     "placement_removed": Replay._removed,
     "bucket_create": Replay._bucket_create,

@@ -112,10 +112,21 @@ def create_bucket(call: Call) -> Reply:
         raise reject(code, f"bucket {name} exists already", bucket=name)
     call.engine.explain_policy(policy).raise_if_refused()
     try:
-        call.engine.create_bucket(name, policy, call.tenant)
+        call.engine.create_bucket(name, policy, call.tenant, object_lock=_object_lock(call))
     except BucketAlreadyExists:
         raise reject("BucketAlreadyExists", f"bucket {name} exists already", bucket=name) from None
     return Reply(200, [("location", f"/{name}")])
+
+
+def _object_lock(call: Call) -> bool:
+    """``x-amz-bucket-object-lock-enabled``: ``true`` creates the bucket with Object Lock."""
+    value = (call.req.header("x-amz-bucket-object-lock-enabled") or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise reject(
+            "InvalidArgument",
+            f"x-amz-bucket-object-lock-enabled must be true or false, not {value[:20]!r}",
+        )
+    return value == "true"
 
 
 def head_bucket(call: Call) -> Reply:

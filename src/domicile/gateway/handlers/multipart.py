@@ -21,8 +21,15 @@ from domicile.gateway.checksums import HEADERS as CHECKSUM_HEADERS
 from domicile.gateway.checksums import ChecksumSet, check_encoded, new_checksum
 from domicile.gateway.conditions import copy_range, part_number, write_conditions
 from domicile.gateway.handlers.listing import encoding_type, max_count
-from domicile.gateway.handlers.objects import copy_source, require_length, upload_reply
+from domicile.gateway.handlers.objects import (
+    copy_source,
+    require_length,
+    source_version_headers,
+    upload_reply,
+)
+from domicile.gateway.handlers.versions import version_headers
 from domicile.gateway.headers import meta_from_request
+from domicile.gateway.lockheaders import with_lock
 from domicile.gateway.s3bodies import CompletedPart, parse_complete_multipart
 from domicile.gateway.s3errors import reject
 
@@ -46,7 +53,10 @@ def create_upload(call: Call) -> Reply:
     call.bucket()
     algorithm = _upload_algorithm(call)
     upload = call.engine.create_multipart(
-        call.bucket_name, call.key, meta=meta_from_request(call.req), checksum=algorithm
+        call.bucket_name,
+        call.key,
+        meta=with_lock(meta_from_request(call.req), call.req),
+        checksum=algorithm,
     )
     reply = Reply.xml(s3xml.initiate_multipart_upload(call.bucket_name, call.key, upload.upload_id))
     if algorithm is not None:
@@ -114,13 +124,18 @@ def upload_part_copy(call: Call) -> Reply:
         start,
         end,
         digester=ChecksumSet([upload.checksum]) if upload.checksum else None,
+        src_version_id=None if info.is_latest else info.s3_version_id,
     )
     when = _when(part.last_modified)
-    return Reply.xml(s3xml.copy_object_result(part.etag, when, part=True, checksums=part.checksums))
+    reply = Reply.xml(
+        s3xml.copy_object_result(part.etag, when, part=True, checksums=part.checksums)
+    )
+    reply.headers += source_version_headers(call, src_bucket, info)
+    return reply
 
 
 def complete_upload(call: Call) -> Reply:
-    call.bucket()
+    bucket = call.bucket()
     upload_id = _upload_id(call)
     if_match, if_none_match = write_conditions(call.req)
     parts = parse_complete_multipart(call.read_xml())
@@ -134,7 +149,7 @@ def complete_upload(call: Call) -> Reply:
         if_none_match=if_none_match,
     )
     location = f"{call.req.scheme}://{call.req.host}/{call.bucket_name}/{quote(call.key)}"
-    return Reply.xml(
+    reply = Reply.xml(
         s3xml.complete_multipart_upload(
             location,
             call.bucket_name,
@@ -144,6 +159,8 @@ def complete_upload(call: Call) -> Reply:
             checksum_type=info.checksum_type.upper() if info.checksum_type else None,
         )
     )
+    reply.headers += version_headers(bucket, info)
+    return reply
 
 
 def composite(

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+from domicile.catalog import Bucket
 from domicile.engine import ObjectInfo
 from domicile.engine.records import COMPOSITE
-from domicile.errors import DomicileError
+from domicile.errors import DomicileError, ObjectNotFound
 from domicile.gateway import s3xml
 from domicile.gateway.bridge import close_stream
 from domicile.gateway.call import Call, Reply
@@ -27,7 +28,17 @@ from domicile.gateway.conditions import (
     part_span,
     write_conditions,
 )
+from domicile.gateway.handlers.versions import (
+    MARKER_HEADER,
+    VERSION_HEADER,
+    checked_id,
+    head_version,
+    version_headers,
+    version_param,
+    with_marker_headers,
+)
 from domicile.gateway.headers import http_date, meta_from_request, object_headers
+from domicile.gateway.lockheaders import bypass, lock_headers, lock_requested, with_lock
 from domicile.gateway.s3bodies import parse_delete
 from domicile.gateway.s3errors import code_for, message_for, reject
 
@@ -49,17 +60,20 @@ def require_length(call: Call) -> None:
         )
 
 
-def upload_reply(etag: str, checksums: dict[str, str]) -> Reply:
-    """The headers of a stored body: its ETag and every checksum verified over it."""
+def upload_reply(
+    etag: str, checksums: dict[str, str], version: list[tuple[str, str]] | None = None
+) -> Reply:
+    """The headers of a stored body: its ETag, every checksum verified over it, and the
+    ``version`` headers of the version it made (see :func:`.versions.version_headers`)."""
     headers = [("etag", s3xml.quote_etag(etag))]
     headers += [(CHECKSUM_HEADERS[name], value) for name, value in checksums.items()]
-    return Reply(200, headers)
+    return Reply(200, headers + (version or []))
 
 
 def put_object(call: Call) -> Reply:
-    call.bucket()
+    bucket = call.bucket()
     require_length(call)
-    meta = meta_from_request(call.req)
+    meta = with_lock(meta_from_request(call.req), call.req, body=True)
     if_match, if_none_match = write_conditions(call.req)
     body = call.payload()
     info = call.engine.put(
@@ -71,7 +85,7 @@ def put_object(call: Call) -> Reply:
         if_match=if_match,
         if_none_match=if_none_match,
     )
-    return upload_reply(info.etag, body.checksums)
+    return upload_reply(info.etag, body.checksums, version_headers(bucket, info))
 
 
 def stored_checksums(info: ObjectInfo) -> list[tuple[str, str]]:
@@ -88,10 +102,17 @@ def stored_checksums(info: ObjectInfo) -> list[tuple[str, str]]:
 
 def head_object(call: Call) -> Reply:
     """What a GET would answer, without reading (or auditing a read of) the object."""
-    call.bucket()
-    info = call.engine.head(call.bucket_name, call.key)
+    bucket = call.bucket()
+    info = head_version(call, bucket, version_param(call))
     start, end, ranged = _span(call, info)
-    return Reply(*_object_head(call, info, start, end, ranged=ranged), b"")
+    status, headers = _object_head(call, info, start, end, ranged=ranged)
+    return Reply(status, headers + _about(call, bucket, info), b"")
+
+
+def _about(call: Call, bucket: Bucket, info: ObjectInfo) -> list[tuple[str, str]]:
+    """The version's headers, and its Object Lock's (none asked for in a bucket without)."""
+    locked = lock_headers(call.engine.lock_of(info)) if bucket.object_lock else []
+    return version_headers(bucket, info) + locked
 
 
 def _part_asked(call: Call) -> bool:
@@ -106,17 +127,33 @@ def _common_get(call: Call) -> bool:
 
 def get_object(call: Call) -> Reply:
     """The object, or its range, after its preconditions hold, all from one version."""
-    call.bucket()
-    if _common_get(call):
-        reader = call.engine.get(call.bucket_name, call.key)
+    bucket = call.bucket()
+    version_id = version_param(call)
+    if version_id is None and _common_get(call):
+        try:
+            reader = call.engine.get(call.bucket_name, call.key)
+        except ObjectNotFound as exc:
+            raise with_marker_headers(exc) from None
         info = reader.info
-        return Reply(*_object_head(call, info, 0, info.size, ranged=False), iter(reader))
-    info = call.engine.head(call.bucket_name, call.key)
+        status, headers = _object_head(call, info, 0, info.size, ranged=False)
+        return Reply(
+            status,
+            headers + _about(call, bucket, info),
+            iter(reader),
+        )
+    info = head_version(call, bucket, version_id)
     for _ in range(_READ_ATTEMPTS):
         start, end, ranged = _span(call, info)
-        reader = call.engine.get(call.bucket_name, call.key, start, end)
+        reader = call.engine.get(
+            call.bucket_name, call.key, start, end, version_id=version_id or None
+        )
         if reader.info.version_id == info.version_id:
-            return Reply(*_object_head(call, info, start, end, ranged=ranged), iter(reader))
+            status, headers = _object_head(call, info, start, end, ranged=ranged)
+            return Reply(
+                status,
+                headers + _about(call, bucket, info),
+                iter(reader),
+            )
         close_stream(reader.chunks)  # replaced meanwhile: judge the new version instead
         info = reader.info
     raise reject("SlowDown", "the object is being replaced too often to be read")
@@ -166,34 +203,55 @@ def _object_head(
 
 
 def delete_object(call: Call) -> Reply:
-    call.bucket()
-    call.engine.delete(call.bucket_name, call.key)
-    return Reply(204)
+    """Delete the object (a delete marker in a versioned bucket), or with ``versionId``
+    that version for good; S3's headers say which (204 whether or not it existed)."""
+    bucket = call.bucket()
+    version_id = version_param(call)
+    done = call.engine.remove(
+        call.bucket_name,
+        call.key,
+        version_id=version_id,
+        bypass_governance=bypass(call.req, call.may_bypass),
+    )
+    headers: list[tuple[str, str]] = []
+    if done.delete_marker:
+        headers.append((MARKER_HEADER, "true"))
+    shown = version_id or (done.version_id if bucket.versioning is not None else None)
+    if shown is not None:
+        headers.append((VERSION_HEADER, shown))
+    return Reply(204, headers)
 
 
 def delete_objects(call: Call) -> Reply:
     call.bucket()
     request = parse_delete(call.read_xml())
-    deleted: list[tuple[str, str | None]] = []
+    skip_governance = bypass(call.req, call.may_bypass)
+    deleted: list[s3xml.Deleted] = []
     errors: list[s3xml.DeleteError] = []
     for key, version in request.objects:
-        if version not in (None, "null"):  # each object is one version, whose S3 id is null
-            errors.append(
-                s3xml.DeleteError(key, "InvalidArgument", "Invalid version id specified", version)
-            )
-            continue
         try:
-            call.engine.delete(call.bucket_name, key)
+            if version is not None:
+                checked_id(version)
+            done = call.engine.remove(
+                call.bucket_name, key, version_id=version, bypass_governance=skip_governance
+            )
         except DomicileError as exc:
             code = code_for(exc)
             errors.append(s3xml.DeleteError(key, code, message_for(exc, code), version))
+            continue
+        if version is not None:  # that version, removed for good (a marker, maybe)
+            marker_id = version if done.delete_marker else None
+            deleted.append(s3xml.Deleted(key, version, done.delete_marker, marker_id))
+        elif done.delete_marker:
+            deleted.append(s3xml.Deleted(key, None, True, done.version_id))
         else:
-            deleted.append((key, version))
+            deleted.append(s3xml.Deleted(key))
     return Reply.xml(s3xml.delete_result(deleted, errors, quiet=request.quiet))
 
 
 def copy_source(call: Call) -> tuple[str, str, ObjectInfo]:
-    """The ``x-amz-copy-source`` object (owned by this tenant), its preconditions checked."""
+    """The ``x-amz-copy-source`` object (owned by this tenant), of the version its
+    ``?versionId=`` names if any, its preconditions checked."""
     raw = call.req.header("x-amz-copy-source") or ""
     path, _, query = raw.partition("?")
     try:
@@ -208,16 +266,33 @@ def copy_source(call: Call) -> tuple[str, str, ObjectInfo]:
             hint="send x-amz-copy-source: <bucket>/<url-encoded UTF-8 key>",
         )
     call.bucket(bucket)
-    info = call.engine.head(bucket, key)
-    version = dict(p.partition("=")[::2] for p in query.split("&") if p).get("versionId")
-    if version and version != "null":  # each object is one version, whose S3 id is null
-        raise reject("NoSuchVersion", f"{bucket}/{key} has no version {version}", key=key)
+    asked = dict(p.partition("=")[::2] for p in query.split("&") if p).get("versionId")
+    version_id = None if asked is None else checked_id(unquote(asked))
+    try:
+        info = call.engine.head(bucket, key, version_id=version_id)
+    except ObjectNotFound as exc:
+        raise with_marker_headers(exc) from None
+    if info.delete_marker:
+        raise reject(
+            "InvalidRequest",
+            "the source of a copy request may not specifically refer to a delete marker "
+            "by version id",
+            key=key,
+        )
     check_preconditions(call.req, info.etag, info.created_at, copy_source=True)
     return bucket, key, info
 
 
+def source_version_headers(call: Call, bucket: str, info: ObjectInfo) -> list[tuple[str, str]]:
+    """``x-amz-copy-source-version-id`` of a copy's source (when its bucket is versioned)."""
+    return [
+        ("x-amz-copy-source-version-id", value)
+        for _, value in version_headers(call.engine.bucket(bucket), info)
+    ]
+
+
 def copy_object(call: Call) -> Reply:
-    call.bucket()
+    bucket = call.bucket()
     src_bucket, src_key, source = copy_source(call)
     directive = (call.req.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in {"COPY", "REPLACE"}:
@@ -229,6 +304,8 @@ def copy_object(call: Call) -> Reply:
             hint="send x-amz-metadata-directive: REPLACE with the new metadata",
         )
     meta = meta_from_request(call.req) if directive == "REPLACE" else None
+    if lock_requested(call.req):  # the copy's own lock; a source's lock is never copied
+        meta = with_lock(meta or source.meta, call.req)
     _whole_copy_range(call.req.header("x-amz-copy-source-range"), source.size)
     if_match, if_none_match = write_conditions(call.req)
     digester = copy_digester(call, source)
@@ -241,12 +318,16 @@ def copy_object(call: Call) -> Reply:
         digester=digester,
         if_match=if_match,
         if_none_match=if_none_match,
+        src_version_id=None if source.is_latest else source.s3_version_id,
     )
     when = datetime.fromtimestamp(info.created_at, UTC)
     kind = info.checksum_type.upper() if info.checksum_type else None
-    return Reply.xml(
+    reply = Reply.xml(
         s3xml.copy_object_result(info.etag, when, checksums=_s3_named(info), checksum_type=kind)
     )
+    reply.headers += version_headers(bucket, info)
+    reply.headers += source_version_headers(call, src_bucket, source)
+    return reply
 
 
 def _whole_copy_range(value: str | None, size: int) -> None:

@@ -1,0 +1,69 @@
+"""Locks that make concurrent writers on PostgreSQL as safe as SQLite's single writer.
+
+SQLite has one writer at a time (``BEGIN IMMEDIATE``), so a writer's reads are never stale.
+PostgreSQL runs writers side by side (READ COMMITTED), from several processes and hosts,
+so each write that reads before it writes takes a transaction-scoped advisory lock on what
+it decides about, then reads afresh (each statement sees every commit made before it):
+
+- an object key (:func:`lock_keys`): commits and deletes of one (bucket, key), so one
+  version stays current, the replaced one's blobs are queued once, and a conditional write
+  sees the winner of a race and answers 412;
+- the audit chain (:func:`lock_chain`): an append reads the head and inserts ``seq + 1``;
+- migrations (:func:`lock_migrations`): hosts starting at once apply each step once.
+
+Locks are always taken in one order (keys, sorted; then the bucket row, the upload row;
+the chain last, just before commit), so writers never deadlock. On SQLite each function is
+a no-op. Advisory locks of the two-key form live in their own key space; ours use the
+spaces below, and are released when the transaction ends (never leaked by a crash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from domicile.catalog.prepared import Prepared, Raw
+
+__all__ = ["CHAIN", "KEYS", "MIGRATIONS", "lock_chain", "lock_keys", "lock_migrations"]
+
+#: Advisory lock spaces (the first of the two 32-bit keys).
+KEYS = 0x646F6D31  # "dom1": object keys, by hashtext("bucket/key")
+CHAIN = 0x646F6D32  # "dom2": the audit chain (one lock)
+MIGRATIONS = 0x646F6D33  # "dom3": schema migrations (one lock)
+
+_LOCK = Prepared(
+    sa.select(
+        sa.func.pg_advisory_xact_lock(
+            sa.bindparam("space", type_=sa.Integer),
+            sa.func.hashtext(sa.bindparam("name", type_=sa.Text)),
+        )
+    )
+)
+
+
+def key_name(bucket: str, key: str) -> str:
+    """One text per (bucket, key): a bucket name has no slash."""
+    return f"{bucket}/{key}"
+
+
+def lock_keys(raw: Raw, keys: Iterable[tuple[str, str]]) -> None:
+    """Hold the lock of each (bucket, key) until the transaction ends (sorted: no
+    deadlock between two transactions locking the same keys)."""
+    if not raw.concurrent:
+        return
+    for name in sorted({key_name(b, k) for b, k in keys}):
+        raw.first(_LOCK, {"space": KEYS, "name": name})
+
+
+def lock_chain(raw: Raw) -> None:
+    """Hold the audit chain's lock until the transaction ends."""
+    if raw.concurrent:
+        raw.first(_LOCK, {"space": CHAIN, "name": "audit"})
+
+
+def lock_migrations(conn: sa.Connection) -> None:
+    """Hold the migrations' lock until ``conn``'s transaction ends (PostgreSQL; taken
+    before anything else, even before the ``schema_version`` table exists)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATIONS, 0)))
