@@ -8,18 +8,16 @@ import pytest
 from domicile.catalog import sql
 from domicile.catalog.sql import SqlCatalog
 
-from .records import commit, parts, version
+from .records import parts, version
 
 
 @pytest.fixture
 def filled(catalog: SqlCatalog) -> SqlCatalog:
     for bucket in ("a", "b"):
         catalog.create_bucket(bucket, "p")
-    many = [version("ab"[i % 3 == 0], f"k{i}") for i in range(2 * sql.PAGE + 7)]
-    catalog.restore_versions(
-        [(v, *parts(v, ("s1", "s2")[: 1 + i % 2])) for i, v in enumerate(many)]
-    )
-    commit(catalog, "a", "committed")  # and one written as a PUT writes it
+    for i in range(2 * sql.PAGE + 8):
+        v = version("ab"[i % 3 == 0], f"k{i}")
+        catalog.commit_version(v, *parts(v, ("s1", "s2")[: 1 + i % 2], n=1 + i % 2))
     return catalog
 
 

@@ -13,6 +13,11 @@ sweep. A bucket's versioning status is the one its newest manifest written under
 names (a status changed after the bucket's last write is not on the sites: see
 docs/catalog.md).
 
+The versions found are spooled to a temporary SQLite file
+(:mod:`domicile.engine.rebuildspool`) and restored a key at a time, so memory does not grow
+with the deployment. Each site's listing is read as it is walked; a manifest whose bytes
+another site already gave is not decrypted again.
+
 The audit history comes back first, from the sites' ``alog-`` segments
 (:func:`domicile.engine.audithistory.restore`): every record up to the newest checkpoint
 signed on the sites, verified link by link before any is inserted.
@@ -29,6 +34,7 @@ from domicile.catalog import VersionLock
 from domicile.engine.audithistory import restore
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
+from domicile.engine.rebuildspool import FoundSpool
 from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
 from domicile.sites import Site
 
@@ -64,18 +70,18 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
         history = restore(ctx.catalog, readable, ctx.keyring.identities, ctx.audit.public_key)
         report.audit_records, report.audit_checkpoints = history.records, history.checkpoints
         report.problems += history.problems
-    found = _scan(readable, ctx, report, progress)
-    keys: dict[tuple[str, str], list[tuple[Manifest, list[str]]]] = {}
-    for manifest, sites in found.values():
-        keys.setdefault((manifest.bucket, manifest.key), []).append((manifest, sites))
-    for slot in sorted(keys):
-        kept = _kept(keys[slot], report)
-        _ensure_bucket(ctx, kept[-1][0], report)
-        for manifest, sites in kept:  # oldest first: each commit makes the next current
-            _restore(ctx, manifest, sites)
-            report.versions += 1
-            report.placements += len(sites)
-    _restore_versioning(ctx, found.values())
+    with FoundSpool() as found:
+        _scan(readable, ctx, report, progress, found)
+        versioning = _Versioning()
+        for versions in found.by_key():  # a key at a time: memory does not grow with keys
+            versioning.add(versions)
+            kept = _kept(versions, report)
+            _ensure_bucket(ctx, kept[-1][0], report)
+            for manifest, sites in kept:  # oldest first: each commit makes the next current
+                _restore(ctx, manifest, sites)
+                report.versions += 1
+                report.placements += len(sites)
+        versioning.apply(ctx)
     return report
 
 
@@ -96,18 +102,24 @@ def _kept(
     return kept
 
 
-def _restore_versioning(ctx: EngineContext, found: Iterable[tuple[Manifest, list[str]]]) -> None:
+class _Versioning:
     """Each bucket's versioning status as its newest manifest that knew one says."""
-    newest: dict[str, Manifest] = {}
-    for manifest, _ in found:
-        other = newest.get(manifest.bucket)
-        if manifest.versioning is not None and (
-            other is None or manifest.created_at > other.created_at
-        ):
-            newest[manifest.bucket] = manifest
-    for bucket, manifest in sorted(newest.items()):
-        assert manifest.versioning is not None
-        ctx.catalog.set_versioning(bucket, manifest.versioning)
+
+    def __init__(self) -> None:
+        self._newest: dict[str, Manifest] = {}
+
+    def add(self, found: Iterable[tuple[Manifest, list[str]]]) -> None:
+        for manifest, _ in found:
+            other = self._newest.get(manifest.bucket)
+            if manifest.versioning is not None and (
+                other is None or manifest.created_at > other.created_at
+            ):
+                self._newest[manifest.bucket] = manifest
+
+    def apply(self, ctx: EngineContext) -> None:
+        for bucket, manifest in sorted(self._newest.items()):
+            assert manifest.versioning is not None
+            ctx.catalog.set_versioning(bucket, manifest.versioning)
 
 
 def _scan(
@@ -115,24 +127,22 @@ def _scan(
     ctx: EngineContext,
     report: RebuildReport,
     progress: Progress | None,
-) -> dict[str, tuple[Manifest, list[str]]]:
-    """Every complete version found on the sites: version id -> (manifest, its sites).
+    found: FoundSpool,
+) -> None:
+    """Every complete version found on the sites, into ``found`` (manifest, its sites).
 
     Each site's listing is read as it is walked. A manifest blob byte for byte the one
     already decrypted for its version (the same copy on another site) is not decrypted
     again; one that differs (a lock change that reached some sites only) is."""
-    found: dict[str, tuple[Manifest, list[str]]] = {}
-    digests: dict[str, str] = {}  # version id -> SHA-256 of the manifest blob decrypted
     for site_id, site in sites.items():  # a version's strongest lock wins (see _stronger)
         try:
             for info in site.list(MANIFEST_PREFIX):
                 report.manifests += 1
-                _take(ctx, site_id, site, info.blob_id, report, found, digests)
+                _take(ctx, site_id, site, info.blob_id, report, found)
                 if progress is not None:
                     progress(1)
         except SiteError as exc:
             report.problems.append(f"site {site_id} could not be listed: {exc}")
-    return found
 
 
 def _take(  # noqa: PLR0917 (one manifest, and what the scan gathered so far)
@@ -141,28 +151,21 @@ def _take(  # noqa: PLR0917 (one manifest, and what the scan gathered so far)
     site: Site,
     blob_id: str,
     report: RebuildReport,
-    found: dict[str, tuple[Manifest, list[str]]],
-    digests: dict[str, str],
+    found: FoundSpool,
 ) -> None:
     """Read the manifest ``blob_id`` of ``site`` into ``found`` if its copy is complete."""
     data = _read_blob(ctx, site_id, blob_id, report)
     if data is None:
         return
     digest = hashlib.sha256(data).hexdigest()
-    vid = blob_id[len(MANIFEST_PREFIX) :]
-    known = found.get(vid)
-    if known is not None and digests.get(vid) == digest:
-        manifest: Manifest | None = known[0]  # the same bytes: the same manifest
+    known = found.get(blob_id[len(MANIFEST_PREFIX) :])
+    if known is not None and known[1] == digest:
+        manifest: Manifest | None = known[0][0]  # the same bytes: the same manifest
     else:
         manifest = _decrypt(ctx, site_id, blob_id, data, report)
-        if manifest is not None and manifest.version_id not in digests:
-            digests[manifest.version_id] = digest
     if manifest is None or not _complete(site, manifest, site_id, report, blob_id, len(data)):
         return
-    seen = found.setdefault(manifest.version_id, (manifest, []))
-    seen[1].append(site_id)
-    if _stronger(manifest, seen[0]):
-        found[manifest.version_id] = (manifest, seen[1])
+    found.add(manifest, site_id, digest, _stronger)
 
 
 def _stronger(one: Manifest, other: Manifest) -> bool:
