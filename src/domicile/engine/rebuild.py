@@ -158,11 +158,13 @@ def _take(  # noqa: PLR0917 (one manifest, and what the scan gathered so far)
     if data is None:
         return
     digest = hashlib.sha256(data).hexdigest()
-    known = found.get(blob_id[len(MANIFEST_PREFIX) :])
-    if known is not None and known[1] == digest:
-        manifest: Manifest | None = known[0][0]  # the same bytes: the same manifest
-    else:
-        manifest = _decrypt(ctx, site_id, blob_id, data, report)
+    vid = blob_id[len(MANIFEST_PREFIX) :]
+    if found.digest(vid) == digest:  # the very manifest kept: no decrypting, no comparing
+        kept = found.manifest(vid)
+        if _complete(site, kept, site_id, report, blob_id, len(data)):
+            found.add_site(vid, site_id)
+        return
+    manifest = _decrypt(ctx, site_id, blob_id, data, report)
     if manifest is None or not _complete(site, manifest, site_id, report, blob_id, len(data)):
         return
     found.add(manifest, site_id, digest, _stronger)

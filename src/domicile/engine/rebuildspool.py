@@ -14,7 +14,7 @@ import json
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -48,6 +48,26 @@ class FoundSpool:
     ) -> None:
         self._db.close()
         self._dir.cleanup()
+
+    def digest(self, vid: str) -> str | None:
+        """The SHA-256 of the blob of the manifest kept for ``vid`` (None: not found yet)."""
+        row = self._db.execute("SELECT digest FROM found WHERE vid = ?", (vid,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_site(self, vid: str, site_id: str) -> None:
+        """``site_id`` holds a complete copy of the very manifest kept for ``vid``."""
+        (sites,) = self._db.execute("SELECT sites FROM found WHERE vid = ?", (vid,)).fetchone()
+        self._db.execute(
+            "UPDATE found SET sites = ? WHERE vid = ?",
+            (json.dumps([*json.loads(sites), site_id]), vid),
+        )
+
+    def manifest(self, vid: str) -> Manifest:
+        """The manifest kept for ``vid`` (which was found)."""
+        row = self._db.execute(
+            "SELECT manifest, segments FROM found WHERE vid = ?", (vid,)
+        ).fetchone()
+        return _manifest(row[0], row[1])
 
     def get(self, vid: str) -> tuple[Found, str] | None:
         """The version ``vid`` found so far, and the SHA-256 of the blob of the manifest
@@ -122,11 +142,16 @@ def _segments(manifest: Manifest) -> str | None:
     """An inline manifest's one segment (its JSON does not carry it); else None."""
     if not manifest.inline:
         return None
-    return json.dumps([asdict(s) for s in manifest.segments])
+    return json.dumps(
+        [
+            [s.blob_id, s.plaintext_size, s.header_length, s.ciphertext_length, s.sha256]
+            for s in manifest.segments
+        ]
+    )
 
 
 def _manifest(data: bytes, segments: str | None) -> Manifest:
     manifest = Manifest.from_json(data)
     if segments is None:
         return manifest
-    return replace(manifest, segments=tuple(SegmentEntry(**s) for s in json.loads(segments)))
+    return replace(manifest, segments=tuple(SegmentEntry(*s) for s in json.loads(segments)))
