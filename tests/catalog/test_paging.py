@@ -30,3 +30,12 @@ def test_walks_give_what_one_query_per_version_gives(filled: SqlCatalog) -> None
         assert list(filled.iter_copies(bucket)) == want
         assert list(filled.iter_placed(bucket)) == [(v, p) for v, _, p in want]
     assert len(list(filled.iter_copies())) == 2 * sql.PAGE + 8  # pages end mid-bucket
+
+
+def test_many_versions_commit_in_one_transaction_in_order(catalog: SqlCatalog) -> None:
+    catalog.create_bucket("a", "p")
+    first, second, other = version("a", "k"), version("a", "k"), version("a", "other")
+    catalog.commit_versions([(v, *parts(v)) for v in (first, second, other)])
+    assert catalog.current_version("a", "k").version_id == second.version_id
+    assert catalog.current_version("a", "other").version_id == other.version_id
+    catalog.commit_versions([])  # nothing to do

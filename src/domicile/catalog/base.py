@@ -132,6 +132,13 @@ class Catalog(Protocol):
         names a delete marker)."""
         ...
 
+    def commit_versions(
+        self, items: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]]
+    ) -> None:
+        """:meth:`commit_version` of each, in order, in one transaction, without audit
+        record or condition (``rebuild-catalog``: a key's versions oldest first)."""
+        ...
+
     def get_version(self, version_id: str) -> Version:
         """By internal id. ObjectNotFound (context ``version``) once removed for good."""
         ...

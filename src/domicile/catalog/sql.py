@@ -211,6 +211,16 @@ class SqlCatalog(Journals, Uploads, Locks):
                 keys=[(version.bucket, version.key)],
             )
 
+    def commit_versions(
+        self, items: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]]
+    ) -> None:
+        if not items:
+            return
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            for version, segments, placements in items:
+                vr.commit(raw, version, segments, placements, None)
+
     def complete_upload(
         self,
         upload_id: str,

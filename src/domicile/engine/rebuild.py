@@ -14,9 +14,10 @@ names (a status changed after the bucket's last write is not on the sites: see
 docs/catalog.md).
 
 The versions found are spooled to a temporary SQLite file
-(:mod:`domicile.engine.rebuildspool`) and restored a key at a time, so memory does not grow
-with the deployment. Each site's listing is read as it is walked; a manifest whose bytes
-another site already gave is not decrypted again.
+(:mod:`domicile.engine.rebuildspool`) and restored a key at a time, :data:`BATCH` versions
+per catalog transaction, so memory does not grow with the deployment. Each site's listing
+is read as it is walked; a manifest whose bytes another site already gave is not decrypted
+again.
 
 The audit history comes back first, from the sites' ``alog-`` segments
 (:func:`domicile.engine.audithistory.restore`): every record up to the newest checkpoint
@@ -30,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from domicile.catalog import VersionLock
+from domicile.catalog import Placement, Segment, Version, VersionLock
 from domicile.engine.audithistory import restore
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
@@ -39,6 +40,9 @@ from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
 from domicile.sites import Site
 
 Progress = Callable[[int], None]
+
+#: Versions restored per catalog transaction.
+BATCH = 500
 
 
 @dataclass
@@ -73,14 +77,23 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
     with FoundSpool() as found:
         _scan(readable, ctx, report, progress, found)
         versioning = _Versioning()
+        pending: list[tuple[Version, list[Segment], list[Placement]]] = []
         for versions in found.by_key():  # a key at a time: memory does not grow with keys
             versioning.add(versions)
             kept = _kept(versions, report)
             _ensure_bucket(ctx, kept[-1][0], report)
             for manifest, sites in kept:  # oldest first: each commit makes the next current
-                _restore(ctx, manifest, sites)
+                if manifest.meta.locked:  # its lock first, as a write does
+                    ctx.catalog.commit_versions(pending)
+                    pending = []
+                    _lock(ctx, manifest, sites)
+                pending.append(catalog_records(manifest, sorted(sites), time.time()))
                 report.versions += 1
                 report.placements += len(sites)
+            if len(pending) >= BATCH:
+                ctx.catalog.commit_versions(pending)
+                pending = []
+        ctx.catalog.commit_versions(pending)
         versioning.apply(ctx)
     return report
 
@@ -232,12 +245,10 @@ def _ensure_bucket(ctx: EngineContext, manifest: Manifest, report: RebuildReport
         ctx.catalog.set_bucket_lock(manifest.bucket_lock)
 
 
-def _restore(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
-    records = catalog_records(manifest, sorted(sites), time.time())
+def _lock(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
+    """Lock the version before it is committed: never restored unlocked."""
     meta = manifest.meta
-    if meta.locked:  # before the commit, as a write does: never restored unlocked
-        lock = VersionLock(
-            manifest.version_id, meta.lock_mode, meta.lock_until, meta.legal_hold, len(sites)
-        )
-        ctx.catalog.lock_new_version(lock)
-    ctx.catalog.commit_version(*records)
+    lock = VersionLock(
+        manifest.version_id, meta.lock_mode, meta.lock_until, meta.legal_hold, len(sites)
+    )
+    ctx.catalog.lock_new_version(lock)
