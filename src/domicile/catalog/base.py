@@ -134,6 +134,13 @@ class Catalog(Protocol):
         names a delete marker)."""
         ...
 
+    def commit_versions(
+        self, items: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]]
+    ) -> None:
+        """:meth:`commit_version` of each, in order, in one transaction, without audit
+        record or condition (``rebuild-catalog``: a key's versions oldest first)."""
+        ...
+
     def get_version(self, version_id: str) -> Version:
         """By internal id. ObjectNotFound (context ``version``) once removed for good."""
         ...
@@ -215,6 +222,17 @@ class Catalog(Protocol):
 
     def versions_on_site(self, site_id: str) -> Iterator[Version]:
         """Every version with a placement on ``site_id``, paged internally."""
+        ...
+
+    def iter_copies(
+        self, bucket: str | None = None
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        """As :meth:`iter_placed`, with each version's segments (by index) too."""
+        ...
+
+    def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
+        """Every version :meth:`iter_versions` gives, with its placements (by site id):
+        two queries per page of versions, never one per version; bounded memory."""
         ...
 
     def stats(self) -> list[BucketStats]:

@@ -54,6 +54,37 @@ PAGE = 500
 
 # The hot paths' statements are prepared once and run on the driver's connection
 # (:mod:`domicile.catalog.prepared`); a key's versions are :mod:`.versionrows`'.
+
+
+def _placed(one_bucket: bool) -> tuple[Prepared, Prepared, Prepared]:
+    """A page of versions after ``:after`` (of ``:bucket``), and the placements and the
+    segments of the versions in ``(:after, :last]`` (of ``:bucket``), in order:
+    :meth:`iter_placed`, :meth:`iter_copies`."""
+    c, pc, sc = t.versions.c, t.placements.c, t.segments.c
+    versions = sa.select(t.versions).where(c.version_id > sa.bindparam("after"))
+    held = (
+        sa.select(t.placements)
+        .join(t.versions, pc.version_id == c.version_id)
+        .where(pc.version_id > sa.bindparam("after"), pc.version_id <= sa.bindparam("last"))
+    )
+    cut = (
+        sa.select(t.segments)
+        .join(t.versions, sc.version_id == c.version_id)
+        .where(sc.version_id > sa.bindparam("after"), sc.version_id <= sa.bindparam("last"))
+    )
+    if one_bucket:
+        versions = versions.where(c.bucket == sa.bindparam("bucket"))
+        held = held.where(c.bucket == sa.bindparam("bucket"))
+        cut = cut.where(c.bucket == sa.bindparam("bucket"))
+    return (
+        Prepared(versions.order_by(c.version_id).limit(PAGE)),
+        Prepared(held.order_by(pc.version_id, pc.site_id)),
+        Prepared(cut.order_by(sc.version_id, sc.idx)),
+    )
+
+
+_PLACED = {False: _placed(False), True: _placed(True)}
+
 _VERIFIED = Prepared(
     sa.update(t.placements)
     .where(
@@ -182,6 +213,16 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
                 keys=[(version.bucket, version.key)],
                 reads=vr.commit_reads(version),
             )
+
+    def commit_versions(
+        self, items: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]]
+    ) -> None:
+        if not items:
+            return
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            for version, segments, placements in items:
+                vr.commit(raw, version, segments, placements, None)
 
     def complete_upload(
         self,
@@ -384,6 +425,42 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
             .where(t.placements.c.site_id == site_id)
         )
         return self._paged(base)
+
+    def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
+        for version, _, placements in self._copies(bucket, segments=False):
+            yield version, placements
+
+    def iter_copies(
+        self, bucket: str | None = None
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        return self._copies(bucket, segments=True)
+
+    def _copies(
+        self, bucket: str | None, *, segments: bool
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        versions, held, cut = _PLACED[bucket is not None]
+        params: dict[str, Any] = (
+            {"after": ""} if bucket is None else {"after": "", "bucket": bucket}
+        )
+        while True:
+            with self._db.raw_read() as raw:
+                page = [rows.version(r) for r in raw.rows(versions, params)]
+                placed: dict[str, list[Placement]] = {v.version_id: [] for v in page}
+                parts: dict[str, list[Segment]] = {v.version_id: [] for v in page}
+                if page:
+                    span = {**params, "last": page[-1].version_id}
+                    for r in raw.rows(held, span):
+                        if r.version_id in placed:
+                            placed[r.version_id].append(rows.placement(r))
+                    for r in raw.rows(cut, span) if segments else ():
+                        if r.version_id in parts:
+                            parts[r.version_id].append(rows.segment(r))
+            for version in page:
+                vid = version.version_id
+                yield version, parts[vid], placed[vid]
+            if len(page) < PAGE:
+                return
+            params["after"] = page[-1].version_id
 
     def _paged(self, base: sa.Select[Any]) -> Iterator[Version]:
         """Every version ``base`` selects, in version_id order, PAGE rows per transaction."""

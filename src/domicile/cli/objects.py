@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -52,6 +53,24 @@ def _read_pieces(stream: BinaryIO, advance: Callable[[int], None]) -> Iterator[b
     while piece := stream.read(READ_SIZE):
         advance(len(piece))
         yield piece
+
+
+def _ls_all(state: State, bucket: str, prefix: str, start_after: str) -> None:
+    """Stream every key under ``prefix``: ``modified  size  key`` lines (as ``aws s3 ls
+    --recursive``), or one JSON object per line; a page of 1,000 keys in memory at most."""
+    out = sys.stdout
+    engine = state.engine
+    while True:
+        page = engine.list(bucket, prefix=prefix, delimiter="", start_after=start_after)
+        for o in page.objects:
+            if state.as_json:
+                out.write(json.dumps(_info_dict(o), sort_keys=True, default=str) + "\n")
+            else:
+                out.write(f"{when(o.created_at)} {o.size:>12} {o.key}\n")
+        if not page.is_truncated or page.next_start_after is None:
+            break
+        start_after = page.next_start_after
+    out.flush()
 
 
 @click.command()
@@ -157,6 +176,13 @@ def _parse_range(text: str | None) -> tuple[int, int | None]:
     "--versions", is_flag=True, help="List every version and delete marker, newest first."
 )
 @click.option("--version-id-marker", default="", help="With --versions and --start-after: paging.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every key of BUCKET under PREFIX, recursively, page after page in this one process, "
+    "one line each as it is read (--json: JSON Lines).",
+)
 @pass_state
 def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
     state: State,
@@ -166,9 +192,16 @@ def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
     start_after: str,
     versions: bool,
     version_id_marker: str,
+    every: bool,
 ) -> None:
     """List buckets, or the objects of BUCKET under PREFIX (with --versions, their
-    versions and delete markers too)."""
+    versions and delete markers too; with --all, every key, streamed)."""
+    if every:
+        if not path or versions:
+            raise click.UsageError("--all lists the keys of one bucket: give BUCKET[/PREFIX]")
+        bucket, _, prefix = path.partition("/")
+        _ls_all(state, bucket, prefix, start_after)
+        return
     if not path:
         buckets = state.engine.list_buckets()
         if state.as_json:

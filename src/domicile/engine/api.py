@@ -11,7 +11,7 @@ import builtins
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +26,15 @@ from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
-from domicile.engine.facts import HistoryReport, Report, build_history, build_report
+from domicile.engine.facts import (
+    HistoryReport,
+    Report,
+    Shortfall,
+    Violation,
+    build_history,
+    build_report,
+    report_rows,
+)
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
@@ -775,12 +783,26 @@ class Domicile(LockApi):
         """How many object versions the catalog holds (for progress bars)."""
         return sum(1 for _ in self._ctx.catalog.iter_versions(bucket))
 
-    def report(self, *, bucket: str | None = None, tenant: str | None = None) -> Report:
+    def report(
+        self, *, bucket: str | None = None, tenant: str | None = None, details: bool = False
+    ) -> Report:
         """The residency report of one bucket, one tenant's buckets, or everything: where
-        copies rest, compliance, copy counts, verification and audit chain status."""
+        copies rest, compliance, copy counts, verification and audit chain status. Its
+        memory does not grow with the objects: violations and shortfalls are counted, and
+        kept as rows only with ``details`` (:meth:`report_rows` streams them instead)."""
         return build_report(
-            self._ctx, deployment=self.config.deployment.name, bucket=bucket, tenant=tenant
+            self._ctx,
+            deployment=self.config.deployment.name,
+            bucket=bucket,
+            tenant=tenant,
+            details=details,
         )
+
+    def report_rows(
+        self, *, bucket: str | None = None, tenant: str | None = None
+    ) -> Iterator[Violation | Shortfall]:
+        """Every violation and shortfall in the report's scope, streamed from the catalog."""
+        return report_rows(self._ctx, bucket=bucket, tenant=tenant)
 
     def history_report(
         self,
