@@ -29,8 +29,13 @@ check: lint
 	env -u DOMICILE_TEST_CATALOG_URL $(BIN)/python -m pytest -q -n 2 -m "$(CHECK_TESTS)" \
 	    --hypothesis-profile=quick $(PYTEST_ARGS)
 
-## make test: every test
-test: $(STAMP)
+## make test: every test (age's TypeScript reference, for the post-quantum interop tests,
+## is installed from tools/agejs/package-lock.json once; it needs node and npm)
+AGEJS := tools/agejs/node_modules/.package-lock.json
+$(AGEJS): tools/agejs/package-lock.json
+	npm ci --prefix tools/agejs --no-audit --no-fund --silent
+
+test: $(STAMP) $(AGEJS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make lint: ruff, mypy --strict, import-linter layer contracts
