@@ -9,7 +9,11 @@ from pathlib import Path
 import domicile
 from domicile.engine import set_site_status
 from domicile.sites import FaultySite
-from tests.engine.conftest import segment_files
+from tests.engine.conftest import blob_files
+
+
+def sites_of(engine: domicile.Domicile, key: str) -> set[str]:
+    return {c.site_id for c in engine.where("docs", key)}
 
 
 def test_a_quick_verify_lists_each_site_once_and_finds_what_heads_would(
@@ -26,8 +30,15 @@ def test_a_quick_verify_lists_each_site_once_and_finds_what_heads_would(
         assert spy.calls["head"] == 0 and spy.calls["list"] <= 1
 
     holder = engine.where("docs", "k1")[0].site_id
-    victims = segment_files(engine, tmp_path, holder)
-    lost, shrunk = victims[0], victims[1]
+    catalog = engine.context.catalog
+
+    def blob_of(key: str) -> Path:  # the one blob of a small object on ``holder``
+        (segment,) = catalog.segments(catalog.current_version("docs", key).version_id)
+        (file,) = [f for f in blob_files(tmp_path, holder) if f.name == segment.blob_id]
+        return file
+
+    both = [k for k in ("k0", "k1", "k2", "k3", "k4", "k5") if holder in sites_of(engine, k)]
+    lost, shrunk = blob_of(both[0]), blob_of(both[1])
     lost.unlink()
     shrunk.write_bytes(shrunk.read_bytes()[:-1])
     report = engine.verify("quick")
@@ -38,8 +49,11 @@ def test_a_quick_verify_lists_each_site_once_and_finds_what_heads_would(
         assert copy.state == p.kind
     assert any("bytes, the catalog says" in p.detail for p in report.problems)
     assert any("not found on site" in p.detail for p in report.problems)
-    # Marked good copies stay good; the bad ones are the faults repair works from.
-    assert sum(c.state == "ok" for k in ("k0", "k2", "k3") for c in engine.where("docs", k)) == 6
+    # Every other copy is marked good; the bad ones are the faults repair works from.
+    bad = {(p.key, p.site_id) for p in report.problems}
+    for key in [f"k{i}" for i in range(6)] + ["big"]:
+        for copy in engine.where("docs", key):
+            assert (copy.state == "ok") == ((key, copy.site_id) not in bad), (key, copy)
 
 
 def test_copies_on_sites_not_read_are_skipped_as_before(tmp_path: Path) -> None:
