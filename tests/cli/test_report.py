@@ -212,6 +212,7 @@ def screenshot(page: Path, png: Path, profile: Path) -> None:
     )
 
 
+@pytest.mark.chromium
 def test_html_report_renders_offline_and_matches_the_json(
     seeded: Path, run: Run, tmp_path: Path
 ) -> None:
@@ -298,6 +299,7 @@ def rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
+@pytest.mark.chromium
 def test_copies_in_france_shade_metropolitan_france_not_french_guiana(
     run: Run, tmp_path: Path
 ) -> None:

@@ -360,6 +360,7 @@ def _json(done: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
+@pytest.mark.slow  # the aws CLI: a Python process per command (make test runs it)
 def test_awscli_object_lock(aws: Any, live: Live, s3: Any) -> None:
     name = f"cli{next(_names):04d}"
     aws("create-bucket", "--bucket", name, "--object-lock-enabled-for-bucket",
@@ -397,6 +398,7 @@ def test_awscli_object_lock(aws: Any, live: Live, s3: Any) -> None:
     assert s3.head_object(Bucket=name, Key="k")["ObjectLockLegalHoldStatus"] == "ON"
 
 
+@pytest.mark.slow  # the aws CLI: a Python process per command (make test runs it)
 def test_awscli_lifecycle(aws: Any, s3: Any, plain: str) -> None:
     rules = {"Rules": [{"ID": "r", "Filter": {"Prefix": "a/"}, "Status": "Enabled",
                         "NoncurrentVersionExpiration": {"NoncurrentDays": 9}}]}  # fmt: skip

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import append_audit
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import LOCK_MODES, BucketLock, Version, VersionLock
 from domicile.errors import BucketNotFound, InvalidRetention, ObjectLocked, ObjectNotFound

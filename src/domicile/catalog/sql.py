@@ -17,8 +17,9 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import Journals, append_audit
+from domicile.catalog.journals import Journals
 from domicile.catalog.leases import Leases
 from domicile.catalog.listing import list_page, versions_page
 from domicile.catalog.locks import lock_keys
@@ -195,6 +196,7 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
             return self._db.group(
                 lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
                 keys=[(version.bucket, version.key)],
+                reads=vr.commit_reads(version),
             )
 
     def complete_upload(
@@ -209,9 +211,10 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with _lost_race(expect, version), self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(version.bucket, version.key)])  # first: lock order
+            raw = Raw.of(conn)
+            lock_keys(raw, [(version.bucket, version.key)])  # first: the lock order
             finish_upload(conn, upload_id, version, segments, listed)
-            return vr.commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
+            return vr.commit(raw, version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
@@ -223,6 +226,8 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
 
     def lookup(self, bucket: str, key: str, version_id: str | None = None) -> Lookup:
         with self._db.raw_read() as raw:
+            if version_id is None and raw.concurrent:
+                return vr.lookup_current(raw, bucket, key)
             owner = vr.require_bucket(raw, bucket)
             if version_id is None:
                 found = vr.require_current(raw, bucket, key)
@@ -258,6 +263,23 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
         with self._db.raw_read() as raw:
             return vr.placements_of(raw, version_id)
 
+    def copies_of(self, version_ids: Sequence[str]) -> dict[str, tuple[list[Placement], int]]:
+        ids = list(version_ids)
+        out: dict[str, tuple[list[Placement], int]] = {vid: ([], 0) for vid in ids}
+        p, s = t.placements.c, t.segments.c
+        stored = (
+            sa.select(s.version_id, sa.func.sum(s.ciphertext_length))
+            .where(s.version_id.in_(ids))
+            .group_by(s.version_id)
+        )
+        copies = sa.select(t.placements).where(p.version_id.in_(ids)).order_by(p.site_id)
+        with self._db.read() as conn:
+            for vid, total in conn.execute(stored):
+                out[vid] = (out[vid][0], int(total or 0))
+            for row in conn.execute(copies):
+                out[row.version_id][0].append(rows.placement(row))
+        return out
+
     def delete_object(
         self, bucket: str, key: str, *, bypass_governance: bool = False
     ) -> Version | None:
@@ -292,8 +314,9 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
             return found, promoted
 
         with self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(bucket, key)])
-            return delete(Raw.of(conn))
+            raw = Raw.of(conn)
+            lock_keys(raw, [(bucket, key)])
+            return delete(raw)
 
     def list_versions(
         self,

@@ -14,7 +14,7 @@ import click
 
 from domicile.catalog import LOCK_MODES, BucketLock, VersionLock
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path
+from domicile.cli.ui import console, emit_json, say, split_path
 from domicile.display import table
 from domicile.engine.lifecycle import Rule
 
@@ -77,12 +77,12 @@ def _show_bucket(state: State, bucket: str, config: BucketLock | None) -> None:
     if state.as_json:
         emit_json(doc)
     elif config is None:
-        console.print(f"bucket {bucket} has no Object Lock (it is enabled only at creation)")
+        say(f"bucket {bucket} has no Object Lock (it is enabled only at creation)")
     elif config.mode is None:
-        console.print(f"bucket {bucket}: Object Lock on, no default retention")
+        say(f"bucket {bucket}: Object Lock on, no default retention")
     else:
         period = f"{config.days} days" if config.days is not None else f"{config.years} years"
-        console.print(f"bucket {bucket}: Object Lock on, default {config.mode} for {period}")
+        say(f"bucket {bucket}: Object Lock on, default {config.mode} for {period}")
 
 
 # --- versions ---------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def lifecycle(
         emit_json({"bucket": bucket, "rules": [asdict(r) for r in rules]})
         return
     if not rules:
-        console.print(f"bucket {bucket} has no lifecycle rules")
+        say(f"bucket {bucket} has no lifecycle rules")
         return
     t = table(f"lifecycle of {bucket}", "id", "prefix", "status", "actions")
     for r in rules:
