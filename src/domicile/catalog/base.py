@@ -63,8 +63,18 @@ class Catalog(Protocol):
     """Buckets, object versions, segments, placements, faults and the garbage queue."""
 
     # buckets
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        """Create a bucket bound to ``policy``. BucketAlreadyExists if the name is taken."""
+    def create_bucket(
+        self,
+        name: str,
+        policy: str,
+        tenant: str = "default",
+        *,
+        object_lock: bool = False,
+        audit: AuditBuilder | None = None,
+    ) -> Bucket:
+        """Create a bucket bound to ``policy``. BucketAlreadyExists if the name is taken.
+        ``object_lock``: with Object Lock (no default retention) and versioning
+        ``Enabled``, in the same transaction; ``audit`` appended in it too."""
         ...
 
     def get_bucket(self, name: str) -> Bucket:

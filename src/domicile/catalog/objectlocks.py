@@ -247,6 +247,11 @@ def guard_forget(
         )
 
 
+def enable_lock(conn: sa.Connection, bucket: str) -> None:
+    """Give a bucket being created its Object Lock row (no default retention)."""
+    conn.execute(sa.insert(t.bucket_locks).values(bucket=bucket, updated_at=rows.now_us()))
+
+
 def forget_lock(raw: Raw, version_id: str) -> None:
     """Drop a version's lock row with the version (its lock has ended: see guard_forget)."""
     raw.run(_FORGET_LOCK, {"vid": version_id})

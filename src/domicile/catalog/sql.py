@@ -23,7 +23,7 @@ from domicile.catalog.journals import Journals
 from domicile.catalog.leases import Leases
 from domicile.catalog.listing import list_page, versions_page
 from domicile.catalog.locks import lock_keys
-from domicile.catalog.objectlocks import Locks, forget_bucket
+from domicile.catalog.objectlocks import Locks, enable_lock, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     VERSIONING_STATUSES,
@@ -117,8 +117,19 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
 
     # --- buckets ----------------------------------------------------------------------
 
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        bucket = Bucket(name, policy, tenant, rows.now_us() / 1_000_000)
+    def create_bucket(
+        self,
+        name: str,
+        policy: str,
+        tenant: str = "default",
+        *,
+        object_lock: bool = False,
+        audit: AuditBuilder | None = None,
+    ) -> Bucket:
+        created = rows.now_us() / 1_000_000
+        bucket = Bucket(
+            name, policy, tenant, created, "Enabled" if object_lock else None, object_lock
+        )
         taken = BucketAlreadyExists(
             f"bucket {name!r} exists already",
             hint="choose another name, or use the existing bucket",
@@ -136,8 +147,13 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
                         tenant=tenant,
                         policy=policy,
                         created_at=rows.us(bucket.created_at),
+                        versioning=bucket.versioning,
                     )
                 )
+                if object_lock:
+                    enable_lock(conn, name)
+                if audit is not None:
+                    append_audit(Raw.of(conn), audit)
         except CatalogConflict:  # created by another host between our check and insert
             raise taken from None
         return bucket

@@ -17,8 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catalog
+from domicile.audit import CheckpointPolicy, Record, Scalar
+from domicile.catalog import Bucket, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
@@ -212,16 +212,19 @@ class Domicile(LockApi):
         be turned off."""
         check_bucket_name(name)
         self._ctx.policy(policy)
-        bucket = self._ctx.catalog.create_bucket(name, policy, tenant)
-        if object_lock:  # versioning on, for good: a locked version is never replaced
-            self._ctx.catalog.set_versioning(name, "Enabled")
-            self._ctx.catalog.set_bucket_lock(BucketLock(name))
-        self._ctx.record(
-            "bucket_create",
-            bucket=name,
-            policy=policy,
-            detail={"tenant": tenant, **({"object_lock": True} if object_lock else {})},
+        build, made = None, list[Record]()
+        if self._ctx.audit is not None:
+            detail: dict[str, Scalar] = {"tenant": tenant}
+            if object_lock:  # versioning on, for good: a locked version is never replaced
+                detail |= {"object_lock": True, "versioning": "Enabled"}
+            build, made = self._ctx.audit.builder(
+                "bucket_create", bucket=name, policy=policy, detail=detail
+            )
+        bucket = self._ctx.catalog.create_bucket(
+            name, policy, tenant, object_lock=object_lock, audit=build
         )
+        if self._ctx.audit is not None:
+            self._ctx.audit.appended(made)
         return bucket
 
     def bucket(self, name: str) -> Bucket:
