@@ -155,16 +155,22 @@ class Database:
             yield conn
 
     def group(
-        self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = (), reads: Reads = ()
+        self,
+        work: Callable[[Raw], T],
+        keys: Sequence[tuple[str, str]] = (),
+        reads: Reads = (),
+        *,
+        audit: bool = False,
     ) -> T:
         """``work(raw)`` in a write transaction that other threads' work may share.
 
         ``keys`` are the (bucket, key) pairs ``work`` writes (locked first on PostgreSQL),
-        ``reads`` the SELECTs it starts with (sent ahead, see GroupCommit.run).
+        ``reads`` the SELECTs it starts with (sent ahead, see GroupCommit.run), ``audit``
+        whether it appends audit records.
         ``work`` may run twice (alone, after a shared transaction failed), so it must
         depend only on the database; see :mod:`domicile.catalog.groupcommit`."""
         with self._errors:
-            return self._group.run(work, keys, reads)
+            return self._group.run(work, keys, reads, audit=audit)
 
     @contextmanager
     def raw_read(self) -> Iterator[Raw]:

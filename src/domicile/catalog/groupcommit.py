@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
-from domicile.catalog.chain import append_audits
+from domicile.catalog.chain import append_audits, head_ahead
 from domicile.catalog.locks import key_locks, lock_keys
 from domicile.catalog.prepared import Params, Prepared, Raw
 
@@ -39,14 +39,19 @@ MAX_BATCH = 64
 
 
 class _Job(Generic[T]):
-    __slots__ = ("done", "error", "keys", "reads", "result", "work")
+    __slots__ = ("audit", "done", "error", "keys", "reads", "result", "work")
 
     def __init__(
-        self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]], reads: Reads
+        self,
+        work: Callable[[Raw], T],
+        keys: Sequence[tuple[str, str]],
+        reads: Reads,
+        audit: bool,
     ) -> None:
         self.work = work
         self.keys = keys
         self.reads = reads
+        self.audit = audit
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -75,7 +80,12 @@ class GroupCommit:
         return len(self._queued)
 
     def run(
-        self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = (), reads: Reads = ()
+        self,
+        work: Callable[[Raw], T],
+        keys: Sequence[tuple[str, str]] = (),
+        reads: Reads = (),
+        *,
+        audit: bool = False,
     ) -> T:
         """``work(conn)`` committed, possibly in one transaction with other threads' work.
 
@@ -84,8 +94,9 @@ class GroupCommit:
         appends last, so batches of several processes never deadlock. ``reads`` are the
         SELECTs ``work`` starts with: on a database server a batch whose keys are distinct
         sends them all with its locks, in one round trip, and each job finds its rows in
-        ``raw.prefetched``."""
-        job: _Job[T] = _Job(work, keys, reads)
+        ``raw.prefetched``; ``audit`` says it appends audit records: the batch then takes
+        the chain's lock and reads its head in that round trip too."""
+        job: _Job[T] = _Job(work, keys, reads, audit)
         with self._queue_lock:
             self._queued.append(job)  # type: ignore[arg-type]
         while not job.done:
@@ -131,17 +142,25 @@ class GroupCommit:
 
 
 def _in_one(conn: Raw, batch: list[_Job[object]]) -> list[object]:
-    """Every job of ``batch`` in ``conn``'s transaction: keys locked first (and the jobs'
-    reads sent with the locks when they cannot see each other's writes), audit last."""
+    """Every job of ``batch`` in ``conn``'s transaction: keys locked first, then (on a
+    database server, in the same round trip) the jobs' reads when they cannot see each
+    other's writes (distinct keys) and the chain's lock and head when a job audits; the
+    audit records are appended last."""
     keys = [k for job in batch for k in job.keys]
     prefetched: list[list[list[Any]] | None] = [None] * len(batch)
-    if conn.concurrent and len(set(keys)) == len(keys) and any(job.reads for job in batch):
+    ahead = conn.concurrent and len(set(keys)) == len(keys)
+    reads = [r for job in batch for r in job.reads] if ahead else []
+    chain = head_ahead(conn) if conn.concurrent and any(job.audit for job in batch) else []
+    if reads or chain:
         locks = key_locks(conn, keys)
-        found = conn.rows_together([*locks, *(r for job in batch for r in job.reads)])
+        found = conn.rows_together([*locks, *reads, *chain])
         at = len(locks)
         for n, job in enumerate(batch):
-            prefetched[n] = found[at : at + len(job.reads)] if job.reads else None
-            at += len(job.reads)
+            if reads and job.reads:
+                prefetched[n] = found[at : at + len(job.reads)]
+                at += len(job.reads)
+        if chain:
+            conn.chain_head = found[-1]
     else:
         lock_keys(conn, keys)
     conn.deferred = []
@@ -156,6 +175,7 @@ def _in_one(conn: Raw, batch: list[_Job[object]]) -> list[object]:
     finally:
         conn.deferred = None
         conn.prefetched = None
+        conn.chain_head = None
     return results
 
 

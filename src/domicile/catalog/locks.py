@@ -11,8 +11,13 @@ it decides about, then reads afresh (each statement sees every commit made befor
 - the audit chain (:func:`chain_lock`): an append reads the head and inserts ``seq + 1``;
 - migrations (:func:`lock_migrations`): hosts starting at once apply each step once.
 
-Locks are always taken in one order (keys, sorted; then the bucket row, the upload row;
-the chain last, just before commit), so writers never deadlock. On SQLite each function is
+Locks are taken in one order, so writers do not deadlock: a transaction's keys first
+(sorted by lock id); then in a group commit the chain, when one of its jobs audits, and
+only then rows (it writes rows of its own keys only); in other write transactions the
+bucket row, the upload row and the key's rows, and the chain last, just before commit.
+A transaction that locks rows of a key and then appends audit takes that key's lock first
+(``complete_upload``, ``delete_version``, ``set_version_lock``), so it never holds a row a
+group commit holding the chain waits for. On SQLite each function is
 a no-op. Advisory locks of the two-key form live in their own key space; ours use the
 spaces below, and are released when the transaction ends (never leaked by a crash).
 """

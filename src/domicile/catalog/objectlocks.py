@@ -23,6 +23,7 @@ from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
+from domicile.catalog.locks import lock_keys
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import LOCK_MODES, BucketLock, Version, VersionLock
 from domicile.errors import BucketNotFound, InvalidRetention, ObjectLocked, ObjectNotFound
@@ -133,10 +134,14 @@ class Locks:
         now = time.time()
         with self._db.write() as conn:
             raw = Raw.of(conn)
-            found = sa.select(t.versions.c.version_id).where(
+            of_version = sa.select(t.versions.c.bucket, t.versions.c.key).where(
                 t.versions.c.version_id == lock.version_id
             )
-            if conn.execute(found.with_for_update()).first() is None:  # held till commit
+            found = conn.execute(of_version).first()
+            if found is not None:  # PostgreSQL: a delete of the version waits, or is seen
+                lock_keys(raw, [(found.bucket, found.key)])
+                found = conn.execute(of_version).first()
+            if found is None:
                 raise ObjectNotFound(
                     f"no object version {lock.version_id}",
                     hint="the object was deleted meanwhile; list the bucket again",

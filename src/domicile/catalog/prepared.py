@@ -106,6 +106,7 @@ class Raw:
         "_driver",
         "_pending",
         "_sent",
+        "chain_head",
         "concurrent",
         "deferred",
         "held",
@@ -124,6 +125,8 @@ class Raw:
         self._sent = False
         #: The rows of the reads a group commit sent ahead for the running job, or None.
         self.prefetched: list[list[Any]] | None = None
+        #: The audit chain's head, read ahead under its lock by a group commit, or None.
+        self.chain_head: list[Any] | None = None
 
     def send_later(self, begin: str) -> None:
         """Begin with ``begin`` sent along with the first statement, and keep writes

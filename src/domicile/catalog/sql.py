@@ -228,6 +228,7 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
                 lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
                 keys=[(version.bucket, version.key)],
                 reads=vr.commit_reads(version),
+                audit=audit is not None,
             )
 
     def commit_versions(
