@@ -2,7 +2,7 @@
 in the same run, and paging through a ListObjectVersions of many versions.
 
 Run: .venv/bin/python bench/bench_versioning.py [--objects 400] [--rounds 5]
-     [--keys 40] [--versions 100000] [--dir PATH]
+     [--keys 40] [--versions 100000] [--large-mib 1024 [--large-pairs 2]] [--dir PATH]
 
 One deployment (two local-folder sites, two copies per object, SQLite catalog), one open
 engine, two buckets under the same policy: ``plain`` (versioning never enabled) and
@@ -16,6 +16,9 @@ new key in both buckets: the same site writes and catalog work for both arms. Th
 same number of GETs of current versions, alternating, and GETs of noncurrent versions by
 id in the versioned bucket.
 Goal (issue 17): versioned / unversioned >= 0.95 for PUT and GET.
+
+``--large-mib N``: also PUTs then GETs of N-MiB objects, ``--large-pairs`` per arm, in
+ABBA order (the issue's 1 GiB comparison: ``--large-mib 1024``).
 
 Listing: ``--versions`` version rows (10 per key, every hundredth one a delete marker) are
 committed straight into the catalog (their blobs are not written: listing reads only the
@@ -78,14 +81,48 @@ def get_round(engine: domicile.Domicile, objects: int, keys: int) -> dict[str, f
     return spent
 
 
-def old_versions(engine: domicile.Domicile, count: int) -> float:
-    """Seconds per GET of a noncurrent version by its id."""
+def large_round(engine: domicile.Domicile, mib: int, pairs: int) -> dict[str, dict[str, float]]:
+    """Seconds per arm of ``2 * pairs`` PUTs then GETs of ``mib`` MiB objects (new keys,
+    ABBA order), streamed from one repeated random MiB."""
+    piece = os.urandom(1024 * 1024)
+    spent = {"put": dict.fromkeys(ARMS, 0.0), "get": dict.fromkeys(ARMS, 0.0)}
+    for op in ("put", "get"):
+        for i in range(2 * pairs):
+            arm = arm_of(i)
+            start = time.perf_counter()
+            if op == "put":
+                engine.put(arm, f"large/{i // 2}", (piece for _ in range(mib)))
+            else:
+                for _ in engine.get(arm, f"large/{i // 2}"):
+                    pass
+            spent[op][arm] += time.perf_counter() - start
+    return spent
+
+
+def lookups(engine: domicile.Domicile, count: int, keys: int) -> dict[str, float]:
+    """Seconds per arm of ``count`` catalog lookups of current versions (what a GET reads
+    from the catalog before any byte), ABBA order: the CPU side of a GET, without the
+    disk's noise."""
+    catalog = engine.context.catalog
+    spent = dict.fromkeys(ARMS, 0.0)
+    for i in range(count):
+        arm = arm_of(i)
+        start = time.perf_counter()
+        catalog.lookup(arm, f"k{(i // 2) % keys:07d}")
+        spent[arm] += time.perf_counter() - start
+    return spent
+
+
+def old_versions(engine: domicile.Domicile, count: int) -> float | None:
+    """Seconds per GET of a noncurrent version by its id (None: there is none)."""
     found = [v for v in engine.list_versions("versioned", limit=1000).versions if not v.is_latest]
     found = found[:count]
+    if not found:
+        return None
     start = time.perf_counter()
     for v in found:
         engine.get("versioned", v.key, version_id=v.version_id).read()
-    return (time.perf_counter() - start) / max(1, len(found))
+    return (time.perf_counter() - start) / len(found)
 
 
 def fill_versions(engine: domicile.Domicile, total: int) -> float:
@@ -165,6 +202,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=40, help="keys the puts cycle over")
     parser.add_argument("--versions", type=int, default=100_000, help="versions to list")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--large-mib", type=int, default=0, help="also PUT/GET objects this big")
+    parser.add_argument("--large-pairs", type=int, default=2, help="large objects per arm")
     args = parser.parse_args()
     bodies = [os.urandom(SIZE) for _ in range(64)]
     per_arm = args.objects // 2
@@ -199,15 +238,32 @@ def main() -> None:
             print(
                 f"versioned bucket: {kept} versions kept; plain: {engine.count_versions('plain')}"
             )
-            print(f"GET of a noncurrent version by id: {1000 * old_versions(engine, 200):.2f} ms")
+            old = old_versions(engine, 200)
+            if old is not None:
+                print(f"GET of a noncurrent version by id: {1000 * old:.2f} ms")
+            looked = lookups(engine, 20_000, min(args.keys, written))
+            each = {arm: 10_000 / looked[arm] for arm in ARMS}
+            print(
+                f"catalog lookups: plain {each['plain']:.0f}/s, versioned "
+                f"{each['versioned']:.0f}/s, ratio {each['versioned'] / each['plain']:.3f}"
+            )
             done = per_arm * args.rounds
-            for op in ("put", "get"):
+            for op in ("put", "get") if done else ():  # --rounds 0: the listing only
                 plain, versioned = done / totals[op]["plain"], done / totals[op]["versioned"]
                 print(
                     f"{op}: plain {plain:7.1f}/s, versioned {versioned:7.1f}/s, "
                     f"ratio {versioned / plain:.3f}, median of the rounds' "
                     f"{statistics.median(ratios[op]):.3f} (goal >= 0.95)"
                 )
+            if args.large_mib:
+                large = large_round(engine, args.large_mib, args.large_pairs)
+                for op, spent in large.items():
+                    rate = {arm: args.large_pairs * args.large_mib / spent[arm] for arm in ARMS}
+                    print(
+                        f"{args.large_mib} MiB {op}: plain {rate['plain']:.1f} MiB/s, versioned "
+                        f"{rate['versioned']:.1f} MiB/s, ratio "
+                        f"{rate['versioned'] / rate['plain']:.3f} (goal >= 0.95)"
+                    )
             filled = fill_versions(engine, args.versions)
             print(f"{args.versions} versions committed in {filled:.1f} s")
             times = page_versions(engine)

@@ -1,6 +1,6 @@
 """A SoftHSM2 token for the PKCS#11 custody tests, initialised by the fixture itself.
 
-One token per test session (SoftHSM reads ``SOFTHSM2_CONF`` once, when the module is first
+One token per test process (SoftHSM reads ``SOFTHSM2_CONF`` once, when the module is first
 loaded): a private token folder under the session's temp dir, label ``domicile-test``, user
 PIN ``PIN``. Tests give their keys distinct ``object`` labels. Missing ``softhsm2-util``
 FAILS the test (apt-get install softhsm2), as a missing ``age`` does.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +37,17 @@ class SoftHSM:
         return f"pkcs11:token={self.label};object={obj}?module-path={self.module}{pin}"
 
 
+_STATE: list[SoftHSM] = []
+
+
 @pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHSM:
+    """The test token. Memoized for the process, not only per fixture definition: the
+    fixture is imported by several conftests and modules (each import is its own session
+    fixture to pytest), and the PKCS#11 module reads ``SOFTHSM2_CONF`` once per process, so
+    a second token would be one this process cannot see while subprocesses would."""
+    if _STATE:
+        return _STATE[0]
     util = shutil.which("softhsm2-util")
     module = next((m for m in MODULE_CANDIDATES if Path(m).exists()), None)
     if util is None or module is None:
@@ -48,15 +56,11 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSM]:
     (root / "tokens").mkdir()
     conf = root / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n")
-    before = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
+    os.environ["SOFTHSM2_CONF"] = str(conf)  # for the whole process and its children
     subprocess.run(
         [util, "--init-token", "--free", "--label", LABEL, "--pin", PIN, "--so-pin", SO_PIN],
         check=True,
         capture_output=True,
     )
-    yield SoftHSM(module, LABEL, PIN)
-    if before is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = before
+    _STATE.append(SoftHSM(module, LABEL, PIN))
+    return _STATE[0]

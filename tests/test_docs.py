@@ -14,6 +14,7 @@ from domicile.config import (
     BucketSection,
     DeploymentSection,
     GatewaySection,
+    RegistrySection,
     TenantSection,
     WitnessSection,
 )
@@ -58,6 +59,7 @@ def test_every_config_key_is_documented() -> None:
         AccessKeySection,
         AuditSection,
         WitnessSection,
+        RegistrySection,
     ):
         for key in model.model_fields:
             assert f"`{key}`" in text, f"config key {key} is undocumented"

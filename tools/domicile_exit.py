@@ -143,8 +143,11 @@ def load_identities(program: str, keyring: Path) -> bytes:
         if done.returncode != 0:
             raise Fatal(f"age could not open the protected keyring {keyring}")
         data = done.stdout
-    if b"AGE-SECRET-KEY-1" not in data:
-        raise Fatal(f"{keyring} holds no age identity (AGE-SECRET-KEY-1...)")
+    if b"AGE-SECRET-KEY-" not in data and b"AGE-PLUGIN-" not in data:
+        raise Fatal(
+            f"{keyring} holds no age identity (AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1..., "
+            "or a plugin's AGE-PLUGIN-...)"
+        )
     return data
 
 

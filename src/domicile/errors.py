@@ -36,6 +36,7 @@ world in exactly one table each: S3 error codes in the gateway, exit codes in th
     │   ├── BucketNotFound
     │   ├── BucketAlreadyExists
     │   ├── BucketNotEmpty
+    │   ├── SiteNotEmpty             a site to remove still holds copies: drain it first
     │   ├── ObjectNotFound           (context ``delete_marker``: the key's latest is a marker)
     │   │   └── VersionNotFound      no version of that id (S3 NoSuchVersion)
     │   ├── VersionIsDeleteMarker    a version id names a delete marker, which has no bytes
@@ -240,6 +241,10 @@ class BucketNotEmpty(CatalogError):
     """The bucket still holds objects."""
 
 
+class SiteNotEmpty(CatalogError):
+    """The site still holds copies (or upload parts) that the catalog records."""
+
+
 class ObjectNotFound(CatalogError):
     """No object of that key exists in the bucket. When the key's latest version is a
     delete marker, the context says so: ``delete_marker=True`` and ``version`` (its id)."""
@@ -261,6 +266,11 @@ class UploadNotFound(CatalogError):
 class PreconditionFailed(CatalogError):
     """A conditional write found its key's current version not as it expected (one exists
     where none was expected, or its ETag differs); nothing was written."""
+
+
+class LeaseHeld(CatalogError):
+    """Another run holds the job's scope (an ``apply`` or ``repair`` running elsewhere);
+    context ``holder`` (host:pid), ``since`` and ``expires`` (ISO times)."""
 
 
 class CatalogVersionError(CatalogError):

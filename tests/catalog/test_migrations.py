@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from testbed.postgres import PostgresServer
 
-from domicile.catalog import open_catalog, schema
+from domicile.catalog import Holder, open_catalog, schema
 from domicile.catalog.database import configure_sqlite
 from domicile.catalog.migrations import LATEST, STEPS, current_version, migrate
 from domicile.errors import CatalogError, CatalogVersionError
@@ -122,6 +122,50 @@ def test_an_old_catalog_is_upgraded_keeping_its_rows(sqlite_url: str) -> None:
     assert catalog.garbage(origins=["b1"]) == []
     catalog.close()
     assert _version_rows(sqlite_url) == [LATEST]
+
+
+def test_step_9_keeps_the_jobs_and_garbage_of_a_version_8_catalog(catalog_url: str) -> None:
+    engine = sa.create_engine(catalog_url)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=[schema.schema_version])
+        for number, step in STEPS[:8]:
+            assert number <= 8
+            step(conn)
+        conn.execute(sa.insert(schema.schema_version).values(version=8))
+        for state in ("done", "pending"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO jobs (run_id, action, version_id, site_id, bytes, state, detail,"
+                    " created_at, updated_at) VALUES ('old', 'add', 'v', 's', 5, :state, '', 1, 1)"
+                ),
+                {"state": state},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO garbage (site_id, blob_id, reason, queued_at, origin)"
+                " VALUES ('s1', 'b1', 'deleted', 0, 'v')"
+            )
+        )
+    engine.dispose()
+    catalog = open_catalog(catalog_url)
+    try:
+        old = sorted(catalog.jobs(), key=lambda j: j.id)
+        assert [(j.state, j.bytes, j.violation, j.reason) for j in old] == [
+            ("done", 5, False, None),
+            ("pending", 5, False, None),
+        ]
+        catalog.acquire_lease("apply", None, Holder("h", 1, "new"), 60)  # no lease: interrupted
+        catalog.add_jobs(
+            "new", [{"action": "remove", "version_id": "v", "site_id": "s", "bytes": 0}]
+        )
+        jobs = sorted(catalog.jobs(), key=lambda j: j.id)
+        assert [j.state for j in jobs] == ["done", "interrupted", "pending"]
+        assert jobs[2].id > jobs[1].id
+        [item] = catalog.claim_garbage("gc", limit=10, seconds=60)
+        assert (item.blob_id, item.origin) == ("b1", "v")
+    finally:
+        catalog.close()
+    assert _version_rows(catalog_url) == [LATEST]
 
 
 def test_a_newer_catalog_is_refused(sqlite_url: str, tmp_path: Path) -> None:

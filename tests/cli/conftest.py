@@ -27,6 +27,10 @@ class Result:
     def json(self) -> Any:
         return json.loads(self.out)
 
+    def lines(self) -> list[Any]:
+        """The output as JSON Lines."""
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
 
 Run = Callable[..., Result]
 
@@ -66,6 +70,11 @@ def wait_for(process: subprocess.Popen[str], pattern: str, timeout: float = 30) 
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    return invoker(capsys, monkeypatch)
+
+
+def invoker(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The ``domicile`` entry point run in-process, 200 columns wide (the ``run`` fixture)."""
     monkeypatch.setenv("COLUMNS", "200")
 
     def invoke(*args: str) -> Result:

@@ -108,9 +108,29 @@ def test_no_post_quantum_identity_in_a_token(softhsm: SoftHSM) -> None:
 def test_clear_errors(softhsm: SoftHSM) -> None:
     with pytest.raises(WrongPassphrase):
         TokenKeyring(TokenURI.parse(softhsm.uri("x")), Secret("000000"))
+    with _ring(softhsm, "x"), pytest.raises(WrongPassphrase):  # logged in: still checked
+        TokenKeyring(TokenURI.parse(softhsm.uri("x")), Secret("000000"))
     with pytest.raises(KeyringNotFound):
         TokenKeyring(TokenURI.parse(softhsm.uri("x").replace(softhsm.label, "nope")), Secret("1"))
     with pytest.raises(KeyringError, match="PIN"):
         TokenKeyring(TokenURI.parse(softhsm.uri("x")))
     with pytest.raises(KeyringNotFound):
         TokenKeyring(TokenURI.parse("pkcs11:token=x?module-path=/nonexistent.so"), Secret("1"))
+
+
+def test_keys_on_other_curves_are_not_root_keys(softhsm: SoftHSM) -> None:
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    with _ring(softhsm, "curves") as ring:
+        ring.add_new()
+        lib = pkcs11.lib(softhsm.module)
+        with lib.get_token(token_label=softhsm.label).open(rw=True) as session:
+            params = session.create_domain_parameters(
+                pkcs11.KeyType.EC,
+                {pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp384r1")},
+                local=True,
+            )
+            params.generate_keypair(store=True, label="curves", id=b"p384")
+        again = _ring(softhsm, "curves")
+        assert again.recipients == ring.recipients  # the P-384 key is not taken for one
+        again.close()

@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import domicile
+from domicile.audit.export import parse_lines
+from domicile.cli.main import cli
 from domicile.crypto import parse_header
 from domicile.crypto.token import TokenKeyring
 from domicile.engine.keys import add_identity
@@ -36,6 +39,8 @@ def test_put_get_with_the_root_key_in_the_token(tmp_path: Path, softhsm: SoftHSM
             engine.put("docs", "early.txt", b"no root key yet")
         recipient = add_identity(engine)
         assert recipient.startswith("age1tag1")
+        (created,) = [r for r in engine.audit.records() if r.action == "key_created"]
+        assert created.detail == {"recipient": recipient, "source": "keys_new", "kind": "p256tag"}
         engine.put("docs", "report.txt", b"custody" * 40_000)
         assert engine.get("docs", "report.txt").read() == b"custody" * 40_000
         engine.audit.checkpoint()
@@ -73,3 +78,29 @@ def test_the_gateway_serves_a_token_deployment(tmp_path: Path, softhsm: SoftHSM)
 
 def _none() -> object:
     raise AssertionError("a blob without a complete header")
+
+
+def test_an_auditor_exports_the_history_with_the_token(
+    tmp_path: Path,
+    softhsm: SoftHSM,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The history segments on the sites go to the token's keys; the auditor's export from
+    a copy of a site takes the token's URI as --keyring."""
+    path = _token_deployment(tmp_path, softhsm, "history-root")
+    with domicile.open(path) as engine:
+        add_identity(engine)
+    with domicile.open(path) as engine:  # reopened: the history now goes to the token key
+        engine.put("docs", "a.txt", b"audited")
+        engine.audit.checkpoint()
+        records = [r.hash for r in engine.audit.records()]
+    monkeypatch.setenv("DOMICILE_PKCS11_PIN", softhsm.pin)
+    out = tmp_path / "audit.jsonl"
+    done = CliRunner().invoke(
+        cli,
+        ["audit", "export", "--from-site", str(tmp_path / "sites" / "fr"),
+         "--keyring", softhsm.uri("history-root"), "-o", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    got, _ = parse_lines(out.read_text().splitlines())
+    assert [r.hash for r in got][: len(records)] == records

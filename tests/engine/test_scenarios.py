@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 import domicile
 from domicile.crypto import Keyring
 from domicile.engine import set_site_status
+from domicile.errors import LeaseHeld
 from domicile.sites import LocalSite
 from tests.engine.conftest import blob_files, put_until_on
+from tests.engine.plans import planned
 
 MiB = 1024 * 1024
 
 WORLD = """
 [deployment]
 segment_size_mib = 1
+lease_seconds = 2
 
 [entities.acme-de]
 name = "ACME Cloud GmbH"
@@ -91,11 +98,11 @@ def test_beijing_handover_evacuates_the_site(tmp_path: Path) -> None:
     # The operator of the Frankfurt site is handed to a local partner under Chinese law.
     path.write_text(path.read_text().replace('operator = "acme-de"', 'operator = "acme-cn"'))
     with domicile.open(path) as engine:
-        plan = engine.plan()
+        plan = planned(engine)
         assert plan.violations and all(s.site_id == "fra" for s in plan.violations)
-        assert all("CN" in s.reason for s in plan.violations)
+        assert all("CN" in s.why and s.reason == "SUBJECT" for s in plan.violations)
         assert all(s.site_id != "fra" for s in plan.adds)
-        report = engine.apply(plan)
+        report = engine.apply()
         assert not report.failed and not report.blocked
         assert engine.plan().empty
         for key, body in bodies.items():
@@ -116,10 +123,10 @@ def test_provider_ban_reads_keep_working_and_apply_restores_copies(tmp_path: Pat
     assert 'status = "suspended"' in path.read_text()
     with domicile.open(path) as engine:
         assert engine.get("records", "ledger").read() == body  # from the other copy
-        plan = engine.plan()
+        plan = planned(engine)
         assert [s.site_id for s in plan.removes] == [banned]
         assert len(plan.adds) == 1 and plan.adds[0].site_id != banned
-        engine.apply(plan)
+        engine.apply()
         copies = engine.where("records", "ledger")
         assert len(copies) == 2 and all(c.compliant for c in copies)
         assert banned not in {c.site_id for c in copies}
@@ -164,16 +171,28 @@ def test_kill_during_apply_then_rerun(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
     assert proc.stdout.readline().startswith("copied")  # one copy done, dozens to go
+    with domicile.open(path) as engine, pytest.raises(LeaseHeld) as refused:
+        engine.apply()  # a second apply while the first runs: refused, the holder named
+    assert f"process {proc.pid} on {socket.gethostname()}" in refused.value.message
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL  # killed mid-way, not finished
     with domicile.open(path) as engine:
-        report = engine.apply(concurrency=2)
-        assert report.interrupted > 0  # the killed run's pending jobs, re-planned
+        deadline = time.monotonic() + 10
+        while True:  # its lease expires within lease_seconds (2 s) of its last renewal
+            try:
+                report = engine.apply(concurrency=2)
+                break
+            except LeaseHeld:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert len(report.taken_over) == 1 and f"process {proc.pid}" in report.taken_over[0]
+        assert report.added > 0 and not report.failed
         assert engine.plan().empty
         jobs = engine.context.catalog.jobs(limit=10_000)
-        assert {j.state for j in jobs} <= {"done", "interrupted"}
+        assert {j.state for j in jobs} <= {"done", "interrupted", "skipped"}
+        assert "interrupted" in {j.state for j in jobs}  # the killed run's, re-planned
         for key, body in bodies.items():
             copies = engine.where("records", key)
             assert sorted(c.site_id for c in copies) == ["fra", "waw"]
@@ -201,10 +220,10 @@ def test_new_region_opens_and_the_policy_requires_germany(tmp_path: Path) -> Non
     set_site_status(path, "fsn", "active")
     path.write_text(path.read_text().replace("copies = 2\n", 'copies = 2\nrequire = ["DE"]\n', 1))
     with domicile.open(path) as engine:
-        plan = engine.plan()
+        plan = planned(engine)
         assert {s.site_id for s in plan.adds} == {"fsn"} and len(plan.adds) == len(bodies)
         assert not plan.violations
-        engine.apply(plan)
+        engine.apply()
         assert engine.plan().empty
         assert engine.verify("full").ok
         for key, body in bodies.items():

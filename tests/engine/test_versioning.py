@@ -13,7 +13,11 @@ import domicile
 from domicile.engine import Domicile, set_site_status
 from domicile.errors import InvalidName, ObjectNotFound, VersionIsDeleteMarker, VersionNotFound
 from tests.engine.conftest import blob_files, drop_catalog, make_deployment
+from tests.engine.plans import planned
 from tests.engine.test_scenarios import deployment, on_disk, referenced
+
+#: Versioning on both catalogs (tests/conftest.py): PostgreSQL runs writers side by side.
+CATALOGS = ["sqlite", "postgresql"]
 
 
 def _names(root: Path, site: str) -> set[str]:
@@ -159,8 +163,7 @@ def test_noncurrent_versions_and_markers_move_off_a_draining_site(tmp_path: Path
         assert referenced(engine, "gra")
     set_site_status(path, "gra", "draining")
     with domicile.open(path) as engine:
-        plan = engine.plan()
-        moved = {s.version_id for s in plan.steps}
+        moved = {s.version_id for s in planned(engine).steps}
         catalog = engine.context.catalog
         kinds = {
             (v.is_latest, v.delete_marker) for v in catalog.iter_versions() if v.version_id in moved
@@ -221,3 +224,25 @@ def test_the_history_replays_versioned_records(engine: Domicile) -> None:
     history = engine.history_report(start, time.time() + 1, bucket="docs")
     assert history.versions == 3  # two versions and a marker, each with its copies
     assert history.copies == 6 and history.compliant
+
+
+def test_repair_restores_a_lost_copy_of_a_noncurrent_version(
+    engine: Domicile, tmp_path: Path
+) -> None:
+    engine.set_versioning("docs", "Enabled")
+    old = engine.put("docs", "k", b"old version")
+    engine.put("docs", "k", b"new version")
+    marker = engine.remove("docs", "k")
+    lost = {f"m{old.version_id}", f"m{marker.version_id}"}
+    for path in blob_files(tmp_path, "fr"):
+        if path.name in lost:
+            path.unlink()
+    report = engine.verify("quick")
+    assert {p.version_id for p in report.problems if p.kind == "missing"} == {
+        old.version_id,
+        marker.version_id,
+    }
+    repaired = engine.repair()
+    assert lost <= _names(tmp_path, "fr")  # the only other EU provider: copied back there
+    assert engine.verify("full").ok, repaired
+    assert engine.get("docs", "k", version_id=old.version_id).read() == b"old version"

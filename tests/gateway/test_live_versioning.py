@@ -13,6 +13,9 @@ from botocore.exceptions import ClientError
 
 from tests.gateway.rawhttp import signed_request
 
+#: Versioning on both catalogs (tests/conftest.py): PostgreSQL runs writers side by side.
+CATALOGS = ["sqlite", "postgresql"]
+
 ENABLED = {"Status": "Enabled"}
 SUSPENDED = {"Status": "Suspended"}
 
@@ -103,6 +106,9 @@ def test_delete_markers(live: Any, bucket: str) -> None:
     assert answer.error() == ("NoSuchKey", 404)
     assert answer.headers.get("x-amz-delete-marker") == "true"
     assert answer.headers.get("x-amz-version-id") == marker
+    head = signed_request(live.endpoint, "HEAD", f"/{bucket}/k")
+    assert (head.status, head.headers.get("x-amz-delete-marker")) == (404, "true")
+    assert head.headers.get("x-amz-version-id") == marker
     # GET / HEAD of the marker by id: 405 MethodNotAllowed, with Last-Modified
     for method in ("GET", "HEAD"):
         answer = signed_request(live.endpoint, method, f"/{bucket}/k", [("versionId", marker)])

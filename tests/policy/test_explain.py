@@ -26,7 +26,7 @@ def test_text_of_an_accepted_decision() -> None:
     assert "refused  us (US, operator alibaba-cloud-us, provider alibaba)" in text
     assert "subject to CN via parent alibaba-group" in text
     assert "refused  bjs (CN, operator sinnet, provider aws-china)" in text
-    assert lines[-1] == "  (registry 2025.07.1, 2025-07-01)"
+    assert lines[-1] == "  (registry 2026.12.1, 2026-12-02)"
 
 
 def test_text_of_a_refusal() -> None:
@@ -41,7 +41,7 @@ def test_json_is_json_ready_and_complete() -> None:
     assert json.loads(json.dumps(doc)) == doc
     assert doc["policy"] == "eu-only" and doc["ok"] and doc["missing"] == 0
     assert doc["chosen"][0] == "de"
-    assert doc["registry"] == {"version": "2025.07.1", "date": "2025-07-01"}
+    assert doc["registry"] == {"version": "2026.12.1", "date": "2026-12-02"}
     sites = {s["site"]: s for s in doc["sites"]}
     assert set(sites) == set(FIVE_SITES)
     assert sites["de"]["held"] and sites["de"]["chosen"]

@@ -30,7 +30,7 @@ Contract, for every implementation:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from domicile.catalog.records import (
@@ -41,7 +41,9 @@ from domicile.catalog.records import (
     Expect,
     Fault,
     GarbageItem,
+    Holder,
     Job,
+    Lease,
     ListPage,
     Lookup,
     Part,
@@ -315,10 +317,14 @@ class Catalog(Protocol):
         skipped."""
         ...
 
-    def remove_placement(self, version_id: str, site_id: str) -> None:
-        """Forget a copy and queue its blobs on that site; no-op if no such copy.
-        ObjectLocked (nothing forgotten) if the version is locked and would keep fewer
-        good copies than its lock needs."""
+    def remove_placement(
+        self, version_id: str, site_id: str, *, counted: Sequence[str] = (), at_least: int = 0
+    ) -> str:
+        """Forget a copy and queue its blobs on that site: ``"removed"``; ``"absent"`` (a
+        no-op) if no such copy. Guarded: unless at least ``at_least`` other ``ok`` copies
+        of the version are on ``counted`` sites, decided in the same transaction, nothing
+        is removed and the answer is ``"short"``. ObjectLocked (nothing forgotten) if the
+        version is locked and would keep fewer good copies than its lock needs."""
         ...
 
     # object lock and lifecycle
@@ -386,13 +392,44 @@ class Catalog(Protocol):
         """Mark a copy's open faults resolved; return how many."""
         ...
 
-    # jobs
-    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]:
-        """Record pending jobs; mark older pending ones interrupted. (ids, interrupted)."""
+    # jobs (claimed under leases: see ``catalog/leases.py``)
+    def add_jobs(self, run_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
+        """Record ``steps`` as pending jobs of ``run_id`` in one transaction."""
+        ...
+
+    def claim_jobs(self, run_id: str, holder: str, versions: int, seconds: float) -> list[Job]:
+        """Claim the pending, unheld jobs of up to ``versions`` versions of ``run_id`` for
+        ``holder`` until ``seconds`` from now (a version's jobs together)."""
+        ...
+
+    def renew_jobs(self, holder: str, seconds: float) -> int:
+        """Extend the lease of every pending job ``holder`` claimed; how many."""
         ...
 
     def finish_job(self, job_id: int, state: str, detail: str = "") -> None: ...
-    def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]: ...
+    def abandon_jobs(self, run_id: str, detail: str) -> int:
+        """Mark the run's pending jobs ``interrupted``; how many."""
+        ...
+
+    def jobs(
+        self, *, state: str | None = None, run_id: str | None = None, limit: int = 1000
+    ) -> list[Job]: ...
+
+    # leases
+    def acquire_lease(
+        self, kind: str, bucket: str | None, holder: Holder, seconds: float
+    ) -> list[Lease]:
+        """Hold ``kind`` on ``bucket`` (None: every bucket); LeaseHeld while another run
+        holds an overlapping live lease. Expired overlapping leases are taken over (their
+        runs' pending jobs marked ``interrupted``) and returned."""
+        ...
+
+    def renew_lease(self, kind: str, bucket: str | None, run_id: str, seconds: float) -> bool:
+        """Extend the run's lease; False once it lost it."""
+        ...
+
+    def release_lease(self, kind: str, bucket: str | None, run_id: str) -> None: ...
+    def leases(self) -> list[Lease]: ...
 
     # audit
     def append_audit(self, build: AuditBuilder) -> list[tuple[int, str, str]]:
@@ -437,6 +474,21 @@ class Catalog(Protocol):
 
     def garbage_done(self, ids: Sequence[int]) -> None:
         """Drop these items from the queue (after deleting the blobs); unknown ids ignored."""
+        ...
+
+    def claim_garbage(self, holder: str, limit: int, seconds: float) -> list[GarbageItem]:
+        """Claim up to ``limit`` queued items no live collector holds (oldest first) until
+        ``seconds`` from now: only a claimed item's blob may be deleted."""
+        ...
+
+    def release_garbage(self, ids: Sequence[int]) -> None:
+        """Give claimed items back to the queue."""
+        ...
+
+    def reclaim_blobs(self, version_id: str, site_id: str) -> int:
+        """Cancel the queued deletions of the version's blobs on ``site_id`` before a copy
+        is written there again; return how many a live collector holds (not cancelled).
+        ObjectNotFound if the version was replaced or deleted."""
         ...
 
     def close(self) -> None:

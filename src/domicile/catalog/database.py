@@ -26,6 +26,7 @@ PUT's commit), where on SQLite those of threads arriving together share one tran
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -90,6 +91,8 @@ class Database:
             }
         else:
             kwargs = {"pool_size": _POOL, "max_overflow": 4 * _POOL, "pool_pre_ping": True}
+        if sqlite and url not in _MEMORY:
+            create_private(url)
         try:
             self.engine = sa.create_engine(engine_url(url), **kwargs)
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -349,3 +352,19 @@ def configure_sqlite(engine: sa.Engine) -> None:
         driver = conn.connection.driver_connection
         assert driver is not None
         driver.execute("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+
+
+def create_private(url: str) -> None:
+    """Create a SQLite catalog's file with mode 0600 (like the configuration, the keyring
+    and the audit key) before SQLite creates it with the umask's 0644; its ``-wal`` and
+    ``-shm`` files take the database file's mode. An existing file is left as it is."""
+    try:
+        path = sa.engine.make_url(url).database
+    except sa.exc.ArgumentError:
+        return  # reported when the engine is created
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        return  # it exists (left as it is), or SQLite reports why it cannot be created

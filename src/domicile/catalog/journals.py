@@ -1,11 +1,13 @@
 """The catalog's two append-mostly journals: plan/apply jobs and the audit chain.
 
+Jobs are claimed under leases (:mod:`domicile.catalog.leases`).
+
 A mixin of :class:`~domicile.catalog.sql.SqlCatalog`, kept apart so each file has one job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +21,16 @@ from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import Job
 from domicile.errors import CatalogError
 
+#: The columns a step may leave out.
+_STEP_DEFAULTS: dict[str, Any] = {
+    "source": None,
+    "bucket": None,
+    "key": None,
+    "reason": None,
+    "why": None,
+    "violation": False,
+}
+
 
 class Journals:
     """Jobs and audit records over ``self._db``."""
@@ -27,44 +39,112 @@ class Journals:
 
     # --- jobs -------------------------------------------------------------------------
 
-    def start_jobs(self, run_id: str, steps: Sequence[dict[str, Any]]) -> tuple[list[int], int]:
-        """Record ``steps`` as pending jobs of ``run_id``; mark older pending jobs
-        ``interrupted``. Returns the new job ids and how many were interrupted."""
+    def add_jobs(self, run_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
+        """Record ``steps`` (``action``, ``version_id``, ``site_id``, ``source``, ``bytes``,
+        ``bucket``, ``key``, ``reason``, ``why``, ``violation``) as pending jobs of
+        ``run_id``, in one transaction: the plan is written a page at a time."""
+        if not steps:
+            return
         now = rows.now_us()
+        fresh = [
+            {"run_id": run_id, "state": "pending", "detail": "", **_STEP_DEFAULTS, **step}
+            | {"created_at": now, "updated_at": now}
+            for step in steps
+        ]
         with self._db.write() as conn:
-            stale = conn.execute(
+            conn.execute(sa.insert(t.jobs), fresh)
+
+    def claim_jobs(self, run_id: str, holder: str, versions: int, seconds: float) -> list[Job]:
+        """Claim every pending job of up to ``versions`` versions of ``run_id`` that no live
+        worker holds, until ``seconds`` from now; by version id, then job id. A version's
+        jobs are claimed together (its removals run after its additions, by one worker).
+        ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's single writer serialises claims."""
+        now = rows.now_us()
+        c = t.jobs.c
+        free = (
+            c.run_id == run_id,
+            c.state == "pending",
+            sa.or_(c.lease_expires.is_(None), c.lease_expires < now),
+        )
+        wanted = (
+            sa.select(c.version_id)
+            .where(*free)
+            .group_by(c.version_id)
+            .order_by(c.version_id)
+            .limit(versions)
+            .scalar_subquery()
+        )
+        picked = (
+            sa.select(c.id).where(*free, c.version_id.in_(wanted)).with_for_update(skip_locked=True)
+        )
+        with self._db.write() as conn:
+            ids = [int(i) for (i,) in conn.execute(picked)]
+            if not ids:
+                return []
+            expires = now + int(seconds * 1_000_000)
+            conn.execute(
                 sa.update(t.jobs)
-                .where(t.jobs.c.state == "pending")
-                .values(state="interrupted", updated_at=now)
-            ).rowcount
-            ids = []
-            for step in steps:
-                row = {
-                    "run_id": run_id,
-                    "state": "pending",
-                    "detail": "",
-                    "created_at": now,
-                    "updated_at": now,
-                    **step,
-                }
-                key = conn.execute(sa.insert(t.jobs).values(**row)).inserted_primary_key
-                assert key is not None
-                ids.append(int(key[0]))
-        return ids, int(stale)
+                .where(c.id.in_(ids))
+                .values(lease_holder=holder, lease_expires=expires, updated_at=now)
+            )
+            claimed = conn.execute(
+                sa.select(t.jobs).where(c.id.in_(ids)).order_by(c.version_id, c.id)
+            )
+            return [rows.job(r) for r in claimed]
+
+    def renew_jobs(self, holder: str, seconds: float) -> int:
+        """Push the expiry of every pending job ``holder`` claimed; how many."""
+        c = t.jobs.c
+        with self._db.write() as conn:
+            done = conn.execute(
+                sa.update(t.jobs)
+                .where(c.lease_holder == holder, c.state == "pending")
+                .values(lease_expires=rows.now_us() + int(seconds * 1_000_000))
+            )
+            return int(done.rowcount)
 
     def finish_job(self, job_id: int, state: str, detail: str = "") -> None:
+        """Set a job's final ``state`` (``done``, ``failed``, ``skipped``), with why."""
         with self._db.write() as conn:
             conn.execute(
                 sa.update(t.jobs)
                 .where(t.jobs.c.id == job_id)
-                .values(state=state, detail=detail[:2000], updated_at=rows.now_us())
+                .values(
+                    state=state,
+                    detail=detail[:2000],
+                    updated_at=rows.now_us(),
+                    lease_expires=None,
+                )
             )
 
-    def jobs(self, *, state: str | None = None, limit: int = 1000) -> list[Job]:
-        """The latest ``limit`` jobs, newest first, optionally only those in ``state``."""
+    def abandon_jobs(self, run_id: str, detail: str) -> int:
+        """Mark the run's jobs still pending ``interrupted`` (the run ends without them:
+        not confirmed, or stopped); how many."""
+        c = t.jobs.c
+        with self._db.write() as conn:
+            done = conn.execute(
+                sa.update(t.jobs)
+                .where(c.run_id == run_id, c.state == "pending")
+                .values(
+                    state="interrupted",
+                    detail=detail,
+                    updated_at=rows.now_us(),
+                    lease_holder=None,
+                    lease_expires=None,
+                )
+            )
+            return int(done.rowcount)
+
+    def jobs(
+        self, *, state: str | None = None, run_id: str | None = None, limit: int = 1000
+    ) -> list[Job]:
+        """The latest ``limit`` jobs, newest first, optionally only those in ``state`` or
+        of one run."""
         query = sa.select(t.jobs).order_by(t.jobs.c.id.desc()).limit(limit)
         if state is not None:
             query = query.where(t.jobs.c.state == state)
+        if run_id is not None:
+            query = query.where(t.jobs.c.run_id == run_id)
         with self._db.read() as conn:
             return [rows.job(r) for r in conn.execute(query)]
 

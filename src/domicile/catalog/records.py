@@ -207,8 +207,9 @@ class GarbageItem:
     origin: str | None = None
 
 
-#: Job states: to do, done, failed, or left pending by an apply that was interrupted.
-JOB_STATES = ("pending", "done", "failed", "interrupted")
+#: Job states: to do, done, failed, skipped (stale when it ran: the change was no longer
+#: wanted or no longer safe), or left pending by a run that died (``interrupted``).
+JOB_STATES = ("pending", "done", "failed", "skipped", "interrupted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,42 @@ class Job:
     detail: str
     created_at: float
     updated_at: float
+    bucket: str | None = None
+    key: str | None = None
+    #: The reason as a short code (``docs/cli.md``) and as a sentence.
+    reason: str | None = None
+    why: str | None = None
+    #: The copy to remove is on a site the policy refuses.
+    violation: bool = False
+    #: The worker that claimed the job (``host:pid:run``) and until when (epoch seconds).
+    lease_holder: str | None = None
+    lease_expires: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who runs a job: a process on a host, in one run."""
+
+    host: str
+    pid: int
+    run_id: str
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.run_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A scope (``apply`` for every bucket, ``apply:<bucket>`` for one) held by a run."""
+
+    scope: str
+    kind: str
+    bucket: str | None
+    run_id: str
+    host: str
+    pid: int
+    acquired_at: float
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)

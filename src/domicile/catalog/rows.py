@@ -17,6 +17,7 @@ from domicile.catalog.records import (
     Fault,
     GarbageItem,
     Job,
+    Lease,
     Part,
     PartSegment,
     Placement,
@@ -211,11 +212,25 @@ def garbage_item(row: Any) -> GarbageItem:
 
 
 def job(row: Any) -> Job:
+    fields = row._asdict()
+    expires = fields["lease_expires"]
     return Job(
         **{
-            **row._asdict(),
+            **fields,
+            "violation": bool(fields["violation"]),
             "created_at": row.created_at / 1_000_000,
             "updated_at": row.updated_at / 1_000_000,
+            "lease_expires": None if expires is None else expires / 1_000_000,
+        }
+    )
+
+
+def lease(row: Any) -> Lease:
+    return Lease(
+        **{
+            **row._asdict(),
+            "acquired_at": row.acquired_at / 1_000_000,
+            "expires_at": row.expires_at / 1_000_000,
         }
     )
 

@@ -137,9 +137,35 @@ jobs = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("created_at", Micros, nullable=False),
     sa.Column("updated_at", Micros, nullable=False),
-    sa.CheckConstraint("state IN ('pending', 'done', 'failed', 'interrupted')", name="job_state"),
+    # step 9: the object changed, the reason (code and sentence), the claiming worker's lease
+    sa.Column("bucket", sa.String(63)),
+    sa.Column("key", KeyText),
+    sa.Column("reason", sa.String(16)),
+    sa.Column("why", sa.Text),
+    sa.Column("violation", sa.Boolean),
+    sa.Column("lease_holder", sa.String(255)),
+    sa.Column("lease_expires", Micros),
+    sa.CheckConstraint(
+        "state IN ('pending', 'done', 'failed', 'skipped', 'interrupted')", name="job_state"
+    ),
 )
 sa.Index("jobs_state", jobs.c.state)
+sa.Index("jobs_run", jobs.c.run_id, jobs.c.state, jobs.c.version_id)
+
+# Who runs a job on a scope ("apply" for every bucket, "apply:<bucket>" for one) until when
+# (step 9): one holder per scope at a time; an expired lease may be taken over.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("scope", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("bucket", sa.String(63)),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", Micros, nullable=False),
+    sa.Column("expires_at", Micros, nullable=False),
+)
 
 audit_records = sa.Table(
     "audit_records",
@@ -174,8 +200,12 @@ garbage = sa.Table(
     sa.Column("queued_at", Micros, nullable=False),
     # the version or upload whose blobs these are (none for items queued before step 6)
     sa.Column("origin", sa.String(128)),
+    # the collector deleting the blob, until when (step 9)
+    sa.Column("lease_holder", sa.String(255)),
+    sa.Column("lease_expires", Micros),
 )
 sa.Index("garbage_origin", garbage.c.origin)
+sa.Index("garbage_blob", garbage.c.site_id, garbage.c.blob_id)
 
 uploads = sa.Table(
     "uploads",

@@ -19,6 +19,7 @@ from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals, append_audit
+from domicile.catalog.leases import Leases
 from domicile.catalog.listing import list_page, versions_page
 from domicile.catalog.locks import lock_keys
 from domicile.catalog.objectlocks import Locks, forget_bucket
@@ -63,7 +64,7 @@ _VERIFIED = Prepared(
 )
 
 
-class SqlCatalog(Journals, Uploads, Locks):
+class SqlCatalog(Journals, Leases, Uploads, Locks):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,
@@ -425,19 +426,27 @@ class SqlCatalog(Journals, Uploads, Locks):
         ]
         self._db.group(lambda raw: raw.run_many(_VERIFIED, params))
 
-    def remove_placement(self, version_id: str, site_id: str) -> None:
+    def remove_placement(
+        self, version_id: str, site_id: str, *, counted: Sequence[str] = (), at_least: int = 0
+    ) -> str:
         c = t.placements.c
         with self._db.write() as conn:
             version = vr.get(Raw.of(conn), version_id)
-            held = conn.execute(
-                sa.select(c.site_id).where(c.version_id == version_id, c.site_id == site_id)
-            ).first()
-            if version is None or held is None:
-                return
+            # Locked on PostgreSQL: of two removals of one version's copies, the second
+            # counts what the first left (SQLite's single writer does that already).
+            copies = conn.execute(
+                sa.select(c.site_id, c.state).where(c.version_id == version_id).with_for_update()
+            ).all()
+            if version is None or site_id not in {site for site, _ in copies}:
+                return "absent"
+            good = {site for site, state in copies if state == "ok" and site != site_id}
+            if len(good & set(counted)) < at_least:
+                return "short"
             vr.queue_blobs(Raw.of(conn), version, [site_id], reason="placement removed")
             conn.execute(
                 sa.delete(t.placements).where(c.version_id == version_id, c.site_id == site_id)
             )
+            return "removed"
 
     # --- faults -----------------------------------------------------------------------
 

@@ -24,10 +24,10 @@ from domicile.audit.verify import with_findings
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say
 from domicile.cli.vkeys import witness_verifier
-from domicile.crypto import Keyring
 from domicile.display import table, when
 from domicile.engine.audithistory import export_from_folder
 from domicile.engine.keys import passphrase_from_env
+from domicile.engine.keysource import open_keyring_at
 from domicile.errors import AuditFormatError
 
 
@@ -179,18 +179,20 @@ def _show(state: State, report: ChainReport) -> None:
 )
 @click.option(
     "--keyring",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="With --from-site: the keyring file (passphrase from $DOMICILE_PASSPHRASE).",
+    help="With --from-site: the keyring file (passphrase from $DOMICILE_PASSPHRASE), or "
+    "the token's pkcs11: URI (PIN from $DOMICILE_PKCS11_PIN).",
 )
 @pass_state
 def audit_export(
-    state: State, since: int, output: Path, site_folder: Path | None, keyring: Path | None
+    state: State, since: int, output: Path, site_folder: Path | None, keyring: str | None
 ) -> None:
     """Write records and checkpoints as JSON Lines, for offline verification."""
     if site_folder is not None:
         if keyring is None:
             raise click.UsageError("--from-site needs --keyring")
-        identities = Keyring.load(keyring, passphrase_from_env()).identities
+        if not keyring.startswith("pkcs11:") and not Path(keyring).is_file():
+            raise click.BadParameter(f"no keyring file {keyring}", param_hint="--keyring")
+        identities = open_keyring_at(keyring, passphrase_from_env()).identities
         lines = export_from_folder(site_folder, identities)
     else:
         log = state.engine.audit

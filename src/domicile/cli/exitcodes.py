@@ -7,6 +7,8 @@ from domicile import errors as e
 OK = 0
 UNEXPECTED = 1
 USAGE = 2  # click's own code for bad usage
+#: A residency refusal: also ``policy explain`` when its decision is REFUSED.
+RESIDENCY_REFUSED = 5
 
 #: Most specific classes first; the first ``isinstance`` match wins.
 EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
@@ -15,7 +17,7 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.ObjectNotFound, 4),
     (e.VersionIsDeleteMarker, 4),
     (e.BlobNotFound, 4),
-    (e.ResidencyError, 5),
+    (e.ResidencyError, RESIDENCY_REFUSED),
     (e.CryptoError, 6),
     (e.SiteError, 7),
     (e.CopiesUnavailable, 7),
@@ -24,7 +26,9 @@ EXIT_CODES: tuple[tuple[type[e.DomicileError], int], ...] = (
     (e.InvalidRetention, 8),
     (e.BucketAlreadyExists, 9),
     (e.BucketNotEmpty, 9),
+    (e.SiteNotEmpty, 9),
     (e.PreconditionFailed, 9),
+    (e.LeaseHeld, 9),
     (e.CatalogError, 10),
     (e.AuditAltered, 12),
     (e.LockError, 15),

@@ -1,20 +1,59 @@
-"""Keyring commands: keys new (--pq), keys list, keys recipient (--pq)."""
+"""Keyring commands: keys init, keys new (--pq), keys list, keys recipient (--pq)."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
+from domicile.cli.ageplugin import identity_of
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say
+from domicile.config import PASSPHRASE_ENV, load_config
+from domicile.crypto import Secret
+from domicile.crypto.keysource import SCHEME
 from domicile.display import table
 from domicile.engine import keyring_open
-from domicile.engine.keys import add_identity
+from domicile.engine.keys import add_identity, keyring_init
 from domicile.errors import KeyringError
+
+#: ``--passphrase`` of the commands that create a keyring.
+passphrase_option = click.option(
+    "--passphrase",
+    "ask_passphrase",
+    is_flag=True,
+    help=f"Protect the keyring with a passphrase (asked twice; or from {PASSPHRASE_ENV}).",
+)
+
+
+def new_passphrase(ask: bool) -> Secret | None:
+    """The passphrase of a keyring to create: ``$DOMICILE_PASSPHRASE`` or asked twice
+    (``None`` unless ``ask``)."""
+    if not ask:
+        return None
+    value = os.environ.get(PASSPHRASE_ENV) or click.prompt(
+        "keyring passphrase", hide_input=True, confirmation_prompt=True
+    )
+    return Secret(value)
 
 
 @click.group()
 def keys() -> None:
     """The age identities that can read this deployment's data."""
+
+
+@keys.command(name="init")
+@passphrase_option
+@pass_state
+def keys_init(state: State, ask_passphrase: bool) -> None:
+    """Create the keyring that the configuration names (for a hand-written configuration;
+    an existing keyring is never overwritten)."""
+    recipient = keyring_init(state.config_path, new_passphrase(ask_passphrase))
+    if state.as_json:
+        emit_json({"recipient": recipient})
+        return
+    say("created the keyring; its recipient is ", (recipient, "bold"))
+    say("back it up offline: whoever holds it can read every object")
 
 
 @keys.command(name="new")
@@ -36,6 +75,13 @@ def keys_new(state: State, pq: bool) -> None:
         say(f"new {kind} added; its recipient is ", (recipient, "bold"))
 
 
+_KINDS = {
+    "X25519Recipient": "X25519",
+    "MLKEM768X25519Recipient": "post-quantum",
+    "P256TagRecipient": "P-256 (token)",
+}
+
+
 @keys.command(name="list")
 @pass_state
 def keys_list(state: State) -> None:
@@ -50,7 +96,7 @@ def keys_list(state: State) -> None:
     for i, r in enumerate(keyring.recipients, 1):
         text = str(r)
         shown = f"{text[:24]}...{text[-8:]}" if r.post_quantum else text
-        t.add_row(str(i), "post-quantum" if r.post_quantum else "X25519", shown)
+        t.add_row(str(i), _KINDS.get(type(r).__name__, type(r).__name__), shown)
     console.print(t)
 
 
@@ -72,6 +118,28 @@ def keys_recipient(state: State, pq: bool) -> None:
         emit_json({"recipient": recipient})
     else:
         click.echo(recipient)
+
+
+@keys.command(name="age-identity")
+@pass_state
+def keys_age_identity(state: State) -> None:
+    """Print the age identity line (AGE-PLUGIN-PKCS11-1...) with which stock age and the
+    age-plugin-pkcs11 program decrypt blobs with this deployment's token, without domicile."""
+    uri = load_config(state.config_path).deployment.keyring
+    if not uri.startswith(SCHEME):
+        raise KeyringError(
+            "the keyring is a file, not a PKCS#11 token: age -i reads the file itself",
+            hint="age -d -i KEYRING_FILE blob",
+        )
+    recipients = [str(r) for r in keyring_open(state.config_path).recipients]
+    line = identity_of(uri)
+    if state.as_json:
+        emit_json({"identity": line, "recipients": recipients})
+        return
+    click.echo("# the root keys stay in the token: this line only names it (no PIN)")
+    for recipient in recipients:
+        click.echo(f"# recipient: {recipient}")
+    click.echo(line)
 
 
 COMMANDS = (keys,)

@@ -215,18 +215,32 @@ def rm(state: State, path: str, version_id: str | None, bypass_governance: bool)
                 "removed": done.version_id is not None,
                 "version_id": done.version_id,
                 "delete_marker": done.delete_marker,
+                "queued": dict(done.queued),
+                "why": dict(done.why),
             }
         )
-    elif done.version_id is None:
+        return
+    if done.version_id is None:
         what = f"{bucket}/{key}" + (f" version {version_id}" if version_id else "")
         say(f"{what} did not exist")
-    elif version_id is None and done.delete_marker:
+        return
+    if version_id is None and done.delete_marker:
         say(f"deleted {bucket}/{key}: delete marker {done.version_id}")
     elif version_id is not None:
         kind = "delete marker" if done.delete_marker else "version"
         say(f"removed {kind} {version_id} of {bucket}/{key}")
-    else:
+    elif not done.queued:
         say(f"removed {bucket}/{key}")
+    if done.queued:
+        say(
+            f"removed {bucket}/{key} from the catalog; its copies on "
+            + ", ".join(
+                f"{site} ({n} blob{'s' if n > 1 else ''}: {done.why[site]})"
+                for site, n in done.queued.items()
+            )
+            + " could not be deleted now and are queued for deletion: 'domicile sweep' (and "
+            "the gateway's periodic sweep) retries them"
+        )
 
 
 @click.command()
@@ -328,13 +342,10 @@ def list_versions(
         t.add_row(v.key, v.s3_version_id, "yes" if v.is_latest else "", size, when(v.created_at))
     console.print(t)
     if page.is_truncated:
+        marker = page.next_version_id_marker
         say(
             f"more: --versions --start-after {page.next_key_marker!r}"
-            + (
-                f" --version-id-marker {page.next_version_id_marker}"
-                if page.next_version_id_marker
-                else ""
-            )
+            + (f" --version-id-marker {marker}" if marker else "")
         )
 
 

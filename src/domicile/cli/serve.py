@@ -89,6 +89,8 @@ def _banner(state: State, endpoint: str, settings: GatewaySection, *, show_secre
     config = engine.config
     workers = f" ({settings.workers} worker processes)" if settings.workers > 1 else ""
     say(("domicile S3 gateway", "bold"), " on ", (endpoint, "bold"), workers)
+    for warning in engine.registry_warnings():
+        say(("warning:", "yellow"), " ", warning)
     rows = table(None, "tenant", "access key", "secret in", "buckets")
     for name, tenant in config.tenants.items():
         buckets = ", ".join(b.name for b in engine.list_buckets(name)) or "-"

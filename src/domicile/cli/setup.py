@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shlex
 
 import click
 
+from domicile.cli.keys import new_passphrase, passphrase_option
 from domicile.cli.objects import print_where
 from domicile.cli.residency import print_sites
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import emit_json, say
-from domicile.crypto import Secret
 from domicile.display import human_size
 from domicile.engine import ObjectInfo, init_deployment
 from domicile.engine.manifest import manifest_blob_id
@@ -22,22 +21,11 @@ from domicile.sites.layout import fan_of
 
 
 @click.command()
-@click.option(
-    "--passphrase",
-    "ask_passphrase",
-    is_flag=True,
-    help="Protect the keyring with a passphrase (asked twice; or from DOMICILE_PASSPHRASE).",
-)
+@passphrase_option
 @pass_state
 def init(state: State, ask_passphrase: bool) -> None:
     """Write a working, commented deployment at --config: sites, a policy, a keyring."""
-    passphrase = None
-    if ask_passphrase:
-        value = os.environ.get("DOMICILE_PASSPHRASE") or click.prompt(
-            "keyring passphrase", hide_input=True, confirmation_prompt=True
-        )
-        passphrase = Secret(value)
-    path = init_deployment(state.config_path, passphrase=passphrase)
+    path = init_deployment(state.config_path, passphrase=new_passphrase(ask_passphrase))
     if state.as_json:
         emit_json({"config": str(path)})
         return

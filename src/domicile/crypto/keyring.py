@@ -108,7 +108,8 @@ class Keyring:
         except FileNotFoundError:
             raise KeyringNotFound(
                 f"no keyring at {path}",
-                hint="create one with 'domicile init' (or point the configuration at yours)",
+                hint="create one with 'domicile keys init' ('domicile init' writes a whole new "
+                "deployment), or point the configuration at yours",
                 path=str(path),
             ) from None
         except OSError as exc:

@@ -126,6 +126,21 @@ def _bad_stanza(why: str) -> HeaderError:
     )
 
 
+def parse_stanza(stanza: Stanza) -> tuple[bytes, bytes]:
+    """``(tag, enc)`` of a p256tag stanza; :class:`HeaderError` if it is malformed."""
+    if len(stanza.args) != 2:
+        raise _bad_stanza("expected a tag and an encapsulated key")
+    try:
+        tag, enc = b64decode_raw(stanza.args[0]), b64decode_raw(stanza.args[1])
+    except ValueError:
+        raise _bad_stanza("an argument is not canonical base64") from None
+    if len(tag) != TAG_SIZE or len(enc) != ENC_SIZE:
+        raise _bad_stanza("the tag is not 4 bytes or the encapsulated key not 65")
+    if len(stanza.body) != BODY_SIZE:
+        raise _bad_stanza("the wrapped file key is not 16 bytes")
+    return tag, enc
+
+
 class P256TagIdentity:
     """Unwraps ``p256tag`` stanzas for one recipient through a DH oracle (a token)."""
 
@@ -149,16 +164,7 @@ class P256TagIdentity:
         for stanza in stanzas:
             if stanza.type != STANZA_TYPE:
                 continue
-            if len(stanza.args) != 2:
-                raise _bad_stanza("expected a tag and an encapsulated key")
-            try:
-                tag, enc = b64decode_raw(stanza.args[0]), b64decode_raw(stanza.args[1])
-            except ValueError:
-                raise _bad_stanza("an argument is not canonical base64") from None
-            if len(tag) != TAG_SIZE or len(enc) != ENC_SIZE:
-                raise _bad_stanza("the tag is not 4 bytes or the encapsulated key not 65")
-            if len(stanza.body) != BODY_SIZE:
-                raise _bad_stanza("the wrapped file key is not 16 bytes")
+            tag, enc = parse_stanza(stanza)
             if not hmac.compare_digest(tag, self.recipient.tag(enc)):
                 continue
             try:

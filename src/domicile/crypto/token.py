@@ -19,6 +19,8 @@ URI: ``pkcs11:token=LABEL[;object=LABEL][;id=%01%02][;serial=S]?module-path=/pat
 
 from __future__ import annotations
 
+import hmac
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +38,12 @@ from domicile.crypto.secret import Secret
 from domicile.errors import KeyringError, KeyringNotFound, WrongPassphrase
 
 __all__ = ["PIN_ENV", "SCHEME", "TokenKeyring", "TokenURI"]
+
+#: PKCS#11 logs a whole process in, not a session: the PIN that did it, per token, keyed
+#: with a per-process secret, so a later keyring of this process with another PIN is
+#: refused instead of riding on the earlier login.
+_LOGINS: dict[tuple[str, str | None, str | None], bytes] = {}
+_LOGIN_KEY = os.urandom(32)
 DEFAULT_LABEL = "domicile-root"
 _PATH_ATTRS = {"token", "object", "id", "serial", "type", "manufacturer", "model"}
 _QUERY_ATTRS = {"module-path", "pin-value", "pin-source"}
@@ -120,7 +128,6 @@ class TokenKeyring:
         cache_seconds: float = 300.0,
         cache_size: int = 4096,
     ) -> None:
-
         self.uri = uri
         self.path = Path(uri.module_path)
         self.cache_seconds = cache_seconds
@@ -145,11 +152,19 @@ class TokenKeyring:
                 hint="check token= (and serial=) in the URI; softhsm2-util --show-slots "
                 "lists the tokens",
             ) from None
+        login = (uri.module_path, uri.token, uri.serial)
+        pin_mac = hmac.new(_LOGIN_KEY, secret.reveal().encode("utf-8"), "sha256").digest()
         try:
             self._session = token.open(rw=True, user_pin=secret.reveal())
+            _LOGINS[login] = pin_mac
         except pkcs11.UserAlreadyLoggedIn:
-            # PKCS#11 logs in the application, not the session: another keyring of this
-            # process holds the login, and this session shares it
+            # another keyring of this process holds the login: share it, with the same PIN
+            known = _LOGINS.get(login)
+            if known is not None and not hmac.compare_digest(known, pin_mac):
+                raise WrongPassphrase(
+                    f"the PIN does not open the PKCS#11 token {uri.token!r}",
+                    hint="check DOMICILE_PKCS11_PIN (or the URI's pin-source)",
+                ) from None
             self._session = token.open(rw=True)
         except pkcs11.PinIncorrect:
             raise WrongPassphrase(
@@ -166,7 +181,7 @@ class TokenKeyring:
 
     @property
     def identities(self) -> tuple[P256TagIdentity, ...]:
-        """Every root identity of the token (oldest first, as the token lists them)."""
+        """Every root identity of the token, in the order the token lists them."""
         return tuple(self._identities)
 
     @property
@@ -223,12 +238,20 @@ class TokenKeyring:
         self.forget()
         self._session.close()
 
+    def __enter__(self) -> TokenKeyring:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- token calls ----------------------------------------------------------------------
 
     def _private_keys(self) -> list[Any]:
         template: dict[Any, Any] = {
             pkcs11.Attribute.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
             pkcs11.Attribute.KEY_TYPE: pkcs11.KeyType.EC,
+            # P-256 only: a token's other EC keys (P-384, ...) are not root keys
+            pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1"),
         }
         if self.uri.object is not None:
             template[pkcs11.Attribute.LABEL] = self.uri.object

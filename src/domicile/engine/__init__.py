@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from domicile.catalog import Bucket
 from domicile.engine.api import Domicile, open
-from domicile.engine.configedit import set_site_status
+from domicile.engine.apply import ApplyReport
 from domicile.engine.keys import keyring_add, keyring_open
-from domicile.engine.plan import ApplyReport, Plan, Step
+from domicile.engine.plan import REASONS, Blocked, PlanSummary, Step
 from domicile.engine.records import (
     CopyInfo,
     Deletion,
@@ -18,11 +18,14 @@ from domicile.engine.records import (
     VersionsList,
 )
 from domicile.engine.setup import example_config, init_deployment
+from domicile.engine.siteconfig import set_site_status
 
 open_deployment = open
 
 __all__ = [
+    "REASONS",
     "ApplyReport",
+    "Blocked",
     "Bucket",
     "CopyInfo",
     "Deletion",
@@ -31,7 +34,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectMeta",
     "ObjectReader",
-    "Plan",
+    "PlanSummary",
     "SiteView",
     "Step",
     "VersionsList",

@@ -22,6 +22,7 @@ from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catal
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
+from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
@@ -34,7 +35,7 @@ from domicile.engine.lockapi import LockApi
 from domicile.engine.lockmirror import check_sites, mirror_all
 from domicile.engine.multipart import CompositeChecksums
 from domicile.engine.names import check_bucket_name, check_key
-from domicile.engine.plan import ApplyReport, Plan, apply_plan, make_plan
+from domicile.engine.plan import OnStep, PlanSummary, make_plan
 from domicile.engine.policylog import record_policy_changes
 from domicile.engine.reader import iter_range
 from domicile.engine.rebuild import RebuildReport, rebuild_catalog
@@ -55,6 +56,7 @@ from domicile.engine.records import (
 )
 from domicile.engine.refusals import ACTOR as REFUSALS_ACTOR
 from domicile.engine.refusals import RefusalTally
+from domicile.engine.registries import warnings_for, world_of
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
 from domicile.engine.sitelog import record_site_changes
@@ -64,7 +66,7 @@ from domicile.engine.verify import Level, VerifyReport, verify
 from domicile.engine.versions import check_version_id, object_info
 from domicile.engine.writer import Body, Checksums, put_object
 from domicile.errors import BucketNotEmpty, ConfigError, CryptoError, InvalidName, InvalidRange
-from domicile.policy import Decision, check_copy, decide, load_world
+from domicile.policy import Decision, check_copy, decide
 from domicile.sites import RetryingSite, Site, open_site
 
 
@@ -83,7 +85,7 @@ class Domicile(LockApi):
 
     def __init__(self, config: Config, *, passphrase: str | None = None) -> None:
         self.config = config
-        world = load_world(config.entities, config.sites, config.policies, source=str(config.path))
+        world = world_of(config)
         secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
         keyring = open_keyring(config, Secret(secret) if secret else None)
         _check_recipients(world.policies, config.path)
@@ -99,6 +101,8 @@ class Domicile(LockApi):
             keyring=keyring,
             executor=ThreadPoolExecutor(config.deployment.workers, "domicile"),
             segment_size=config.segment_size,
+            registry_warnings=warnings_for(config, world.registry),
+            lease_seconds=config.deployment.lease_seconds,
         )
         try:
             check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
@@ -605,9 +609,9 @@ class Domicile(LockApi):
         return copies_of(self._ctx, policy, self._ctx.catalog.placements(version.version_id))
 
     def explain(self, bucket: str) -> Decision:
-        """The placement decision a PUT into ``bucket`` would get right now."""
-        policy = self._ctx.policy(self._ctx.catalog.get_bucket(bucket).policy)
-        return decide(policy, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+        """The placement decision a PUT into ``bucket`` would get right now (sites probed
+        if not recently: a site that does not answer is passed over)."""
+        return self.explain_policy(self._ctx.catalog.get_bucket(bucket).policy)
 
     def explain_policy(self, policy: str) -> Decision:
         """The placement decision a PUT under ``policy`` would get right now (sites probed
@@ -615,6 +619,19 @@ class Domicile(LockApi):
         rules = self._ctx.policy(policy)
         probe_sites(self._ctx.prober)
         return decide(rules, self._ctx.world, self._ctx.health.snapshot(self._ctx.world.sites))
+
+    def registry_warnings(self) -> tuple[str, ...]:
+        """What is out of date in the residency registry in use (its age past ``[registry]
+        max_age_days``, facts past their ``valid_until``), as of when the engine opened."""
+        return self._ctx.registry_warnings
+
+    def site_failures(self) -> dict[str, str]:
+        """Why each site whose breaker is open is failing (the sites that are up: absent)."""
+        return {
+            site_id: failure
+            for site_id in sorted(self._ctx.world.sites)
+            if (failure := self._ctx.health.failure(site_id)) is not None
+        }
 
     def site_errors(self) -> dict[str, int]:
         """Failures seen per site since this engine started (reads, writes and probes)."""
@@ -627,6 +644,11 @@ class Domicile(LockApi):
     def policy_names(self) -> builtins.list[str]:
         """The residency policies this deployment defines, by name."""
         return sorted(self._ctx.world.policies)
+
+    def site_holdings(self, site_id: str) -> tuple[int, int]:
+        """What the catalog records on ``site_id``: (object copies, multipart upload parts)."""
+        copies = sum(1 for _ in self._ctx.catalog.versions_on_site(site_id))
+        return copies, len(self._ctx.catalog.upload_blobs_on_site(site_id))
 
     def sites(self, *, probe: bool = True) -> builtins.list[SiteView]:
         """Each configured site with its country, operator, status and health (probed now,
@@ -671,28 +693,41 @@ class Domicile(LockApi):
         """Fill this (empty) catalog from the manifests on the sites."""
         return rebuild_catalog(self._ctx, progress=progress)
 
-    def plan(self, *, bucket: str | None = None) -> Plan:
-        """What must change for every copy to comply with its policy today (a dry run)."""
-        return make_plan(self._ctx, bucket=bucket)
+    def plan(self, *, bucket: str | None = None, on_step: OnStep | None = None) -> PlanSummary:
+        """What must change for every copy to comply with its policy today (a dry run):
+        a summary, in bounded memory; each step (and each object that cannot comply) also
+        goes to ``on_step`` as it is found."""
+        return make_plan(self._ctx, bucket=bucket, on_step=on_step)
 
     def apply(
         self,
-        plan: Plan | None = None,
         *,
+        bucket: str | None = None,
+        confirm: Confirm | None = None,
         progress: Callable[[int], None] | None = None,
+        on_step: OnStep | None = None,
+        on_result: OnResult | None = None,
         concurrency: int = 4,
         bandwidth: float | None = None,
     ) -> ApplyReport:
-        """Carry out ``plan`` (or a fresh one), ``concurrency`` objects at a time within
-        ``bandwidth`` bytes/s; safe to interrupt and run again."""
+        """Plan (into jobs in the catalog), ask ``confirm`` with the summary, then carry
+        the plan out, ``concurrency`` objects at a time within ``bandwidth`` bytes/s, each
+        step re-checked when it runs; safe to interrupt and run again. LeaseHeld while
+        another apply runs on an overlapping scope."""
         report = apply_plan(
             self._ctx,
-            plan or make_plan(self._ctx),
+            bucket=bucket,
+            confirm=confirm,
             progress=progress,
+            on_step=on_step,
+            on_result=on_result,
             concurrency=concurrency,
             bandwidth=bandwidth,
         )
-        report.failed += mirror_all(self._ctx)  # copies of locked versions on mirror sites
+        if not report.cancelled:  # copies of locked versions on mirror sites
+            problems = mirror_all(self._ctx)
+            report.failed += len(problems)
+            report.failures += problems
         return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:

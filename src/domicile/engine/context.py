@@ -29,6 +29,11 @@ class EngineContext:
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
     audit: AuditLog | None = None
+    #: What is out of date in the world's registry (shown by ``sites``, ``policy explain``
+    #: and the report).
+    registry_warnings: tuple[str, ...] = ()
+    #: Expiry of the leases jobs take (``[deployment] lease_seconds``).
+    lease_seconds: float = 60.0
     #: Held by a whole-queue garbage collection (``engine/garbage.py``).
     garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[str, AnyRecipient] = field(default_factory=dict, repr=False)
@@ -91,7 +96,8 @@ def _no_own_recipient(policy: Policy) -> ConfigError:
         return ConfigError(
             f"policy {policy.name!r} requires post-quantum recipients (pq = true) but the "
             "keyring has no post-quantum identity: nothing is written",
-            hint="add one with 'domicile keys new --pq' (its identity reads the new blobs)",
+            hint="add one with 'domicile keys new --pq' (its identity reads the new blobs); "
+            "a PKCS#11 token keyring cannot hold one yet: such a policy needs a file keyring",
             policy=policy.name,
         )
     return ConfigError(

@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 
 from domicile.config import PASSPHRASE_ENV, load_config
-from domicile.crypto import Secret
+from domicile.crypto import Keyring, Secret
 from domicile.crypto.keysource import KeySource
 from domicile.engine.api import Domicile
 from domicile.engine.api import open as open_engine
-from domicile.engine.keysource import open_keyring
+from domicile.engine.keysource import is_token, open_keyring
+from domicile.errors import ConfigError
 
 
 def passphrase_from_env() -> Secret | None:
@@ -30,6 +31,22 @@ def keyring_open(config_path: Path, passphrase: Secret | None = None) -> KeySour
     return open_keyring(config, passphrase or passphrase_from_env())
 
 
+def keyring_init(config_path: Path, passphrase: Secret | None = None) -> str:
+    """Create the keyring the configuration file at ``config_path`` names (with one fresh
+    identity, passphrase-protected if ``passphrase`` is given); never overwrites one.
+    Returns its recipient (``age1...``)."""
+    config = load_config(config_path)
+    if is_token(config):
+        raise ConfigError(
+            f"{config.path}: the keyring is a PKCS#11 token ({config.deployment.keyring})",
+            hint="a token's keys are made with the token's own tools; 'domicile keys init' "
+            "creates a keyring file",
+            file=str(config.path),
+            key="deployment.keyring",
+        )
+    return str(Keyring.create(config.keyring_path, passphrase).recipients[0])
+
+
 def add_identity(engine: Domicile, *, post_quantum: bool = False) -> str:
     """Add a fresh identity to the engine's keyring (saved at once; new writes of its kind
     are also encrypted to it: post-quantum ones under ``pq`` policies, classic ones under
@@ -38,6 +55,8 @@ def add_identity(engine: Domicile, *, post_quantum: bool = False) -> str:
     detail = {"recipient": recipient, "source": "keys_new"}
     if post_quantum:
         detail["kind"] = "mlkem768x25519"
+    elif recipient.startswith("age1tag1"):
+        detail["kind"] = "p256tag"  # a root key generated in the PKCS#11 token
     engine.record_event("key_created", detail=detail)
     return recipient
 

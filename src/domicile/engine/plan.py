@@ -1,40 +1,55 @@
-"""Plan and apply: make every copy comply with what its policy demands today.
+"""Plan: what must change for every copy to comply with what its policy demands today.
 
-:func:`make_plan` compares each version's copies with its policy, given each site's
-status, health, operator and the registry — a dry run that changes nothing. It lists
-copies to add (with the source they are copied from), copies to remove (on a site the
-policy now refuses, a draining/suspended/retired site, or beyond the count), and the
-versions that cannot be made compliant, with why.
+:func:`assess` compares one version's copies with its policy, given each site's status,
+health, operator and the registry: copies to add (with the source they are copied from),
+copies to remove (on a site the policy now refuses, a draining/suspended/retired site, or
+beyond the count), or why the version cannot be made compliant. :func:`make_plan` walks
+the catalog a page at a time and hands each step to a callback while it adds it to a
+:class:`PlanSummary` (counts, bytes and a few examples per route and reason): memory does
+not grow with the number of objects. ``apply`` (``engine/apply.py``) writes the steps as
+jobs in the catalog and carries them out; it re-assesses each version when its step runs.
 
-:func:`apply_plan` carries it out, version by version: copy the ciphertext byte for byte
-(hash-checked while it streams), write the manifest, record the placement, and only then
-remove the copies that must go (their blobs are queued for deletion in the same
-transaction). Every step is idempotent and the plan is recomputed from the catalog, so an
-apply killed at any instant is resumed by running it again: nothing is lost, duplicated,
-or left on a refused site.
+Every reason has a short code (:data:`REASONS`, the legend printed under a plan) and a
+sentence (``why``).
 """
 
 from __future__ import annotations
 
-import contextvars
-import secrets
-import threading
-import time
-from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from domicile.catalog import Placement, Version, inline_manifest
+from domicile.catalog import Placement, Version
 from domicile.engine.context import EngineContext
-from domicile.engine.garbage import collect_garbage
-from domicile.engine.locking import refused
-from domicile.engine.repair import copy_blob
-from domicile.engine.throttle import Throttle
-from domicile.errors import CryptoError, ObjectLocked, SiteError
 from domicile.policy import Policy, check_copy, decide
 
-Progress = Callable[[int], None]
+#: Short reason codes and what they mean (the legend of a plan).
+REASONS: dict[str, str] = {
+    "COUNT": "the policy needs more compliant copies than are held",
+    "COUNTRY": "the site's country is not one the policy allows",
+    "DENIED": "the site's country is one the policy denies",
+    "SUBJECT": "the site's operator is subject to a jurisdiction the policy denies",
+    "UNKNOWN": "the site is no longer in the configuration",
+    "STATUS": "the site is draining, suspended or retired",
+    "HEALTH": "the site is failing",
+    "DIVERSE": "another chosen site is in the same failure domain",
+    "EXTRA": "more copies than the policy needs",
+    "BAD": "the copy is corrupt or missing",
+    "NOSOURCE": "no readable copy is left to copy from",
+    "NOSITES": "too few compliant, healthy sites for the policy's copy count",
+}
+#: The policy's refusal codes (``policy/verdicts.py``) as plan codes.
+_POLICY_CODES = {
+    "country_not_allowed": "COUNTRY",
+    "country_denied": "DENIED",
+    "subject_to": "SUBJECT",
+    "unknown_site": "UNKNOWN",
+    "status": "STATUS",
+    "unhealthy": "HEALTH",
+    "diversity": "DIVERSE",
+}
+#: Examples kept per group of a summary.
+EXAMPLES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,103 +63,201 @@ class Step:
     site_id: str
     source: str | None
     bytes: int
+    #: A code of :data:`REASONS`, and the sentence.
     reason: str
+    why: str
     violation: bool = False
+
+    @property
+    def route(self) -> str:
+        return f"{self.source} -> {self.site_id}" if self.action == "add" else self.site_id
+
+    def job(self) -> dict[str, Any]:
+        """The step as the columns of its job row."""
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Blocked:
+    """A version that cannot be made compliant now."""
+
     bucket: str
     key: str
     version_id: str
     reason: str
+    why: str
+
+
+@dataclass(slots=True)
+class Assessment:
+    """One version against its policy now: what its copies are and what must change."""
+
+    version: Version
+    policy: Policy
+    placements: dict[str, Placement]
+    #: Sites holding a verified-good (``ok``) copy that the policy accepts.
+    held: list[str]
+    #: How many of the version's copies the policy can have now (its sites chosen).
+    reachable: int
+    steps: list[Step]
+    blocked: Blocked | None
+
+
+@dataclass(slots=True)
+class Group:
+    """Steps (or blocked objects) of one route and reason: how many, bytes, examples."""
+
+    count: int = 0
+    bytes: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, nbytes: int, example: str) -> None:
+        self.count += 1
+        self.bytes += nbytes
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(example)
 
 
 @dataclass
-class Plan:
-    steps: list[Step] = field(default_factory=list)
-    blocked: list[Blocked] = field(default_factory=list)
+class PlanSummary:
+    """A plan in bounded memory: totals, and per (action, route, reason) a group."""
+
     versions: int = 0
+    changing: int = 0
+    adds: int = 0
+    removes: int = 0
+    violations: int = 0
+    bytes_to_copy: int = 0
+    blocked: int = 0
+    groups: dict[tuple[str, str, str], Group] = field(default_factory=dict)
+    blocked_groups: dict[str, Group] = field(default_factory=dict)
 
     @property
-    def adds(self) -> list[Step]:
-        return [s for s in self.steps if s.action == "add"]
-
-    @property
-    def removes(self) -> list[Step]:
-        return [s for s in self.steps if s.action == "remove"]
-
-    @property
-    def violations(self) -> list[Step]:
-        return [s for s in self.steps if s.violation]
-
-    def routes(self) -> dict[str, int]:
-        """Bytes to copy per ``source -> target``."""
-        out: dict[str, int] = defaultdict(int)
-        for s in self.adds:
-            out[f"{s.source} -> {s.site_id}"] += s.bytes
-        return dict(sorted(out.items()))
+    def steps(self) -> int:
+        return self.adds + self.removes
 
     @property
     def empty(self) -> bool:
         return not self.steps and not self.blocked
 
-
-@dataclass
-class ApplyReport:
-    added: int = 0
-    removed: int = 0
-    bytes_copied: int = 0
-    failed: list[str] = field(default_factory=list)
-    blocked: list[Blocked] = field(default_factory=list)
-    interrupted: int = 0
-
-
-def make_plan(ctx: EngineContext, *, bucket: str | None = None) -> Plan:
-    """What must change for every copy to comply; changes nothing."""
-    plan = Plan()
-    for version in ctx.catalog.iter_versions(bucket):
-        plan.versions += 1
-        steps, blocked = _plan_version(ctx, version)
-        plan.steps += steps
+    def add(self, version: Version, steps: list[Step], blocked: Blocked | None) -> None:
+        self.versions += 1
+        if steps:
+            self.changing += 1
+        for s in steps:
+            nbytes = s.bytes if s.action == "add" else 0
+            if s.action == "add":
+                self.adds += 1
+                self.bytes_to_copy += s.bytes
+            else:
+                self.removes += 1
+                self.violations += s.violation
+            group = self.groups.setdefault((s.action, s.route, s.reason), Group())
+            group.add(nbytes, f"{s.bucket}/{s.key}")
         if blocked is not None:
-            plan.blocked.append(blocked)
-    return plan
+            self.blocked += 1
+            group = self.blocked_groups.setdefault(blocked.reason, Group())
+            group.add(0, f"{version.bucket}/{version.key}")
+
+    def reasons(self) -> list[str]:
+        """The codes used, in legend order."""
+        used = {r for _, _, r in self.groups} | set(self.blocked_groups)
+        return [code for code in REASONS if code in used]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "versions": self.versions,
+            "changing": self.changing,
+            "adds": self.adds,
+            "removes": self.removes,
+            "violations": self.violations,
+            "bytes_to_copy": self.bytes_to_copy,
+            "blocked": self.blocked,
+            "empty": self.empty,
+            "groups": [
+                {"action": a, "route": route, "reason": reason, **asdict(g)}
+                for (a, route, reason), g in sorted(self.groups.items())
+            ],
+            "cannot_comply": [
+                {"reason": reason, **asdict(g)} for reason, g in sorted(self.blocked_groups.items())
+            ],
+            "legend": {code: REASONS[code] for code in self.reasons()},
+        }
 
 
-def _plan_version(ctx: EngineContext, version: Version) -> tuple[list[Step], Blocked | None]:
+#: Called with each step and each blocked version as the plan is made.
+OnStep = Callable[[Step | Blocked], None]
+
+
+def make_plan(
+    ctx: EngineContext,
+    *,
+    bucket: str | None = None,
+    on_step: OnStep | None = None,
+    on_version: Callable[[list[Step]], None] | None = None,
+) -> PlanSummary:
+    """What must change for every copy to comply; changes nothing. Each step (and each
+    version that cannot comply) goes to ``on_step``; each version's steps together to
+    ``on_version``."""
+    summary = PlanSummary()
+    policies: dict[str, str] = {}  # bucket -> policy name, read once per bucket
+    for version in ctx.catalog.iter_versions(bucket):
+        if version.bucket not in policies:
+            policies[version.bucket] = ctx.catalog.get_bucket(version.bucket).policy
+        found = assess(ctx, version, policy_name=policies[version.bucket])
+        summary.add(version, found.steps, found.blocked)
+        if on_step is not None:
+            for s in found.steps:
+                on_step(s)
+            if found.blocked is not None:
+                on_step(found.blocked)
+        if on_version is not None and found.steps:
+            on_version(found.steps)
+    return summary
+
+
+def assess(ctx: EngineContext, version: Version, *, policy_name: str | None = None) -> Assessment:
+    """``version``'s copies against its policy now (``policy_name``: its bucket's, when
+    the caller knows it), and the steps that make it comply."""
     vid = version.version_id
-    policy = ctx.policy(ctx.catalog.get_bucket(version.bucket).policy)
+    if policy_name is None:
+        policy_name = ctx.catalog.get_bucket(version.bucket).policy
+    policy = ctx.policy(policy_name)
     placements = {p.site_id: p for p in ctx.catalog.placements(vid)}
     verdicts = {s: check_copy(policy, ctx.world, s) for s in placements}
     ok = [s for s, p in placements.items() if p.state == "ok"]
     held = [s for s in ok if verdicts[s].accepted]
-    sources = [s for s in ok if _readable(ctx, s)]
+    sources = [s for s in ok if readable(ctx, s)]
     sources.sort(key=lambda s: (not verdicts[s].accepted, not ctx.health.healthy(s), s))
     size = sum(seg.ciphertext_length for seg in ctx.catalog.segments(vid))
     decision = decide(
         policy, ctx.world, ctx.health.snapshot(ctx.world.sites), held=held, spread=vid
     )
     targets = list(decision.selected)
-    steps: list[Step] = []
-    blocked = None
+    found = Assessment(version, policy, placements, held, len(targets), [], None)
 
-    def step(action: str, site: str, source: str | None, reason: str, violation: bool) -> Step:
-        return Step(action, version.bucket, version.key, vid, site, source, size, reason, violation)
+    def step(action: str, site: str, source: str | None, code: str, why: str) -> Step:
+        bad = action == "remove" and any(r.residency for r in verdicts[site].reasons)
+        return Step(action, version.bucket, version.key, vid, site, source, size, code, why, bad)
 
     if not sources:
-        return [], Blocked(version.bucket, version.key, vid, "no readable copy to copy from")
+        found.blocked = Blocked(
+            version.bucket, version.key, vid, "NOSOURCE", "no readable copy to copy from"
+        )
+        return found
     if not decision.ok:
-        blocked = Blocked(
+        found.blocked = Blocked(
             version.bucket,
             version.key,
             vid,
+            "NOSITES",
             f"policy {policy.name} needs {policy.copies} copies; only {len(targets)} compliant "
             "sites are available ('domicile policy explain' for each site's reason)",
         )
     for site in targets:
         if site not in held:
-            steps.append(step("add", site, sources[0], _why_add(policy, held), False))
+            why = f"policy {policy.name} needs {policy.copies} compliant copies; {len(held)} held"
+            found.steps.append(step("add", site, sources[0], "COUNT", why))
     for site, placement in sorted(placements.items()):
         if site in targets:
             continue
@@ -154,152 +267,18 @@ def _plan_version(ctx: EngineContext, version: Version) -> tuple[list[Step], Blo
             continue  # never reduce copies of an object that is already short
         if residency and not targets:
             continue  # never delete the last copies: reported as blocked
-        reason = "; ".join(r.text for r in verdict.reasons) or (
-            f"not needed: {policy.copies} copies are enough"
-            if placement.state == "ok"
-            else f"copy is {placement.state}"
-        )
-        steps.append(step("remove", site, None, reason, residency))
-    return steps, blocked
+        if verdict.reasons:
+            code = _POLICY_CODES.get(verdict.reasons[0].code, verdict.reasons[0].code.upper())
+            why = "; ".join(r.text for r in verdict.reasons)
+        elif placement.state == "ok":
+            code, why = "EXTRA", f"not needed: {policy.copies} copies are enough"
+        else:
+            code, why = "BAD", f"copy is {placement.state}"
+        found.steps.append(step("remove", site, None, code, why))
+    return found
 
 
-def _why_add(policy: Policy, held: list[str]) -> str:
-    return f"policy {policy.name} needs {policy.copies} compliant copies; {len(held)} held"
-
-
-def apply_plan(
-    ctx: EngineContext,
-    plan: Plan,
-    *,
-    progress: Progress | None = None,
-    concurrency: int = 4,
-    bandwidth: float | None = None,
-) -> ApplyReport:
-    """Carry out ``plan``: per version adds first, then removes; ``concurrency`` versions
-    at a time, all copies together within ``bandwidth`` bytes/s. Each step is a job in the
-    catalog; pending jobs of an earlier, interrupted apply are marked ``interrupted``."""
-    report = ApplyReport(blocked=list(plan.blocked))
-    run_id = secrets.token_hex(8)
-    job_ids, report.interrupted = ctx.catalog.start_jobs(
-        run_id,
-        [
-            {
-                "action": s.action,
-                "version_id": s.version_id,
-                "site_id": s.site_id,
-                "source": s.source,
-                "bytes": s.bytes,
-            }
-            for s in plan.steps
-        ],
-    )
-    by_version: dict[str, list[tuple[int, Step]]] = defaultdict(list)
-    for job_id, s in zip(job_ids, plan.steps, strict=True):
-        by_version[s.version_id].append((job_id, s))
-    throttle = Throttle(bandwidth)
-    lock = threading.Lock()
-    with ThreadPoolExecutor(max(1, concurrency), "domicile-apply") as pool:
-        futures = [
-            pool.submit(
-                contextvars.copy_context().run,  # the audit actor follows the work
-                _apply_version,
-                ctx,
-                steps,
-                throttle=throttle,
-                report=report,
-                lock=lock,
-                progress=progress,
-            )
-            for steps in by_version.values()
-        ]
-        for fut in futures:
-            fut.result()
-    collect_garbage(ctx)
-    return report
-
-
-def _apply_version(
-    ctx: EngineContext,
-    steps: list[tuple[int, Step]],
-    *,
-    throttle: Throttle,
-    report: ApplyReport,
-    lock: threading.Lock,
-    progress: Progress | None,
-) -> None:
-    added_ok = True
-    for job_id, s in steps:
-        if s.action != "add":
-            continue
-        try:
-            _add(ctx, s, throttle)
-        except (SiteError, CryptoError) as exc:
-            added_ok = False
-            ctx.catalog.finish_job(job_id, "failed", f"{type(exc).__name__}: {exc}")
-            with lock:
-                report.failed.append(f"{s.bucket}/{s.key}: copy to {s.site_id} failed: {exc}")
-            continue
-        ctx.catalog.finish_job(job_id, "done")
-        ctx.record(
-            "placement_added",
-            bucket=s.bucket,
-            key=s.key,
-            version=s.version_id,
-            sites=(s.site_id,),
-            detail={"source": s.source or "", "job": job_id, "reason": s.reason[:200]},
-        )
-        with lock:
-            report.added += 1
-            report.bytes_copied += s.bytes
-        if progress is not None:
-            progress(s.bytes)
-    for job_id, s in steps:
-        if s.action != "remove":
-            continue
-        if not added_ok and not s.violation:
-            ctx.catalog.finish_job(job_id, "failed", "kept until its replacement exists")
-            continue  # keep the extra copy until its replacement exists
-        try:
-            ctx.catalog.remove_placement(s.version_id, s.site_id)
-        except ObjectLocked as exc:  # the copy stays: Object Lock needs it (catalog/objectlocks.py)
-            ctx.catalog.finish_job(job_id, "failed", f"kept by Object Lock: {exc.message}")
-            refused(ctx, exc, "placement_kept")
-            with lock:
-                report.failed.append(f"{s.bucket}/{s.key}: kept on {s.site_id}: {exc.message}")
-            continue
-        ctx.catalog.finish_job(job_id, "done")
-        ctx.record(
-            "placement_removed",
-            bucket=s.bucket,
-            key=s.key,
-            version=s.version_id,
-            sites=(s.site_id,),
-            detail={"job": job_id, "violation": s.violation, "reason": s.reason[:200]},
-        )
-        with lock:
-            report.removed += 1
-
-
-def _add(ctx: EngineContext, s: Step, throttle: Throttle) -> None:
-    assert s.source is not None
-    version = ctx.catalog.get_version(s.version_id)
-    src, dst = ctx.site(s.source), ctx.site(s.site_id)
-    segments = ctx.catalog.segments(s.version_id)
-    for seg in segments:
-        copy_blob(
-            src, dst, seg.blob_id, seg.ciphertext_sha256, seg.ciphertext_length, throttle=throttle
-        )
-    if not inline_manifest(version, segments):
-        dst.put(version.manifest_blob_id, src.get(version.manifest_blob_id))
-    now = time.time()
-    existing = {p.site_id for p in ctx.catalog.placements(s.version_id)}
-    if s.site_id in existing:
-        ctx.catalog.set_placement_state(s.version_id, s.site_id, "ok", now)
-    else:
-        ctx.catalog.add_placement(Placement(s.version_id, s.site_id, "ok", now, now))
-    ctx.catalog.resolve_faults(s.version_id, s.site_id)
-
-
-def _readable(ctx: EngineContext, site_id: str) -> bool:
+def readable(ctx: EngineContext, site_id: str) -> bool:
+    """The site is configured and its status lets copies be read from it."""
     spec = ctx.world.sites.get(site_id)
     return spec is not None and spec.status.readable and site_id in ctx.sites

@@ -85,12 +85,18 @@ class ObjectInfo:
 class Deletion:
     """What a delete did. ``version_id``: the S3 id of the delete marker written, or of the
     version removed for good (None: nothing happened, the key or version did not exist);
-    ``delete_marker``: that version is a delete marker (written now, or removed by id)."""
+    ``delete_marker``: that version is a delete marker (written now, or removed by id);
+    ``queued`` counts, per site, the blobs of a version removed for good that could not be
+    deleted yet (the site is unreachable) and stay queued for the next collection
+    (``domicile sweep``, the gateway's periodic sweep), and ``why`` says, per such site,
+    what its last failure was."""
 
     bucket: str
     key: str
     version_id: str | None
     delete_marker: bool
+    queued: Mapping[str, int] = field(default_factory=dict)
+    why: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

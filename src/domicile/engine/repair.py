@@ -13,6 +13,11 @@ bad copy left (one whose site could not take the rewrite) is removed: its placem
 and its blobs are queued as garbage, so that ``verify`` passes and the count is exact. A
 version whose policy can no longer be met is reported, not moved, and keeps its bad
 copies' records (they say what was lost where).
+
+One repair per scope at a time (a lease, as ``apply`` takes: ``engine/leasing.py``); a
+copy written to a site first cancels the queued deletions of its blobs there
+(``garbage.reclaim``), and a bad copy is dropped only while the version still holds its
+count of good copies, decided in the removing transaction.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from dataclasses import dataclass, field
 from domicile.catalog import Placement, Segment, Version, inline_manifest
 from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
+from domicile.engine.garbage import reclaim
+from domicile.engine.leasing import Holding
 from domicile.engine.locking import refused
 from domicile.engine.throttle import Throttle
 from domicile.engine.verify import Level, VerifyReport, verify_copy
-from domicile.errors import CryptoError, ObjectLocked, SiteError
+from domicile.errors import CryptoError, ObjectLocked, ObjectNotFound, SiteError
 from domicile.policy import check_copy, decide
 from domicile.sites import Site
 
@@ -76,13 +83,16 @@ class BlobMismatch(CryptoError):
 def repair(
     ctx: EngineContext, *, bucket: str | None = None, progress: Progress | None = None
 ) -> RepairReport:
-    """Restore the copy count of every version (of ``bucket``, or of all buckets)."""
+    """Restore the copy count of every version (of ``bucket``, or of all buckets).
+    LeaseHeld while another repair runs on an overlapping scope."""
     report = RepairReport()
-    for version in ctx.catalog.iter_versions(bucket):
-        report.versions += 1
-        _repair_version(ctx, version, report)
-        if progress is not None:
-            progress(1)
+    with Holding(ctx, "repair", bucket) as held:
+        for version in ctx.catalog.iter_versions(bucket):
+            held.check()
+            report.versions += 1
+            _repair_version(ctx, version, report)
+            if progress is not None:
+                progress(1)
     return report
 
 
@@ -97,7 +107,9 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
     good = [s for s, p in placements.items() if p.state == "ok" and _readable(ctx, s)]
     held = [s for s in good if check_copy(policy, ctx.world, s).accepted]
     if len(held) >= policy.copies:
-        _drop_bad_copies(ctx, version, policy.name, report)
+        _drop_bad_copies(
+            ctx, version, policy=policy.name, held=held, copies=policy.copies, report=report
+        )
         return
     if not good:
         report.unrepairable.append(
@@ -132,10 +144,11 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
             )
         )
         return
-    added = 0
-    for target in (s for s in decision.chosen if s not in held):
+    for target in [s for s in decision.chosen if s not in held]:
         try:
             copied = _copy_version(ctx, version, segments, good, target)
+        except ObjectNotFound:
+            return  # replaced or deleted meanwhile: nothing left to repair
         except (SiteError, CryptoError) as exc:
             report.unrepairable.append(
                 Unrepairable(version.bucket, version.key, f"copy to {target} failed: {exc}")
@@ -145,7 +158,11 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
         if target in placements:
             ctx.catalog.set_placement_state(vid, target, "ok", _now())
         else:
-            ctx.catalog.add_placement(Placement(vid, target, "ok", _now(), _now()))
+            try:
+                ctx.catalog.add_placement(Placement(vid, target, "ok", _now(), _now()))
+            except ObjectNotFound:
+                return  # replaced or deleted while it was copied (the sweep takes the blobs)
+        held.append(target)
         ctx.catalog.resolve_faults(vid, target)
         ctx.record(
             "placement_added",
@@ -157,23 +174,34 @@ def _repair_version(ctx: EngineContext, version: Version, report: RepairReport) 
             detail={"source": source, "reason": "repair"},
         )
         report.added.append(CopyAdded(version.bucket, version.key, target, source, nbytes))
-        added += 1
-    if len(held) + added >= policy.copies:
-        _drop_bad_copies(ctx, version, policy.name, report)
+    if len(held) >= policy.copies:
+        _drop_bad_copies(
+            ctx, version, policy=policy.name, held=held, copies=policy.copies, report=report
+        )
 
 
 def _drop_bad_copies(
-    ctx: EngineContext, version: Version, policy: str, report: RepairReport
+    ctx: EngineContext,
+    version: Version,
+    *,
+    policy: str,
+    held: list[str],
+    copies: int,
+    report: RepairReport,
 ) -> None:
     """Remove the placements of ``version`` that are not ``ok`` (their blobs are queued as
-    garbage in the same transaction); called only once the good copies meet the count."""
+    garbage in the same transaction) while ``copies`` good ones remain on ``held`` sites."""
     for placement in ctx.catalog.placements(version.version_id):
         if placement.state == "ok":
             continue
         try:
-            ctx.catalog.remove_placement(version.version_id, placement.site_id)
+            outcome = ctx.catalog.remove_placement(
+                version.version_id, placement.site_id, counted=held, at_least=copies
+            )
         except ObjectLocked as exc:  # Object Lock keeps it (catalog/objectlocks.py)
             refused(ctx, exc, "placement_kept")
+            continue
+        if outcome != "removed":
             continue
         ctx.catalog.resolve_faults(version.version_id, placement.site_id)
         ctx.record(
@@ -194,6 +222,7 @@ def _copy_version(
     ctx: EngineContext, version: Version, segments: list[Segment], sources: list[str], target: str
 ) -> tuple[str, int]:
     """Copy every blob of ``version`` to ``target`` from the first source that works."""
+    reclaim(ctx, version.version_id, target)  # its blobs may be queued there for deletion
     last: Exception | None = None
     for source in sources:
         try:

@@ -14,6 +14,7 @@ good, and listings of versions (docs/catalog.md, "Versioning").
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from domicile.audit import Record
 from domicile.catalog import NULL_ID, VERSIONING_STATUSES, Bucket, Version
@@ -95,8 +96,7 @@ def remove(
     if removed is None:
         return Deletion(bucket_name, key, None, False)
     ctx.record("delete", bucket=bucket_name, key=key, version=removed.version_id)
-    collect_garbage(ctx, origins=[removed.version_id])
-    return Deletion(bucket_name, key, removed.s3_version_id, False)
+    return _collected(ctx, Deletion(bucket_name, key, removed.s3_version_id, False), removed)
 
 
 def _remove_version(
@@ -132,8 +132,23 @@ def _remove_version(
         return Deletion(bucket, key, None, False)  # removed meanwhile
     if ctx.audit is not None and made:
         ctx.audit.appended(made)
-    collect_garbage(ctx, origins=[found.version_id])
-    return Deletion(bucket, key, found.s3_version_id, found.delete_marker)
+    return _collected(ctx, Deletion(bucket, key, found.s3_version_id, found.delete_marker), found)
+
+
+def _collected(ctx: EngineContext, done: Deletion, removed: Version) -> Deletion:
+    """``done`` once the blobs of ``removed`` are deleted, with those that could not be
+    (their site is unreachable: they stay queued) counted per site, and why."""
+    collect_garbage(ctx, origins=[removed.version_id])
+    queued: dict[str, int] = {}
+    for item in ctx.catalog.garbage(origins=[removed.version_id]):
+        queued[item.site_id] = queued.get(item.site_id, 0) + 1
+    if not queued:
+        return done
+    why = {
+        site: ctx.health.failure(site) or ("not configured" if site not in ctx.sites else "unknown")
+        for site in queued
+    }
+    return replace(done, queued=dict(sorted(queued.items())), why=why)
 
 
 def list_versions(

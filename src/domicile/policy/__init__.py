@@ -13,7 +13,14 @@ from domicile.policy.explain import explain_json, explain_text
 from domicile.policy.loading import check_satisfiable, load_world
 from domicile.policy.model import Distinct, Entity, Exposure, Policy, SiteSpec, SiteStatus
 from domicile.policy.placement import Decision, check_copy, decide
-from domicile.policy.registry import Bloc, Registry, Template, load_registry, parse_registry
+from domicile.policy.registry import (
+    Bloc,
+    Registry,
+    Template,
+    load_registry,
+    parse_registry,
+    registry_warnings,
+)
 from domicile.policy.verdicts import CODES, RESIDENCY_CODES, Reason, Verdict
 from domicile.policy.world import World, subject_to
 
@@ -45,5 +52,6 @@ __all__ = [
     "load_world",
     "normalize_country",
     "parse_registry",
+    "registry_warnings",
     "subject_to",
 ]

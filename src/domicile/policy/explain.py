@@ -7,15 +7,17 @@ provider, status, whether it was chosen, and every reason it was refused. They a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from domicile.policy.placement import Decision
-from domicile.policy.verdicts import Verdict
+from domicile.policy.verdicts import UNHEALTHY, Reason, Verdict
 from domicile.policy.world import subject_to
 
 
-def explain_json(decision: Decision) -> dict[str, Any]:
-    """A JSON-ready dict: policy, outcome, registry version, and one entry per site."""
+def explain_json(decision: Decision, failures: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A JSON-ready dict: policy, outcome, registry version, and one entry per site
+    (with ``failure``, from ``failures``, for a site observed failing)."""
     policy = decision.policy
     registry = decision.world.registry
     return {
@@ -32,12 +34,13 @@ def explain_json(decision: Decision) -> dict[str, Any]:
             "deny_subject_to": list(policy.deny_subject_to),
         },
         "registry": {"version": registry.version, "date": registry.date},
-        "sites": [_site_json(decision, v) for v in decision.verdicts],
+        "sites": [_site_json(decision, v, failures or {}) for v in decision.verdicts],
     }
 
 
-def explain_text(decision: Decision) -> str:
-    """A human-readable, multi-line explanation (no trailing newline)."""
+def explain_text(decision: Decision, failures: Mapping[str, str] | None = None) -> str:
+    """A human-readable, multi-line explanation (no trailing newline); ``failures`` says
+    why a site observed failing fails (shown with its ``unhealthy`` reason)."""
     policy = decision.policy
     rules = [f"allow {list(policy.allow)}"]
     if policy.deny:
@@ -59,11 +62,17 @@ def explain_text(decision: Decision) -> str:
     lines = [head, f"  -> {outcome}"]
     for v in decision.verdicts:
         lines.append(f"  {_mark(v):<8} {v.site_id}{_where(decision, v)}")
-        lines.extend(f"           - {r.text}" for r in v.reasons)
+        lines.extend(f"           - {_reason(r, v, failures or {})}" for r in v.reasons)
         lines.extend(f"           note: {n}" for n in v.notes)
     registry = decision.world.registry
     lines.append(f"  (registry {registry.version}, {registry.date})")
     return "\n".join(lines)
+
+
+def _reason(reason: Reason, v: Verdict, failures: Mapping[str, str]) -> str:
+    if reason.code == UNHEALTHY and v.site_id in failures:
+        return f"{reason.text}: {failures[v.site_id]}"
+    return reason.text
 
 
 def _mark(v: Verdict) -> str:
@@ -86,7 +95,7 @@ def _where(decision: Decision, v: Verdict) -> str:
     return " (" + ", ".join(parts) + ")"
 
 
-def _site_json(decision: Decision, v: Verdict) -> dict[str, Any]:
+def _site_json(decision: Decision, v: Verdict, failures: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "site": v.site_id,
         "accepted": v.accepted,
@@ -108,6 +117,8 @@ def _site_json(decision: Decision, v: Verdict) -> dict[str, Any]:
                 for j, via in subject_to(decision.world, site.operator)
             ],
         )
+    if v.site_id in failures:
+        out["failure"] = failures[v.site_id]
     out["reasons"] = [r.to_json() for r in v.reasons]
     out["notes"] = list(v.notes)
     return out

@@ -396,6 +396,7 @@ def _evidence(r: Report) -> str:
             "registry",
             f"version {g.version} of {g.date}, SHA-256 {g.sha256 or '-'}",
         ),
+        *(("registry warning", "registry_warning", w) for w in g.warnings),
     ]
     return _table(
         "evidence",

@@ -102,6 +102,7 @@ def report_json(report: Report) -> dict[str, Any]:
             "version": report.registry.version,
             "date": report.registry.date,
             "sha256": report.registry.sha256,
+            "warnings": list(report.registry.warnings),
         },
     }
 

@@ -196,6 +196,8 @@ def _facts(out: _Out, r: Report) -> None:
         f"registry: version {escape(g.version)} of {escape(g.date)}, "
         f"sha256 {(g.sha256 or '-')[:16]}"
     )
+    for warning in g.warnings:
+        out.line(f"[yellow]registry warning[/]: {escape(warning)}")
 
 
 def _bytes(n: int) -> str:

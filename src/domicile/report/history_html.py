@@ -251,6 +251,7 @@ def _evidence(r: HistoryReport) -> str:
             "blocs_from_current_registry",
             ", ".join(r.blocs) or "none",
         ),
+        *(("registry warning", "registry_warning", w) for w in g.warnings),
     ]
     return _table(
         "evidence",

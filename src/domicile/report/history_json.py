@@ -95,6 +95,7 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
             "version": r.registry.version,
             "date": r.registry.date,
             "sha256": r.registry.sha256,
+            "warnings": list(r.registry.warnings),
         },
     }
 

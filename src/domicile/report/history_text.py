@@ -94,6 +94,8 @@ def history_text(r: HistoryReport) -> str:
     )
     g = r.registry
     out.para(f"registry: version {g.version} of {g.date}, SHA-256 {g.sha256 or '-'}", indent=2)
+    for warning in g.warnings:
+        out.para(f"registry warning: {warning}", indent=2)
     if r.blocs:
         out.para(
             f"blocs {', '.join(r.blocs)}: members taken from today's registry (the audit "

@@ -319,8 +319,8 @@ class LocalSite:
             what = "is missing" if missing else f"has no {MARKER} marker (an unmounted disk?)"
             raise SiteUnavailable(
                 f"site {self._site_id}: the site folder {self._root} {what}",
-                hint=UNAVAILABLE_HINT
-                + ("" if missing else "; if the site is new, have domicile initialise its folder"),
+                hint=f"{UNAVAILABLE_HINT}; if the site is new, 'domicile sites init "
+                f"{self._site_id}' initialises its folder",
                 site=self._site_id,
                 operation=operation,
                 path=str(self._root),

@@ -29,6 +29,7 @@ from domicile.catalog.migrations import (
     v0006_garbage_origin,
     v0007_conditional_parts,
     v0008_audit_tree,
+    v0009_leases,
     v0010_versioning,
     v0011_object_lock,
 )
@@ -46,7 +47,8 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (6, v0006_garbage_origin.upgrade),
     (7, v0007_conditional_parts.upgrade),
     (8, v0008_audit_tree.upgrade),
-    (10, v0010_versioning.upgrade),  # 9: another branch's step, merged by the lead
+    (9, v0009_leases.upgrade),
+    (10, v0010_versioning.upgrade),
     (11, v0011_object_lock.upgrade),
 )
 LATEST = STEPS[-1][0]

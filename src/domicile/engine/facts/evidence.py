@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domicile.engine.auditlog import AuditLog
-from domicile.policy import Registry, load_registry
-from domicile.policy.registry import shipped_registry_sha256
+from domicile.policy import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +49,14 @@ class ChainStatus:
 
 @dataclass(frozen=True, slots=True)
 class RegistryInfo:
-    """The registry in force: its own ``version`` and ``date``, and ``sha256`` of the
-    shipped file's bytes (None when the engine was given another registry)."""
+    """The registry in force: its own ``version`` and ``date``, ``sha256`` of the file's
+    bytes (the shipped file or ``[registry] file``; None for a registry built in memory),
+    and what is out of date in it (``warnings``)."""
 
     version: str
     date: str
     sha256: str | None
+    warnings: tuple[str, ...] = ()
 
 
 def verification(verified_at: Iterable[float | None]) -> Verification:
@@ -89,9 +90,6 @@ def chain_status(audit: AuditLog | None) -> ChainStatus:
     )
 
 
-def registry_info(registry: Registry) -> RegistryInfo:
-    """Version, date and (for the shipped registry) the digest of its data file."""
-    shipped = registry is load_registry()
-    return RegistryInfo(
-        registry.version, registry.date, shipped_registry_sha256() if shipped else None
-    )
+def registry_info(registry: Registry, warnings: tuple[str, ...] = ()) -> RegistryInfo:
+    """Version, date, the digest of its data file (when read from one), and ``warnings``."""
+    return RegistryInfo(registry.version, registry.date, registry.sha256, warnings)

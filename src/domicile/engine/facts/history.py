@@ -85,7 +85,7 @@ def build_history(
         records=replay.records,
         blocs=tuple(sorted(judge.blocs)),
         chain=chain,
-        registry=registry_info(ctx.world.registry),
+        registry=registry_info(ctx.world.registry, ctx.registry_warnings),
     )
 
 

@@ -74,7 +74,7 @@ def build_report(
         states=tuple(sorted(tally.states.items())),
         verification=verification(tally.verified_at),
         chain=chain_status(ctx.audit),
-        registry=registry_info(ctx.world.registry),
+        registry=registry_info(ctx.world.registry, ctx.registry_warnings),
     )
 
 

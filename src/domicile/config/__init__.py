@@ -10,9 +10,10 @@ The file has these top-level tables::
     [gateway]             the S3 gateway: address, TLS, signing region, limits
     [tenants.<name>]      who may call the gateway: keys = [{access_key, secret}]
     [audit]               the transparency log: origin, witnesses = [{url, key}], quorum
+    [registry]            the residency registry: a newer file to use, its maximum age
 
 This module owns the file itself, ``[deployment]``, ``[buckets]``, ``[gateway]``,
-``[tenants]`` and ``[audit]``; it hands the other
+``[tenants]``, ``[audit]`` and ``[registry]``; it hands the other
 sections to the residency model as plain dicts, together with the file path so that every
 error there names the file and the key path too. Relative paths are resolved against the
 folder holding the file.
@@ -47,6 +48,7 @@ _KNOWN_TABLES = (
     "gateway",
     "tenants",
     "audit",
+    "registry",
 )
 
 
@@ -73,6 +75,9 @@ class DeploymentSection(_Strict):
     #: Multipart uploads begun longer ago than this are aborted by ``domicile sweep`` and
     #: the gateway's periodic sweep.
     multipart_expiry_hours: float = Field(default=24, ge=0)
+    #: How long a lease of ``apply`` or ``repair`` (and of each step it claimed) outlives
+    #: its holder's last renewal: a process killed mid-job frees its scope this long after.
+    lease_seconds: float = Field(default=60, gt=0, le=3600)
 
 
 class BucketSection(_Strict):
@@ -201,6 +206,18 @@ class AuditSection(_Strict):
         return len(self.witnesses) if self.quorum is None else self.quorum
 
 
+class RegistrySection(_Strict):
+    """``[registry]``: which residency registry the deployment uses, and how old it may be."""
+
+    #: A registry file to use instead of the one shipped with domicile ("" = the shipped
+    #: one); relative to the configuration file. ``domicile registry diff FILE`` shows
+    #: what a file changes before it is adopted here.
+    file: str = ""
+    #: Warn (in ``sites``, ``policy explain`` and the report) when the registry was last
+    #: reviewed longer ago than this many days.
+    max_age_days: int = Field(default=365, ge=1)
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated configuration file."""
@@ -214,6 +231,7 @@ class Config:
     gateway: GatewaySection = field(default_factory=GatewaySection)
     tenants: Mapping[str, TenantSection] = field(default_factory=dict)
     audit: AuditSection = field(default_factory=AuditSection)
+    registry: RegistrySection = field(default_factory=RegistrySection)
 
     @property
     def base_dir(self) -> Path:
@@ -232,6 +250,11 @@ class Config:
         if url.startswith(prefix) and not url.startswith(prefix + "/"):
             return prefix + str(self.base_dir / url.removeprefix(prefix))
         return url
+
+    @property
+    def registry_path(self) -> Path | None:
+        """The registry file to use, or None for the shipped one."""
+        return self.base_dir / self.registry.file if self.registry.file else None
 
     @property
     def segment_size(self) -> int:
@@ -309,6 +332,7 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> Config:
         gateway=_model(GatewaySection, tables["gateway"], path, "gateway"),
         tenants=tenants,
         audit=_model(AuditSection, tables["audit"], path, "audit"),
+        registry=_model(RegistrySection, tables["registry"], path, "registry"),
     )
 
 
