@@ -146,6 +146,11 @@ class Catalog(Protocol):
         """Ordered by site id; empty for an unknown version."""
         ...
 
+    def copies_of(self, version_ids: Sequence[str]) -> dict[str, tuple[list[Placement], int]]:
+        """For each version id: its placements (by site id) and the bytes of its segments'
+        ciphertext, in one snapshot (a version gone: no placements, 0 bytes)."""
+        ...
+
     def delete_object(
         self, bucket: str, key: str, *, bypass_governance: bool = False
     ) -> Version | None:

@@ -242,6 +242,23 @@ class SqlCatalog(Journals, Leases, Uploads, Locks):
         with self._db.raw_read() as raw:
             return vr.placements_of(raw, version_id)
 
+    def copies_of(self, version_ids: Sequence[str]) -> dict[str, tuple[list[Placement], int]]:
+        ids = list(version_ids)
+        out: dict[str, tuple[list[Placement], int]] = {vid: ([], 0) for vid in ids}
+        p, s = t.placements.c, t.segments.c
+        stored = (
+            sa.select(s.version_id, sa.func.sum(s.ciphertext_length))
+            .where(s.version_id.in_(ids))
+            .group_by(s.version_id)
+        )
+        copies = sa.select(t.placements).where(p.version_id.in_(ids)).order_by(p.site_id)
+        with self._db.read() as conn:
+            for vid, total in conn.execute(stored):
+                out[vid] = (out[vid][0], int(total or 0))
+            for row in conn.execute(copies):
+                out[row.version_id][0].append(rows.placement(row))
+        return out
+
     def delete_object(
         self, bucket: str, key: str, *, bypass_governance: bool = False
     ) -> Version | None:

@@ -727,7 +727,7 @@ class Domicile(LockApi):
         if not report.cancelled:  # copies of locked versions on mirror sites
             problems = mirror_all(self._ctx)
             report.failed += len(problems)
-            report.failures += problems
+            report.failures += problems[: max(0, 20 - len(report.failures))]
         return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
