@@ -24,6 +24,7 @@ from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
 from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
+from domicile.engine.bucketkeys import BucketKeyring
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import HistoryReport, Report, build_history, build_report
@@ -104,6 +105,7 @@ class Domicile(LockApi):
             registry_warnings=warnings_for(config, world.registry),
             lease_seconds=config.deployment.lease_seconds,
         )
+        self._ctx.bucket_keys = BucketKeyring(catalog, keyring)
         try:
             check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
         except BaseException:

@@ -21,11 +21,13 @@ signed on the sites, verified link by link before any is inserted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from domicile.catalog import VersionLock
+from domicile.catalog import BucketKey, VersionLock
+from domicile.crypto import Identity
 from domicile.engine.audithistory import restore
+from domicile.engine.bucketkeys import KEY_PREFIX, kind_of, parse_key_blob_id
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
 from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
@@ -38,6 +40,7 @@ Progress = Callable[[int], None]
 class RebuildReport:
     audit_records: int = 0
     audit_checkpoints: int = 0
+    bucket_keys: int = 0
     manifests: int = 0
     versions: int = 0
     placements: int = 0
@@ -63,7 +66,8 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
         history = restore(ctx.catalog, readable, ctx.keyring.identities, ctx.audit.public_key)
         report.audit_records, report.audit_checkpoints = history.records, history.checkpoints
         report.problems += history.problems
-    found = _scan(readable, ctx, report, progress)
+    identities = [*_restore_keys(ctx, readable, report), *ctx.keyring.identities]
+    found = _scan(readable, ctx, identities, report, progress)
     keys: dict[tuple[str, str], list[tuple[Manifest, list[str]]]] = {}
     for manifest, sites in found.values():
         keys.setdefault((manifest.bucket, manifest.key), []).append((manifest, sites))
@@ -109,9 +113,46 @@ def _restore_versioning(ctx: EngineContext, found: Iterable[tuple[Manifest, list
         ctx.catalog.set_versioning(bucket, manifest.versioning)
 
 
+def _restore_keys(
+    ctx: EngineContext, sites: dict[str, Site], report: RebuildReport
+) -> list[Identity]:
+    """Every bucket identity whose copy (``bkey-``) is on a site, back in the catalog;
+    returns them unwrapped (they read the manifests of their buckets)."""
+    found: dict[tuple[str, int], bytes] = {}
+    holders: dict[tuple[str, int], list[str]] = {}
+    for site_id, site in sites.items():
+        try:
+            for info in site.list(KEY_PREFIX):
+                slot = parse_key_blob_id(info.blob_id)
+                if slot is None:
+                    continue
+                holders.setdefault(slot, []).append(site_id)
+                if slot not in found:
+                    found[slot] = b"".join(site.get(info.blob_id))
+        except SiteError as exc:
+            report.problems.append(f"site {site_id}: bucket keys not read: {exc}")
+    identities: list[Identity] = []
+    assert ctx.bucket_keys is not None
+    for (bucket, version), wrapped in sorted(found.items()):
+        try:
+            identity = ctx.bucket_keys.unwrap(wrapped)
+        except CryptoError as exc:
+            report.problems.append(f"bucket key {bucket} v{version} is unreadable: {exc}")
+            continue
+        kind = kind_of(identity.recipient.post_quantum)
+        key = BucketKey(
+            bucket, version, kind, str(identity.recipient), wrapped, tuple(holders[bucket, version])
+        )
+        ctx.catalog.add_bucket_key(key)
+        report.bucket_keys += 1
+        identities.append(identity)
+    return identities
+
+
 def _scan(
     sites: dict[str, Site],
     ctx: EngineContext,
+    identities: Sequence[Identity],
     report: RebuildReport,
     progress: Progress | None,
 ) -> dict[str, tuple[Manifest, list[str]]]:
@@ -125,7 +166,7 @@ def _scan(
             continue
         for info in infos:
             report.manifests += 1
-            manifest = _read_manifest(ctx, site_id, info.blob_id, report)
+            manifest = _read_manifest(ctx, site_id, info.blob_id, identities, report)
             if manifest is not None and _complete(site, manifest, site_id, report):
                 seen = found.setdefault(manifest.version_id, (manifest, []))
                 seen[1].append(site_id)
@@ -144,10 +185,14 @@ def _stronger(one: Manifest, other: Manifest) -> bool:
 
 
 def _read_manifest(
-    ctx: EngineContext, site_id: str, blob_id: str, report: RebuildReport
+    ctx: EngineContext,
+    site_id: str,
+    blob_id: str,
+    identities: Sequence[Identity],
+    report: RebuildReport,
 ) -> Manifest | None:
     try:
-        return read_manifest(b"".join(ctx.site(site_id).get(blob_id)), ctx.keyring.identities)
+        return read_manifest(b"".join(ctx.site(site_id).get(blob_id)), identities)
     except (SiteError, CryptoError) as exc:
         report.problems.append(f"manifest {blob_id} on {site_id} is unreadable: {exc}")
         return None
