@@ -60,6 +60,7 @@ from domicile.engine.refusals import RefusalTally
 from domicile.engine.registries import warnings_for, world_of
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.shred import ShredPlan, ShredReceipt, plan_shred, shred_bucket
 from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_leftovers, sweep_orphans
 from domicile.engine.tlog import TreeLog, Witness, origin_for
@@ -690,6 +691,16 @@ class Domicile(LockApi):
         collect_garbage(self._ctx)
         mirror_all(self._ctx)  # copies of locked versions made on mirror sites
         return report
+
+    def plan_shred(self, bucket: str) -> ShredPlan:
+        """What shredding ``bucket`` would make unreadable and where its copies rest;
+        ObjectLocked while a retention or legal hold is in force on one of its versions."""
+        return plan_shred(self._ctx, bucket)
+
+    def shred(self, bucket: str) -> ShredReceipt:
+        """Crypto-shred ``bucket``: destroy its data identity everywhere, delete what can
+        be deleted, and sign a receipt listing what could not (``engine/shred.py``)."""
+        return shred_bucket(self._ctx, bucket)
 
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
         """Fill this (empty) catalog from the manifests on the sites."""
