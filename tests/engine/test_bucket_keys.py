@@ -52,6 +52,9 @@ def test_blobs_go_to_the_bucket_identity_not_to_the_root(tmp_path: Path) -> None
         # the site copy is the catalog's wrapped identity, byte for byte
         assert [p.read_bytes() for p in _key_files(tmp_path, "docs")] == [key.wrapped] * 2
         assert engine.get("docs", "a.txt").read() == b"alpha" * 1000
+        [made] = [r for r in engine.audit.records() if r.action == "bucket_key_created"]
+        assert made.bucket == "docs" and sorted(made.sites) == ["de", "fr"]
+        assert made.detail == {"version": 1, "kind": "x25519", "recipient": key.recipient}
         engine.put("other", "b.txt", b"beta")
         assert engine.context.catalog.bucket_keys("other")[0].recipient != key.recipient
 

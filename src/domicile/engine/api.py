@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, BucketLock, Expect, VersionLock, open_catalog
+from domicile.catalog import Bucket, BucketKey, BucketLock, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
@@ -106,7 +106,7 @@ class Domicile(LockApi):
             registry_warnings=warnings_for(config, world.registry),
             lease_seconds=config.deployment.lease_seconds,
         )
-        self._ctx.bucket_keys = BucketKeyring(catalog, keyring)
+        self._ctx.bucket_keys = BucketKeyring(catalog, keyring, on_made=self._key_made)
         try:
             check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
         except BaseException:
@@ -691,6 +691,10 @@ class Domicile(LockApi):
         collect_garbage(self._ctx)
         mirror_all(self._ctx)  # copies of locked versions made on mirror sites
         return report
+
+    def _key_made(self, key: BucketKey) -> None:
+        detail = {"version": key.version, "kind": key.kind, "recipient": key.recipient}
+        self._ctx.record("bucket_key_created", bucket=key.bucket, sites=key.sites, detail=detail)
 
     def plan_shred(self, bucket: str) -> ShredPlan:
         """What shredding ``bucket`` would make unreadable and where its copies rest;

@@ -82,7 +82,9 @@ class BucketKeyring:
         *,
         seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        on_made: Callable[[BucketKey], None] | None = None,
     ) -> None:
+        self._on_made = on_made
         self._catalog = catalog
         self._root = root
         self._seconds = seconds
@@ -138,6 +140,8 @@ class BucketKeyring:
                 raise
             return parse_recipient(mine[-1].recipient)
         self._identities.pop(bucket, None)
+        if self._on_made is not None:
+            self._on_made(key)
         return identity.recipient
 
     def identities(self, bucket: str) -> list[Identity]:
