@@ -144,3 +144,40 @@ def test_stock_age_reads_a_bucket_with_the_keyring_in_two_steps(tmp_path: Path) 
         [age, "-d", "-i", str(identity), str(blob)], check=True, capture_output=True
     ).stdout
     assert plain.startswith(b"readable without domicile")
+
+
+def test_a_copy_left_by_another_writer_is_not_counted_as_ours(tmp_path: Path) -> None:
+    with domicile.open(make_deployment(tmp_path)) as engine:
+        engine.context.sites["de"].put_once(key_blob_id("docs", 1), b"another writer's")
+        engine.put("docs", "a.txt", b"x")
+        [key] = engine.context.catalog.bucket_keys("docs")
+        assert key.sites == ("fr",)
+        assert b"".join(engine.context.sites["de"].get(key_blob_id("docs", 1))) == (
+            b"another writer's"
+        )
+
+
+def test_losing_the_race_for_a_version_uses_the_winner_and_takes_back_our_copies(
+    tmp_path: Path,
+) -> None:
+    with domicile.open(make_deployment(tmp_path)) as engine:
+        ctx = engine.context
+        winner = BucketKeyring(ctx.catalog, ctx.keyring)
+        ours = BucketKeyring(ctx.catalog, ctx.keyring)
+        placed: dict[str, bytes] = {}
+        taken: list[tuple[str, list[str]]] = []
+
+        def place(bucket: str, blob_id: str, data: bytes) -> list[str]:
+            placed[blob_id] = data  # meanwhile another host stores its own version 1
+            winner.recipient(bucket, post_quantum=False, place=lambda *_: ["de"])
+            return ["fr"]
+
+        got = ours.recipient(
+            "docs",
+            post_quantum=False,
+            place=place,
+            unplace=lambda blob_id, sites: taken.append((blob_id, sites)),
+        )
+        [stored] = ctx.catalog.bucket_keys("docs")
+        assert str(got) == stored.recipient and stored.sites == ("de",)
+        assert taken == [(key_blob_id("docs", 1), ["fr"])]

@@ -48,6 +48,8 @@ CACHE_SECONDS = 300.0
 #: Writes a new identity's wrapped copy to the sites: ``(bucket, blob_id, data)`` -> the
 #: sites that took it.
 PlaceKey = Callable[[str, str, bytes], list[str]]
+#: Removes a copy this writer placed but lost the race for: ``(blob_id, sites)``.
+UnplaceKey = Callable[[str, list[str]], None]
 
 
 def key_blob_id(bucket: str, version: int) -> str:
@@ -94,7 +96,14 @@ class BucketKeyring:
         self._identities: dict[str, tuple[float, list[AnyIdentity]]] = {}
         self.unwraps = 0  # identities unwrapped with the root keys (tests, benchmarks)
 
-    def recipient(self, bucket: str, *, post_quantum: bool, place: PlaceKey) -> AnyRecipient:
+    def recipient(
+        self,
+        bucket: str,
+        *,
+        post_quantum: bool,
+        place: PlaceKey,
+        unplace: UnplaceKey | None = None,
+    ) -> AnyRecipient:
         """The recipient new blobs of ``bucket`` are wrapped to: its newest identity of the
         kind, made now (stored in the catalog, its copies placed) if it has none."""
         slot = (bucket, post_quantum)
@@ -107,12 +116,17 @@ class BucketKeyring:
             if mine:
                 recipient = parse_recipient(mine[-1].recipient)
             else:
-                recipient = self._make(bucket, post_quantum, keys, place)
+                recipient = self._make(bucket, post_quantum, keys, place, unplace)
             self._recipients[slot] = recipient
             return recipient
 
     def _make(
-        self, bucket: str, post_quantum: bool, keys: Sequence[BucketKey], place: PlaceKey
+        self,
+        bucket: str,
+        post_quantum: bool,
+        keys: Sequence[BucketKey],
+        place: PlaceKey,
+        unplace: UnplaceKey | None,
     ) -> AnyRecipient:
         roots = self._root.recipients_of(post_quantum=post_quantum)
         if not roots:
@@ -134,6 +148,8 @@ class BucketKeyring:
         try:
             self._catalog.add_bucket_key(key)
         except CatalogConflict:  # another host made one meanwhile: use the stored one
+            if unplace is not None:  # and take back our copies of the identity that lost
+                unplace(key_blob_id(bucket, version), list(sites))
             stored = self._catalog.bucket_keys(bucket)
             mine = [k for k in stored if k.kind == key.kind]
             if not mine:

@@ -90,8 +90,11 @@ class EngineContext:
             if len(placed) == KEY_COPIES:
                 break
             try:
-                self.sites[site_id].put_once(blob_id, data)
-                placed.append(site_id)
+                site = self.sites[site_id]
+                # a copy already there is ours only if it is the same bytes (a retry);
+                # another writer's (a race for the same version) is left alone
+                if site.put_once(blob_id, data) or b"".join(site.get(blob_id)) == data:
+                    placed.append(site_id)
             except SiteError as exc:
                 errors.append(f"{site_id}: {exc.message}")
         if not placed:
@@ -102,6 +105,13 @@ class EngineContext:
                 faults=errors,
             )
         return placed
+
+    def _unplace_key(self, blob_id: str, site_ids: list[str]) -> None:
+        for site_id in site_ids:  # best effort: a leftover is an orphan for the sweep
+            try:
+                self.sites[site_id].delete(blob_id)
+            except SiteError:
+                continue
 
     def recipients_for(self, policy: Policy, bucket: str | None) -> list[AnyRecipient]:
         """The bucket's data identity (or, with ``bucket`` None or no bucket identities, the
@@ -119,6 +129,7 @@ class EngineContext:
                     bucket,
                     post_quantum=policy.pq,
                     place=lambda _b, blob_id, data: self._place_key(policy, blob_id, data),
+                    unplace=self._unplace_key,
                 )
             ]
         known = {r.public_bytes for r in recipients}
