@@ -24,7 +24,7 @@ from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
 from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
-from domicile.engine.bucketkeys import BucketKeyring
+from domicile.engine.bucketkeys import BucketKeyring, key_blob_id
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import HistoryReport, Report, build_history, build_report
@@ -695,6 +695,14 @@ class Domicile(LockApi):
     def _key_made(self, key: BucketKey) -> None:
         detail = {"version": key.version, "kind": key.kind, "recipient": key.recipient}
         self._ctx.record("bucket_key_created", bucket=key.bucket, sites=key.sites, detail=detail)
+
+    def bucket_key_copies(self, bucket: str) -> builtins.list[tuple[str, str]]:
+        """``(site id, blob id)`` of each site copy of ``bucket``'s newest data identity
+        (none for a bucket never written since bucket identities, or shredded)."""
+        keys = self._ctx.catalog.bucket_keys(bucket)
+        if not keys:
+            return []
+        return [(site, key_blob_id(bucket, keys[-1].version)) for site in keys[-1].sites]
 
     def plan_shred(self, bucket: str) -> ShredPlan:
         """What shredding ``bucket`` would make unreadable and where its copies rest;
