@@ -337,6 +337,10 @@ class Catalog(Protocol):
         """Store a new version of a bucket's identity; CatalogConflict if taken."""
         ...
 
+    def forget_bucket_key(self, bucket: str, version: int) -> None:
+        """Delete one version of the bucket's identity."""
+        ...
+
     def forget_bucket_keys(self, bucket: str) -> int:
         """Delete every version of the bucket's identity; return how many."""
         ...

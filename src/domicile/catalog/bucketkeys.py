@@ -60,6 +60,11 @@ class BucketKeys:
                 )
             )
 
+    def forget_bucket_key(self, bucket: str, version: int) -> None:
+        """Delete one version of ``bucket``'s identity (replaced by a re-wrapped copy)."""
+        with self._db.write() as conn:
+            conn.execute(sa.delete(_K).where(_K.c.bucket == bucket, _K.c.version == version))
+
     def forget_bucket_keys(self, bucket: str) -> int:
         """Delete every version of ``bucket``'s identity; return how many there were."""
         with self._db.write() as conn:

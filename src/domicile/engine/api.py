@@ -60,6 +60,7 @@ from domicile.engine.refusals import RefusalTally
 from domicile.engine.registries import warnings_for, world_of
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.rewrap import RewrapReport, rewrap_bucket_keys
 from domicile.engine.shred import ShredPlan, ShredReceipt, plan_shred, shred_bucket
 from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_leftovers, sweep_orphans
@@ -703,6 +704,11 @@ class Domicile(LockApi):
         if not keys:
             return []
         return [(site, key_blob_id(bucket, keys[-1].version)) for site in keys[-1].sites]
+
+    def rewrap_bucket_keys(self, *, drop: Sequence[str] = ()) -> RewrapReport:
+        """Root rotation: wrap every bucket identity again to the keyring's root
+        recipients except ``drop`` (``engine/rewrap.py``)."""
+        return rewrap_bucket_keys(self._ctx, drop=drop)
 
     def plan_shred(self, bucket: str) -> ShredPlan:
         """What shredding ``bucket`` would make unreadable and where its copies rest;

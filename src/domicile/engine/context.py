@@ -83,7 +83,9 @@ class EngineContext:
         sites it allows, in id order."""
         return [sid for sid in sorted(self.sites) if check_copy(policy, self.world, sid).compliant]
 
-    def _place_key(self, policy: Policy, blob_id: str, data: bytes) -> list[str]:
+    def place_key(self, policy: Policy, blob_id: str, data: bytes) -> list[str]:
+        """Write a wrapped bucket identity (written once) to the first sites ``policy``
+        allows; return those that took it. SiteUnavailable if none did."""
         placed: list[str] = []
         errors: list[str] = []
         for site_id in self.key_sites(policy):
@@ -128,7 +130,7 @@ class EngineContext:
                 self.bucket_keys.recipient(
                     bucket,
                     post_quantum=policy.pq,
-                    place=lambda _b, blob_id, data: self._place_key(policy, blob_id, data),
+                    place=lambda _b, blob_id, data: self.place_key(policy, blob_id, data),
                     unplace=self._unplace_key,
                 )
             ]
