@@ -31,3 +31,20 @@ def test_shred_asks_then_prints_a_signed_receipt(
     assert receipt["checkpoint"]["seq"] >= receipt["record"]["seq"] > 0
     tail = run(*cfg, "--json", "audit", "tail", "-n", "5").json()
     assert any(r["action"] == "bucket_shred" and r["bucket"] == "reports" for r in tail)
+
+
+def test_keys_rotate_rewraps_the_bucket_identities(
+    deployment: Path, run: Run, tmp_path: Path
+) -> None:
+    cfg = ("--config", str(deployment))
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"kept readable")
+    assert run(*cfg, "put", str(src), "reports/a.txt").code == 0
+    old = run(*cfg, "--json", "keys", "list").json()["recipients"][0]
+    assert run(*cfg, "keys", "new").code == 0
+    done = run(*cfg, "--json", "keys", "rotate", "--drop", old)
+    assert done.code == 0, done.err
+    assert done.json() == {"keys": 1, "buckets": ["reports"], "left": []}
+    out = tmp_path / "out.txt"
+    assert run(*cfg, "get", "reports/a.txt", str(out)).code == 0
+    assert out.read_bytes() == b"kept readable"
