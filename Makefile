@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench clean servers servers-stop
+.PHONY: run check test lint fmt bench clean servers servers-stop
 
 # Bootstrap the virtual environment once, again whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -20,8 +20,22 @@ run: $(STAMP)
 	$(BIN)/domicile --config domicile-data/domicile.toml demo
 	$(BIN)/domicile --config domicile-data/domicile.toml serve --show-secret
 
-## make test: every test
-test: $(STAMP)
+## make check: everyday work, in under 2 minutes: lint, then every test that needs no S3
+## test servers, no PostgreSQL server, no Chromium and no node build (agejs) and is not
+## slow, in 2 processes, Hypothesis in its quick profile (a tenth of the examples).
+## make test runs everything.
+CHECK_TESTS := not servers and not postgres and not chromium and not agejs and not slow
+check: lint
+	env -u DOMICILE_TEST_CATALOG_URL $(BIN)/python -m pytest -q -n 2 -m "$(CHECK_TESTS)" \
+	    --hypothesis-profile=quick $(PYTEST_ARGS)
+
+## make test: every test (age's TypeScript reference, for the post-quantum interop tests,
+## is installed from tools/agejs/package-lock.json once; it needs node and npm)
+AGEJS := tools/agejs/node_modules/.package-lock.json
+$(AGEJS): tools/agejs/package-lock.json
+	npm ci --prefix tools/agejs --no-audit --no-fund --silent
+
+test: $(STAMP) $(AGEJS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make lint: ruff, mypy --strict, import-linter layer contracts

@@ -2,16 +2,19 @@
 
 1. **Engine 64 KiB PUT/GET, PostgreSQL vs SQLite.** Two deployments alike (two local-folder
    sites, two copies, encrypted) but for their catalog: a SQLite file, or a database on a
-   private PostgreSQL server started here (testbed/postgres.py, fsync and synchronous
-   commits ON, as in production). Each round puts ``--count`` new objects from
-   ``--threads`` threads, then gets them all back, on one deployment then the other
-   (interleaved A/B rounds, so machine noise falls on both). Goal (issue 18): PG/SQLite
-   >= 0.8.
+   private PostgreSQL server started here (testbed/postgres.py, fsync on, synchronous
+   commits as ``--synchronous-commit`` says: ``off`` by default, the durability of SQLite's
+   ``synchronous=NORMAL`` in WAL mode that domicile uses: a power cut may lose the last
+   commits, never corrupts; ``on`` waits for the WAL flush at every commit). Each round
+   puts ``--count`` new objects from ``--threads`` threads, then gets them all back, on
+   one deployment then the other (interleaved A/B rounds, so machine noise falls on both).
+   Goal (issue 18): PG/SQLite >= 0.8.
 2. **Audit appends with 16 concurrent writers vs without audit**, on each catalog: the same
    PUT round with the engine's audit log attached (as shipped) or detached (``ctx.audit =
    None``, as bench_audit_put.py), interleaved. Goal: with/without >= 0.9.
 
-Run: ``.venv/bin/python bench/bench_postgres.py [--count 800] [--threads 16] [--rounds 3]``.
+Run: ``.venv/bin/python bench/bench_postgres.py [--count 800] [--threads 16] [--rounds 3]
+[--synchronous-commit off|on]``.
 The medians of the rounds are printed with their ratios.
 """
 
@@ -77,10 +80,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=800)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--synchronous-commit", choices=["on", "off"], default="off")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(dir="/var/tmp") as tmp,
-        postgres_server(durable=True) as pg,
+        postgres_server(durable=True, synchronous_commit=args.synchronous_commit == "on") as pg,
     ):
         pg_url = pg.create_database("bench").replace("postgresql+psycopg://", "postgresql://")
         paths = {
@@ -115,7 +119,10 @@ def main() -> None:
             for d in engines.values():
                 d.close()
     med = statistics.median
-    print(f"64 KiB objects, {args.threads} threads, {args.count}/round, {args.rounds} rounds")
+    print(
+        f"64 KiB objects, {args.threads} threads, {args.count}/round, {args.rounds} rounds,"
+        f" PostgreSQL synchronous_commit={args.synchronous_commit}"
+    )
     for kind in ("sqlite", "postgresql"):
         print(f"  {kind:10s} PUT {fmt(puts[kind])}   GET {fmt(gets[kind])}")
     put_ratio = med(puts["postgresql"]) / med(puts["sqlite"])

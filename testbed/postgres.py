@@ -88,8 +88,11 @@ def free_port() -> int:
 class PostgresServer:
     """One private cluster: :meth:`start`, :meth:`url`, :meth:`create_database`, :meth:`stop`."""
 
-    def __init__(self, root: Path | None = None, *, durable: bool = False) -> None:
-        """``durable``: fsync and synchronous commits on, as in production (benchmarks)."""
+    def __init__(
+        self, root: Path | None = None, *, durable: bool = False, synchronous_commit: bool = True
+    ) -> None:
+        """``durable``: fsync and full-page writes on, as in production (benchmarks), with
+        ``synchronous_commit`` as given."""
         self.bin = bin_dir()
         self.user = _run_as()
         self.root = root or Path(tempfile.mkdtemp(prefix="domicile-pg-"))
@@ -100,7 +103,8 @@ class PostgresServer:
         self._owned_root = root is None
         self.settings = dict(SETTINGS)
         if durable:
-            self.settings.update(fsync="on", synchronous_commit="on", full_page_writes="on")
+            self.settings.update(fsync="on", full_page_writes="on")
+            self.settings["synchronous_commit"] = "on" if synchronous_commit else "off"
 
     # -- running programs as the cluster's owner ------------------------------------------
 
@@ -210,9 +214,11 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:
+def postgres_server(
+    *, durable: bool = False, synchronous_commit: bool = True
+) -> Iterator[PostgresServer]:
     """A started private server, stopped and removed on exit."""
-    server = PostgresServer(durable=durable)
+    server = PostgresServer(durable=durable, synchronous_commit=synchronous_commit)
     try:
         server.start()
         yield server

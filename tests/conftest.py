@@ -12,6 +12,15 @@ module-scoped deployment).
 
 Engine and gateway deployments take the ``catalog_kind`` fixture (``sqlite``); a test
 module that sets ``CATALOGS = ["sqlite", "postgresql"]`` runs each of its tests on both.
+
+Markers that follow from what a test needs (so ``make check`` can leave it out, and never
+misses one): ``servers`` on every test that uses the S3 test bed (the ``testbed``
+fixture, directly or through another fixture), ``postgres`` on every test that uses the
+PostgreSQL server (``postgres``).
+
+Hypothesis: the ``default`` profile is the full run (``make test``); ``quick`` (``make
+check``: ``--hypothesis-profile=quick``) runs a tenth of the examples, through
+:func:`tests.examples.examples` for the tests that name their own count.
 """
 
 from __future__ import annotations
@@ -21,11 +30,39 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 from testbed.postgres import PostgresServer
 
 from domicile.catalog import open_catalog
+from tests.examples import QUICK_EXAMPLES
 
 _NAMES = itertools.count(1)
+
+settings.register_profile("quick", max_examples=QUICK_EXAMPLES)
+
+# pytest-xdist starts its workers with COLUMNS=80 (the controller's width). rich reads
+# COLUMNS once, when a console is made (at import), and then keeps that width, so the CLI
+# tests that set COLUMNS would print at 80 columns in a worker and at their width in a
+# single process. Without COLUMNS, rich reads it at every print, as in a single process.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+
+#: fixture -> the marker of every test that uses it (make check leaves those out).
+NEEDS = {"testbed": pytest.mark.servers, "postgres": pytest.mark.postgres}
+#: Parameters whose "postgresql" value reaches the server through getfixturevalue (not
+#: seen in ``fixturenames``): the catalog tests' ``catalog_url``, the deployments'
+#: ``catalog_kind``.
+POSTGRES_PARAMS = ("catalog_url", "catalog_kind")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(params.get(name) == "postgresql" for name in POSTGRES_PARAMS):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

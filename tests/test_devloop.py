@@ -54,15 +54,19 @@ def test_make_clean_removes_every_tool_cache(tmp_path: Path) -> None:
     assert (tmp_path / "domicile-data").is_dir() and (tmp_path / "src/pkg").is_dir()
 
 
-def _imported(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+def _imported(path: Path, wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` the module at ``path`` imports (parsed only if it names one)."""
+    text = path.read_text()
+    if not any(name in text for name in wanted):
+        return set()
+    tree = ast.parse(text, filename=str(path))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.add(node.module.split(".")[0])
-    return names
+    return names & wanted
 
 
 def _package(requirement: str) -> str:
@@ -76,9 +80,48 @@ def test_bench_only_packages_are_in_the_bench_extra_and_nothing_else_needs_them(
     assert not bench & {_package(r) for r in extras["dev"]}
     assert not bench & {_package(r) for r in PYPROJECT["project"]["dependencies"]}
     users = {
-        str(path.relative_to(ROOT)): sorted(_imported(path) & bench)
+        str(path.relative_to(ROOT)): sorted(_imported(path, bench))
         for folder in ("src", "tests", "testbed")
         for path in (ROOT / folder).rglob("*.py")
     }
     assert {path: names for path, names in users.items() if names} == {}
     assert "bench" in recipe("$(VENV)/.installed-bench")  # make bench installs the extra
+
+
+def _marked(node: ast.FunctionDef, marker: str) -> bool:
+    return any(marker in ast.unparse(d) for d in node.decorator_list)
+
+
+def test_every_test_that_renders_with_chromium_is_marked() -> None:
+    unmarked = []
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        text = path.read_text()
+        if "screenshot(" not in text:
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            calls = {
+                n.func.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            }
+            if "screenshot" in calls and not _marked(node, "chromium"):
+                unmarked.append(f"{path.relative_to(ROOT)}::{node.name}")
+    assert unmarked == [], "mark these @pytest.mark.chromium (make check leaves them out)"
+
+
+def test_make_check_is_lint_and_the_quick_tests() -> None:
+    text = (ROOT / "Makefile").read_text()
+    assert re.search(r"^check: lint$", text, re.MULTILINE)
+    check = recipe("check")
+    assert "--hypothesis-profile=quick" in check and "-n 2" in check
+    selection = re.search(r"^CHECK_TESTS := (.*)$", text, re.MULTILINE)
+    assert selection is not None
+    assert selection.group(1) == (
+        "not servers and not postgres and not chromium and not agejs and not slow"
+    )
+    assert "-u DOMICILE_TEST_CATALOG_URL" in check  # no PostgreSQL
+    markers = " ".join(PYPROJECT["tool"]["pytest"]["ini_options"]["markers"])
+    for marker in ("servers:", "postgres:", "chromium:", "slow:"):
+        assert marker in markers

@@ -21,6 +21,7 @@ from domicile.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.examples import examples
 
 # The leaf inputs and tree heads of RFC 6962's reference test data (the same hashing as
 # RFC 9162), as every CT implementation tests them.
@@ -140,7 +141,7 @@ def leaves_of(n: int, salt: int = 0) -> list[bytes]:
     return [leaf_hash(f"{salt}:{i}".encode()) for i in range(n)]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(n=st.integers(1, 70), data=st.data())
 def test_inclusion_matches_the_definition_and_verifies(n: int, data: st.DataObject) -> None:
     leaves = leaves_of(n)
@@ -165,7 +166,7 @@ def test_inclusion_matches_the_definition_and_verifies(n: int, data: st.DataObje
     assert not verify_inclusion(index, size, leaves[index], [*proof, head], head)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(n=st.integers(1, 70), data=st.data())
 def test_consistency_matches_the_definition_and_verifies(n: int, data: st.DataObject) -> None:
     leaves = leaves_of(n, salt=1)
@@ -213,7 +214,7 @@ def test_compact_range_memory_is_logarithmic() -> None:
     assert compact.root() == merkle.root(leaves_of(1000))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(n=st.integers(1, 70), data=st.data())
 def test_extension_proofs_need_only_the_old_range_and_new_leaves(
     n: int, data: st.DataObject

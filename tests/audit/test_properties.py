@@ -17,11 +17,12 @@ from domicile.audit import (
     sign_checkpoint,
     verify_chain,
 )
+from tests.examples import examples
 
 from .conftest import build_log, step_clock
 
 K = ProblemKind
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=examples(150), deadline=None)
 
 CONTENT_CHANGES = {
     "time": lambda r: replace(r, time=r.time + 1),

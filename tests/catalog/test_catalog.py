@@ -257,3 +257,16 @@ def test_garbage_is_paged_and_done_ignores_unknown_ids(catalog: SqlCatalog) -> N
     assert len(rest) == 4 * 6 - 5
     assert not {g.id for g in rest} & {g.id for g in items}
     assert {g.reason for g in rest} == {"deleted"}
+
+
+def test_copies_of_reads_a_page_of_versions_at_once(catalog: SqlCatalog) -> None:
+    catalog.create_bucket("docs", "p")
+    a, b = commit(catalog, "docs", "a"), commit(catalog, "docs", "b")
+    catalog.remove_placement(b.version_id, "s1")
+    found = catalog.copies_of([a.version_id, b.version_id, "gone"])
+    assert [p.site_id for p in found[a.version_id][0]] == ["s1", "s2"]
+    assert [p.site_id for p in found[b.version_id][0]] == ["s2"]
+    assert found[a.version_id][1] == sum(
+        s.ciphertext_length for s in catalog.segments(a.version_id)
+    )
+    assert found["gone"] == ([], 0)

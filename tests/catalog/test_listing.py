@@ -12,6 +12,7 @@ from domicile.catalog import ListPage, SqlCatalog, Version
 from domicile.catalog.listing import list_page, prefix_successor
 from tests.catalog.records import commit
 from tests.catalog.records import version as build
+from tests.examples import examples
 
 
 def reference(keys: list[str], prefix: str, delimiter: str, start_after: str) -> list[str]:
@@ -56,7 +57,7 @@ _BUCKETS = itertools.count()
 
 
 @settings(
-    max_examples=80,
+    max_examples=examples(80),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

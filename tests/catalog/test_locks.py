@@ -125,3 +125,16 @@ def test_lifecycle_rules_and_bucket_removal(catalog: SqlCatalog) -> None:
     assert catalog.lifecycle("b") is None and catalog.bucket_lock("b") is None
     catalog.set_lifecycle("b", None)
     assert catalog.lifecycle("b") is None
+
+
+def test_a_bucket_created_with_object_lock_is_versioned_in_the_same_transaction(
+    catalog: SqlCatalog,
+) -> None:
+    made = catalog.create_bucket("vault", "p", "acme", object_lock=True)
+    assert (made.versioning, made.object_lock) == ("Enabled", True)
+    got = catalog.get_bucket("vault")
+    assert (got.versioning, got.object_lock) == ("Enabled", True)
+    assert catalog.bucket_lock("vault") == BucketLock("vault")
+    plain = catalog.create_bucket("plain", "p")
+    assert (plain.versioning, plain.object_lock) == (None, False)
+    assert catalog.get_bucket("plain").object_lock is False

@@ -10,13 +10,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from domicile.catalog import open_catalog
+import sqlalchemy as sa
+
+from domicile.catalog import BucketLock, VersionLock, open_catalog
+from domicile.catalog.locks import KEYS, key_name
 from domicile.catalog.sql import SqlCatalog
+from domicile.errors import ObjectNotFound
 from tests.catalog.racer import chain_link
+from tests.catalog.records import commit
 
 PROCESSES = 3
 THREADS = 8
@@ -101,4 +107,50 @@ def test_bucket_creation_across_processes_has_exactly_one_winner(catalog_url: st
     outcomes = sorted(f["outcome"] for f in found)
     assert outcomes == ["BucketAlreadyExists"] * (len(found) - 1) + ["won"]
     assert [b.name for b in catalog.list_buckets()] == ["raced"]
+    catalog.close()
+
+
+def test_a_retention_set_while_its_version_is_deleted_waits_for_the_delete(
+    pg_catalog_url: str,
+) -> None:
+    """PostgreSQL: setting a version's Object Lock takes its key's lock, so a transaction
+    deleting the version (holding that lock) is waited for, and its delete is seen: no
+    lock is stored for a version gone meanwhile, and no retention is set on a version
+    while its delete goes through unguarded."""
+    catalog = open_catalog(pg_catalog_url)
+    catalog.create_bucket("vault", "p")
+    catalog.set_bucket_lock(BucketLock("vault"))
+    v = commit(catalog, "vault", "k")
+    outcome: list[str] = []
+
+    def set_retention() -> None:
+        try:
+            catalog.set_version_lock(VersionLock(v.version_id, "COMPLIANCE", time.time() + 86_400))
+        except ObjectNotFound:
+            outcome.append("ObjectNotFound")
+        else:
+            outcome.append("set")
+
+    engine = sa.create_engine(pg_catalog_url)
+    try:
+        with engine.begin() as deleting:  # another host deleting the version
+            deleting.execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(KEYS, sa.func.hashtext(key_name("vault", "k")))
+                )
+            )
+            setter = threading.Thread(target=set_retention)
+            setter.start()
+            setter.join(timeout=1.0)
+            assert setter.is_alive() and outcome == []  # waits for the key
+            for table in ("segments", "placements", "versions"):
+                deleting.execute(
+                    sa.text(f"DELETE FROM {table} WHERE version_id = :vid"),
+                    {"vid": v.version_id},
+                )
+        setter.join(timeout=30)
+    finally:
+        engine.dispose()
+    assert outcome == ["ObjectNotFound"]
+    assert catalog.version_lock(v.version_id) is None
     catalog.close()

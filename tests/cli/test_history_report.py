@@ -11,6 +11,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 import domicile
 from domicile.report import history_html, history_json
 from domicile.report.history_text import at
@@ -32,6 +34,7 @@ def without_time(doc: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in doc.items() if k not in ("generated_at", "audit_chain")}
 
 
+@pytest.mark.chromium
 def test_a_country_edit_then_apply_shows_the_window(tmp_path: Path, run: Run) -> None:
     path = deployment(tmp_path)
     began = time.time()

@@ -96,7 +96,7 @@ def test_a_locked_version_with_nowhere_to_go_stays_and_is_reported(
     config.write_text(text.replace("copies = 2", "copies = 1", 1))
     applied = run(*cfg, "apply", "--yes")
     assert applied.code == 11
-    assert "failed: vault/rec remove de: kept by Object Lock" in applied.out
+    assert "failed: vault/rec remove de: kept on de by Object Lock" in applied.out
     copies = {c["site_id"] for c in run(*cfg, "--json", "where", "vault/rec").json()}
     assert copies == {"fr", "de"}
     assert (tmp_path / "sites" / "de").exists()

@@ -69,3 +69,20 @@ def test_lifecycle_command_and_sweep(deployment: Path, run: Run) -> None:
     swept = run(*cfg, "--json", "sweep").json()
     assert swept["lifecycle"]["kept_locked"] == []
     assert run(*cfg, "--json", "lifecycle", "reports", "--clear").json()["rules"] == []
+
+
+def test_put_with_a_lock(deployment: Path, run: Run, tmp_path: Path) -> None:
+    cfg = ("--config", str(deployment))
+    src = tmp_path / "f.txt"
+    src.write_text("held")
+    assert run(*cfg, "mb", "vault", "--policy", "eu-only", "--object-lock").code == 0
+    until = _date(days=3)
+    done = run(*cfg, "put", str(src), "vault/f", "--lock-mode", "compliance", "--until", until,
+               "--legal-hold")  # fmt: skip
+    assert done.code == 0, done.err
+    got = run(*cfg, "--json", "retention", "vault/f").json()
+    assert (got["mode"], got["retain_until"], got["legal_hold"]) == ("COMPLIANCE", until, True)
+    assert run(*cfg, "put", str(src), "vault/g", "--lock-mode", "GOVERNANCE").code == 2
+    assert run(*cfg, "put", str(src), "vault/g", "--lock-mode", "GOVERNANCE",
+               "--until", "2001-01-01").code == 8  # fmt: skip
+    assert run(*cfg, "put", str(src), "reports/g", "--legal-hold").code == 15

@@ -61,6 +61,7 @@ def test_hostile_names_print_as_written(hostile: Path, run: Run, tmp_path: Path)
 
     _printed(run(*cfg, "ls", "reports", "--delimiter", "").out, KEY)
     _printed(run(*cfg, "ls", "reports").out, "q3/")
+    _printed(run(*cfg, "ls", "reports", "--versions", "--delimiter", "").out, KEY)
     _printed(run(*cfg, "ls").out, POLICY)
     _printed(run(*cfg, "stat", f"reports/{KEY}").out, KEY, META)
     _printed(run(*cfg, "where", f"reports/{KEY}").out, KEY, SITE)

@@ -51,7 +51,12 @@ def test_text_report_leads_with_the_verdict(seeded: Path, run: Run) -> None:
     assert "NOT COMPLIANT: 1 object has fewer readable copies than its policy requires" in (
         " ".join(short.out.split())
     )
-    assert "marked missing by verify" in short.out
+    # Without --details the rows are counted; with it, each is a line of its own.
+    assert "marked missing by verify" not in short.out and "--details lists them" in short.out
+    listed = run("--config", str(seeded), "report", "--bucket", "minutes", "--details")
+    assert listed.code == 14, listed.err
+    (row,) = [line for line in listed.out.splitlines() if line.startswith("short  minutes/")]
+    assert "marked missing by verify" in row
     assert "sovereign" in result.out and "allow EU" in result.out  # the policies' rules
 
 
@@ -78,6 +83,15 @@ def test_json_report_is_the_engine_report(seeded: Path, run: Run, tmp_path: Path
     out = tmp_path / "r.json"
     assert run("--config", str(seeded), "--json", "report", "-o", str(out)).code == 13
     assert json.loads(out.read_text())["totals"]["objects"] == sum(map(len, OBJECTS.values()))
+    # --details: the rows follow the summary, streamed, as the engine's report holds them.
+    listed = run("--config", str(seeded), "report", "--format", "json", "--details")
+    assert listed.code == 13
+    with domicile.open(seeded) as engine:
+        full = report_json(engine.report(details=True))
+    doc = listed.json()
+    assert without_time(doc) == without_time(full)
+    assert list(doc)[-2:] == ["violations", "shortfalls"] and doc["violations"]
+    assert len(doc["shortfalls"]) == doc["compliance"]["shortfalls"]
 
 
 def test_bad_usage(seeded: Path, run: Run, tmp_path: Path) -> None:
@@ -156,14 +170,13 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
     ]
     violations = [r for r in page.tables["violations"] if r]
     assert [(r["object"], r["version_id"], r["site"]) for r in violations] == [
-        (f"{v['bucket']}/{v['key']}", v["version_id"], v["site"])
-        for v in doc["compliance"]["violations"]
+        (f"{v['bucket']}/{v['key']}", v["version_id"], v["site"]) for v in doc["violations"]
     ]
     for table, unreadable in (("shortfalls", False), ("unreadable", True)):
         rows = [r for r in page.tables.get(table, []) if r]
         assert [(r["object"], r["version_id"], r["policy"]) for r in rows] == [
             (f"{s['bucket']}/{s['key']}", s["version_id"], s["policy"])
-            for s in doc["compliance"]["shortfalls"]
+            for s in doc["shortfalls"]
             if s["unreadable"] is unreadable
         ], table
     assert page.tables["shortfalls"]
@@ -178,8 +191,10 @@ def check_visible_figures(html: str, doc: dict[str, Any]) -> None:
     ]
     assert number(page.fields["objects"]) == doc["totals"]["objects"]
     assert number(page.fields["copies"]) == doc["totals"]["copies"]
-    assert number(page.fields["violations"]) == len(doc["compliance"]["violations"])
-    assert number(page.fields["shortfalls"]) == len(doc["compliance"]["shortfalls"])
+    assert number(page.fields["violations"]) == doc["compliance"]["violations"]
+    assert number(page.fields["violations"]) == len(doc["violations"])
+    assert number(page.fields["shortfalls"]) == doc["compliance"]["shortfalls"]
+    assert number(page.fields["shortfalls"]) == len(doc["shortfalls"])
     assert number(page.fields["unreadable"]) == doc["compliance"]["unreadable"]
     assert page.fields["deployment"] == doc["deployment"]
     assert page.fields["generated_at"] == embedded["generated_at"]
@@ -212,18 +227,30 @@ def screenshot(page: Path, png: Path, profile: Path) -> None:
     )
 
 
+@pytest.mark.chromium
 def test_html_report_renders_offline_and_matches_the_json(
     seeded: Path, run: Run, tmp_path: Path
 ) -> None:
     page = tmp_path / "report.html"
-    result = run("--config", str(seeded), "report", "--format", "html", "--output", str(page))
+    result = run(
+        "--config", str(seeded), "report", "--format", "html", "--output", str(page), "--details"
+    )
     assert result.code == 13, result.err
     html = page.read_text("utf-8")
     # Self-contained: no URL, no external stylesheet, image, font or script.
     for needle in ("://", "<link", " src=", "@import", "url(http", "@font-face"):
         assert needle not in html, needle
-    doc = run("--config", str(seeded), "report", "--format", "json").json()
+    doc = run("--config", str(seeded), "report", "--format", "json", "--details").json()
     check_visible_figures(html, doc)
+    # Without --details the page counts the rows and says how to list them.
+    brief = tmp_path / "brief.html"
+    assert run("--config", str(seeded), "report", "--format", "html", "-o", str(brief)).code == 13
+    counted = Tables()
+    counted.feed(brief.read_text("utf-8"))
+    assert "violations" not in counted.tables and "--details</code> lists them" in (
+        brief.read_text("utf-8")
+    )
+    assert number(counted.fields["violations"]) == doc["compliance"]["violations"]
     swatches, labels = zip(*legend_items(html), strict=True)
     assert len(labels) > 1 and len(set(labels)) == len(labels), labels
     assert len(set(swatches)) == len(swatches)
@@ -298,6 +325,7 @@ def rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
+@pytest.mark.chromium
 def test_copies_in_france_shade_metropolitan_france_not_french_guiana(
     run: Run, tmp_path: Path
 ) -> None:
@@ -344,7 +372,7 @@ def test_names_print_as_written_never_as_markup(run: Run, tmp_path: Path) -> Non
     with domicile.open(path) as engine:
         engine.put("docs", key, b"z" * 100)
     set_site_status(path, "de", "suspended")  # the object is now short of copies: listed
-    result = run("--config", str(path), "report")
+    result = run("--config", str(path), "report", "--details")
     assert result.code == 14, result.err
     assert f"docs/{key}" in " ".join(result.out.split())
     assert "unreadable objects" not in result.out  # its copy on fr is still readable
@@ -356,11 +384,12 @@ def test_names_print_as_written_never_as_markup(run: Run, tmp_path: Path) -> Non
         (segment,) = engine.context.catalog.segments(version.version_id)
         (tmp_path / "sites" / "fr").joinpath(*blob_path(tmp_path, "fr", segment.blob_id)).unlink()
         engine.verify(bucket="docs")
-    result = run("--config", str(path), "report")
+    result = run("--config", str(path), "report", "--details")
     assert result.code == 14 and "1 object has no readable copy" in " ".join(result.out.split())
-    assert result.out.index("unreadable objects") < result.out.index("why the copies")
+    assert f"unreadable  docs/{key}  " in result.out
     page = tmp_path / "r.html"
-    assert run("--config", str(path), "report", "--format", "html", "-o", str(page)).code == 14
+    html = ("report", "--format", "html", "-o", str(page), "--details")
+    assert run("--config", str(path), *html).code == 14
     tables = Tables()
     tables.feed(page.read_text("utf-8"))
     (row,) = [r for r in tables.tables["unreadable"] if r]

@@ -25,6 +25,10 @@ import domicile
 from domicile.gateway.server import free_port
 from tests.cli.conftest import BIN, serve_process, wait_for
 
+#: Several gateway processes per test, each started and stopped: minutes when the machine
+#: is busy, so make check leaves them to make test (test_serve.py serves in make check).
+pytestmark = pytest.mark.slow
+
 PUTS = 40  # over fresh connections: all on one worker has a chance of 2 in 2**40
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 
@@ -18,8 +17,7 @@ def test_a_new_eu_region_opens_one_command_plus_apply(deployment: Path, run: Run
     for i in range(3):
         assert run(*cfg, "put", str(deployment), f"reports/k{i}").code == 0
     assert run(*cfg, "sites", "set-status", "hetzner-fsn", "draining").code == 0
-    planned = [json.loads(line) for line in run(*cfg, "--json", "plan").out.splitlines()]
-    assert planned[-1]["type"] == "summary" and planned[-1]["blocked"] == 3
+    assert run(*cfg, "--json", "plan").lines()[-1]["blocked"] == 3
     before = deployment.read_text()
 
     added = run(
@@ -32,12 +30,12 @@ def test_a_new_eu_region_opens_one_command_plus_apply(deployment: Path, run: Run
     assert f"added site aws-fra to {deployment}: its folder {folder} is a site folder" in said
     row = next(line for line in added.out.splitlines() if "│ aws-fra " in line)
     assert "DE" in row and "aws-emea" in row and "active" in row and "ok" in row
-    assert "  + 3 copies to add" in added.out
-    assert "  - 3 copies to remove (0 residency violations)" in added.out
-    assert "cannot comply" not in added.out
-    assert "ovh-gra -> aws-fra" in added.out
-    assert added.out.endswith("run 'domicile apply' to carry it out\n")
-    assert "examples:" in added.out  # a summary with a few examples, not every step
+    lines = added.out.splitlines()
+    assert "  + 3 copies to add (" in added.out
+    assert "  - 3 copies to remove (0 residency violations)" in lines
+    assert any(line.split()[:4] == ["add", "ovh-gra", "->", "aws-fra"] for line in lines)
+    assert lines[-1] == "run 'domicile apply' to carry it out"
+    assert not any(line.startswith(("+ reports/", "- reports/")) for line in lines)  # no steps
     assert (folder / ".domicile-site").is_file()
     # The file kept every comment and gained exactly the new table.
     after = deployment.read_text()
@@ -52,7 +50,7 @@ def test_a_new_eu_region_opens_one_command_plus_apply(deployment: Path, run: Run
 
     applied = run(*cfg, "apply", "--yes")
     assert applied.code == 0, applied.err
-    assert run(*cfg, "--json", "plan").json()["empty"] is True
+    assert run(*cfg, "--json", "plan").lines()[-1]["empty"] is True
     for i in range(3):
         holders = {c["site_id"] for c in run(*cfg, "--json", "where", f"reports/k{i}").json()}
         assert holders == {"ovh-gra", "aws-fra"}

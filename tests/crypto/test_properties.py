@@ -18,9 +18,12 @@ from domicile.crypto import (
     plaintext_size,
 )
 from domicile.errors import CryptoError
+from tests.examples import examples
 
 IDENTITY = X25519Identity.generate()
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _data(size: int, seed: int) -> bytes:
@@ -77,7 +80,7 @@ def small_blob() -> tuple[bytes, bytes, int]:
     return data, blob, h
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(position=st.integers(0, 2**40), flip=st.integers(1, 255))
 def test_any_single_byte_change_is_rejected(
     small_blob: tuple[bytes, bytes, int], position: int, flip: int

@@ -101,6 +101,10 @@ def seed(root: Path) -> Path:
         size = OBJECTS["minutes"][0][1]  # the reports need a copy in Singapore
         keys = [k for k, _ in OBJECTS["minutes"]]
         put_until_on(engine, "minutes", keys, "sgp", lambda: os.urandom(size))
+        for bucket in ("records", "ledger"):  # each needs a copy on fra: its shortfalls
+            first = OBJECTS[bucket][0][1]
+            keys = [k for k, _ in OBJECTS[bucket]]
+            put_until_on(engine, bucket, keys, "fra", lambda n=first: os.urandom(n))
     # The Frankfurt operator is handed to a partner under Chinese law: its sovereign copies
     # become violations (the global policy does not mind). Warsaw starts draining.
     path.write_text(path.read_text().replace('operator = "acme-de"', 'operator = "acme-cn"'))

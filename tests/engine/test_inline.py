@@ -150,8 +150,11 @@ def test_inline_blob_is_verified_copied_and_collected_once(
         assert report.ok and report.copies == 2
     holder = engine.where("docs", "k")[0].site_id
     spy = engine.context.sites[holder] = FaultySite(engine.context.sites[holder])
-    assert engine.verify("quick").ok
+    assert engine.verify("full").ok
     assert spy.calls["head"] == 1  # the segment is the manifest: one look, not two
+    spy.calls.clear()
+    assert engine.verify("quick").ok
+    assert (spy.calls["head"], spy.calls["list"]) == (0, 1)  # a quick verify lists
     for blob in blob_files(tmp_path, holder):
         blob.unlink()
     assert [p.kind for p in engine.verify("quick").problems] == ["missing"]

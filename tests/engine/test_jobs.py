@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,28 @@ def test_a_repair_is_refused_while_another_repair_holds_the_scope(
         engine.apply()  # another kind of job: not refused
         catalog.release_lease("repair", "docs", "r")
         assert engine.repair().versions == 1
+
+
+def test_an_apply_that_loses_its_lease_stops_before_changing_anything(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _with_pl(config_path)
+    with domicile.open(path) as engine:
+        engine.put("docs", "k", os.urandom(1000))
+        drained = sorted(_holders(engine, "k"))[0]
+    set_site_status(path, drained, "draining")
+    with domicile.open(path) as engine:
+        before = _holders(engine, "k")
+        engine.context.lease_seconds = 0.3
+        catalog = engine.context.catalog
+        # another run took the scope over while this one was stalled
+        monkeypatch.setattr(catalog, "renew_lease", lambda *args: False)
+
+        def confirm(plan: PlanSummary) -> bool:
+            time.sleep(0.5)  # the renewal thread finds the lease lost meanwhile
+            return True
+
+        with pytest.raises(LeaseHeld, match="lost its lease"):
+            engine.apply(confirm=confirm)
+        assert {j.state for j in catalog.jobs()} == {"interrupted"}
+        assert _holders(engine, "k") == before  # nothing copied, nothing removed

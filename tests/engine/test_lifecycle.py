@@ -10,6 +10,8 @@ from domicile.engine.lifecycle import Rule, enforce
 from domicile.engine.records import ObjectMeta
 
 DAY = 86_400.0
+#: Every test on SQLite and PostgreSQL (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
 
 
 def test_noncurrent_versions_expire_but_locked_ones_stay(engine: Domicile) -> None:

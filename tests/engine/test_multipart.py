@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import domicile
-from domicile.engine import ObjectMeta
+from domicile.engine import ObjectMeta, multipart
 from domicile.engine.multipart import MIN_PART_SIZE
 from domicile.errors import (
     EntityTooSmall,
@@ -210,14 +209,20 @@ def test_placement_is_refused_before_anything_is_recorded(tmp_path: Path) -> Non
         assert "multipart_create" not in [r.action for r in engine.audit.records()]
 
 
-def test_sweep_uploads_aborts_by_age(engine: domicile.Domicile, tmp_path: Path) -> None:
+def test_sweep_uploads_aborts_by_age(
+    engine: domicile.Domicile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1_767_225_600_000_000]  # uploads' ages follow this clock (µs), not the machine
+    monkeypatch.setattr(multipart, "_now_us", lambda: clock[0])
     old = engine.create_multipart("docs", "old", meta=META)
     engine.upload_part("docs", "old", old.upload_id, 1, b"abandoned")
-    time.sleep(0.3)
+    clock[0] += 600_000_000  # ten minutes later
     new = engine.create_multipart("docs", "new", meta=META)
     engine.upload_part("docs", "new", new.upload_id, 1, b"in progress")
+    clock[0] += 60_000_000
     assert engine.sweep_uploads(older_than=3600) == 0
-    assert engine.sweep_uploads(older_than=0.15) == 1
+    assert engine.sweep_uploads(older_than=661) == 0
+    assert engine.sweep_uploads(older_than=659) == 1
     assert [u.upload_id for u in engine.list_uploads("docs").uploads] == [new.upload_id]
     with pytest.raises(UploadNotFound):
         engine.list_parts("docs", "old", old.upload_id)

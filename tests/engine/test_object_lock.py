@@ -16,10 +16,14 @@ from domicile.errors import (
     LockNotEnabled,
     ObjectLocked,
     VersioningLocked,
+    VersionIsDeleteMarker,
 )
+from tests.conftest import deployment_catalog
 from tests.engine.conftest import drop_catalog
 
 DAY = 86_400.0
+#: Every test on SQLite and PostgreSQL (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
 
 
 def _actions(engine: Domicile, action: str) -> list[domicile.audit.Record]:
@@ -54,6 +58,9 @@ def test_default_retention_and_compliance_refusals_are_audited(engine: Domicile)
     assert engine.get("vault", "k").read() == b"kept"
     marker = engine.remove("vault", "k")  # a delete marker: the locked version stays
     assert marker.delete_marker and engine.get("vault", "k", version_id=vid).read() == b"kept"
+    assert marker.version_id is not None
+    with pytest.raises(VersionIsDeleteMarker):  # a marker has no lock to set
+        engine.set_legal_hold("vault", "k", True, version_id=marker.version_id)
     with pytest.raises(VersioningLocked):
         engine.set_versioning("vault", "Suspended")
     assert engine.versioning("vault") == "Enabled"
@@ -90,7 +97,20 @@ def test_retention_dates_are_checked(engine: Domicile) -> None:
         engine.set_retention("vault", "k", "GOVERNANCE", past)
 
 
-def test_rebuild_restores_locks_and_holds(tmp_path: Path, config_path: Path) -> None:
+def _lose_catalog(root: Path, config: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    """The catalog lost: SQLite's files deleted, or (PostgreSQL) a new, empty database."""
+    if kind == "sqlite":
+        drop_catalog(root)
+        return
+    text = config.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("catalog = "))
+    fresh = deployment_catalog(kind, request)
+    config.write_text(text.replace(old, f'catalog = "{fresh}"'))
+
+
+def test_rebuild_restores_locks_and_holds(
+    tmp_path: Path, config_path: Path, catalog_kind: str, request: pytest.FixtureRequest
+) -> None:
     until = time.time() + 3 * DAY
     with domicile.open(config_path) as engine:
         engine.create_bucket("vault", "eu-only", object_lock=True)
@@ -101,7 +121,9 @@ def test_rebuild_restores_locks_and_holds(tmp_path: Path, config_path: Path) -> 
         engine.put("vault", "h", b"h" * (3 << 20))  # segmented, default retention
         engine.set_legal_hold("vault", "h", True)  # rewrites its manifests
         engine.set_retention("vault", "c", "COMPLIANCE", until + DAY)
-    drop_catalog(tmp_path)
+        older = engine.put("vault", "two", b"1", meta=ObjectMeta(legal_hold=True))
+        engine.put("vault", "two", b"2", meta=ObjectMeta(legal_hold=True))
+    _lose_catalog(tmp_path, config_path, catalog_kind, request)
     with domicile.open(config_path) as engine:
         engine.rebuild_catalog()
         config = engine.bucket_lock("vault")
@@ -117,6 +139,9 @@ def test_rebuild_restores_locks_and_holds(tmp_path: Path, config_path: Path) -> 
             h_id = engine.head("vault", "h").s3_version_id
             engine.remove("vault", "h", version_id=h_id, bypass_governance=True)
         assert engine.versioning("vault") == "Enabled"
+        kept = engine.object_lock("vault", "two", version_id=older.s3_version_id)
+        assert kept is not None and kept.legal_hold  # a noncurrent version's hold, too
+        assert len(engine.list_versions("vault", prefix="two").versions) == 2
         assert engine.get("vault", "h").read() == b"h" * (3 << 20)
 
 

@@ -183,11 +183,15 @@ def test_whole_queue_collections_take_turns(engine: Domicile) -> None:
     for i in range(10):
         engine.put("docs", f"k{i}", b"x")
     health = engine.context.health
+    spy = engine.context.sites["fr"] = FaultySite(engine.context.sites["fr"])
+    spy.go_down()  # really down: a background probe must not close its breaker meanwhile
     health.record_failure("fr", SiteUnavailable("fr is down", hint="-", site="fr"))
     for i in range(10):
         engine.delete("docs", f"k{i}")  # fr's blob stays queued
+    assert len(engine.context.catalog.garbage()) == 10
+    spy.heal()
     health.record_success("fr")
-    spy = engine.context.sites["fr"] = FaultySite(engine.context.sites["fr"])
+    spy.calls.clear()
     spy.latency = 0.01
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(lambda _: collect_garbage(engine.context), range(2)))

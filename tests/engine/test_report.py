@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def as_dict(rows: tuple[Tally, ...]) -> dict[str, tuple[int, int, int]]:
 
 def test_the_report_matches_the_catalog(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         world = engine.context.world
         versions, held = copies(engine, list(buckets_of(None)))
     sites = world.sites
@@ -88,7 +89,7 @@ def test_the_report_matches_the_catalog(seeded: Path) -> None:
 
 def test_violations_are_the_sovereign_copies_on_the_handed_over_site(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         _, held = copies(engine, list(buckets_of(None)))
     policy_of = {"records": "sovereign", "ledger": "sovereign", "minutes": "global"}
     want = {
@@ -107,7 +108,7 @@ def test_violations_are_the_sovereign_copies_on_the_handed_over_site(seeded: Pat
 
 def test_copy_counts_states_and_verification(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         versions, held = copies(engine, list(buckets_of(None)))
     policy_of = {"records": "sovereign", "ledger": "sovereign", "minutes": "global"}
 
@@ -138,7 +139,7 @@ def test_copy_counts_states_and_verification(seeded: Path) -> None:
 
 def test_shortfalls_count_readable_copies_on_allowed_sites(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         versions, held = copies(engine, list(buckets_of(None)))
         statuses = {s: spec.status.value for s, spec in engine.context.world.sites.items()}
         faults = engine.context.catalog.open_faults()
@@ -182,8 +183,8 @@ def test_copies_never_verified_are_counted_apart() -> None:
 
 def test_a_tenant_or_a_bucket_scopes_every_figure(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        bank = engine.report(tenant="bank")
-        minutes = engine.report(bucket="minutes")
+        bank = engine.report(tenant="bank", details=True)
+        minutes = engine.report(bucket="minutes", details=True)
         _, bank_held = copies(engine, ["records", "ledger"])
         _, minutes_held = copies(engine, ["minutes"])
         with pytest.raises(BucketNotFound):
@@ -204,7 +205,7 @@ def test_a_tenant_or_a_bucket_scopes_every_figure(seeded: Path) -> None:
 
 def test_each_site_names_the_definition_the_audit_log_recorded(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         newest = {
             r.sites[0]: r.detail["fingerprint"]
             for r in engine.audit.records()
@@ -223,7 +224,7 @@ def test_each_site_names_the_definition_the_audit_log_recorded(seeded: Path) -> 
 
 def test_chain_status_and_registry(seeded: Path, tmp_path: Path) -> None:
     with domicile.open(seeded) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         records = list(engine.audit.records())
     assert report.chain.enabled and report.chain.ok and not report.chain.problems
     assert report.chain.records == len(records)
@@ -243,7 +244,7 @@ def test_a_tampered_chain_is_reported(tmp_path: Path) -> None:
         doc["key"] = "innocent"
         db.execute("UPDATE audit_records SET body = ? WHERE seq = 5", (json.dumps(doc),))
     with domicile.open(path) as engine:
-        report = engine.report(bucket="minutes")
+        report = engine.report(bucket="minutes", details=True)
     assert not report.chain.ok
     assert report.chain.problems[0].seq == 5 and report.chain.problems[0].kind == "changed"
     doc = report_json(report)["audit_chain"]
@@ -252,16 +253,40 @@ def test_a_tampered_chain_is_reported(tmp_path: Path) -> None:
 
 def test_the_json_document_mirrors_the_report(seeded: Path) -> None:
     with domicile.open(seeded) as engine:
-        report: Report = engine.report()
+        report: Report = engine.report(details=True)
     doc = json.loads(json.dumps(report_json(report)))
-    assert doc["schema"] == "domicile-report" and doc["version"] == 2
+    assert doc["schema"] == "domicile-report" and doc["version"] == 3
     assert doc["totals"] == {
         "objects": report.objects,
         "bytes": report.bytes,
         "copies": report.copies,
     }
     assert doc["compliance"]["compliant"] is False
-    assert len(doc["compliance"]["violations"]) == len(report.violations)
+    assert doc["compliance"]["violations"] == len(report.violations) == report.violation_count
+    assert len(doc["violations"]) == report.violation_count
+    assert len(doc["shortfalls"]) == doc["compliance"]["shortfalls"] == report.shortfall_count
     assert [r["id"] for r in doc["by_country"]] == [t.id for t in report.by_country]
     assert doc["generated_at"].endswith("Z")
     assert doc["registry"]["version"] == report.registry.version
+
+
+def test_without_details_the_rows_are_counted_and_streamed_apart(seeded: Path) -> None:
+    with domicile.open(seeded) as engine:
+        full = engine.report(details=True)
+        counted = engine.report()
+        streamed = list(engine.report_rows())
+        minutes = list(engine.report_rows(bucket="minutes"))
+    assert full.violations and full.shortfalls  # the seed has both
+    assert counted.violations == () and counted.shortfalls == () and not counted.details
+    assert counted.violation_count == len(full.violations) == full.violation_count
+    assert counted.shortfall_count == len(full.shortfalls)
+    assert counted.unreadable_count == len(full.unreadable)
+    assert not counted.compliant
+    assert replace(counted, generated_at=0, chain=full.chain) == replace(
+        full, generated_at=0, violations=(), shortfalls=(), details=False
+    )
+    assert sorted(map(repr, streamed)) == sorted(map(repr, [*full.violations, *full.shortfalls]))
+    assert {r.bucket for r in minutes} <= {"minutes"}
+    doc = report_json(counted)
+    assert "violations" not in doc and "shortfalls" not in doc
+    assert doc["compliance"]["violations"] == full.violation_count

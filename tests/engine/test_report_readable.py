@@ -47,7 +47,7 @@ def test_lost_suspended_and_failed_copies_make_the_report_not_compliant(tmp_path
     with domicile.open(path) as engine:
         for key in KEYS:
             engine.put("docs", key, key.encode() * 1000)
-        clean = engine.report()
+        clean = engine.report(details=True)
         assert clean.compliant and not clean.shortfalls and not clean.violations
 
         # a: its copy on fr is lost, and verify marks it missing.
@@ -57,11 +57,11 @@ def test_lost_suspended_and_failed_copies_make_the_report_not_compliant(tmp_path
         # report still counts them (it reads no site itself) ...
         drop_copy(engine, tmp_path, "b", "fr")
         drop_copy(engine, tmp_path, "b", "de")
-        assert "b" not in shortfalls(engine.report())
+        assert "b" not in shortfalls(engine.report(details=True))
         # ... until a read fails on each: the faults are newer than the last verification.
         with pytest.raises(CopiesUnavailable):
             engine.get("docs", "b").read()
-        report = engine.report()
+        report = engine.report(details=True)
     assert not report.compliant and not report.violations
     assert shortfalls(report) == {
         "a": (1, False, {"fr: marked missing by verify"}),
@@ -79,16 +79,18 @@ def test_lost_suspended_and_failed_copies_make_the_report_not_compliant(tmp_path
     # de is suspended (banned, cut off): none of its copies can be read any more.
     set_site_status(path, "de", "suspended")
     with domicile.open(path) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
     got = shortfalls(report)
     assert got["a"] == (0, True, {"fr: marked missing by verify", "de: site suspended"})
     assert got["c"] == got["d"] == (1, False, {"de: site suspended"})
     assert {s.key for s in report.unreadable} == {"a", "b"}
     assert all(s.required == 2 and s.policy == "eu-only" for s in report.shortfalls)
 
-    doc = report_json(report)["compliance"]
+    whole = report_json(report)
+    doc = whole["compliance"]
     assert doc["compliant"] is False and doc["unreadable"] == 2
-    listed = {s["key"]: s for s in doc["shortfalls"]}
+    assert doc["shortfalls"] == len(whole["shortfalls"])
+    listed = {s["key"]: s for s in whole["shortfalls"]}
     assert listed["a"]["unreadable"] is True and listed["a"]["readable"] == 0
     assert {"site": "de", "why": "site suspended"} in listed["c"]["uncounted"]
 
@@ -113,7 +115,7 @@ def test_a_fault_older_than_the_last_verification_does_not_count(tmp_path: Path)
 
 def test_the_report_names_each_buckets_policy_and_its_rules(tmp_path: Path) -> None:
     with domicile.open(make_deployment(tmp_path)) as engine:
-        report = engine.report()
+        report = engine.report(details=True)
         added = [r for r in engine.audit.records() if r.action == "policy_added"]
     assert [(b.bucket, b.policy) for b in report.buckets] == [("docs", "eu-only")]
     (rules,) = report.policies

@@ -16,7 +16,7 @@ from tests.engine.conftest import blob_files, drop_catalog, make_deployment
 from tests.engine.plans import planned
 from tests.engine.test_scenarios import deployment, on_disk, referenced
 
-#: Versioning on both catalogs (tests/conftest.py): PostgreSQL runs writers side by side.
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
 CATALOGS = ["sqlite", "postgresql"]
 
 
@@ -163,7 +163,8 @@ def test_noncurrent_versions_and_markers_move_off_a_draining_site(tmp_path: Path
         assert referenced(engine, "gra")
     set_site_status(path, "gra", "draining")
     with domicile.open(path) as engine:
-        moved = {s.version_id for s in planned(engine).steps}
+        plan = planned(engine)
+        moved = {s.version_id for s in plan.steps}
         catalog = engine.context.catalog
         kinds = {
             (v.is_latest, v.delete_marker) for v in catalog.iter_versions() if v.version_id in moved

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,37 @@ keys = [{{ access_key = "{OTHER_KEY}", secret = "{OTHER_SECRET}" }}]
 
 
 @dataclass
+class Clock:
+    """The gateway's clock (``Gateway(clock=...)``) in tests: the real time plus an offset
+    a test moves, so that "later" needs no sleep."""
+
+    offset: dt.timedelta = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    @contextmanager
+    def later(self, seconds: float) -> Iterator[None]:
+        """The gateway's time is ``seconds`` ahead inside the block."""
+        self.offset += dt.timedelta(seconds=seconds)
+        try:
+            yield
+        finally:
+            self.offset -= dt.timedelta(seconds=seconds)
+
+
+def until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait until ``check()`` holds (an event, not a guess at how long it takes)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+@dataclass
 class Live:
-    """A running gateway: its endpoint, engine, deployment folder and TLS certificate."""
+    """A running gateway: its endpoint, engine, deployment folder, TLS certificate and
+    clock."""
 
     endpoint: str
     engine: Domicile
@@ -50,6 +80,7 @@ class Live:
     background: BackgroundServer
     cert: Path | None = None
     clients: list[Any] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
 
     def client(self, access_key: str = ACCESS_KEY, secret: str = SECRET, **config: Any) -> Any:
         """A boto3 S3 client for this gateway (path style, no retries unless asked)."""
@@ -136,11 +167,12 @@ def run_gateway(
     text = path.read_text().replace("[deployment]\n", f"[deployment]\n{deployment_extra}\n", 1)
     path.write_text(text + "\n[gateway]\n" + "\n".join(lines) + "\n" + tenants)
     engine = domicile.open(path)
-    app = Gateway(engine, sweeps=sweeps)
+    clock = Clock()
+    app = Gateway(engine, sweeps=sweeps, clock=clock)
     background = BackgroundServer(Server(app))
     try:
         endpoint = background.start()
-        live = Live(endpoint, engine, app, root, background, cert)
+        live = Live(endpoint, engine, app, root, background, cert, clock=clock)
         try:
             yield live
         finally:

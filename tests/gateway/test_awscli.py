@@ -23,6 +23,10 @@ from tests.engine.conftest import blob_files
 from tests.gateway import clients as c
 from tests.gateway.live import Live, run_gateway
 
+#: A Python process per aws command: the suite takes minutes, so make check leaves it to
+#: make test (test_serve.py drives the aws CLI in make check too).
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 
 

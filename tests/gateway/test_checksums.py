@@ -20,6 +20,7 @@ from domicile.gateway.checksums import (
     expected_from_headers,
     new_checksum,
 )
+from tests.examples import examples
 
 CHECK = b"123456789"  # the CRC catalogue's check input
 BOTOCORE = {"CRC32": Crc32Checksum, "SHA1": Sha1Checksum, "SHA256": Sha256Checksum}
@@ -40,7 +41,7 @@ def test_known_answers() -> None:
     assert checksum_b64("CRC32C", b"a" * 66560) == "sOO8/Q=="
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.binary(max_size=3000), cut=st.integers(min_value=0, max_value=3000))
 def test_incremental_and_equal_to_botocore(data: bytes, cut: int) -> None:
     for name in ALGORITHMS:

@@ -25,6 +25,7 @@ from domicile.gateway.chunked import (
     trailer_signature,
 )
 from domicile.gateway.sigv4 import AuthResult, verify_request
+from tests.examples import examples
 from tests.gateway.conftest import TENANT, s3_client
 
 # The worked examples of the AWS S3 API reference: "Signature Calculations for the
@@ -176,7 +177,7 @@ def test_the_final_empty_line_may_be_missing_at_the_end_of_the_stream() -> None:
     assert _decode(_aws_auth(True), _aws_headers(True), body)[0] == PAYLOAD
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=66824), max_size=12))
 def test_any_split_of_the_body_decodes_the_same(cuts: list[int]) -> None:
     body = _aws_body()

@@ -103,6 +103,7 @@ def test_a_body_matching_its_digests_is_stored_and_checksums_returned(
 @pytest.mark.parametrize(
     ("algorithm", "digest"),
     [("SHA256", b64(hashlib.sha256(BODY).digest())), ("CRC32", crc32(BODY))],
+    ids=["SHA256", "CRC32"],  # the body is random: ids from it differ per process (xdist)
 )
 def test_boto3_checksums_are_verified_and_returned(
     live: Any, bucket: str, algorithm: str, digest: str

@@ -7,13 +7,16 @@ import base64
 import hashlib
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import deployment_catalog
 from tests.gateway import clients as c
 from tests.gateway.live import ACCESS_KEY, OTHER_KEY, OTHER_SECRET, SECRET, Live, run_gateway
 from tests.gateway.rawhttp import signed_request
@@ -33,9 +36,18 @@ keys = [{{ access_key = "{OTHER_KEY}", secret = "{OTHER_SECRET}" }}]
 _names = iter(range(1_000_000))
 
 
+#: Every test on SQLite and PostgreSQL catalogs (tests/conftest.py).
+CATALOGS = ["sqlite", "postgresql"]
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with run_gateway(tmp_path_factory.mktemp("lock"), tenants=TENANTS) as running:
+def live(
+    tmp_path_factory: pytest.TempPathFactory, catalog_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Live]:
+    url = deployment_catalog(catalog_kind, request)
+    catalog = f'catalog = "{url}"' if url else ""
+    root = tmp_path_factory.mktemp("lock")
+    with run_gateway(root, tenants=TENANTS, deployment_extra=catalog) as running:
         yield running
 
 
@@ -348,6 +360,7 @@ def _json(done: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
+@pytest.mark.slow  # the aws CLI: a Python process per command (make test runs it)
 def test_awscli_object_lock(aws: Any, live: Live, s3: Any) -> None:
     name = f"cli{next(_names):04d}"
     aws("create-bucket", "--bucket", name, "--object-lock-enabled-for-bucket",
@@ -385,6 +398,7 @@ def test_awscli_object_lock(aws: Any, live: Live, s3: Any) -> None:
     assert s3.head_object(Bucket=name, Key="k")["ObjectLockLegalHoldStatus"] == "ON"
 
 
+@pytest.mark.slow  # the aws CLI: a Python process per command (make test runs it)
 def test_awscli_lifecycle(aws: Any, s3: Any, plain: str) -> None:
     rules = {"Rules": [{"ID": "r", "Filter": {"Prefix": "a/"}, "Status": "Enabled",
                         "NoncurrentVersionExpiration": {"NoncurrentDays": 9}}]}  # fmt: skip
@@ -402,3 +416,71 @@ def test_awscli_lifecycle(aws: Any, s3: Any, plain: str) -> None:
         "NoSuchLifecycleConfiguration"
         in aws("get-bucket-lifecycle-configuration", "--bucket", plain, ok=False).stderr
     )
+
+
+def test_awscli_writes_with_lock_headers_and_the_bypass(aws: Any, live: Live, s3: Any) -> None:
+    name = f"cli{next(_names):04d}"
+    aws("create-bucket", "--bucket", name, "--object-lock-enabled-for-bucket",
+        "--create-bucket-configuration", "LocationConstraint=eu-only")  # fmt: skip
+    later = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    put = _json(aws("put-object", "--bucket", name, "--key", "gov", "--body", __file__,
+                    "--object-lock-mode", "GOVERNANCE",
+                    "--object-lock-retain-until-date", later))  # fmt: skip
+    vid = put["VersionId"]
+    assert s3.head_object(Bucket=name, Key="gov")["ObjectLockMode"] == "GOVERNANCE"
+    copied = _json(aws("copy-object", "--bucket", name, "--key", "copy", "--copy-source",
+                       f"{name}/gov", "--object-lock-legal-hold-status", "ON"))  # fmt: skip
+    assert copied["VersionId"]
+    assert s3.head_object(Bucket=name, Key="copy")["ObjectLockLegalHoldStatus"] == "ON"
+    assert "ObjectLockMode" not in s3.head_object(Bucket=name, Key="copy")  # not the source's
+    up = _json(aws("create-multipart-upload", "--bucket", name, "--key", "mp",
+                   "--object-lock-mode", "COMPLIANCE",
+                   "--object-lock-retain-until-date", later))  # fmt: skip
+    assert up["UploadId"]
+    aws("abort-multipart-upload", "--bucket", name, "--key", "mp", "--upload-id", up["UploadId"])
+    suspend = aws("put-bucket-versioning", "--bucket", name, "--versioning-configuration",
+                  "Status=Suspended", ok=False)  # fmt: skip
+    assert "InvalidBucketState" in suspend.stderr
+    plain_key = aws("delete-object", "--bucket", name, "--key", "gov", "--version-id", vid,
+                    "--bypass-governance-retention", ok=False)  # fmt: skip
+    assert "AccessDenied" in plain_key.stderr  # this key was not granted the bypass
+    admin_env = {**c.aws_env(live, live.root / "aws-admin"),
+                 "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET}  # fmt: skip
+    argv = [c.aws_command(), "--endpoint-url", live.endpoint, "s3api", "delete-object",
+            "--bucket", name, "--key", "gov", "--version-id", vid,
+            "--bypass-governance-retention"]  # fmt: skip
+    c.run(argv, admin_env)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=name, Key="gov", VersionId=vid)
+
+
+def test_the_gateway_sweep_applies_lifecycle_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domicile.engine import lifecycle
+
+    with run_gateway(tmp_path, gateway="sweep_minutes = 0.005", tenants=TENANTS) as live:
+        s3 = live.client()
+        s3.create_bucket(
+            Bucket="aging",
+            CreateBucketConfiguration={"LocationConstraint": "eu-only"},
+            ObjectLockEnabledForBucket=True,
+        )
+        held = s3.put_object(Bucket="aging", Key="k", Body=b"1", ObjectLockLegalHoldStatus="ON")
+        free = s3.put_object(Bucket="aging", Key="k", Body=b"2")
+        s3.put_object(Bucket="aging", Key="k", Body=b"3")
+        rule = {"ID": "old", "Filter": {"Prefix": ""}, "Status": "Enabled",
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}  # fmt: skip
+        s3.put_bucket_lifecycle_configuration(
+            Bucket="aging", LifecycleConfiguration={"Rules": [rule]}
+        )
+        later = time.time() + 2 * 86_400
+        monkeypatch.setattr(lifecycle, "clock", lambda: later)  # two days on, for the rules
+        deadline = time.monotonic() + 10
+        while True:
+            ids = [v["VersionId"] for v in s3.list_object_versions(Bucket="aging")["Versions"]]
+            if free["VersionId"] not in ids:
+                break
+            assert time.monotonic() < deadline, "the gateway's sweep never expired it"
+            time.sleep(0.1)
+        assert held["VersionId"] in ids and len(ids) == 2  # the held one stays

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.gateway.live import ACCESS_KEY, SECRET, Live, run_gateway
+from tests.gateway.live import ACCESS_KEY, SECRET, Live, run_gateway, until
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +120,10 @@ def test_shutdown_lets_an_upload_in_flight_finish(tmp_path: Path) -> None:
             conn.putheader(name, value)
         conn.endheaders()
         conn.send(body[: len(body) // 2])
-        time.sleep(0.3)
+        until(lambda: live.gateway.in_flight == 1, "the upload is in flight")
         stopper = threading.Thread(target=live.background.stop)
         stopper.start()
-        time.sleep(0.5)
+        until(lambda: live.gateway.draining, "the gateway drains")
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:  # a load balancer's health check sees the drain and routes elsewhere
             probe.request("GET", "/health")

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.gateway.rawhttp import signed_request
 
-#: Versioning on both catalogs (tests/conftest.py): PostgreSQL runs writers side by side.
+#: Each test runs on a SQLite and on a PostgreSQL catalog (tests/conftest.py).
 CATALOGS = ["sqlite", "postgresql"]
 
 ENABLED = {"Status": "Enabled"}

@@ -24,6 +24,7 @@ from domicile.gateway.s3xml import (
     PartEntry,
     UploadEntry,
 )
+from tests.examples import examples
 
 MODEL = botocore.session.get_session().get_service_model("s3")
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC)
@@ -80,7 +81,7 @@ def test_list_objects_v2_round_trip() -> None:
     assert [p["Prefix"] for p in parsed["CommonPrefixes"]] == ["dir/", "sp ace/"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     keys=st.lists(st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1), max_size=5),
     prefix=st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=10),

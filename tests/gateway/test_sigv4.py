@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from domicile.errors import RequestRejected
 from domicile.gateway.sigv4 import PayloadMode, PayloadVerifier
+from tests.examples import examples
 from tests.gateway.conftest import (
     ACCESS_KEY,
     ENDPOINT,
@@ -349,7 +350,7 @@ def test_real_client_requests_verify(capture) -> None:  # type: ignore[no-untype
 # --- payload hashes ---------------------------------------------------------------------
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(body=st.binary(max_size=4096), cut=st.integers(min_value=0, max_value=4096))
 def test_payload_verifier_accepts_the_signed_body_in_any_pieces(body: bytes, cut: int) -> None:
     verifier = PayloadVerifier(hashlib.sha256(body).hexdigest())
@@ -370,7 +371,7 @@ def test_payload_verifier_refuses_another_body() -> None:
         PayloadVerifier("UNSIGNED-PAYLOAD")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(key=st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40))
 def test_any_key_signed_by_botocore_verifies(key: str) -> None:
     url = f"{ENDPOINT}/bucket/{quote(key.encode(), safe='/~')}?prefix={quote(key, safe='')}"

@@ -26,6 +26,7 @@ from domicile.policy import (
     explain_text,
     load_registry,
 )
+from tests.examples import examples
 
 COUNTRIES = ["DE", "FR", "HU", "US", "CN", "CH", "GB", "KY", "NO"]
 TERMS = [*COUNTRIES, "EU", "EEA", "ADEQUACY"]
@@ -114,7 +115,7 @@ def _domain(case: Case, site: SiteSpec) -> str:
     }[case.policy.distinct]
 
 
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=examples(300), deadline=None)
 
 
 @SETTINGS

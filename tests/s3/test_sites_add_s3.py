@@ -50,7 +50,8 @@ def test_add_an_s3_site_then_apply(
     assert added.code == 0, added.err
     said = " ".join(added.out.split())
     assert f"its bucket {bucket.name} at {creds.endpoint} is reachable and takes writes" in said
-    assert "plan: 1 copies to add, 1 to remove" in said and "ovh-gra -> aws-fra" in said
+    assert "+ 1 copies to add" in said and "- 1 copies to remove" in said
+    assert "add ovh-gra -> aws-fra COUNT" in said
     backend = tomllib.loads(deployment.read_text())["sites"]["aws-fra"]["backend"]
     assert backend == {
         "type": "s3",

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from domicile.errors import BlobNotFound, InvalidName, InvalidRange
 from domicile.sites import BlobInfo, Site, new_blob_id
+from tests.examples import examples
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -154,7 +155,7 @@ class SiteConformance:
         assert read(site, "ranged", start, end) == data[start:end]
 
     def test_any_range_matches_slicing(self, site: Site) -> None:
-        @settings(max_examples=40, deadline=None)
+        @settings(max_examples=examples(40), deadline=None)
         @given(
             sizes=st.lists(st.integers(0, 40_000), max_size=6),
             start=st.integers(0, 250_000),

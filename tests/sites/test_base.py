@@ -25,6 +25,7 @@ def test_public_api() -> None:
         "FaultySite",
         "Leftover",
         "LocalSite",
+        "LocksBlobs",
         "MemorySite",
         "ReadOnlySite",
         "RetryingSite",

@@ -30,16 +30,17 @@ every :class:`Problem` with the seq it is located at. How each kind is found:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domicile.audit.chain import Head
 from domicile.audit.checkpoint import Checkpoint, verify_checkpoint
 from domicile.audit.keys import key_id
-from domicile.audit.record import ZERO, Record
+from domicile.audit.record import ZERO
 
 
 class ProblemKind(StrEnum):
@@ -97,8 +98,19 @@ class ChainReport:
 _KIND_ORDER = {kind: i for i, kind in enumerate(ProblemKind)}
 
 
+class Chained(Protocol):
+    """What the chain check reads of a record: a :class:`Record` or a :class:`Link`."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def prev(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
 def verify_chain(
-    records: Iterable[Record],
+    records: Iterable[Chained],
     checkpoints: Iterable[Checkpoint],
     public_key: Ed25519PublicKey,
     *,
@@ -112,15 +124,79 @@ def verify_chain(
     more checkpoint, so a truncated catalog or export is caught against it); ``expected``
     an unsigned head the caller vouches for (``SEQ:HASH`` noted by an auditor): records
     ending before its seq are ``truncated``, another hash at its seq is ``head-mismatch``.
+
+    One pass holding only the running head when the seqs only increase (a catalog always
+    gives them so): memory does not grow with the chain. Records out of order or a seq
+    given twice need the whole chain to say which copy belongs where: then ``records`` is
+    read again from the start when it can be (a list, or any iterable that is not its own
+    iterator, such as a paging reader of the catalog), and held whole for that check.
     """
-    given = list(records)
     problems: list[Problem] = []
     all_cps = [*checkpoints, *([expected_head] if expected_head is not None else [])]
     valid = _check_signatures(all_cps, public_key, problems)
+    if iter(records) is records:  # a one-shot iterator: it cannot be read twice
+        records = list(records)
+    streamed = _stream(records, valid, expected)
+    if streamed is not None:
+        return _conclude(streamed, valid, expected, problems)
+    given = list(records)
     problems += _order_problems(given)
     chosen = _choose(given, valid, problems)
-    last = max(chosen, default=0)
-    problems += _gap_problems(chosen)
+    walked, vouched = _Walk(), frozenset(cp.seq for cp in valid)
+    for seq in sorted(chosen):
+        walked.add(chosen[seq], vouched, expected)
+    return _conclude(walked, valid, expected, problems)
+
+
+class _Walk:
+    """The running state of one pass over the chosen records, in increasing seq: the
+    head, the broken links, the gaps, and the hashes at the seqs that something vouches
+    for (a checkpoint or the expected head). Grows only with what is wrong."""
+
+    __slots__ = ("chain_broken", "count", "gaps", "hash_at", "last", "last_hash")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = 0
+        self.last_hash = ""
+        self.chain_broken: set[int] = set()
+        self.gaps: list[Problem] = []
+        self.hash_at: dict[int, str] = {}
+
+    def add(self, record: Chained, vouched: Container[int], expected: Head | None) -> None:
+        seq = record.seq
+        if seq > self.last + 1:
+            self.gaps.append(_gap(self.last + 1, seq))
+        if seq == 1:
+            if record.prev != ZERO:
+                self.chain_broken.add(0)
+        elif self.count and self.last == seq - 1 and record.prev != self.last_hash:
+            self.chain_broken.add(seq - 1)
+        if seq in vouched or (expected is not None and seq == expected.seq):
+            self.hash_at[seq] = record.hash
+        self.count += 1
+        self.last, self.last_hash = seq, record.hash
+
+
+def _stream(
+    records: Iterable[Chained], valid: Sequence[Checkpoint], expected: Head | None
+) -> _Walk | None:
+    """One pass over records whose seqs only increase; None at the first that does not
+    (the caller then checks the whole chain at once)."""
+    vouched = frozenset(cp.seq for cp in valid)
+    walked = _Walk()
+    for record in records:
+        if record.seq <= walked.last:
+            return None
+        walked.add(record, vouched, expected)
+    return walked
+
+
+def _conclude(
+    walked: _Walk, valid: Sequence[Checkpoint], expected: Head | None, problems: list[Problem]
+) -> ChainReport:
+    last = walked.last
+    problems += walked.gaps
     top = max((cp.seq for cp in valid), default=0)
     if top > last:
         problems.append(
@@ -131,16 +207,16 @@ def verify_chain(
                 f"records {last + 1}..{top} (at least) were removed",
             )
         )
-    problems += _link_problems(chosen, valid)
+    problems += _link_problems(walked.chain_broken, walked.hash_at, valid)
     if expected is not None and expected.seq >= 1:
-        problems += _expected_problems(chosen, last, expected)
-    matching = [cp for cp in valid if cp.seq in chosen and chosen[cp.seq].hash == cp.head_hash]
+        problems += _expected_problems(walked.hash_at, last, expected)
+    matching = [cp for cp in valid if walked.hash_at.get(cp.seq) == cp.head_hash]
     latest = max(matching, key=lambda cp: cp.seq, default=None)
     problems.sort(key=lambda p: (p.seq, _KIND_ORDER[p.kind]))
     return ChainReport(
         ok=not problems,
-        records=len(chosen),
-        head=Head(last, chosen[last].hash) if chosen else None,
+        records=walked.count,
+        head=Head(last, walked.last_hash) if walked.count else None,
         problems=tuple(problems),
         latest_checkpoint=latest,
         unsigned=last - (latest.seq if latest else 0),
@@ -163,7 +239,7 @@ def with_findings(
     )
 
 
-def _expected_problems(chosen: dict[int, Record], last: int, expected: Head) -> list[Problem]:
+def _expected_problems(hash_at: Mapping[int, str], last: int, expected: Head) -> list[Problem]:
     if expected.seq > last:
         return [
             Problem(
@@ -173,14 +249,14 @@ def _expected_problems(chosen: dict[int, Record], last: int, expected: Head) -> 
                 f"records {last + 1}..{expected.seq} (at least) were removed",
             )
         ]
-    found = chosen.get(expected.seq)
-    if found is None or found.hash == expected.hash:
+    found = hash_at.get(expected.seq)
+    if found is None or found == expected.hash:
         return []  # a missing record is reported as removed already
     return [
         Problem(
             expected.seq,
             ProblemKind.HEAD_MISMATCH,
-            f"record {expected.seq} has hash {found.hash}, not the expected {expected.hash}: "
+            f"record {expected.seq} has hash {found}, not the expected {expected.hash}: "
             f"it, or a record before it, differs from the history you expected",
         )
     ]
@@ -215,7 +291,7 @@ def _check_signatures(
     return valid
 
 
-def _order_problems(given: Sequence[Record]) -> list[Problem]:
+def _order_problems(given: Sequence[Chained]) -> list[Problem]:
     seen: set[int] = set()
     firsts = []
     for record in given:
@@ -236,14 +312,14 @@ def _order_problems(given: Sequence[Record]) -> list[Problem]:
 
 
 def _choose(
-    given: Sequence[Record], valid: Sequence[Checkpoint], problems: list[Problem]
-) -> dict[int, Record]:
-    by_seq: dict[int, list[Record]] = {}
+    given: Sequence[Chained], valid: Sequence[Checkpoint], problems: list[Problem]
+) -> dict[int, Chained]:
+    by_seq: dict[int, list[Chained]] = {}
     for record in given:
         by_seq.setdefault(record.seq, []).append(record)
     signed = {(cp.seq, cp.head_hash) for cp in valid}
 
-    def score(r: Record) -> int:
+    def score(r: Chained) -> int:
         before = by_seq.get(r.seq - 1, [])
         fits_prev = r.prev == ZERO if r.seq == 1 else any(r.prev == b.hash for b in before)
         fits_next = (r.seq, r.hash) in signed or any(
@@ -270,38 +346,24 @@ def _choose(
     return chosen
 
 
-def _gap_problems(chosen: dict[int, Record]) -> list[Problem]:
-    problems = []
-    expected = 1
-    for seq in sorted(chosen):
-        if seq > expected:
-            count = seq - expected
-            problems.append(
-                Problem(
-                    expected,
-                    ProblemKind.REMOVED,
-                    f"records {expected}..{seq - 1} are missing ({count} removed)"
-                    if count > 1
-                    else f"record {expected} is missing (removed)",
-                )
-            )
-        expected = seq + 1
-    return problems
-
-
-def _link_problems(chosen: dict[int, Record], valid: Sequence[Checkpoint]) -> list[Problem]:
-    chain_broken: set[int] = set()
-    for seq, record in chosen.items():
-        if seq == 1:
-            if record.prev != ZERO:
-                chain_broken.add(0)
-        elif seq - 1 in chosen and record.prev != chosen[seq - 1].hash:
-            chain_broken.add(seq - 1)
-    cp_broken = {cp.seq for cp in valid if cp.seq in chosen and chosen[cp.seq].hash != cp.head_hash}
-    broken = sorted(chain_broken | cp_broken)
-    good_cps = sorted(
-        cp.seq for cp in valid if cp.seq in chosen and chosen[cp.seq].hash == cp.head_hash
+def _gap(expected: int, seq: int) -> Problem:
+    """Records ``expected .. seq - 1`` are missing."""
+    count = seq - expected
+    return Problem(
+        expected,
+        ProblemKind.REMOVED,
+        f"records {expected}..{seq - 1} are missing ({count} removed)"
+        if count > 1
+        else f"record {expected} is missing (removed)",
     )
+
+
+def _link_problems(
+    chain_broken: set[int], hash_at: Mapping[int, str], valid: Sequence[Checkpoint]
+) -> list[Problem]:
+    cp_broken = {cp.seq for cp in valid if cp.seq in hash_at and hash_at[cp.seq] != cp.head_hash}
+    broken = sorted(chain_broken | cp_broken)
+    good_cps = sorted(cp.seq for cp in valid if hash_at.get(cp.seq) == cp.head_hash)
     problems = []
     for start, end in _runs(broken):
         if start == end:

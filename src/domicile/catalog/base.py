@@ -64,8 +64,18 @@ class Catalog(Protocol):
     """Buckets, object versions, segments, placements, faults and the garbage queue."""
 
     # buckets
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        """Create a bucket bound to ``policy``. BucketAlreadyExists if the name is taken."""
+    def create_bucket(
+        self,
+        name: str,
+        policy: str,
+        tenant: str = "default",
+        *,
+        object_lock: bool = False,
+        audit: AuditBuilder | None = None,
+    ) -> Bucket:
+        """Create a bucket bound to ``policy``. BucketAlreadyExists if the name is taken.
+        ``object_lock``: with Object Lock (no default retention) and versioning
+        ``Enabled``, in the same transaction; ``audit`` appended in it too."""
         ...
 
     def get_bucket(self, name: str) -> Bucket:
@@ -135,6 +145,13 @@ class Catalog(Protocol):
         names a delete marker)."""
         ...
 
+    def commit_versions(
+        self, items: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]]
+    ) -> None:
+        """:meth:`commit_version` of each, in order, in one transaction, without audit
+        record or condition (``rebuild-catalog``: a key's versions oldest first)."""
+        ...
+
     def get_version(self, version_id: str) -> Version:
         """By internal id. ObjectNotFound (context ``version``) once removed for good."""
         ...
@@ -145,6 +162,11 @@ class Catalog(Protocol):
 
     def placements(self, version_id: str) -> list[Placement]:
         """Ordered by site id; empty for an unknown version."""
+        ...
+
+    def copies_of(self, version_ids: Sequence[str]) -> dict[str, tuple[list[Placement], int]]:
+        """For each version id: its placements (by site id) and the bytes of its segments'
+        ciphertext, in one snapshot (a version gone: no placements, 0 bytes)."""
         ...
 
     def delete_object(
@@ -211,6 +233,17 @@ class Catalog(Protocol):
 
     def versions_on_site(self, site_id: str) -> Iterator[Version]:
         """Every version with a placement on ``site_id``, paged internally."""
+        ...
+
+    def iter_copies(
+        self, bucket: str | None = None
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        """As :meth:`iter_placed`, with each version's segments (by index) too."""
+        ...
+
+    def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
+        """Every version :meth:`iter_versions` gives, with its placements (by site id):
+        two queries per page of versions, never one per version; bounded memory."""
         ...
 
     def stats(self) -> list[BucketStats]:

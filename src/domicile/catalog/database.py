@@ -7,11 +7,14 @@ behind a process-local lock, so concurrent writers queue instead of failing half
 connection. An in-memory database (``sqlite://``) is one shared connection, so every
 transaction, read or write, takes the lock.
 
-PostgreSQL (``postgresql://``, driven by psycopg 3; the ``postgres`` extra): SQLAlchemy's
-connection pool (``pool_pre_ping``, so a restarted server costs no failed request), writes
-at READ COMMITTED with the locks of :mod:`domicile.catalog.locks` (several processes and
-hosts write at once), reads at REPEATABLE READ (one snapshot per read transaction), and the
-same group commit, one batch at a time per process.
+PostgreSQL (``postgresql://``, driven by psycopg 3; the ``postgres`` extra): two of
+SQLAlchemy's connection pools, one for writes at READ COMMITTED with the locks of
+:mod:`domicile.catalog.locks` (several processes and hosts write at once), one for reads
+whose connections begin REPEATABLE READ READ ONLY transactions (one snapshot each, no
+extra statement), and the same group commit, one batch at a time per process. A
+connection found broken (the server restarted) is dropped from its pool; the request that
+found it gets CatalogBusy, the next a new connection (no ping before each use: it would
+cost a round trip per transaction, a third of a lookup's time).
 
 A failure of the database itself never leaves as the driver's exception: it becomes
 :class:`~domicile.errors.CatalogBusy` (unreachable, deadlock, serialisation; retryable),
@@ -37,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from domicile.catalog.groupcommit import GroupCommit
+from domicile.catalog.groupcommit import GroupCommit, Reads
 from domicile.catalog.migrations import migrate
 from domicile.catalog.prepared import Raw
 from domicile.errors import CatalogBusy, CatalogConflict, CatalogError
@@ -58,7 +61,7 @@ _PRAGMAS = (
 #: URL schemes that mean PostgreSQL through psycopg 3 (SQLAlchemy's default is psycopg2).
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 #: A read transaction on PostgreSQL: one snapshot for all its statements.
-_PG_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+_PG_READS: dict[str, Any] = {"isolation_level": "REPEATABLE READ"}
 
 
 def engine_url(url: str) -> str:
@@ -90,7 +93,7 @@ class Database:
                 "max_overflow": 4 * _POOL,
             }
         else:
-            kwargs = {"pool_size": _POOL, "max_overflow": 4 * _POOL, "pool_pre_ping": True}
+            kwargs = {"pool_size": _POOL, "max_overflow": _POOL}
         if sqlite and url not in _MEMORY:
             create_private(url)
         try:
@@ -104,6 +107,11 @@ class Database:
                 else "use a URL like sqlite:///path/catalog.db or postgresql://user@host/db",
                 catalog=url,
             ) from None
+        #: Where reads run: on PostgreSQL a second pool, its transactions REPEATABLE READ.
+        self._reads = self.engine
+        if not sqlite:
+            self._reads = sa.create_engine(engine_url(url), **kwargs, **_PG_READS)
+            event.listen(self._reads, "connect", _read_only)
         lock = threading.Lock()
         self._errors = _Errors(url, self.engine.dialect)
         self._wlock: AbstractContextManager[Any] = lock if sqlite else nullcontext()
@@ -121,13 +129,15 @@ class Database:
         self._sqlite = sqlite
         # PostgreSQL: one batch at a time per process too (its own lock: writes that are
         # not batched run side by side, under the locks of domicile.catalog.locks).
-        self._group = GroupCommit(lock if sqlite else threading.Lock(), self._raw_write)
+        self._group = GroupCommit(
+            lock if sqlite else threading.Lock(), self._raw_write if sqlite else self._pg_write
+        )
         if sqlite:
             configure_sqlite(self.engine)
         try:
             self.schema_version = migrate(self.engine, url)
         except sa.exc.DBAPIError as exc:
-            self.engine.dispose()
+            self.close()
             raise CatalogError(
                 f"cannot open the catalog {url!r}: {exc.orig}",
                 hint="check that the catalog's folder exists and is writable, "
@@ -144,19 +154,35 @@ class Database:
         with self._errors, self._wlock, self._transaction() as conn:
             yield conn
 
-    def group(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = ()) -> T:
+    def group(
+        self,
+        work: Callable[[Raw], T],
+        keys: Sequence[tuple[str, str]] = (),
+        reads: Reads = (),
+        *,
+        audit: bool = False,
+    ) -> T:
         """``work(raw)`` in a write transaction that other threads' work may share.
 
-        ``keys`` are the (bucket, key) pairs ``work`` writes (locked first on PostgreSQL).
+        ``keys`` are the (bucket, key) pairs ``work`` writes (locked first on PostgreSQL),
+        ``reads`` the SELECTs it starts with (sent ahead, see GroupCommit.run), ``audit``
+        whether it appends audit records.
         ``work`` may run twice (alone, after a shared transaction failed), so it must
         depend only on the database; see :mod:`domicile.catalog.groupcommit`."""
         with self._errors:
-            return self._group.run(work, keys)
+            return self._group.run(work, keys, reads, audit=audit)
 
     @contextmanager
     def raw_read(self) -> Iterator[Raw]:
-        """A read transaction on the driver's connection: one consistent snapshot."""
+        """Reads on the driver's connection: one consistent snapshot on SQLite (and in
+        memory). On PostgreSQL each statement runs on its own (autocommit: no BEGIN and
+        ROLLBACK round trips, two thirds of a point read's time) and is its own snapshot,
+        so a read that needs several rows consistent reads them in one statement."""
         with self._errors:
+            if not self._sqlite:
+                with self._statements() as raw:
+                    yield raw
+                return
             if self._readers is None:
                 with self._rlock, self._raw(write=False) as raw:
                     yield raw
@@ -170,6 +196,52 @@ class Database:
                     driver.rollback()
 
     @contextmanager
+    def _statements(self) -> Iterator[Raw]:
+        """A pooled PostgreSQL read connection in autocommit, given back as it was."""
+        pooled = self._reads.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None
+            driver.autocommit = True
+            try:
+                yield Raw(driver, self.engine.dialect)
+            finally:
+                if getattr(driver, "broken", False):  # the server went away
+                    pooled.invalidate()
+                else:
+                    driver.autocommit = False
+        finally:
+            pooled.close()
+
+    @contextmanager
+    def _pg_write(self) -> Iterator[Raw]:
+        """A PostgreSQL write transaction on the driver's connection whose BEGIN goes out
+        with its first statement and whose last writes with its COMMIT (Raw.send_later):
+        a commit is a handful of round trips, each a context switch on the server."""
+        pooled = self.engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            assert driver is not None
+            driver.autocommit = True
+            raw = Raw(driver, self.engine.dialect)
+            raw.send_later("BEGIN")
+            try:
+                try:
+                    yield raw
+                    raw.finish("COMMIT")
+                except BaseException:
+                    if not getattr(driver, "broken", False) and driver.info.transaction_status:
+                        driver.execute("ROLLBACK")  # not idle: in a (failed) transaction
+                    raise
+            finally:
+                if getattr(driver, "broken", False):  # the server went away
+                    pooled.invalidate()
+                else:
+                    driver.autocommit = False
+        finally:
+            pooled.close()
+
+    @contextmanager
     def _raw_write(self) -> Iterator[Raw]:
         """A write transaction on the driver's connection (the caller holds the lock)."""
         with self._raw(write=True) as raw:
@@ -179,14 +251,12 @@ class Database:
     def _raw(self, *, write: bool) -> Iterator[Raw]:
         """A pooled driver connection in a transaction: committed on exit if ``write``,
         else rolled back (as on an exception)."""
-        pooled = self.engine.raw_connection()
+        pooled = (self.engine if write else self._reads).raw_connection()
         try:
             driver = pooled.driver_connection
             assert driver is not None  # a pooled connection that is open
             if self._sqlite:  # our SQLite connections are in autocommit until told
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            elif not write:  # psycopg begins the transaction with this statement
-                driver.execute(_PG_SNAPSHOT)
             try:
                 yield Raw(driver, self.engine.dialect)
             except BaseException:
@@ -216,9 +286,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction: one consistent snapshot."""
-        with self._errors, self._rlock, self.engine.connect() as conn, conn.begin():
-            if not self._sqlite:
-                conn.exec_driver_sql(_PG_SNAPSHOT)
+        with self._errors, self._rlock, self._reads.connect() as conn, conn.begin():
             yield conn
 
     def pragma(self, name: str) -> str:
@@ -232,6 +300,8 @@ class Database:
         if self._readers is not None:
             self._readers.close()
         self.engine.dispose()
+        if self._reads is not self.engine:
+            self._reads.dispose()
 
 
 class _Errors:
@@ -325,6 +395,12 @@ class _Readers:
             readers = list(self._all)
         for reader in readers:
             reader.close()
+
+
+def _read_only(dbapi_conn: Any, _record: Any) -> None:
+    """A PostgreSQL read connection: its transactions begin READ ONLY (with the pool's
+    REPEATABLE READ, in the one BEGIN psycopg sends)."""
+    dbapi_conn.read_only = True
 
 
 def _prepare(dbapi_conn: Any) -> None:

@@ -22,25 +22,36 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from domicile.catalog.locks import lock_keys
-from domicile.catalog.prepared import Raw
+from domicile.catalog.chain import append_audits, head_ahead
+from domicile.catalog.locks import key_locks, lock_keys
+from domicile.catalog.prepared import Params, Prepared, Raw
 
 __all__ = ["MAX_BATCH", "GroupCommit"]
 
 T = TypeVar("T")
+#: The SELECTs a piece of work starts with.
+Reads = Sequence[tuple[Prepared, Params]]
 
 #: The most pieces of work in one transaction (a bound on how long a batch holds the lock).
 MAX_BATCH = 64
 
 
 class _Job(Generic[T]):
-    __slots__ = ("done", "error", "keys", "result", "work")
+    __slots__ = ("audit", "done", "error", "keys", "reads", "result", "work")
 
-    def __init__(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        work: Callable[[Raw], T],
+        keys: Sequence[tuple[str, str]],
+        reads: Reads,
+        audit: bool,
+    ) -> None:
         self.work = work
         self.keys = keys
+        self.reads = reads
+        self.audit = audit
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -68,13 +79,24 @@ class GroupCommit:
         """Work waiting for a transaction (for tests and diagnostics)."""
         return len(self._queued)
 
-    def run(self, work: Callable[[Raw], T], keys: Sequence[tuple[str, str]] = ()) -> T:
+    def run(
+        self,
+        work: Callable[[Raw], T],
+        keys: Sequence[tuple[str, str]] = (),
+        reads: Reads = (),
+        *,
+        audit: bool = False,
+    ) -> T:
         """``work(conn)`` committed, possibly in one transaction with other threads' work.
 
         ``keys`` are the (bucket, key) pairs it writes: a batch locks all of its jobs' keys
         up front, in order (:func:`~domicile.catalog.locks.lock_keys`), and runs their audit
-        appends last, so batches of several processes never deadlock."""
-        job: _Job[T] = _Job(work, keys)
+        appends last, so batches of several processes never deadlock. ``reads`` are the
+        SELECTs ``work`` starts with: on a database server a batch whose keys are distinct
+        sends them all with its locks, in one round trip, and each job finds its rows in
+        ``raw.prefetched``; ``audit`` says it appends audit records: the batch then takes
+        the chain's lock and reads its head in that round trip too."""
+        job: _Job[T] = _Job(work, keys, reads, audit)
         with self._queue_lock:
             self._queued.append(job)  # type: ignore[arg-type]
         while not job.done:
@@ -120,16 +142,40 @@ class GroupCommit:
 
 
 def _in_one(conn: Raw, batch: list[_Job[object]]) -> list[object]:
-    """Every job of ``batch`` in ``conn``'s transaction: keys locked first, audit last."""
-    lock_keys(conn, [k for job in batch for k in job.keys])
+    """Every job of ``batch`` in ``conn``'s transaction: keys locked first, then (on a
+    database server, in the same round trip) the jobs' reads when they cannot see each
+    other's writes (distinct keys) and the chain's lock and head when a job audits; the
+    audit records are appended last."""
+    keys = [k for job in batch for k in job.keys]
+    prefetched: list[list[list[Any]] | None] = [None] * len(batch)
+    ahead = conn.concurrent and len(set(keys)) == len(keys)
+    reads = [r for job in batch for r in job.reads] if ahead else []
+    chain = head_ahead(conn) if conn.concurrent and any(job.audit for job in batch) else []
+    if reads or chain:
+        locks = key_locks(conn, keys)
+        found = conn.rows_together([*locks, *reads, *chain])
+        at = len(locks)
+        for n, job in enumerate(batch):
+            if reads and job.reads:
+                prefetched[n] = found[at : at + len(job.reads)]
+                at += len(job.reads)
+        if chain:
+            conn.chain_head = found[-1]
+    else:
+        lock_keys(conn, keys)
     conn.deferred = []
     try:
-        results = [job.work(conn) for job in batch]
+        results = []
+        for job, rows in zip(batch, prefetched, strict=True):
+            conn.prefetched = rows
+            results.append(job.work(conn))
+        conn.prefetched = None
         deferred, conn.deferred = conn.deferred, None
-        for work in deferred:
-            work(conn)
+        append_audits(conn, deferred)
     finally:
         conn.deferred = None
+        conn.prefetched = None
+        conn.chain_head = None
     return results
 
 

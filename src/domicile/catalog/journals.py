@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.locks import lock_chain
-from domicile.catalog.prepared import Prepared, Raw
+from domicile.catalog.prepared import Raw
 from domicile.catalog.records import Job
 from domicile.errors import CatalogError
 
@@ -224,30 +224,3 @@ class Journals:
         query = sa.select(t.audit_checkpoints.c.body).order_by(t.audit_checkpoints.c.seq)
         with self._db.read() as conn:
             return [b for (b,) in conn.execute(query)]
-
-
-# Prepared once: every PUT runs these in its commit (:mod:`domicile.catalog.prepared`).
-_AUDIT_HEAD = Prepared(
-    sa.select(t.audit_records.c.seq, t.audit_records.c.hash)
-    .order_by(t.audit_records.c.seq.desc())
-    .limit(1)
-)
-_AUDIT_INSERT = Prepared(sa.insert(t.audit_records))
-
-
-def append_audit(raw: Raw, build: AuditBuilder) -> list[tuple[int, str, str]]:
-    """Append ``build(head_seq, head_hash)`` in the caller's write transaction, holding the
-    chain's lock (PostgreSQL) to its end. In a group commit (``raw.deferred``) the append
-    runs at the end of the shared transaction instead, and nothing is returned here."""
-    if raw.deferred is not None:
-        raw.deferred.append(lambda r: _append(r, build))
-        return []
-    return _append(raw, build)
-
-
-def _append(raw: Raw, build: AuditBuilder) -> list[tuple[int, str, str]]:
-    lock_chain(raw)
-    head = raw.first(_AUDIT_HEAD, {})
-    new = list(build(*(head if head is not None else (0, ""))))
-    raw.run_many(_AUDIT_INSERT, [{"seq": s, "hash": h, "body": b} for s, h, b in new])
-    return new

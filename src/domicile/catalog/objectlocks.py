@@ -21,14 +21,27 @@ import sqlalchemy as sa
 from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import append_audit
+from domicile.catalog.locks import lock_keys
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import LOCK_MODES, BucketLock, Version, VersionLock
 from domicile.errors import BucketNotFound, InvalidRetention, ObjectLocked, ObjectNotFound
 
 _LOCK = Prepared(
     sa.select(t.version_locks).where(t.version_locks.c.version_id == sa.bindparam("vid"))
+)
+# The version's row locked (PostgreSQL: FOR UPDATE; SQLite has one writer anyway) with its
+# lock, so a lock set by a concurrent transaction is seen, or waits for the forgetting.
+_GUARD = Prepared(
+    sa.select(t.versions.c.version_id, t.version_locks)
+    .select_from(
+        t.versions.outerjoin(
+            t.version_locks, t.version_locks.c.version_id == t.versions.c.version_id
+        )
+    )
+    .where(t.versions.c.version_id == sa.bindparam("vid"))
+    .with_for_update(of=t.versions)
 )
 _COPIES = Prepared(
     sa.select(t.placements.c.site_id, t.placements.c.state).where(
@@ -121,14 +134,14 @@ class Locks:
         now = time.time()
         with self._db.write() as conn:
             raw = Raw.of(conn)
-            if (
-                conn.execute(
-                    sa.select(t.versions.c.version_id).where(
-                        t.versions.c.version_id == lock.version_id
-                    )
-                ).first()
-                is None
-            ):
+            of_version = sa.select(t.versions.c.bucket, t.versions.c.key).where(
+                t.versions.c.version_id == lock.version_id
+            )
+            found = conn.execute(of_version).first()
+            if found is not None:  # PostgreSQL: a delete of the version waits, or is seen
+                lock_keys(raw, [(found.bucket, found.key)])
+                found = conn.execute(of_version).first()
+            if found is None:
                 raise ObjectNotFound(
                     f"no object version {lock.version_id}",
                     hint="the object was deleted meanwhile; list the bucket again",
@@ -200,7 +213,8 @@ def guard_forget(
     (a copy moved or dropped) is refused when a good copy would go and fewer good copies
     than the lock keeps would remain, whatever the mode; a missing or corrupt copy may
     go. A version whose lock has ended is not guarded."""
-    lock = _version_lock(raw, version.version_id)
+    row = raw.first(_GUARD, {"vid": version.version_id})
+    lock = None if row is None or row.legal_hold is None else _lock_of(row)
     now = time.time()
     if lock is None or not lock.locked(now):
         return
@@ -236,6 +250,11 @@ def guard_forget(
             sites=sorted(gone),
             **context,
         )
+
+
+def enable_lock(conn: sa.Connection, bucket: str) -> None:
+    """Give a bucket being created its Object Lock row (no default retention)."""
+    conn.execute(sa.insert(t.bucket_locks).values(bucket=bucket, updated_at=rows.now_us()))
 
 
 def forget_lock(raw: Raw, version_id: str) -> None:

@@ -18,12 +18,13 @@ from domicile.catalog import schema as t
 from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
 from domicile.catalog.bucketkeys import BucketKeys
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import Journals, append_audit
+from domicile.catalog.journals import Journals
 from domicile.catalog.leases import Leases
 from domicile.catalog.listing import list_page, versions_page
 from domicile.catalog.locks import lock_keys
-from domicile.catalog.objectlocks import Locks, forget_bucket
+from domicile.catalog.objectlocks import Locks, enable_lock, forget_bucket
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
     VERSIONING_STATUSES,
@@ -54,6 +55,37 @@ PAGE = 500
 
 # The hot paths' statements are prepared once and run on the driver's connection
 # (:mod:`domicile.catalog.prepared`); a key's versions are :mod:`.versionrows`'.
+
+
+def _placed(one_bucket: bool) -> tuple[Prepared, Prepared, Prepared]:
+    """A page of versions after ``:after`` (of ``:bucket``), and the placements and the
+    segments of the versions in ``(:after, :last]`` (of ``:bucket``), in order:
+    :meth:`iter_placed`, :meth:`iter_copies`."""
+    c, pc, sc = t.versions.c, t.placements.c, t.segments.c
+    versions = sa.select(t.versions).where(c.version_id > sa.bindparam("after"))
+    held = (
+        sa.select(t.placements)
+        .join(t.versions, pc.version_id == c.version_id)
+        .where(pc.version_id > sa.bindparam("after"), pc.version_id <= sa.bindparam("last"))
+    )
+    cut = (
+        sa.select(t.segments)
+        .join(t.versions, sc.version_id == c.version_id)
+        .where(sc.version_id > sa.bindparam("after"), sc.version_id <= sa.bindparam("last"))
+    )
+    if one_bucket:
+        versions = versions.where(c.bucket == sa.bindparam("bucket"))
+        held = held.where(c.bucket == sa.bindparam("bucket"))
+        cut = cut.where(c.bucket == sa.bindparam("bucket"))
+    return (
+        Prepared(versions.order_by(c.version_id).limit(PAGE)),
+        Prepared(held.order_by(pc.version_id, pc.site_id)),
+        Prepared(cut.order_by(sc.version_id, sc.idx)),
+    )
+
+
+_PLACED = {False: _placed(False), True: _placed(True)}
+
 _VERIFIED = Prepared(
     sa.update(t.placements)
     .where(
@@ -86,8 +118,19 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
 
     # --- buckets ----------------------------------------------------------------------
 
-    def create_bucket(self, name: str, policy: str, tenant: str = "default") -> Bucket:
-        bucket = Bucket(name, policy, tenant, rows.now_us() / 1_000_000)
+    def create_bucket(
+        self,
+        name: str,
+        policy: str,
+        tenant: str = "default",
+        *,
+        object_lock: bool = False,
+        audit: AuditBuilder | None = None,
+    ) -> Bucket:
+        created = rows.now_us() / 1_000_000
+        bucket = Bucket(
+            name, policy, tenant, created, "Enabled" if object_lock else None, object_lock
+        )
         taken = BucketAlreadyExists(
             f"bucket {name!r} exists already",
             hint="choose another name, or use the existing bucket",
@@ -105,8 +148,13 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
                         tenant=tenant,
                         policy=policy,
                         created_at=rows.us(bucket.created_at),
+                        versioning=bucket.versioning,
                     )
                 )
+                if object_lock:
+                    enable_lock(conn, name)
+                if audit is not None:
+                    append_audit(Raw.of(conn), audit)
         except CatalogConflict:  # created by another host between our check and insert
             raise taken from None
         return bucket
@@ -180,7 +228,19 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
             return self._db.group(
                 lambda raw: vr.commit(raw, version, segments, placements, audit, expect=expect),
                 keys=[(version.bucket, version.key)],
+                reads=vr.commit_reads(version),
+                audit=audit is not None,
             )
+
+    def commit_versions(
+        self, items: Sequence[tuple[Version, Sequence[Segment], Sequence[Placement]]]
+    ) -> None:
+        if not items:
+            return
+        with self._db.write() as conn:
+            raw = Raw.of(conn)
+            for version, segments, placements in items:
+                vr.commit(raw, version, segments, placements, None)
 
     def complete_upload(
         self,
@@ -194,9 +254,10 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
         listed: Sequence[tuple[int, str]] = (),
     ) -> Version | None:
         with _lost_race(expect, version), self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(version.bucket, version.key)])  # first: lock order
+            raw = Raw.of(conn)
+            lock_keys(raw, [(version.bucket, version.key)])  # first: the lock order
             finish_upload(conn, upload_id, version, segments, listed)
-            return vr.commit(Raw.of(conn), version, segments, placements, audit, expect=expect)
+            return vr.commit(raw, version, segments, placements, audit, expect=expect)
 
     def current_version(self, bucket: str, key: str) -> Version:
         with self._db.raw_read() as raw:
@@ -208,6 +269,8 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
 
     def lookup(self, bucket: str, key: str, version_id: str | None = None) -> Lookup:
         with self._db.raw_read() as raw:
+            if version_id is None and raw.concurrent:
+                return vr.lookup_current(raw, bucket, key)
             owner = vr.require_bucket(raw, bucket)
             if version_id is None:
                 found = vr.require_current(raw, bucket, key)
@@ -243,6 +306,23 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
         with self._db.raw_read() as raw:
             return vr.placements_of(raw, version_id)
 
+    def copies_of(self, version_ids: Sequence[str]) -> dict[str, tuple[list[Placement], int]]:
+        ids = list(version_ids)
+        out: dict[str, tuple[list[Placement], int]] = {vid: ([], 0) for vid in ids}
+        p, s = t.placements.c, t.segments.c
+        stored = (
+            sa.select(s.version_id, sa.func.sum(s.ciphertext_length))
+            .where(s.version_id.in_(ids))
+            .group_by(s.version_id)
+        )
+        copies = sa.select(t.placements).where(p.version_id.in_(ids)).order_by(p.site_id)
+        with self._db.read() as conn:
+            for vid, total in conn.execute(stored):
+                out[vid] = (out[vid][0], int(total or 0))
+            for row in conn.execute(copies):
+                out[row.version_id][0].append(rows.placement(row))
+        return out
+
     def delete_object(
         self, bucket: str, key: str, *, bypass_governance: bool = False
     ) -> Version | None:
@@ -277,8 +357,9 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
             return found, promoted
 
         with self._db.write() as conn:
-            lock_keys(Raw.of(conn), [(bucket, key)])
-            return delete(Raw.of(conn))
+            raw = Raw.of(conn)
+            lock_keys(raw, [(bucket, key)])
+            return delete(raw)
 
     def list_versions(
         self,
@@ -362,6 +443,42 @@ class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
             .where(t.placements.c.site_id == site_id)
         )
         return self._paged(base)
+
+    def iter_placed(self, bucket: str | None = None) -> Iterator[tuple[Version, list[Placement]]]:
+        for version, _, placements in self._copies(bucket, segments=False):
+            yield version, placements
+
+    def iter_copies(
+        self, bucket: str | None = None
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        return self._copies(bucket, segments=True)
+
+    def _copies(
+        self, bucket: str | None, *, segments: bool
+    ) -> Iterator[tuple[Version, list[Segment], list[Placement]]]:
+        versions, held, cut = _PLACED[bucket is not None]
+        params: dict[str, Any] = (
+            {"after": ""} if bucket is None else {"after": "", "bucket": bucket}
+        )
+        while True:
+            with self._db.raw_read() as raw:
+                page = [rows.version(r) for r in raw.rows(versions, params)]
+                placed: dict[str, list[Placement]] = {v.version_id: [] for v in page}
+                parts: dict[str, list[Segment]] = {v.version_id: [] for v in page}
+                if page:
+                    span = {**params, "last": page[-1].version_id}
+                    for r in raw.rows(held, span):
+                        if r.version_id in placed:
+                            placed[r.version_id].append(rows.placement(r))
+                    for r in raw.rows(cut, span) if segments else ():
+                        if r.version_id in parts:
+                            parts[r.version_id].append(rows.segment(r))
+            for version in page:
+                vid = version.version_id
+                yield version, parts[vid], placed[vid]
+            if len(page) < PAGE:
+                return
+            params["after"] = page[-1].version_id
 
     def _paged(self, base: sa.Select[Any]) -> Iterator[Version]:
         """Every version ``base`` selects, in version_id order, PAGE rows per transaction."""

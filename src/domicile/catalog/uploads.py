@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
-from domicile.catalog.journals import append_audit
 from domicile.catalog.listing import prefix_successor
 from domicile.catalog.prepared import Raw
 from domicile.catalog.records import (

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 
 from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog.base import AuditBuilder
-from domicile.catalog.journals import append_audit
-from domicile.catalog.locks import lock_keys
+from domicile.catalog.chain import append_audit
+from domicile.catalog.locks import key_locks
 from domicile.catalog.objectlocks import forget_lock, guard_forget
 from domicile.catalog.prepared import Prepared, Raw
 from domicile.catalog.records import (
@@ -38,6 +39,7 @@ from domicile.catalog.records import (
     NULL_ID,
     Bucket,
     Expect,
+    Lookup,
     Placement,
     Segment,
     Version,
@@ -75,6 +77,25 @@ _PLACEMENTS = Prepared(
     sa.select(t.placements)
     .where(t.placements.c.version_id == sa.bindparam("vid"))
     .order_by(t.placements.c.site_id)
+)
+# A lookup of the current version as one statement (:func:`lookup_current`).
+_LOOKUP = Prepared(
+    sa.text(
+        """SELECT
+        (SELECT row_to_json(b) FROM (SELECT buckets.*, EXISTS (SELECT 1 FROM bucket_locks
+          WHERE bucket_locks.bucket = :bucket) AS object_lock
+         FROM buckets WHERE name = :bucket) AS b) AS bucket,
+        (SELECT row_to_json(v) FROM versions v
+         WHERE v.bucket = :bucket AND v.key = :key AND v.state = 'current') AS version,
+        (SELECT json_agg(s ORDER BY s.idx) FROM segments s
+         WHERE s.version_id = (SELECT version_id FROM versions
+          WHERE bucket = :bucket AND key = :key AND state = 'current')) AS segments,
+        (SELECT json_agg(p ORDER BY p.site_id) FROM placements p
+         WHERE p.version_id = (SELECT version_id FROM versions
+          WHERE bucket = :bucket AND key = :key AND state = 'current')) AS placements"""
+    ).columns(
+        sa.column("bucket"), sa.column("version"), sa.column("segments"), sa.column("placements")
+    )
 )
 _SET_STATE = Prepared(
     sa.update(t.versions)
@@ -122,23 +143,28 @@ def require_current(raw: Raw, bucket: str, key: str) -> Version:
     found = current(raw, bucket, key)
     if found is None:
         require_bucket(raw, bucket)
-        raise ObjectNotFound(
+    if found is None or found.delete_marker:
+        raise no_object(bucket, key, found)
+    return found
+
+
+def no_object(bucket: str, key: str, marker: Version | None) -> ObjectNotFound:
+    """The key has no current version, or (``marker``) its latest is a delete marker."""
+    if marker is None:
+        return ObjectNotFound(
             f"no object {key!r} in bucket {bucket!r}",
             hint="'domicile ls BUCKET' lists the objects",
             bucket=bucket,
             key=key,
         )
-    if found.delete_marker:
-        raise ObjectNotFound(
-            f"{bucket}/{key} was deleted: its latest version is a delete marker",
-            hint="'domicile ls --versions BUCKET/KEY' lists its versions; "
-            "read one with --version-id",
-            bucket=bucket,
-            key=key,
-            delete_marker=True,
-            version=found.s3_version_id,
-        )
-    return found
+    return ObjectNotFound(
+        f"{bucket}/{key} was deleted: its latest version is a delete marker",
+        hint="'domicile ls --versions BUCKET/KEY' lists its versions; read one with --version-id",
+        bucket=bucket,
+        key=key,
+        delete_marker=True,
+        version=marker.s3_version_id,
+    )
 
 
 def find(raw: Raw, bucket: str, key: str, version_id: str) -> Version | None:
@@ -189,9 +215,14 @@ def commit(
     and it was the null one. Returns the version removed for good (its blobs queued).
     Takes the key's lock first (:mod:`domicile.catalog.locks`; held already in a group
     commit)."""
-    lock_keys(raw, [(version.bucket, version.key)])
-    require_bucket(raw, version.bucket)
-    previous = current(raw, version.bucket, version.key)
+    found = raw.prefetched  # sent ahead with the group commit's locks
+    if found is None:
+        locks = key_locks(raw, [(version.bucket, version.key)])  # none when held already
+        found = raw.rows_together([*locks, *commit_reads(version)])[len(locks) :]
+    owner, now = found
+    if not owner:
+        raise no_bucket(version.bucket)
+    previous = rows.version(now[0]) if now else None
     if expect is not None:
         expect.check(previous, version.bucket, version.key)
     seq = 1 if previous is None else previous.seq + 1
@@ -206,14 +237,41 @@ def commit(
             drop_version(raw, removed, reason="replaced")
             if previous is not None and removed.version_id == previous.version_id:
                 previous = None
+    # Writes without a result to read: on PostgreSQL sent with the next statement or the
+    # COMMIT (Raw.send_later).
     if previous is not None:
-        raw.run(_SET_STATE, {"vid": previous.version_id, "state": NONCURRENT})
-    raw.run(_INSERT_VERSION, rows.version_row(version, seq=seq))
+        raw.run_many(_SET_STATE, [{"vid": previous.version_id, "state": NONCURRENT}])
+    raw.run_many(_INSERT_VERSION, [rows.version_row(version, seq=seq)])
     raw.run_many(_INSERT_SEGMENT, [rows.segment_row(s) for s in segments])
     raw.run_many(_INSERT_PLACEMENT, [rows.placement_row(p) for p in placements])
     if audit is not None:
         append_audit(raw, audit)
     return removed
+
+
+def commit_reads(version: Version) -> list[tuple[Prepared, dict[str, Any]]]:
+    """What :func:`commit` reads first: the bucket, and the key's current version (a
+    group commit sends them ahead with its locks)."""
+    params = {"bucket": version.bucket, "key": version.key}
+    return [(_BUCKET, params), (_CURRENT, params)]
+
+
+def lookup_current(raw: Raw, bucket: str, key: str) -> Lookup:
+    """``Catalog.lookup`` of the current version as one statement: on a database server
+    one round trip and one snapshot (its rows come back as JSON objects)."""
+    found = raw.first(_LOOKUP, {"bucket": bucket, "key": key})
+    assert found is not None  # a SELECT of scalar subqueries has one row
+    if found.bucket is None:
+        raise no_bucket(bucket)
+    version = None if found.version is None else rows.version(_VERSION.row_of(found.version))
+    if version is None or version.delete_marker:
+        raise no_object(bucket, key, version)
+    return Lookup(
+        version,
+        [rows.segment(_SEGMENTS.row_of(r)) for r in found.segments or ()],
+        [rows.placement(_PLACEMENTS.row_of(r)) for r in found.placements or ()],
+        rows.bucket(_BUCKET.row_of(found.bucket)),
+    )
 
 
 def remove(
@@ -242,7 +300,7 @@ def drop_version(
     queue_blobs(raw, version, sites, reason=reason, bypass_governance=bypass_governance)
     forget_lock(raw, version.version_id)
     for statement in _FORGET:
-        raw.run(statement, params)
+        raw.run_many(statement, [params])
 
 
 def queue_blobs(

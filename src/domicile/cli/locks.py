@@ -14,11 +14,11 @@ import click
 
 from domicile.catalog import LOCK_MODES, BucketLock, VersionLock
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json, split_path
+from domicile.cli.ui import console, emit_json, say, split_path
 from domicile.display import table
 from domicile.engine.lifecycle import Rule
 
-_MODE = click.Choice(LOCK_MODES, case_sensitive=False)
+LOCK_MODE = click.Choice(LOCK_MODES, case_sensitive=False)
 
 
 def _iso(when: float | None) -> str | None:
@@ -27,7 +27,8 @@ def _iso(when: float | None) -> str | None:
     return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _date(value: str) -> float:
+def parse_date(value: str) -> float:
+    """Epoch seconds of an ISO 8601 date (UTC unless it says otherwise); BadParameter."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -42,7 +43,7 @@ def _date(value: str) -> float:
 
 @click.command()
 @click.argument("bucket")
-@click.option("--mode", type=_MODE, help="Default retention mode of new versions.")
+@click.option("--mode", type=LOCK_MODE, help="Default retention mode of new versions.")
 @click.option("--days", type=click.IntRange(min=1), help="Default retention period in days.")
 @click.option("--years", type=click.IntRange(min=1), help="Default retention period in years.")
 @click.option("--no-default", is_flag=True, help="Remove the default retention.")
@@ -76,12 +77,12 @@ def _show_bucket(state: State, bucket: str, config: BucketLock | None) -> None:
     if state.as_json:
         emit_json(doc)
     elif config is None:
-        console.print(f"bucket {bucket} has no Object Lock (it is enabled only at creation)")
+        say(f"bucket {bucket} has no Object Lock (it is enabled only at creation)")
     elif config.mode is None:
-        console.print(f"bucket {bucket}: Object Lock on, no default retention")
+        say(f"bucket {bucket}: Object Lock on, no default retention")
     else:
         period = f"{config.days} days" if config.days is not None else f"{config.years} years"
-        console.print(f"bucket {bucket}: Object Lock on, default {config.mode} for {period}")
+        say(f"bucket {bucket}: Object Lock on, default {config.mode} for {period}")
 
 
 # --- versions ---------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def _show_bucket(state: State, bucket: str, config: BucketLock | None) -> None:
 @click.command()
 @click.argument("path", metavar="BUCKET/KEY")
 @click.option("--version-id", help="A version of the object (default: the current one).")
-@click.option("--mode", type=_MODE, help="Retention mode to set (with --until).")
+@click.option("--mode", type=LOCK_MODE, help="Retention mode to set (with --until).")
 @click.option("--until", "until", help="Retain until this date (ISO 8601, UTC by default).")
 @click.option("--clear", is_flag=True, help="Remove a GOVERNANCE retention (needs the bypass).")
 @click.option(
@@ -122,7 +123,7 @@ def retention(
             bucket,
             key,
             mode.upper(),
-            _date(until),
+            parse_date(until),
             version_id=version_id,
             bypass_governance=bypass_governance,
         )
@@ -210,7 +211,7 @@ def lifecycle(
         emit_json({"bucket": bucket, "rules": [asdict(r) for r in rules]})
         return
     if not rules:
-        console.print(f"bucket {bucket} has no lifecycle rules")
+        say(f"bucket {bucket} has no lifecycle rules")
         return
     t = table(f"lifecycle of {bucket}", "id", "prefix", "status", "actions")
     for r in rules:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -13,10 +14,11 @@ from typing import BinaryIO
 import click
 from rich.text import Text
 
+from domicile.cli.locks import LOCK_MODE, parse_date
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console, emit_json, say, split_path, styled, transfer_progress
 from domicile.display import human_size, table, when
-from domicile.engine import ObjectInfo
+from domicile.engine import ObjectInfo, ObjectMeta
 
 READ_SIZE = 1024 * 1024
 VERSION_HELP = "A version of the object ('null', or an id 'ls --versions' lists)."
@@ -53,6 +55,24 @@ def _read_pieces(stream: BinaryIO, advance: Callable[[int], None]) -> Iterator[b
         yield piece
 
 
+def _ls_all(state: State, bucket: str, prefix: str, start_after: str) -> None:
+    """Stream every key under ``prefix``: ``modified  size  key`` lines (as ``aws s3 ls
+    --recursive``), or one JSON object per line; a page of 1,000 keys in memory at most."""
+    out = sys.stdout
+    engine = state.engine
+    while True:
+        page = engine.list(bucket, prefix=prefix, delimiter="", start_after=start_after)
+        for o in page.objects:
+            if state.as_json:
+                out.write(json.dumps(_info_dict(o), sort_keys=True, default=str) + "\n")
+            else:
+                out.write(f"{when(o.created_at)} {o.size:>12} {o.key}\n")
+        if not page.is_truncated or page.next_start_after is None:
+            break
+        start_after = page.next_start_after
+    out.flush()
+
+
 @click.command()
 @click.argument("src", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
 @click.argument("dest", metavar="BUCKET/KEY")
@@ -60,6 +80,9 @@ def _read_pieces(stream: BinaryIO, advance: Callable[[int], None]) -> Iterator[b
 @click.option("--meta", "meta", multiple=True, help="User metadata NAME=VALUE (repeatable).")
 @click.option("--if-none-match", is_flag=True, help="Store only if BUCKET/KEY has no object yet.")
 @click.option("--if-match", metavar="ETAG", help="Store only if BUCKET/KEY's ETag is ETAG.")
+@click.option("--lock-mode", type=LOCK_MODE, help="Object Lock retention mode (with --until).")
+@click.option("--until", metavar="DATE", help="Retain until DATE (ISO 8601, UTC by default).")
+@click.option("--legal-hold", is_flag=True, help="Put a legal hold on the new version.")
 @pass_state
 def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     state: State,
@@ -69,10 +92,24 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
     meta: tuple[str, ...],
     if_none_match: bool,
     if_match: str | None,
+    lock_mode: str | None,
+    until: str | None,
+    legal_hold: bool,
 ) -> None:
     """Store the file SRC ('-' for standard input) as BUCKET/KEY; with a condition, only
-    if the object is as it says (checked atomically with the write)."""
+    if the object is as it says (checked atomically with the write). In a bucket with
+    Object Lock, --lock-mode and --until (or the bucket's default) and --legal-hold lock
+    the new version."""
     bucket, key = split_path(dest)
+    if (lock_mode is None) != (until is None):
+        raise click.UsageError("give --lock-mode and --until together")
+    object_meta = ObjectMeta(
+        content_type=content_type,
+        user=_parse_meta(meta),
+        lock_mode=lock_mode.upper() if lock_mode else None,
+        lock_until=parse_date(until) if until else None,
+        legal_hold=legal_hold,
+    )
     stream: BinaryIO = sys.stdin.buffer if src == "-" else Path(src).open("rb")  # noqa: SIM115
     total = None if src == "-" else os.fstat(stream.fileno()).st_size
     with _closing_unless_std(stream), transfer_progress(f"put {key}", total) as advance:
@@ -80,8 +117,7 @@ def put(  # noqa: PLR0917 (click passes every option by name, one argument each)
             bucket,
             key,
             _read_pieces(stream, advance),
-            content_type=content_type,
-            metadata=_parse_meta(meta),
+            meta=object_meta,
             if_match=if_match,
             if_none_match=if_none_match,
         )
@@ -140,6 +176,13 @@ def _parse_range(text: str | None) -> tuple[int, int | None]:
     "--versions", is_flag=True, help="List every version and delete marker, newest first."
 )
 @click.option("--version-id-marker", default="", help="With --versions and --start-after: paging.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every key of BUCKET under PREFIX, recursively, page after page in this one process, "
+    "one line each as it is read (--json: JSON Lines).",
+)
 @pass_state
 def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
     state: State,
@@ -149,9 +192,16 @@ def ls(  # noqa: PLR0917 (click passes every option by name, one argument each)
     start_after: str,
     versions: bool,
     version_id_marker: str,
+    every: bool,
 ) -> None:
     """List buckets, or the objects of BUCKET under PREFIX (with --versions, their
-    versions and delete markers too)."""
+    versions and delete markers too; with --all, every key, streamed)."""
+    if every:
+        if not path or versions:
+            raise click.UsageError("--all lists the keys of one bucket: give BUCKET[/PREFIX]")
+        bucket, _, prefix = path.partition("/")
+        _ls_all(state, bucket, prefix, start_after)
+        return
     if not path:
         buckets = state.engine.list_buckets()
         if state.as_json:

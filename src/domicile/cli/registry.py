@@ -96,7 +96,7 @@ def registry_adopt(state: State, file: Path) -> None:
         return
     say(f"[registry] file = {written!r}: registry {reg.version} of {reg.date} in use")
     print_summary(plan)
-    if not plan.empty:
+    if plan.steps:
         say("run 'domicile apply' to carry it out")
 
 

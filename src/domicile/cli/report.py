@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from domicile.cli.state import State, pass_state
 from domicile.cli.ui import console
-from domicile.engine.facts import HistoryReport, Report
+from domicile.engine.facts import HistoryReport, Report, Shortfall, Violation
 from domicile.report import (
     history_html,
     history_json,
@@ -21,6 +23,7 @@ from domicile.report import (
     print_report,
     report_html,
     report_json,
+    write_json,
 )
 from domicile.report.words import verdict_reasons
 
@@ -61,6 +64,12 @@ SHORT_OF_COPIES = 14
     metavar="DATE",
     help="End of the period (a date alone: the end of that day; default: now).",
 )
+@click.option(
+    "--details",
+    is_flag=True,
+    help="List every violation and shortfall (one row per copy or object), streamed as "
+    "the catalog is read; without it they are counted.",
+)
 @pass_state
 def report(
     state: State,
@@ -71,6 +80,7 @@ def report(
     output: Path,
     since: str | None,
     until: str | None,
+    details: bool,
 ) -> None:
     """Where every copy rests, under which laws, and whether its policy allows it; with
     --from/--to, where every copy rested over that period and when its policy, as it was
@@ -91,16 +101,21 @@ def report(
             until=until,
         )
         return
-    result = state.engine.report(bucket=bucket, tenant=tenant)
+    engine = state.engine
+    # The page holds its rows (it is handed to a person); text and JSON stream them.
+    result = engine.report(bucket=bucket, tenant=tenant, details=details and fmt == "html")
+
+    def rows() -> Iterator[Violation | Shortfall]:
+        return engine.report_rows(bucket=bucket, tenant=tenant)
+
     if fmt == "text":
-        print_report(result, console)
+        print_report(result, console, rows() if details else None)
     else:
-        text = (
-            json.dumps(report_json(result), indent=2, ensure_ascii=False) + "\n"
-            if fmt == "json"
-            else report_html(result)
-        )
-        _write(output, text)
+        if fmt == "json":
+            doc = report_json(result, rows if details else None)
+            _write_with(output, lambda out: write_json(doc, out))
+        else:
+            _write(output, report_html(result))
         if str(output) != "-":
             click.echo(f"wrote {output} ({_verdict_word(result)})", err=True)
     code = exit_code(result)
@@ -169,17 +184,23 @@ def history_exit_code(r: HistoryReport) -> int:
 def exit_code(r: Report) -> int:
     """13 for a residency violation or an altered chain, else 14 for objects short of
     readable copies, else 0 (docs/cli.md's exit-code table)."""
-    if r.violations or (r.chain.enabled and not r.chain.ok):
+    if r.violation_count or (r.chain.enabled and not r.chain.ok):
         return NOT_CLEAN
-    return SHORT_OF_COPIES if r.shortfalls else 0
+    return SHORT_OF_COPIES if r.shortfall_count else 0
 
 
 def _write(output: Path, text: str) -> None:
+    _write_with(output, lambda out: out.write(text))
+
+
+def _write_with(output: Path, write: Callable[[TextIO], object]) -> None:
+    """``write`` to stdout, or to ``output`` through a temporary file renamed at the end."""
     if str(output) == "-":
-        sys.stdout.write(text)
+        write(sys.stdout)
         return
     tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        write(out)
     tmp.replace(output)
 
 

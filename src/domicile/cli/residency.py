@@ -136,7 +136,7 @@ def sites_add(  # noqa: PLR0917 (click passes every option by name, one argument
     say(f"added site {name} to {state.config_path}: {done}")
     print_sites(state, only=name)
     print_summary(plan)
-    if not plan.empty:
+    if plan.steps:
         say("run 'domicile apply' to carry it out")
 
 

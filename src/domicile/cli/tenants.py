@@ -7,7 +7,7 @@ from dataclasses import asdict
 import click
 
 from domicile.cli.state import State, pass_state
-from domicile.cli.ui import console, emit_json
+from domicile.cli.ui import emit_json, say
 
 
 @click.group()
@@ -32,15 +32,15 @@ def remove(state: State, name: str, yes: bool) -> None:
     if state.as_json:
         emit_json(asdict(report))
     else:
-        console.print(
+        say(
             f"tenant {name}: removed {len(report.buckets_removed)} buckets, "
             f"{report.versions_removed} versions and delete markers, "
             f"{report.uploads_aborted} uploads"
         )
         for version, why in report.kept.items():
-            console.print(f"[yellow]kept[/] {version}: {why}", highlight=False)
+            say(("kept", "yellow"), f" {version}: {why}")
         if report.buckets_kept:
-            console.print(f"buckets kept: {', '.join(report.buckets_kept)}", highlight=False)
+            say(f"buckets kept: {', '.join(report.buckets_kept)}")
     if report.kept:
         raise SystemExit(15)
 

@@ -134,10 +134,10 @@ def sweep(state: State, grace: float, dry_run: bool) -> None:
         )
         return
     if not dry_run:
-        console.print(f"aborted {aborted} multipart uploads older than {expiry:g} h")
+        say(f"aborted {aborted} multipart uploads older than {expiry:g} h")
     if life is not None and (life.uploads_aborted or life.versions_expired or life.kept_locked
                              or life.markers_expired):  # fmt: skip
-        console.print(
+        say(
             f"lifecycle rules: {life.versions_expired} noncurrent versions and "
             f"{life.markers_expired} delete markers expired, {life.uploads_aborted} uploads "
             f"aborted, {len(life.kept_locked)} versions kept by Object Lock"

@@ -11,14 +11,14 @@ import builtins
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from domicile.audit import CheckpointPolicy
-from domicile.catalog import Bucket, BucketKey, BucketLock, Expect, VersionLock, open_catalog
+from domicile.audit import CheckpointPolicy, Record, Scalar
+from domicile.catalog import Bucket, BucketKey, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
@@ -27,7 +27,15 @@ from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_
 from domicile.engine.bucketkeys import BucketKeyring, key_blob_id
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
-from domicile.engine.facts import HistoryReport, Report, build_history, build_report
+from domicile.engine.facts import (
+    HistoryReport,
+    Report,
+    Shortfall,
+    Violation,
+    build_history,
+    build_report,
+    report_rows,
+)
 from domicile.engine.garbage import collect_garbage
 from domicile.engine.guarded import GuardedSite
 from domicile.engine.health import SiteHealth, probe_sites
@@ -208,16 +216,19 @@ class Domicile(LockApi):
         be turned off."""
         check_bucket_name(name)
         self._ctx.policy(policy)
-        bucket = self._ctx.catalog.create_bucket(name, policy, tenant)
-        if object_lock:  # versioning on, for good: a locked version is never replaced
-            self._ctx.catalog.set_versioning(name, "Enabled")
-            self._ctx.catalog.set_bucket_lock(BucketLock(name))
-        self._ctx.record(
-            "bucket_create",
-            bucket=name,
-            policy=policy,
-            detail={"tenant": tenant, **({"object_lock": True} if object_lock else {})},
+        build, made = None, list[Record]()
+        if self._ctx.audit is not None:
+            detail: dict[str, Scalar] = {"tenant": tenant}
+            if object_lock:  # versioning on, for good: a locked version is never replaced
+                detail |= {"object_lock": True, "versioning": "Enabled"}
+            build, made = self._ctx.audit.builder(
+                "bucket_create", bucket=name, policy=policy, detail=detail
+            )
+        bucket = self._ctx.catalog.create_bucket(
+            name, policy, tenant, object_lock=object_lock, audit=build
         )
+        if self._ctx.audit is not None:
+            self._ctx.audit.appended(made)
         return bucket
 
     def bucket(self, name: str) -> Bucket:
@@ -758,7 +769,7 @@ class Domicile(LockApi):
         if not report.cancelled:  # copies of locked versions on mirror sites
             problems = mirror_all(self._ctx)
             report.failed += len(problems)
-            report.failures += problems
+            report.failures += problems[: max(0, 20 - len(report.failures))]
         return report
 
     def sweep(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> SweepReport:
@@ -806,12 +817,26 @@ class Domicile(LockApi):
         """How many object versions the catalog holds (for progress bars)."""
         return sum(1 for _ in self._ctx.catalog.iter_versions(bucket))
 
-    def report(self, *, bucket: str | None = None, tenant: str | None = None) -> Report:
+    def report(
+        self, *, bucket: str | None = None, tenant: str | None = None, details: bool = False
+    ) -> Report:
         """The residency report of one bucket, one tenant's buckets, or everything: where
-        copies rest, compliance, copy counts, verification and audit chain status."""
+        copies rest, compliance, copy counts, verification and audit chain status. Its
+        memory does not grow with the objects: violations and shortfalls are counted, and
+        kept as rows only with ``details`` (:meth:`report_rows` streams them instead)."""
         return build_report(
-            self._ctx, deployment=self.config.deployment.name, bucket=bucket, tenant=tenant
+            self._ctx,
+            deployment=self.config.deployment.name,
+            bucket=bucket,
+            tenant=tenant,
+            details=details,
         )
+
+    def report_rows(
+        self, *, bucket: str | None = None, tenant: str | None = None
+    ) -> Iterator[Violation | Shortfall]:
+        """Every violation and shortfall in the report's scope, streamed from the catalog."""
+        return report_rows(self._ctx, bucket=bucket, tenant=tenant)
 
     def history_report(
         self,

@@ -301,7 +301,7 @@ def _remove(ctx: EngineContext, version: Version, job: Job) -> tuple[str, str]:
         )
     except ObjectLocked as exc:  # the copy stays: Object Lock needs it (catalog/objectlocks.py)
         refused(ctx, exc, "placement_kept")
-        return "failed", f"kept by Object Lock: {exc.message}"
+        return "failed", f"kept on {job.site_id} by Object Lock: {exc.message}"
     if outcome == "absent":
         return "skipped", f"stale: the copy on {job.site_id} is gone"
     if outcome == "short":

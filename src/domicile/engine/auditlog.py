@@ -46,6 +46,7 @@ from domicile.audit import (
     wall_clock_us,
 )
 from domicile.audit.evidence import CHECKPOINT_PREFIX, weigh
+from domicile.audit.record import Link, link_of
 from domicile.audit.verify import with_findings
 from domicile.catalog import Catalog
 from domicile.catalog.base import AuditBuilder
@@ -53,11 +54,13 @@ from domicile.crypto import Recipient
 from domicile.engine.audithistory import ship
 from domicile.engine.auditseal import Sealer
 from domicile.engine.auditsites import read_all
-from domicile.engine.tlog import TreeLog
+from domicile.engine.tlog import RootCheck, TreeLog
 from domicile.errors import AuditAltered
 from domicile.sites import Site
 
 __all__ = ["CHECKPOINT_PREFIX", "AuditLog", "acting_as", "cli_actor", "open_audit_key"]
+
+_PAGE = 5000
 
 _ACTOR: ContextVar[str | None] = ContextVar("domicile_audit_actor", default=None)
 
@@ -304,8 +307,9 @@ class AuditLog:
         files, whole, notices = read_all(self._sites)
         catalog_cps = self.checkpoints()
         evidence = weigh(files, catalog_cps, self._key.public, sites=whole)
+        roots = self.tree.root_check() if self.tree is not None else None
         report = verify_chain(
-            self.records(),
+            StoredLinks(self._catalog, roots),
             [*catalog_cps, *evidence.valid],
             self._key.public,
             expected_head=expected_checkpoint,
@@ -313,7 +317,32 @@ class AuditLog:
         )
         problems, more = list(evidence.problems), [*notices, *evidence.notices]
         if self.tree is not None:
-            tree_problems, tree_notices = self.tree.findings()
+            tree_problems, tree_notices = self.tree.findings(roots)
             problems += tree_problems
             more += tree_notices
         return with_findings(report, problems, more)
+
+
+class StoredLinks:
+    """The catalog's audit records as :class:`~domicile.audit.record.Link` s, in seq order,
+    a page at a time: what :func:`verify_chain` streams (it may iterate again, to place
+    records out of order). The first pass also feeds ``roots`` the records' canonical
+    bytes, so the transparency tree is recomputed in the same read."""
+
+    def __init__(self, catalog: Catalog, roots: RootCheck | None = None) -> None:
+        self._catalog = catalog
+        self._roots = roots
+
+    def __iter__(self) -> Iterator[Link]:
+        roots, self._roots = self._roots, None
+        since = 0
+        while True:
+            rows = self._catalog.audit_records(since=since, limit=_PAGE)
+            for seq, _, body in rows:
+                link = link_of(body)
+                if roots is not None and not roots.add(seq, link.canonical):
+                    roots = None
+                yield link
+            if len(rows) < _PAGE:
+                return
+            since = rows[-1][0]

@@ -30,11 +30,11 @@ class EngineContext:
     segment_size: int
     health: HealthBook = field(default_factory=HealthBook)
     audit: AuditLog | None = None
+    #: Expiry of the leases jobs take (``[deployment] lease_seconds``).
+    lease_seconds: float = 60.0
     #: What is out of date in the world's registry (shown by ``sites``, ``policy explain``
     #: and the report).
     registry_warnings: tuple[str, ...] = ()
-    #: Expiry of the leases jobs take (``[deployment] lease_seconds``).
-    lease_seconds: float = 60.0
     #: Held by a whole-queue garbage collection (``engine/garbage.py``).
     garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: Per-bucket data identities (None: blobs go to the root recipients, as before).

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from types import TracebackType
 
 from domicile.catalog import Holder, Lease
@@ -48,22 +49,28 @@ class Holding:
         """Raise LeaseHeld once the lease was lost (taken over after it expired)."""
         if self._lost.is_set():
             raise LeaseHeld(
-                f"this {self.kind} lost its lease (it was not renewed for "
-                f"{self.seconds:g} s and another run took it over); stopped",
+                f"this {self.kind} lost its lease (it could not be renewed within "
+                f"{self.seconds:g} s, and another run may have taken it over); stopped",
                 hint="run it again once the other run has finished",
                 run=self.run_id,
             )
 
     def _renew(self) -> None:
         catalog = self._ctx.catalog
+        renewed = time.monotonic()
         while not self._stop.wait(self.seconds / 3):
             try:
                 if not catalog.renew_lease(self.kind, self.bucket, self.run_id, self.seconds):
                     self._lost.set()
                     return
                 catalog.renew_jobs(str(self.holder), self.seconds)
+                renewed = time.monotonic()
             except CatalogError:
-                continue  # the database is away: retried at the next tick
+                # The database is away: retried at the next tick, until the lease may have
+                # expired (another run may take it over): then this run stops.
+                if time.monotonic() - renewed >= self.seconds:
+                    self._lost.set()
+                    return
 
     def close(self) -> None:
         self._stop.set()

@@ -15,6 +15,7 @@ from domicile.engine.lifecycle import LifecycleReport, Rule, enforce, rules_of, 
 from domicile.engine.names import check_key
 from domicile.engine.tenants import TenantRemoval, remove_tenant
 from domicile.engine.versions import check_version_id
+from domicile.errors import VersionIsDeleteMarker
 
 
 class LockApi:
@@ -118,10 +119,19 @@ class LockApi:
         return remove_tenant(self._ctx, tenant)
 
     def _version(self, bucket: str, key: str, version_id: str | None) -> Version:
-        """The current version, or the one of S3 id ``version_id`` (VersionNotFound);
-        a delete marker has no lock: VersionIsDeleteMarker... as S3, MethodNotAllowed."""
+        """The current version, or the one of S3 id ``version_id`` (VersionNotFound). A
+        delete marker cannot be locked: VersionIsDeleteMarker (S3: 405 MethodNotAllowed)."""
         check_key(key, bucket=bucket)
         if version_id is None:
             return self._ctx.catalog.current_version(bucket, key)
         check_version_id(version_id, bucket=bucket, key=key)
-        return self._ctx.catalog.find_version(bucket, key, version_id)
+        found = self._ctx.catalog.find_version(bucket, key, version_id)
+        if found.delete_marker:
+            raise VersionIsDeleteMarker(
+                f"{bucket}/{key} version {version_id} is a delete marker: it has no lock",
+                hint="lock the versions that hold bytes ('domicile ls --versions')",
+                bucket=bucket,
+                key=key,
+                version=version_id,
+            )
+        return found

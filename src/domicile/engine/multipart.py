@@ -95,7 +95,7 @@ def create_upload(
     bucket = ctx.catalog.get_bucket(bucket_name)
     policy = ctx.policy(bucket.policy)
     lock_for_write(ctx, bucket, meta)  # checks the lock asked for; applied on completion
-    initiated = time.time_ns() // 1000
+    initiated = _now_us()
     # The id starts with the time, so ids sort in initiation order (ListMultipartUploads).
     upload_id = f"{initiated:014x}{secrets.token_hex(9)}"
     probe_sites(ctx.prober, wait=PLACEMENT_WAIT)
@@ -317,7 +317,7 @@ def abort_upload(ctx: EngineContext, upload: Upload, reason: str) -> None:
 def sweep_uploads(ctx: EngineContext, *, older_than: float) -> int:
     """Abort every upload initiated more than ``older_than`` seconds ago, and forget the
     uploads completed that long ago; how many were aborted."""
-    cutoff = time.time() - older_than
+    cutoff = _now() - older_than
     aborted = 0
     while batch := ctx.catalog.uploads_initiated_before(cutoff, limit=500):
         for upload in batch:
@@ -494,9 +494,15 @@ def _audit(
     )
 
 
+def _now_us() -> int:
+    """Microseconds since the epoch: the one clock of uploads' ages (initiation, parts,
+    sweep), which tests replace."""
+    return time.time_ns() // 1000
+
+
 def _now() -> float:
     """Now, in whole microseconds: the catalog's resolution, so values read back equal."""
-    return time.time_ns() // 1000 / 1_000_000
+    return _now_us() / 1_000_000
 
 
 def _appended(ctx: EngineContext, made: list[Record]) -> None:

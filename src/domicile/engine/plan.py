@@ -48,6 +48,8 @@ _POLICY_CODES = {
     "unhealthy": "HEALTH",
     "diversity": "DIVERSE",
 }
+#: Versions whose copies are read in one query while planning.
+_PAGE = 500
 #: Examples kept per group of a summary.
 EXAMPLES = 3
 
@@ -201,10 +203,32 @@ def make_plan(
     ``on_version``."""
     summary = PlanSummary()
     policies: dict[str, str] = {}  # bucket -> policy name, read once per bucket
+    page: list[Version] = []
     for version in ctx.catalog.iter_versions(bucket):
         if version.bucket not in policies:
             policies[version.bucket] = ctx.catalog.get_bucket(version.bucket).policy
-        found = assess(ctx, version, policy_name=policies[version.bucket])
+        page.append(version)
+        if len(page) == _PAGE:
+            _plan_page(ctx, page, policies, summary, on_step=on_step, on_version=on_version)
+            page = []
+    _plan_page(ctx, page, policies, summary, on_step=on_step, on_version=on_version)
+    return summary
+
+
+def _plan_page(
+    ctx: EngineContext,
+    page: list[Version],
+    policies: dict[str, str],
+    summary: PlanSummary,
+    *,
+    on_step: OnStep | None,
+    on_version: Callable[[list[Step]], None] | None,
+) -> None:
+    """Plan ``page``'s versions, their copies and sizes read in one go."""
+    copies = ctx.catalog.copies_of([v.version_id for v in page])
+    for version in page:
+        placements, size = copies[version.version_id]
+        found = assess(ctx, version, policy_name=policies[version.bucket], known=(placements, size))
         summary.add(version, found.steps, found.blocked)
         if on_step is not None:
             for s in found.steps:
@@ -213,23 +237,29 @@ def make_plan(
                 on_step(found.blocked)
         if on_version is not None and found.steps:
             on_version(found.steps)
-    return summary
 
 
-def assess(ctx: EngineContext, version: Version, *, policy_name: str | None = None) -> Assessment:
-    """``version``'s copies against its policy now (``policy_name``: its bucket's, when
-    the caller knows it), and the steps that make it comply."""
+def assess(
+    ctx: EngineContext,
+    version: Version,
+    *,
+    policy_name: str | None = None,
+    known: tuple[list[Placement], int] | None = None,
+) -> Assessment:
+    """``version``'s copies against its policy now, and the steps that make it comply.
+    A caller that read them already gives its bucket's ``policy_name`` and ``known``
+    (its placements and ciphertext bytes); else they are read now."""
     vid = version.version_id
     if policy_name is None:
         policy_name = ctx.catalog.get_bucket(version.bucket).policy
     policy = ctx.policy(policy_name)
-    placements = {p.site_id: p for p in ctx.catalog.placements(vid)}
+    copies, size = known if known is not None else ctx.catalog.copies_of([vid])[vid]
+    placements = {p.site_id: p for p in copies}
     verdicts = {s: check_copy(policy, ctx.world, s) for s in placements}
     ok = [s for s, p in placements.items() if p.state == "ok"]
     held = [s for s in ok if verdicts[s].accepted]
     sources = [s for s in ok if readable(ctx, s)]
     sources.sort(key=lambda s: (not verdicts[s].accepted, not ctx.health.healthy(s), s))
-    size = sum(seg.ciphertext_length for seg in ctx.catalog.segments(vid))
     decision = decide(
         policy, ctx.world, ctx.health.snapshot(ctx.world.sites), held=held, spread=vid
     )

@@ -13,6 +13,12 @@ sweep. A bucket's versioning status is the one its newest manifest written under
 names (a status changed after the bucket's last write is not on the sites: see
 docs/catalog.md).
 
+The versions found are spooled to a temporary SQLite file
+(:mod:`domicile.engine.rebuildspool`) and restored a key at a time, :data:`BATCH` versions
+per catalog transaction, so memory does not grow with the deployment. Each site's listing
+is read as it is walked; a manifest whose bytes another site already gave is not decrypted
+again.
+
 The audit history comes back first, from the sites' ``alog-`` segments
 (:func:`domicile.engine.audithistory.restore`): every record up to the newest checkpoint
 signed on the sites, verified link by link before any is inserted.
@@ -20,20 +26,25 @@ signed on the sites, verified link by link before any is inserted.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from domicile.catalog import BucketKey, VersionLock
+from domicile.catalog import BucketKey, Placement, Segment, Version, VersionLock
 from domicile.crypto import Identity
 from domicile.engine.audithistory import restore
 from domicile.engine.bucketkeys import KEY_PREFIX, kind_of, parse_key_blob_id
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
+from domicile.engine.rebuildspool import FoundSpool
 from domicile.errors import BucketNotFound, CatalogError, CryptoError, SiteError
 from domicile.sites import Site
 
 Progress = Callable[[int], None]
+
+#: Versions restored per catalog transaction.
+BATCH = 500
 
 
 @dataclass
@@ -66,19 +77,28 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
         history = restore(ctx.catalog, readable, ctx.keyring.identities, ctx.audit.public_key)
         report.audit_records, report.audit_checkpoints = history.records, history.checkpoints
         report.problems += history.problems
-    identities = [*_restore_keys(ctx, readable, report), *ctx.keyring.identities]
-    found = _scan(readable, ctx, identities, report, progress)
-    keys: dict[tuple[str, str], list[tuple[Manifest, list[str]]]] = {}
-    for manifest, sites in found.values():
-        keys.setdefault((manifest.bucket, manifest.key), []).append((manifest, sites))
-    for slot in sorted(keys):
-        kept = _kept(keys[slot], report)
-        _ensure_bucket(ctx, kept[-1][0], report)
-        for manifest, sites in kept:  # oldest first: each commit makes the next current
-            _restore(ctx, manifest, sites)
-            report.versions += 1
-            report.placements += len(sites)
-    _restore_versioning(ctx, found.values())
+    with FoundSpool() as found:
+        identities = [*_restore_keys(ctx, readable, report), *ctx.keyring.identities]
+        _scan(readable, ctx, report, progress, found, identities=identities)
+        versioning = _Versioning()
+        pending: list[tuple[Version, list[Segment], list[Placement]]] = []
+        for versions in found.by_key():  # a key at a time: memory does not grow with keys
+            versioning.add(versions)
+            kept = _kept(versions, report)
+            _ensure_bucket(ctx, kept[-1][0], report)
+            for manifest, sites in kept:  # oldest first: each commit makes the next current
+                if manifest.meta.locked:  # its lock first, as a write does
+                    ctx.catalog.commit_versions(pending)
+                    pending = []
+                    _lock(ctx, manifest, sites)
+                pending.append(catalog_records(manifest, sorted(sites), time.time()))
+                report.versions += 1
+                report.placements += len(sites)
+            if len(pending) >= BATCH:
+                ctx.catalog.commit_versions(pending)
+                pending = []
+        ctx.catalog.commit_versions(pending)
+        versioning.apply(ctx)
     return report
 
 
@@ -99,18 +119,24 @@ def _kept(
     return kept
 
 
-def _restore_versioning(ctx: EngineContext, found: Iterable[tuple[Manifest, list[str]]]) -> None:
+class _Versioning:
     """Each bucket's versioning status as its newest manifest that knew one says."""
-    newest: dict[str, Manifest] = {}
-    for manifest, _ in found:
-        other = newest.get(manifest.bucket)
-        if manifest.versioning is not None and (
-            other is None or manifest.created_at > other.created_at
-        ):
-            newest[manifest.bucket] = manifest
-    for bucket, manifest in sorted(newest.items()):
-        assert manifest.versioning is not None
-        ctx.catalog.set_versioning(bucket, manifest.versioning)
+
+    def __init__(self) -> None:
+        self._newest: dict[str, Manifest] = {}
+
+    def add(self, found: Iterable[tuple[Manifest, list[str]]]) -> None:
+        for manifest, _ in found:
+            other = self._newest.get(manifest.bucket)
+            if manifest.versioning is not None and (
+                other is None or manifest.created_at > other.created_at
+            ):
+                self._newest[manifest.bucket] = manifest
+
+    def apply(self, ctx: EngineContext) -> None:
+        for bucket, manifest in sorted(self._newest.items()):
+            assert manifest.versioning is not None
+            ctx.catalog.set_versioning(bucket, manifest.versioning)
 
 
 def _restore_keys(
@@ -140,10 +166,9 @@ def _restore_keys(
             report.problems.append(f"bucket key {bucket} v{version} is unreadable: {exc}")
             continue
         kind = kind_of(identity.recipient.post_quantum)
-        key = BucketKey(
-            bucket, version, kind, str(identity.recipient), wrapped, tuple(holders[bucket, version])
-        )
-        ctx.catalog.add_bucket_key(key)
+        recipient = str(identity.recipient)
+        sites_of = tuple(holders[bucket, version])
+        ctx.catalog.add_bucket_key(BucketKey(bucket, version, kind, recipient, wrapped, sites_of))
         report.bucket_keys += 1
         identities.append(identity)
     return identities
@@ -152,29 +177,53 @@ def _restore_keys(
 def _scan(
     sites: dict[str, Site],
     ctx: EngineContext,
-    identities: Sequence[Identity],
     report: RebuildReport,
     progress: Progress | None,
-) -> dict[str, tuple[Manifest, list[str]]]:
-    """Every complete version found on the sites: version id -> (manifest, its sites)."""
-    found: dict[str, tuple[Manifest, list[str]]] = {}
+    found: FoundSpool,
+    *,
+    identities: Sequence[Identity],
+) -> None:
+    """Every complete version found on the sites, into ``found`` (manifest, its sites).
+
+    Each site's listing is read as it is walked. A manifest blob byte for byte the one
+    already decrypted for its version (the same copy on another site) is not decrypted
+    again; one that differs (a lock change that reached some sites only) is."""
     for site_id, site in sites.items():  # a version's strongest lock wins (see _stronger)
         try:
-            infos = list(site.list(MANIFEST_PREFIX))
+            for info in site.list(MANIFEST_PREFIX):
+                report.manifests += 1
+                _take(ctx, site_id, site, info.blob_id, report, found, identities=identities)
+                if progress is not None:
+                    progress(1)
         except SiteError as exc:
             report.problems.append(f"site {site_id} could not be listed: {exc}")
-            continue
-        for info in infos:
-            report.manifests += 1
-            manifest = _read_manifest(ctx, site_id, info.blob_id, identities, report)
-            if manifest is not None and _complete(site, manifest, site_id, report):
-                seen = found.setdefault(manifest.version_id, (manifest, []))
-                seen[1].append(site_id)
-                if _stronger(manifest, seen[0]):
-                    found[manifest.version_id] = (manifest, seen[1])
-            if progress is not None:
-                progress(1)
-    return found
+
+
+def _take(  # noqa: PLR0917 (one manifest, and what the scan gathered so far)
+    ctx: EngineContext,
+    site_id: str,
+    site: Site,
+    blob_id: str,
+    report: RebuildReport,
+    found: FoundSpool,
+    *,
+    identities: Sequence[Identity],
+) -> None:
+    """Read the manifest ``blob_id`` of ``site`` into ``found`` if its copy is complete."""
+    data = _read_blob(ctx, site_id, blob_id, report)
+    if data is None:
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    vid = blob_id[len(MANIFEST_PREFIX) :]
+    if found.digest(vid) == digest:  # the very manifest kept: no decrypting, no comparing
+        kept = found.manifest(vid)
+        if _complete(site, kept, site_id, report, blob_id, len(data)):
+            found.add_site(vid, site_id)
+        return
+    manifest = _decrypt(site_id, blob_id, data, report, identities)
+    if manifest is None or not _complete(site, manifest, site_id, report, blob_id, len(data)):
+        return
+    found.add(manifest, site_id, digest, _stronger)
 
 
 def _stronger(one: Manifest, other: Manifest) -> bool:
@@ -184,24 +233,43 @@ def _stronger(one: Manifest, other: Manifest) -> bool:
     return (a.legal_hold, a.lock_until or 0.0) > (b.legal_hold, b.lock_until or 0.0)
 
 
-def _read_manifest(
-    ctx: EngineContext,
-    site_id: str,
-    blob_id: str,
-    identities: Sequence[Identity],
-    report: RebuildReport,
-) -> Manifest | None:
+def _read_blob(
+    ctx: EngineContext, site_id: str, blob_id: str, report: RebuildReport
+) -> bytes | None:
     try:
-        return read_manifest(b"".join(ctx.site(site_id).get(blob_id)), identities)
-    except (SiteError, CryptoError) as exc:
+        return b"".join(ctx.site(site_id).get(blob_id))
+    except SiteError as exc:
         report.problems.append(f"manifest {blob_id} on {site_id} is unreadable: {exc}")
         return None
 
 
-def _complete(site: Site, manifest: Manifest, site_id: str, report: RebuildReport) -> bool:
+def _decrypt(
+    site_id: str,
+    blob_id: str,
+    data: bytes,
+    report: RebuildReport,
+    identities: Sequence[Identity],
+) -> Manifest | None:
+    try:
+        return read_manifest(data, identities)
+    except CryptoError as exc:
+        report.problems.append(f"manifest {blob_id} on {site_id} is unreadable: {exc}")
+        return None
+
+
+def _complete(  # noqa: PLR0917 (the copy, and the manifest blob just read)
+    site: Site,
+    manifest: Manifest,
+    site_id: str,
+    report: RebuildReport,
+    manifest_blob: str,
+    manifest_size: int,
+) -> bool:
+    """Whether ``site`` holds every segment at its recorded size; the manifest blob just
+    read (``manifest_size`` bytes), an inline object's one segment, is not asked again."""
     for seg in manifest.segments:
         try:
-            size = site.head(seg.blob_id).size
+            size = manifest_size if seg.blob_id == manifest_blob else site.head(seg.blob_id).size
         except SiteError as exc:
             report.problems.append(f"{manifest.bucket}/{manifest.key} on {site_id}: {exc}")
             return False
@@ -224,12 +292,10 @@ def _ensure_bucket(ctx: EngineContext, manifest: Manifest, report: RebuildReport
         ctx.catalog.set_bucket_lock(manifest.bucket_lock)
 
 
-def _restore(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
-    records = catalog_records(manifest, sorted(sites), time.time())
+def _lock(ctx: EngineContext, manifest: Manifest, sites: list[str]) -> None:
+    """Lock the version before it is committed: never restored unlocked."""
     meta = manifest.meta
-    if meta.locked:  # before the commit, as a write does: never restored unlocked
-        lock = VersionLock(
-            manifest.version_id, meta.lock_mode, meta.lock_until, meta.legal_hold, len(sites)
-        )
-        ctx.catalog.lock_new_version(lock)
-    ctx.catalog.commit_version(*records)
+    lock = VersionLock(
+        manifest.version_id, meta.lock_mode, meta.lock_until, meta.legal_hold, len(sites)
+    )
+    ctx.catalog.lock_new_version(lock)

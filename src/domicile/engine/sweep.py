@@ -18,15 +18,17 @@ before its orphans are looked for; the report lists these *leftovers* per site.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from domicile.engine.audithistory import SEGMENT_PREFIX
 from domicile.engine.auditlog import CHECKPOINT_PREFIX
 from domicile.engine.bucketkeys import parse_key_blob_id
 from domicile.engine.context import EngineContext
+from domicile.engine.listverify import Spool
 from domicile.engine.tlog import TREE_PREFIX
 from domicile.errors import SiteError
-from domicile.sites import Site, SweepsTemp
+from domicile.sites import BlobInfo, Site, SweepsTemp
 
 DEFAULT_GRACE = 24 * 3600.0
 
@@ -57,6 +59,55 @@ class SweepReport:
         return sum(len(s.leftovers) for s in self.sites)
 
 
+def sweep_orphans(
+    ctx: EngineContext, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
+) -> SweepReport:
+    """Remove (or, with ``dry_run``, list) the leftovers of dead writers and the orphans
+    of every readable site.
+
+    What the catalog references on each site (segments and manifests of versions, blobs
+    of multipart uploads in progress) is read a page at a time into a temporary spool
+    (:class:`~domicile.engine.listverify.Spool`), then merged in blob id order with the
+    site's listing: memory does not grow with the deployment. Uploads are read first:
+    completing one moves its blobs to a version, never back, so a blob cannot slip between
+    the two reads."""
+    report = SweepReport(dry_run=dry_run)
+    queued = {(g.site_id, g.blob_id) for g in ctx.catalog.garbage(limit=1_000_000)}
+    cutoff = time.time() - grace
+    swept = _swept_sites(ctx)
+    uploads = {site_id: ctx.catalog.upload_blobs_on_site(site_id) for site_id, _ in swept}
+    wanted = {site_id for site_id, _ in swept}
+    with Spool() as spool:
+        for version, segments, placements in ctx.catalog.iter_copies():
+            for p in placements:
+                if p.site_id in wanted:
+                    spool.add(p.site_id, version, segments, p.state)
+        spool.seal()
+        for site_id, site in swept:
+            result = SiteSweep(site_id)
+            report.sites.append(result)
+            _sweep_leftovers(site, result, grace, dry_run)  # a failure still lets orphans go
+            keep = uploads[site_id]
+            try:
+                for info in _unreferenced(site, spool.blob_ids(site_id)):
+                    if info.blob_id.startswith((CHECKPOINT_PREFIX, SEGMENT_PREFIX, TREE_PREFIX)):
+                        continue  # audit checkpoints and history are evidence, never orphans
+                    if _live_key(ctx, info.blob_id):
+                        continue  # a bucket identity's copy (a shredded one's is an orphan)
+                    if info.blob_id in keep or (site_id, info.blob_id) in queued:
+                        continue
+                    if info.modified is None or info.modified > cutoff:
+                        result.young += 1
+                        continue
+                    if not dry_run:
+                        site.delete(info.blob_id)
+                    result.removed.append(info.blob_id)
+                    result.bytes_removed += info.size
+            except SiteError as exc:
+                _failed(result, exc)
+    return report
+
+
 def _live_key(ctx: EngineContext, blob_id: str) -> bool:
     slot = parse_key_blob_id(blob_id)
     if slot is None:
@@ -64,50 +115,15 @@ def _live_key(ctx: EngineContext, blob_id: str) -> bool:
     return any(k.version == slot[1] for k in ctx.catalog.bucket_keys(slot[0]))
 
 
-def referenced_on(ctx: EngineContext, site_id: str) -> set[str]:
-    """Every blob id the catalog expects on ``site_id``: segments and manifests of versions,
-    and the parts of multipart uploads in progress.
-
-    Uploads are read first: completing one moves its blobs to a version, never back, so
-    a blob cannot slip between the two reads."""
-    ids = ctx.catalog.upload_blobs_on_site(site_id)
-    for version in ctx.catalog.versions_on_site(site_id):
-        ids.add(version.manifest_blob_id)
-        ids.update(s.blob_id for s in ctx.catalog.segments(version.version_id))
-    return ids
-
-
-def sweep_orphans(
-    ctx: EngineContext, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
-) -> SweepReport:
-    """Remove (or, with ``dry_run``, list) the leftovers of dead writers and the orphans
-    of every readable site."""
-    report = SweepReport(dry_run=dry_run)
-    queued = {(g.site_id, g.blob_id) for g in ctx.catalog.garbage(limit=1_000_000)}
-    cutoff = time.time() - grace
-    for site_id, site in _swept_sites(ctx):
-        result = SiteSweep(site_id)
-        report.sites.append(result)
-        _sweep_leftovers(site, result, grace, dry_run)  # a failure here still lets orphans go
-        try:
-            keep = referenced_on(ctx, site_id)
-            for info in site.list():
-                if info.blob_id.startswith((CHECKPOINT_PREFIX, SEGMENT_PREFIX, TREE_PREFIX)):
-                    continue  # audit checkpoints and history are evidence, never orphans
-                if _live_key(ctx, info.blob_id):
-                    continue  # a bucket identity's copy (a shredded one's is an orphan)
-                if info.blob_id in keep or (site_id, info.blob_id) in queued:
-                    continue
-                if info.modified is None or info.modified > cutoff:
-                    result.young += 1
-                    continue
-                if not dry_run:
-                    site.delete(info.blob_id)
-                result.removed.append(info.blob_id)
-                result.bytes_removed += info.size
-        except SiteError as exc:
-            _failed(result, exc)
-    return report
+def _unreferenced(site: Site, referenced: Iterator[str]) -> Iterator[BlobInfo]:
+    """The blobs of ``site``'s listing whose id is not in ``referenced`` (both in id
+    order)."""
+    ref = next(referenced, None)
+    for info in site.list():
+        while ref is not None and ref < info.blob_id:
+            ref = next(referenced, None)
+        if ref != info.blob_id:
+            yield info
 
 
 def sweep_leftovers(

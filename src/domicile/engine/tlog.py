@@ -57,6 +57,7 @@ from domicile.audit.note import (
     verify_note,
 )
 from domicile.audit.proofs import consistency_bundle, inclusion_bundle
+from domicile.audit.record import link_of
 from domicile.audit.tlog import CosignatureVerifier, TreeHead, cosignatures, parse_tree_head
 from domicile.catalog import Catalog
 from domicile.config import WitnessSection
@@ -218,18 +219,24 @@ class TreeLog:
             yield from rows
             since = rows[-1][0]
 
-    def _new_leaves(self, after: int, prev: str, cp: Checkpoint) -> list[bytes]:
-        """Leaf hashes of records ``after + 1 .. cp.seq`` from the catalog (see
-        :func:`_linked_leaves`)."""
+    def _new_leaves(self, after: int, prev: str, cp: Checkpoint) -> Iterator[bytes]:
+        """Leaf hashes of records ``after + 1 .. cp.seq`` from the catalog, read a page at
+        a time and checked as :func:`_linked_leaves` does (each links to the one before,
+        the first to ``prev``, the last is ``cp``'s head): a tree built from scratch over a
+        long chain (a rebuilt catalog) holds no record list. Raises before the last leaf
+        when a check fails."""
         expect = after + 1
-        records = []
         for seq, _, body in self._records(after, cp.seq):
-            record = Record.from_body(json.loads(body))
-            if seq != expect or record.seq != seq:
+            link = link_of(body)
+            if seq != expect or link.seq != seq:
                 raise _altered(f"audit record {expect} is missing from the catalog", expect)
-            records.append(record)
+            if link.prev != prev:
+                raise _altered(f"audit record {seq} does not link to the one before it", seq)
+            yield leaf_hash(link.canonical)
+            prev = link.hash
             expect += 1
-        return _linked_leaves(records, prev, cp)
+        if expect - 1 != cp.seq or prev != cp.head_hash:
+            raise _altered(f"the audit records do not end at the signed head {cp.seq}", cp.seq)
 
     # --- signing ------------------------------------------------------------------------
 
@@ -252,12 +259,17 @@ class TreeLog:
                 prev = TreeCheckpoint(
                     Note(""), TreeHead(self.origin, 0, CompactRange().root()), CompactRange()
                 )
+            compact = CompactRange.restore(prev.size, prev.nodes.nodes)
+            leaves: list[bytes] = []
             if verified and verified[0].seq == prev.size + 1 and verified[-1].seq == cp.seq:
                 leaves = _linked_leaves(verified, prev.chain_head, cp)
+                compact.extend(leaves)
+            elif self.witnesses:  # their consistency proofs need the new leaves
+                leaves = list(self._new_leaves(prev.size, prev.chain_head, cp))
+                compact.extend(leaves)
             else:
-                leaves = self._new_leaves(prev.size, prev.chain_head, cp)
-            compact = CompactRange.restore(prev.size, prev.nodes.nodes)
-            compact.extend(leaves)
+                for leaf in self._new_leaves(prev.size, prev.chain_head, cp):
+                    compact.append(leaf)
             head = TreeHead(self.origin, cp.seq, compact.root(), (f"{CHAIN_LINE}{cp.head_hash}",))
             body = head.body()
             note = Note(body, (self.signer.sign(body),))
@@ -461,10 +473,11 @@ class TreeLog:
 
     # --- verification -------------------------------------------------------------------
 
-    def findings(self) -> tuple[list[Problem], list[str]]:
-        """``audit verify``'s part (see the module): problems (tampering) and notices."""
+    def root_check(self) -> RootCheck:
+        """The catalog's tree checkpoints (each signature checked), ready to have their
+        roots recomputed from the records fed to it in one pass (``audit verify`` feeds it
+        while it checks the chain, so the records are read once)."""
         problems: list[Problem] = []
-        notices: list[str] = []
         heads: dict[int, TreeHead] = {}
         for size, text, _ in self._catalog.tree_checkpoints():
             opened = self.open_note(text)
@@ -479,9 +492,23 @@ class TreeLog:
                 )
             else:
                 heads[size] = opened.head
+        return RootCheck(heads, problems)
+
+    def findings(self, check: RootCheck | None = None) -> tuple[list[Problem], list[str]]:
+        """``audit verify``'s part (see the module): problems (tampering) and notices.
+        ``check``: a :meth:`root_check` already fed every record (else the records are read
+        here)."""
+        if check is None:
+            check = self.root_check()
+            for seq, _, body in self._records(0, check.upto):
+                if not check.add(seq, _canonical(body)):
+                    break
+        heads = check.heads
+        problems: list[Problem] = list(check.signature_problems)
         for site_id, site in self._sites.items():
             problems += self._site_findings(site_id, site, heads)
-        problems += self._recompute(heads)
+        problems += check.problems
+        notices: list[str] = []
         if heads and self.witnesses:
             try:
                 newest = self._stored()
@@ -528,30 +555,42 @@ class TreeLog:
                 heads.setdefault(size, opened.head)
         return problems
 
-    def _recompute(self, heads: dict[int, TreeHead]) -> list[Problem]:
-        """One pass over the catalog's records: the root at every signed size."""
-        problems: list[Problem] = []
-        if not heads:
-            return problems
-        compact = CompactRange()
-        wanted = sorted(heads)
-        at = 0
-        for seq, _, body in self._records(0, wanted[-1]):
-            if seq != compact.size + 1:
-                break  # a gap: the chain check reports it
-            compact.append(_leaf(body))
-            while at < len(wanted) and wanted[at] == compact.size:
-                if compact.root() != heads[wanted[at]].root:
-                    problems.append(
-                        Problem(
-                            wanted[at],
-                            ProblemKind.CHECKPOINT_MISMATCH,
-                            f"the records 1..{wanted[at]} do not hash to the signed tree "
-                            "checkpoint of that size",
-                        )
+
+class RootCheck:
+    """The root of every signed tree size, recomputed from the records fed in seq order
+    (:meth:`add`), holding only the compact range (O(log n) hashes)."""
+
+    def __init__(self, heads: dict[int, TreeHead], signature_problems: list[Problem]) -> None:
+        self.heads = heads
+        self.signature_problems = signature_problems
+        self.problems: list[Problem] = []
+        self._wanted = sorted(heads)
+        self._at = 0
+        self._compact = CompactRange()
+        #: The last seq that needs feeding.
+        self.upto = self._wanted[-1] if self._wanted else 0
+
+    def add(self, seq: int, canonical: bytes) -> bool:
+        """Feed record ``seq`` (its canonical bytes); False once no more is needed: every
+        signed size was reached, or a gap stopped the recompute (the chain check reports
+        the gap)."""
+        if self._at >= len(self._wanted) or seq != self._compact.size + 1:
+            self._at = len(self._wanted)
+            return False
+        self._compact.append(leaf_hash(canonical))
+        size = self._compact.size
+        while self._at < len(self._wanted) and self._wanted[self._at] == size:
+            if self._compact.root() != self.heads[size].root:
+                self.problems.append(
+                    Problem(
+                        size,
+                        ProblemKind.CHECKPOINT_MISMATCH,
+                        f"the records 1..{size} do not hash to the signed tree "
+                        "checkpoint of that size",
                     )
-                at += 1
-        return problems
+                )
+            self._at += 1
+        return self._at < len(self._wanted)
 
 
 def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list[bytes]:
@@ -574,7 +613,12 @@ def _linked_leaves(records: Sequence[Record], prev: str, cp: Checkpoint) -> list
 def _leaf(body: str) -> bytes:
     """The leaf hash of a stored record: of its canonical bytes (as every other leaf here
     is), never of the text as stored, which another writer may have spelled otherwise."""
-    return leaf_hash(Record.from_body(json.loads(body)).canonical)
+    return leaf_hash(_canonical(body))
+
+
+def _canonical(body: str) -> bytes:
+    """The canonical bytes of a stored record (see :func:`_leaf`)."""
+    return link_of(body).canonical
 
 
 def _sized(origin: str, size: int) -> TreeCheckpoint:

@@ -20,6 +20,7 @@ from domicile.catalog import Segment, Version, inline_manifest
 from domicile.crypto import SeekableReader
 from domicile.engine.blobs import hash_blob
 from domicile.engine.context import EngineContext
+from domicile.engine.listverify import Spool, compare, version_of
 from domicile.errors import BlobNotFound, CryptoError, SiteError
 from domicile.sites import Site
 
@@ -63,14 +64,18 @@ def verify(
     bucket: str | None = None,
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """Check every copy at ``level``; update placement states; return what was found."""
+    """Check every copy at ``level``; update placement states; return what was found.
+    The catalog is read a page at a time; a quick verify compares each site's listing with
+    it (:mod:`domicile.engine.listverify`) instead of asking blob by blob."""
     report = VerifyReport(level=level.value)
     verified = VerifiedBatch(ctx)
     try:
-        for version in ctx.catalog.iter_versions(bucket):
+        if level is Level.QUICK:
+            _quick(ctx, report, verified, bucket, progress)
+            return report
+        for version, segments, placements in ctx.catalog.iter_copies(bucket):
             report.versions += 1
-            segments = ctx.catalog.segments(version.version_id)
-            for placement in ctx.catalog.placements(version.version_id):
+            for placement in placements:
                 report.copies += 1
                 verify_copy(
                     ctx,
@@ -89,6 +94,72 @@ def verify(
     return report
 
 
+def _quick(
+    ctx: EngineContext,
+    report: VerifyReport,
+    verified: VerifiedBatch,
+    bucket: str | None,
+    progress: Progress | None,
+) -> None:
+    """Quick verify by listing (see :mod:`domicile.engine.listverify`)."""
+    with Spool() as spool:
+        for version, segments, placements in ctx.catalog.iter_copies(bucket):
+            report.versions += 1
+            for placement in placements:
+                report.copies += 1
+                if _listable(ctx, placement.site_id):
+                    spool.add(placement.site_id, version, segments, placement.state)
+                else:  # reported skipped or unreachable, nothing read
+                    verify_copy(
+                        ctx, Level.QUICK, version, segments, placement.site_id, report=report
+                    )
+            if progress is not None:
+                progress(1)
+        spool.seal()
+        for site_id in spool.sites():
+            try:
+                failed = compare(ctx, site_id, spool)
+            except SiteError as exc:
+                ctx.health.record_failure(site_id, exc)
+                for vid, _ in spool.copies(site_id):
+                    if (gone := version_of(ctx, vid)) is not None:
+                        report.problems.append(
+                            Problem(
+                                gone.bucket,
+                                gone.key,
+                                vid,
+                                site_id,
+                                "unreachable",
+                                f"{type(exc).__name__}: {exc}",
+                            )
+                        )
+                continue
+            for vid, seen in spool.copies(site_id):
+                failure = failed.get(vid)
+                if failure is None:
+                    verified.mark(vid, site_id, seen)
+                    continue
+                found = version_of(ctx, vid)
+                if found is None:
+                    continue  # deleted meanwhile: nothing to mark
+                state = "missing" if isinstance(failure, BlobNotFound) else "corrupt"
+                _mark(ctx, found, site_id, state, failure)
+                report.problems.append(
+                    Problem(found.bucket, found.key, vid, site_id, state, str(failure))
+                )
+
+
+def _listable(ctx: EngineContext, site_id: str) -> bool:
+    """A site whose copies a verify reads: configured, opened, readable, answering."""
+    spec = ctx.world.sites.get(site_id)
+    return (
+        spec is not None
+        and site_id in ctx.sites
+        and spec.status.readable
+        and ctx.health.failure(site_id) is None
+    )
+
+
 class VerifiedBatch:
     """The copies a run found good, marked ``ok`` and (above quick) recorded as
     ``placement_verified``, ``size`` at a time in one catalog transaction each: one
@@ -105,10 +176,14 @@ class VerifiedBatch:
     def add(self, level: Level, version: Version, site_id: str, seen: str) -> None:
         """Copy ``site_id`` of ``version`` is good; its state was ``seen`` when the check
         began (the mark is skipped if a reader changed it since: its fault stands)."""
-        self._marks.append((version.version_id, site_id, seen, time.time()))
         if level is not Level.QUICK and self._ctx.audit is not None:
             # a size that matches proves little: no record per copy for quick
             self._events.append(_verified_event(level, version, site_id))
+        self.mark(version.version_id, site_id, seen)
+
+    def mark(self, version_id: str, site_id: str, seen: str) -> None:
+        """Copy ``site_id`` of ``version_id`` is good (quick: marked, not recorded)."""
+        self._marks.append((version_id, site_id, seen, time.time()))
         if len(self._marks) >= self._size:
             self.flush()
 

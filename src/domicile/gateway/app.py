@@ -167,11 +167,23 @@ class Gateway:
                 log.exception("writing the audit records of refused requests failed")
 
     def _sweep_once(self, expiry: float) -> int:
-        """Abort expired multipart uploads (how many), and remove the scratch that dead
-        writers (a gateway killed mid-upload) left on the sites, after 24 h."""
+        """Abort expired multipart uploads (how many), apply the buckets' lifecycle rules
+        (never to a locked version), and remove the scratch that dead writers (a gateway
+        killed mid-upload) left on the sites, after 24 h."""
         with self.engine.acting_as("gateway:sweep"):
             aborted = self.engine.sweep_uploads(older_than=expiry)
+            life = self.engine.enforce_lifecycle()
             swept = self.engine.sweep_leftovers()
+        if life.versions_expired or life.markers_expired or life.uploads_aborted:
+            log.info(
+                "applied lifecycle rules",
+                extra={
+                    "versions": life.versions_expired,
+                    "markers": life.markers_expired,
+                    "uploads": life.uploads_aborted,
+                    "kept_locked": len(life.kept_locked),
+                },
+            )
         for site in swept.sites:
             if site.leftovers:
                 log.info(

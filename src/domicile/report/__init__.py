@@ -9,7 +9,7 @@ are documented in ``docs/reports.md``.
 from __future__ import annotations
 
 from domicile.report.as_html import report_html
-from domicile.report.as_json import SCHEMA, SCHEMA_VERSION, iso_time, report_json
+from domicile.report.as_json import SCHEMA, SCHEMA_VERSION, iso_time, report_json, write_json
 from domicile.report.as_text import print_report
 from domicile.report.history_html import history_html
 from domicile.report.history_json import HISTORY_SCHEMA, HISTORY_SCHEMA_VERSION, history_json
@@ -27,4 +27,5 @@ __all__ = [
     "print_report",
     "report_html",
     "report_json",
+    "write_json",
 ]

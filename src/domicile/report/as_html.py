@@ -143,18 +143,23 @@ def _cards(r: Report) -> str:
         ("objects", f"{r.objects:,}", "objects", ""),
         ("bytes", human_size(r.bytes, exact_bytes=True), "stored (plaintext)", ""),
         ("copies", f"{r.copies:,}", "copies", ""),
-        ("violations", f"{len(r.violations):,}", "violations", "bad" if r.violations else "ok"),
+        (
+            "violations",
+            f"{r.violation_count:,}",
+            "violations",
+            "bad" if r.violation_count else "ok",
+        ),
         (
             "shortfalls",
-            f"{len(r.shortfalls):,}",
+            f"{r.shortfall_count:,}",
             "objects short of readable copies",
-            "bad" if r.shortfalls else "ok",
+            "bad" if r.shortfall_count else "ok",
         ),
         (
             "unreadable",
-            f"{len(r.unreadable):,}",
+            f"{r.unreadable_count:,}",
             "unreadable objects",
-            "bad" if r.unreadable else "ok",
+            "bad" if r.unreadable_count else "ok",
         ),
         ("audit_chain", chain, "audit chain", "ok" if r.chain.ok else "bad"),
     ]
@@ -234,10 +239,18 @@ def _sites_table(r: Report) -> str:
     )
 
 
+_DETAILS = "<code>domicile report --details</code> lists them"
+
+
 def _violations(r: Report) -> str:
-    if not r.violations:
+    if not r.violation_count:
         return (
             '<p data-table="violations">No violation: every copy rests where its policy allows.</p>'
+        )
+    if not r.details:
+        return (
+            f'<p data-table="violations" class="bad">{r.violation_count:,} copies rest on '
+            f"sites their policy refuses: {_DETAILS}.</p>"
         )
     return _table(
         "violations",
@@ -298,6 +311,14 @@ def _shortfalls(r: Report) -> str:
     readable = (
         "readable: state ok, no failed read since the last verification, site active or draining"
     )
+    if r.shortfall_count and not r.details:
+        short_count = r.shortfall_count - r.unreadable_count
+        return (
+            f'<p data-table="unreadable">{r.unreadable_count:,} objects have no readable copy '
+            f"({readable}).</p>"
+            f'<p data-table="shortfalls">{short_count:,} other objects have fewer readable '
+            f"copies on allowed sites than their policy requires: {_DETAILS}.</p>"
+        )
     unreadable = [s for s in r.shortfalls if s.unreadable]
     short = [s for s in r.shortfalls if not s.unreadable]
     return _shortfall_table(

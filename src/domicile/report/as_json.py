@@ -7,13 +7,20 @@ sizes are plaintext bytes; lists are in a stable order.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
-from domicile.engine.facts import PolicyRules, Report, Shortfall, SiteTally, Tally
+from domicile.engine.facts import PolicyRules, Report, Shortfall, SiteTally, Tally, Violation
 
 SCHEMA = "domicile-report"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+_Row = TypeVar("_Row", Violation, Shortfall)
+
+#: Gives the per-object rows of a report anew each time it is called (a catalog walk).
+Rows = Callable[[], Iterable[Violation | Shortfall]]
 
 
 def iso_time(epoch: float | None) -> str | None:
@@ -23,8 +30,52 @@ def iso_time(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def report_json(report: Report) -> dict[str, Any]:
-    """The report as plain JSON-ready data."""
+def report_json(report: Report, rows: Rows | None = None) -> dict[str, Any]:
+    """The report as plain JSON-ready data. The per-object rows (``violations`` and
+    ``shortfalls``, last) are there when the report was built with ``details``, or when
+    ``rows`` gives them: then they are read as the document is written
+    (:func:`write_json`), never held."""
+    doc = _summary(report)
+    if report.details:
+        doc["violations"] = [_violation(v) for v in report.violations]
+        doc["shortfalls"] = [_shortfall(s) for s in report.shortfalls]
+    elif rows is not None:
+        doc["violations"] = _Streamed(lambda: (_violation(v) for v in _only(rows, Violation)))
+        doc["shortfalls"] = _Streamed(lambda: (_shortfall(s) for s in _only(rows, Shortfall)))
+    return doc
+
+
+def write_json(doc: dict[str, Any], out: TextIO) -> None:
+    """Write ``doc`` indented, a piece at a time (its streamed lists as they are read)."""
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(doc):
+        out.write(chunk)
+    out.write("\n")
+
+
+class _Streamed(list[dict[str, Any]]):
+    """A list the JSON encoder reads as it writes: empty to anything else. The indenting
+    encoder (pure Python) asks only ``not lst`` and ``for value in lst``; the first row is
+    read up front to answer the former as a list would."""
+
+    def __init__(self, rows: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        super().__init__()
+        self._rows = rows()
+        self._first = next(self._rows, None)
+
+    def __bool__(self) -> bool:
+        return self._first is not None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._first is not None:
+            yield self._first
+            yield from self._rows
+
+
+def _only(rows: Rows, kind: type[_Row]) -> Iterator[_Row]:
+    return (row for row in rows() if isinstance(row, kind))
+
+
+def _summary(report: Report) -> dict[str, Any]:
     chain = report.chain
     ver = report.verification
     return {
@@ -40,22 +91,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "totals": {"objects": report.objects, "bytes": report.bytes, "copies": report.copies},
         "compliance": {
             "compliant": report.compliant,
-            "violations": [
-                {
-                    "bucket": v.bucket,
-                    "key": v.key,
-                    "version_id": v.version_id,
-                    "site": v.site_id,
-                    "policy": v.policy,
-                    "country": v.country,
-                    "operator": v.operator,
-                    "codes": list(v.codes),
-                    "reasons": list(v.reasons),
-                }
-                for v in report.violations
-            ],
-            "shortfalls": [_shortfall(s) for s in report.shortfalls],
-            "unreadable": len(report.unreadable),
+            "violations": report.violation_count,
+            "shortfalls": report.shortfall_count,
+            "unreadable": report.unreadable_count,
         },
         "buckets": [
             {"bucket": b.bucket, "tenant": b.tenant, "policy": b.policy} for b in report.buckets
@@ -104,6 +142,20 @@ def report_json(report: Report) -> dict[str, Any]:
             "sha256": report.registry.sha256,
             "warnings": list(report.registry.warnings),
         },
+    }
+
+
+def _violation(v: Violation) -> dict[str, Any]:
+    return {
+        "bucket": v.bucket,
+        "key": v.key,
+        "version_id": v.version_id,
+        "site": v.site_id,
+        "policy": v.policy,
+        "country": v.country,
+        "operator": v.operator,
+        "codes": list(v.codes),
+        "reasons": list(v.reasons),
     }
 
 

@@ -8,18 +8,24 @@ itself (``markup=True``): the CLI's console prints everything else as written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from domicile.display import human_size, table, when
-from domicile.engine.facts import Report, Shortfall, SiteTally, Tally
-from domicile.report.words import counted, rules_text, verdict_reasons, why_uncounted
+from domicile.engine.facts import Report, Shortfall, SiteTally, Tally, Violation
+from domicile.report.words import counted, plural, rules_text, verdict_reasons, why_uncounted
 
 
-def print_report(r: Report, console: Console) -> None:
-    """Print the whole report on ``console``."""
+def print_report(
+    r: Report, console: Console, rows: Iterable[Violation | Shortfall] | None = None
+) -> None:
+    """Print the whole report on ``console``. The per-object rows: the report's own when
+    it was built with ``details``; else ``rows`` (a stream, printed one line each as it
+    comes); else only their counts."""
     out = _Out(console)
     out.line(
         f"[bold]Residency report[/] of deployment [bold]{escape(r.deployment)}[/], "
@@ -39,6 +45,18 @@ def print_report(r: Report, console: Console) -> None:
     _tallies(out, "by operator", "operator", r.by_operator)
     _tallies(out, "by legal exposure (operators subject to)", "jurisdiction", r.by_exposure)
     _sites(out, r.by_site)
+    if rows is not None:
+        _streamed(out, r, rows)
+    elif r.details:
+        _violations(out, r)
+        _shortfalls(out, r)
+    else:
+        _counts(out, r)
+    _copy_counts(out, r)
+    _facts(out, r)
+
+
+def _violations(out: _Out, r: Report) -> None:
     if r.violations:
         t = table("violations", "object", "version", "site", "country", "operator", "why")
         for v in r.violations:
@@ -56,9 +74,60 @@ def print_report(r: Report, console: Console) -> None:
                 )
             )
         out.table(t)
-    _shortfalls(out, r)
-    _copy_counts(out, r)
-    _facts(out, r)
+
+
+def _counts(out: _Out, r: Report) -> None:
+    """Without the rows: how many there are, and how to list them."""
+    more = " (--details lists them)"
+    if r.violation_count:
+        out.line(
+            f"[red]violations[/]: {plural(r.violation_count, 'copy rests', 'copies rest')} "
+            f"on a site its policy refuses{more}"
+        )
+    if r.unreadable_count:
+        out.line(
+            f"[bold red]unreadable objects[/]: {r.unreadable_count} (no copy anywhere is "
+            f"readable){more}"
+        )
+    short = r.shortfall_count - r.unreadable_count
+    if short:
+        out.line(f"objects short of readable copies on allowed sites: {short}{more}")
+    if not r.shortfall_count:
+        out.line("every object has the readable copies its policy requires")
+
+
+def _streamed(out: _Out, r: Report, rows: Iterable[Violation | Shortfall]) -> None:
+    """Every violation and shortfall, one line each, as the catalog is read."""
+    if r.violation_count or r.shortfall_count:
+        out.line(
+            "[bold]objects not compliant[/], as the catalog is read "
+            "(violation: object version site country operator why; unreadable / short: "
+            "object version policy readable why the copies do not count):"
+        )
+    for row in rows:
+        fields: tuple[str, ...]
+        if isinstance(row, Violation):
+            fields = (
+                "violation",
+                f"{row.bucket}/{row.key}",
+                row.version_id,
+                row.site_id,
+                row.country,
+                row.operator,
+                "; ".join(row.reasons),
+            )
+        else:
+            fields = (
+                "unreadable" if row.unreadable else "short",
+                f"{row.bucket}/{row.key}",
+                row.version_id,
+                row.policy,
+                "none" if row.unreadable else counted(row),
+                why_uncounted(row),
+            )
+        out.line(escape("  ".join(fields)))
+    if not r.shortfall_count:
+        out.line("every object has the readable copies its policy requires")
 
 
 class _Out:

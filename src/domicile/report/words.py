@@ -33,18 +33,18 @@ def rules_text(p: PolicyRules) -> str:
 def verdict_reasons(r: Report) -> list[str]:
     """Why the report is not compliant, one phrase per section (empty when it is)."""
     out = []
-    if r.violations:
-        n = len(r.violations)
+    if r.violation_count:
+        n = r.violation_count
         where = "where its policy refuses it" if n == 1 else "where their policy refuses them"
         out.append(f"{plural(n, 'copy rests', 'copies rest')} {where}")
-    short = len(r.shortfalls) - len(r.unreadable)
+    short = r.shortfall_count - r.unreadable_count
     if short:
         out.append(
             f"{plural(short, 'object has', 'objects have')} fewer readable copies than "
             f"{'its policy requires' if short == 1 else 'their policy requires'}"
         )
-    if r.unreadable:
-        out.append(f"{plural(len(r.unreadable), 'object has', 'objects have')} no readable copy")
+    if r.unreadable_count:
+        out.append(f"{plural(r.unreadable_count, 'object has', 'objects have')} no readable copy")
     return out
 
 

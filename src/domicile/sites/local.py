@@ -216,17 +216,31 @@ class LocalSite:
                 fsync_dir(path.parent)
 
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
-        """The blobs whose id starts with ``prefix``, in id order (read whole, then sorted)."""
+        """The blobs whose id starts with ``prefix``, in id order: every fan-out folder is
+        read (``os.scandir``) for the ids alone, which are sorted; each blob's size and
+        time are read as it is handed out (one ``lstat``, as scandir's entry would do), so
+        what is held is one short string per blob, not its whole description."""
         check_prefix(prefix)
         self._check_root("list")
-        found: builtins.list[BlobInfo] = []
+        names: builtins.list[str] = []
         with self._errors("list", self._root):
             with os.scandir(self._root) as top:
                 fans = [e.name for e in top if is_fan(e.name) and e.is_dir(follow_symlinks=False)]
             for fan in fans:
-                found.extend(self._list_fan(fan, prefix))
-        found.sort(key=lambda info: info.blob_id)
-        return iter(found)
+                names.extend(self._list_fan(fan, prefix))
+        names.sort()
+        return self._described(names)
+
+    def _described(self, names: builtins.list[str]) -> Iterator[BlobInfo]:
+        for name in names:
+            path = self._root / fan_of(name) / name
+            with self._errors("list", path):
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue  # deleted while we listed
+            if stat.S_ISREG(st.st_mode):
+                yield BlobInfo(name, st.st_size, st.st_mtime)
 
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""
@@ -472,19 +486,15 @@ class LocalSite:
             exc, site=self._site_id, operation=operation, path=path, root=self._root, blob=blob_id
         )
 
-    def _list_fan(self, fan: str, prefix: str) -> builtins.list[BlobInfo]:
-        out: builtins.list[BlobInfo] = []
+    def _list_fan(self, fan: str, prefix: str) -> builtins.list[str]:
+        out: builtins.list[str] = []
         with os.scandir(self._root / fan) as entries:
             for e in entries:
                 if not (e.name.startswith(prefix) and _ID.fullmatch(e.name)):
                     continue
                 if fan_of(e.name) != fan or not e.is_file(follow_symlinks=False):
                     continue
-                try:
-                    st = e.stat(follow_symlinks=False)
-                    out.append(BlobInfo(e.name, st.st_size, st.st_mtime))
-                except FileNotFoundError:
-                    continue  # deleted while we listed
+                out.append(e.name)
         return out
 
 

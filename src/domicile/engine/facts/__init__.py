@@ -6,7 +6,8 @@ HTML, the world map) are the :mod:`domicile.report` package, beside the CLI and 
 gateway, and reach the data only through this API.
 
 - :func:`build_report` — today's state of the buckets in scope (catalog + verification
-  marks), with the audit chain's and the registry's evidence.
+  marks), with the audit chain's and the registry's evidence; :func:`report_rows` — its
+  per-object rows (violations, shortfalls), streamed.
 - :func:`readability` — which copies domicile can vouch are readable, and why not.
 - :func:`policy_rules` — a policy's rules in the audit log's canonical form.
 - :func:`chain_status`, :func:`registry_info`, :func:`verification` — the evidence parts,
@@ -52,7 +53,7 @@ from domicile.engine.facts.model import (
 )
 from domicile.engine.facts.policies import policy_rules
 from domicile.engine.facts.readable import Readability, readability
-from domicile.engine.facts.snapshot import UNKNOWN, build_report
+from domicile.engine.facts.snapshot import UNKNOWN, build_report, report_rows
 from domicile.policy import countries as country_names
 
 __all__ = [
@@ -87,5 +88,6 @@ __all__ = [
     "policy_rules",
     "readability",
     "registry_info",
+    "report_rows",
     "verification",
 ]

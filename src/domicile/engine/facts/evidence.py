@@ -59,16 +59,41 @@ class RegistryInfo:
     warnings: tuple[str, ...] = ()
 
 
+class VerificationTally:
+    """Aggregates copies' ``verified_at`` times one at a time (constant memory)."""
+
+    __slots__ = ("_never", "_newest", "_oldest", "_verified")
+
+    def __init__(self) -> None:
+        self._verified = self._never = 0
+        self._oldest: float | None = None
+        self._newest: float | None = None
+
+    def add(self, at: float | None) -> None:
+        if at is None:
+            self._never += 1
+            return
+        self._verified += 1
+        if self._oldest is None or at < self._oldest:
+            self._oldest = at
+        if self._newest is None or at > self._newest:
+            self._newest = at
+
+    def result(self) -> Verification:
+        return Verification(
+            copies=self._verified + self._never,
+            never=self._never,
+            oldest=self._oldest,
+            newest=self._newest,
+        )
+
+
 def verification(verified_at: Iterable[float | None]) -> Verification:
     """Aggregate the copies' ``verified_at`` times."""
-    times = list(verified_at)
-    done = [t for t in times if t is not None]
-    return Verification(
-        copies=len(times),
-        never=len(times) - len(done),
-        oldest=min(done, default=None),
-        newest=max(done, default=None),
-    )
+    tally = VerificationTally()
+    for at in verified_at:
+        tally.add(at)
+    return tally.result()
 
 
 def chain_status(audit: AuditLog | None) -> ChainStatus:

@@ -159,7 +159,14 @@ class Shortfall:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Everything ``domicile report`` shows; times are epoch seconds (UTC)."""
+    """Everything ``domicile report`` shows; times are epoch seconds (UTC).
+
+    ``violation_count`` counts the copies on refused sites, ``shortfall_count`` the
+    objects short of readable copies, ``unreadable_count`` those with none at all. The
+    rows themselves (``violations``, ``shortfalls``) are kept only when the report was
+    built with ``details`` (else empty): a deployment's report holds its aggregates, not
+    one row per object (``report_rows`` streams them).
+    """
 
     deployment: str
     generated_at: float
@@ -180,14 +187,18 @@ class Report:
     verification: Verification
     chain: ChainStatus
     registry: RegistryInfo
+    violation_count: int
+    shortfall_count: int
+    unreadable_count: int
+    details: bool
 
     @property
     def compliant(self) -> bool:
         """No copy rests where its policy refuses it, and every object has at least as
         many readable copies on allowed sites as its policy requires."""
-        return not self.violations and not self.shortfalls
+        return not self.violation_count and not self.shortfall_count
 
     @property
     def unreadable(self) -> tuple[Shortfall, ...]:
-        """The shortfalls with no readable copy at all."""
+        """The shortfalls kept (``details``) with no readable copy at all."""
         return tuple(s for s in self.shortfalls if s.unreadable)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from domicile.catalog import Bucket, Placement, Version
 from domicile.engine.context import EngineContext
 from domicile.engine.deflog import fingerprint
-from domicile.engine.facts.evidence import chain_status, registry_info, verification
+from domicile.engine.facts.evidence import VerificationTally, chain_status, registry_info
 from domicile.engine.facts.model import (
     BucketPolicy,
     CopyCounts,
@@ -45,16 +45,21 @@ def build_report(
     bucket: str | None = None,
     tenant: str | None = None,
     now: float | None = None,
+    details: bool = False,
 ) -> Report:
-    """The report for one bucket, one tenant's buckets, or (neither given) everything."""
-    if bucket is not None and tenant is not None:
-        raise ValueError("a report covers one bucket or one tenant, not both")
+    """The report for one bucket, one tenant's buckets, or (neither given) everything.
+
+    One pass over the catalog, a page at a time, holding only the aggregates: its memory
+    does not grow with the objects. The per-object rows (every violation and shortfall)
+    are counted; ``details`` also keeps them in the report (memory grows with them then:
+    :func:`report_rows` streams them instead)."""
     scope, buckets = _scope(ctx, bucket, tenant)
-    tally = _Tallies(ctx, readability(ctx))
+    tally = _Tallies(ctx, readability(ctx), keep=details)
     for b in buckets:
         policy = ctx.policy(b.policy)
-        for version in ctx.catalog.iter_versions(b.name):
-            tally.add(policy, version, ctx.catalog.placements(version.version_id))
+        for version, placements in ctx.catalog.iter_placed(b.name):
+            tally.add(policy, version, placements)
+    tally.finish()
     return Report(
         deployment=deployment,
         generated_at=time.time() if now is None else now,
@@ -72,15 +77,39 @@ def build_report(
         policies=tuple(policy_rules(ctx.policy(n)) for n in sorted({b.policy for b in buckets})),
         copy_counts=tally.copy_counts(),
         states=tuple(sorted(tally.states.items())),
-        verification=verification(tally.verified_at),
+        verification=tally.verified.result(),
         chain=chain_status(ctx.audit),
         registry=registry_info(ctx.world.registry, ctx.registry_warnings),
+        violation_count=tally.violation_count,
+        shortfall_count=tally.shortfall_count,
+        unreadable_count=tally.unreadable_count,
+        details=details,
     )
+
+
+def report_rows(
+    ctx: EngineContext, *, bucket: str | None = None, tenant: str | None = None
+) -> Iterator[Violation | Shortfall]:
+    """Every violation and shortfall of the report's scope, as the catalog is read (one
+    pass, a page at a time): a copy's violation as it is judged, an object's shortfall
+    after its copies'. What ``report --details`` prints."""
+    _, buckets = _scope(ctx, bucket, tenant)
+    tally = _Tallies(ctx, readability(ctx), keep=True)
+    for b in buckets:
+        policy = ctx.policy(b.policy)
+        for version, placements in ctx.catalog.iter_placed(b.name):
+            tally.add(policy, version, placements)
+            yield from tally.violations
+            yield from tally.shortfalls
+            tally.violations.clear()
+            tally.shortfalls.clear()
 
 
 def _scope(
     ctx: EngineContext, bucket: str | None, tenant: str | None
 ) -> tuple[Scope, list[Bucket]]:
+    if bucket is not None and tenant is not None:
+        raise ValueError("a report covers one bucket or one tenant, not both")
     if bucket is not None:
         buckets = [ctx.catalog.get_bucket(bucket)]
         kind, name = "bucket", bucket
@@ -109,54 +138,80 @@ class _Group:
 DIMENSIONS = ("country", "operator", "exposure", "site")
 
 
-class _Tallies:
-    """The one pass over the catalog; per-site facts computed once per (policy, site)."""
+class _Shape:
+    """What every object of one shape adds up to: one policy, and copies on the same
+    sites in the same states, readable or not for the same reason. The deployment has few
+    shapes however many objects it holds, so each is judged once (:meth:`_Tallies.add`
+    only counts the objects and bytes of each) and spread over the breakdowns at the end."""
 
-    def __init__(self, ctx: EngineContext, readable: Readability) -> None:
+    __slots__ = (
+        "bytes",
+        "elsewhere",
+        "good",
+        "objects",
+        "readable",
+        "refused",
+        "short",
+        "uncounted",
+        "unreadable",
+    )
+
+    def __init__(self) -> None:
+        self.objects = self.bytes = 0
+        self.good = self.readable = self.elsewhere = 0
+        self.refused: list[tuple[int, Verdict]] = []  # (index of the copy, why refused)
+        self.uncounted: tuple[UncountedCopy, ...] = ()
+        self.short = self.unreadable = False
+
+
+#: A shape's key: the policy's name and, per copy, (site, state, why it is not readable).
+ShapeKey = tuple[str, tuple[tuple[str, str, str | None], ...]]
+
+
+class _Tallies:
+    """The one pass over the catalog; per-site facts computed once per (policy, site),
+    per-object facts once per shape of object (:class:`_Shape`)."""
+
+    def __init__(self, ctx: EngineContext, readable: Readability, *, keep: bool) -> None:
         self._ctx = ctx
+        self._keep = keep  # the per-object rows; else only counted
         self._readable = readable
         self._verdicts: dict[tuple[str, str], Verdict] = {}
         self._keys: dict[str, list[tuple[str, str]]] = {}
+        self._shapes: dict[ShapeKey, _Shape] = {}
         self.objects = self.bytes = self.copies = 0
         self.groups: dict[str, dict[str, _Group]] = {d: {} for d in DIMENSIONS}
         self.violations: list[Violation] = []
         self.shortfalls: list[Shortfall] = []
         self.good: dict[str, Counter[int]] = {}
+        self.violation_count = self.shortfall_count = self.unreadable_count = 0
         self.states: Counter[str] = Counter()
-        self.verified_at: list[float | None] = []
+        self.verified = VerificationTally()
 
     def add(self, policy: Policy, version: Version, placements: Sequence[Placement]) -> None:
         """Count one object version and each of its copies."""
+        size = version.size
         self.objects += 1
-        self.bytes += version.size
+        self.bytes += size
         self.copies += len(placements)
-        good = readable = elsewhere = 0
-        uncounted: list[UncountedCopy] = []
-        seen: set[tuple[str, str]] = set()
+        why_not, verified = self._readable.why_not, self.verified
         for p in placements:
-            self.states[p.state] += 1
-            self.verified_at.append(p.verified_at)
-            verdict = self._verdict(policy, p.site_id)
-            good += p.state == "ok" and verdict.accepted
-            if not verdict.compliant:
-                self.violations.append(_violation(self._ctx, policy, version, p, verdict))
-            why = self._readable.why_not(p)
-            if why is None and verdict.compliant:
-                readable += 1
-            elif why is None:
-                elsewhere += 1
-                uncounted.append(UncountedCopy(p.site_id, "on a site the policy refuses"))
-            else:
-                uncounted.append(UncountedCopy(p.site_id, why))
-            for dim_key in self._dimension_keys(p.site_id):
-                group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
-                group.copies += 1
-                if dim_key not in seen:
-                    seen.add(dim_key)
-                    group.objects += 1
-                    group.bytes += version.size
-        self.good.setdefault(policy.name, Counter())[good] += 1
-        if readable < policy.copies:
+            verified.add(p.verified_at)
+        key = (policy.name, tuple((p.site_id, p.state, why_not(p)) for p in placements))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shapes[key] = self._judge(policy, key)
+        shape.objects += 1
+        shape.bytes += size
+        self.violation_count += len(shape.refused)
+        if shape.short:
+            self.shortfall_count += 1
+            self.unreadable_count += shape.unreadable
+        if not self._keep:
+            return
+        for i, verdict in shape.refused:
+            self.violations.append(_violation(self._ctx, policy, version, placements[i], verdict))
+        if shape.short:
             self.shortfalls.append(
                 Shortfall(
                     bucket=version.bucket,
@@ -164,11 +219,50 @@ class _Tallies:
                     version_id=version.version_id,
                     policy=policy.name,
                     required=policy.copies,
-                    readable=readable,
-                    readable_elsewhere=elsewhere,
-                    uncounted=tuple(uncounted),
+                    readable=shape.readable,
+                    readable_elsewhere=shape.elsewhere,
+                    uncounted=shape.uncounted,
                 )
             )
+
+    def _judge(self, policy: Policy, key: ShapeKey) -> _Shape:
+        """The facts of every object of shape ``key``: good and readable copies, refused
+        ones, and why the others do not count."""
+        shape = _Shape()
+        uncounted: list[UncountedCopy] = []
+        for i, (site_id, state, why) in enumerate(key[1]):
+            verdict = self._verdict(policy, site_id)
+            shape.good += state == "ok" and verdict.accepted
+            if not verdict.compliant:
+                shape.refused.append((i, verdict))
+            if why is None and verdict.compliant:
+                shape.readable += 1
+            elif why is None:
+                shape.elsewhere += 1
+                uncounted.append(UncountedCopy(site_id, "on a site the policy refuses"))
+            else:
+                uncounted.append(UncountedCopy(site_id, why))
+        shape.uncounted = tuple(uncounted)
+        shape.short = shape.readable < policy.copies
+        shape.unreadable = shape.readable + shape.elsewhere == 0
+        return shape
+
+    def finish(self) -> None:
+        """Spread every shape's objects over the breakdowns, states and copy counts."""
+        for (policy, copies), shape in self._shapes.items():
+            n, size = shape.objects, shape.bytes
+            self.good.setdefault(policy, Counter())[shape.good] += n
+            seen: set[tuple[str, str]] = set()
+            for site_id, state, _ in copies:
+                self.states[state] += n
+                for dim_key in self._dimension_keys(site_id):
+                    group = self.groups[dim_key[0]].setdefault(dim_key[1], _Group())
+                    group.copies += n
+                    if dim_key not in seen:
+                        seen.add(dim_key)
+                        group.objects += n
+                        group.bytes += size
+        self._shapes.clear()
 
     def _verdict(self, policy: Policy, site_id: str) -> Verdict:
         key = (policy.name, site_id)
