@@ -11,6 +11,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from testbed.catalogfill import fill
 
 import domicile
@@ -30,6 +31,7 @@ def _peak(work: Callable[[], ApplyReport]) -> tuple[int, ApplyReport]:
         tracemalloc.stop()
 
 
+@pytest.mark.slow  # 22,000 objects planned under tracemalloc: make test runs it
 def test_plan_and_apply_planning_peak_does_not_grow_with_objects(config_path: Path) -> None:
     """``apply`` cancelled at the confirmation runs ``plan``'s walk and writes every step
     as a job: its peak covers both."""

@@ -182,11 +182,18 @@ def test_boto3_transfer_manager_multipart(live: Any, bucket: str, tmp_path: Any)
 
 
 @pytest.mark.parametrize("sweeps", [True, False])
-def test_abandoned_uploads_are_swept_by_age(tmp_path: Any, sweeps: bool) -> None:
+def test_abandoned_uploads_are_swept_by_age(
+    tmp_path: Any, sweeps: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domicile.engine import multipart
     from tests.gateway.live import run_gateway
 
     # Uploads expire at once and the gateway looks for them every 0.3 s; a gateway worker
-    # that leaves the sweep to another (sweeps=False) never touches them.
+    # that leaves the sweep to another (sweeps=False) never touches them. The uploads'
+    # clock stands still while the upload is made (so no sweep can expire it half-made,
+    # however slow the machine), then moves a second on.
+    clock = [time.time_ns() // 1000]
+    monkeypatch.setattr(multipart, "_now_us", lambda: clock[0])
     with run_gateway(
         tmp_path,
         gateway="sweep_minutes = 0.005",
@@ -198,6 +205,7 @@ def test_abandoned_uploads_are_swept_by_age(tmp_path: Any, sweeps: bool) -> None
             Bucket="sweep-me", CreateBucketConfiguration={"LocationConstraint": "eu-only"}
         )
         upload_id, _ = upload_parts(s3, "sweep-me", "left", [b"abandoned part"])
+        clock[0] += 1_000_000  # now older than multipart_expiry_hours = 0
         if not sweeps:
             time.sleep(1.5)  # five sweep periods
             assert len(s3.list_multipart_uploads(Bucket="sweep-me")["Uploads"]) == 1

@@ -5,12 +5,15 @@ Two ``domicile serve`` processes, each with its own configuration file in its ow
 shared storage would have), behave as one deployment: a bucket made on one is seen by the
 other at once; same-key PUTs through both leave one current version and no orphaned
 blob; conditional writes hold across them; one killed with ``kill -9`` mid-load and
-restarted loses no acknowledged write, and the audit chain verifies.
+restarted loses no acknowledged write while an ``apply`` evacuates a draining site, and
+afterwards every object has its copies on allowed sites, a full verify and the audit chain
+pass, and ``sweep`` leaves no orphan blob and no temporary file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -31,11 +34,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 import domicile
 from domicile.catalog.records import version_blobs
 from domicile.gateway.server import free_port
+from domicile.sites import LocalSite
 from tests.engine.conftest import blob_files, make_deployment
 from tests.gateway.live import ACCESS_KEY, SECRET, TENANTS
 
 BIN = Path(sys.executable).parent
-SITES = ("fr", "de", "us")
+SITES = ("fr", "de", "us", "fra")
+#: A fourth site, an EU provider of its own: where fr's copies go when fr drains.
+FRA = """
+[sites.fra]
+template = "aws:eu-central-1"
+backend = { type = "local", path = "sites/fra" }
+"""
 
 
 @dataclass
@@ -114,7 +124,8 @@ def host_config(shared: Path, folder: Path) -> Path:
 @pytest.fixture
 def hosts(tmp_path: Path, pg_databases: Callable[[], str]) -> Iterator[list[Host]]:
     shared = tmp_path / "shared"
-    config = make_deployment(shared, catalog=pg_databases())
+    config = make_deployment(shared, extra=FRA, catalog=pg_databases())
+    LocalSite.create("fra", shared / "sites" / "fra")
     config.write_text(config.read_text() + "\n[gateway]\n" + TENANTS)
     made = [
         Host(host_config(shared, tmp_path / f"host-{n}"), free_port(), tmp_path / f"{n}.log")
@@ -210,10 +221,21 @@ def test_two_gateway_hosts_behave_as_one_deployment(hosts: list[Host], tmp_path:
             with lock:
                 acknowledged[key] = body
 
+    # Meanwhile fr drains: host a's operator sets it draining and runs apply during the load
+    # (the running gateways still place new copies on fr: the next apply moves them).
+    cli = (str(BIN / "domicile"), "--config", str(a.config))
+    drained = subprocess.run(
+        [*cli, "sites", "set-status", "fr", "draining"], capture_output=True, check=False
+    )
+    assert drained.returncode == 0, drained.stderr
     writers = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
     for t in writers:
         t.start()
-    time.sleep(3)
+    time.sleep(1)
+    moving = subprocess.Popen(
+        [*cli, "apply", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(2)
     b.kill()
     time.sleep(1)
     b.start()
@@ -221,6 +243,12 @@ def test_two_gateway_hosts_behave_as_one_deployment(hosts: list[Host], tmp_path:
     stop.set()
     for t in writers:
         t.join(timeout=120)
+    out, err = moving.communicate(timeout=300)
+    assert moving.returncode == 0, out + err  # stale steps are skipped, never fatal
+    moved = re.search(r"added ([\d,]+) copies", out)
+    assert moved and int(moved[1].replace(",", "")) > 0, out  # it did move copies off fr
+    final = subprocess.run([*cli, "apply", "--yes"], capture_output=True, text=True, check=False)
+    assert final.returncode == 0, final.stdout + final.stderr
     assert len(acknowledged) > 20
     assert refused and all(k.split("/")[1] in {"1", "3", "5"} for k in refused)  # b's, while down
     assert any(k.split("/")[1] == "1" and k in acknowledged for k in acknowledged)
@@ -228,6 +256,23 @@ def test_two_gateway_hosts_behave_as_one_deployment(hosts: list[Host], tmp_path:
     for n, (key, body) in enumerate(sorted(acknowledged.items())):
         client = (ca, cb)[n % 2]
         assert client.get_object(Bucket="shared", Key=key)["Body"].read() == body, key
+    swept = subprocess.run(
+        [*cli, "sweep", "--grace", "0"], capture_output=True, text=True, check=False
+    )
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    shared = tmp_path / "shared"
+    assert _orphans(a.config, shared) == {site: set() for site in SITES}
+    assert not [
+        p
+        for site in SITES
+        for p in (shared / "sites" / site).rglob("*")
+        if ".tmp" in p.parts and p.is_file()
+    ]
     with domicile.open(a.config) as engine:
+        catalog = engine.context.catalog
+        for version in catalog.iter_versions():
+            where = {p.site_id for p in catalog.placements(version.version_id) if p.state == "ok"}
+            assert "fr" not in where and len(where) >= 2, (version.key, where)
+        assert engine.verify("full").ok
         report = engine.audit.verify()
         assert report.ok, report

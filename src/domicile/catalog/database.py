@@ -30,7 +30,9 @@ PUT's commit), where on SQLite those of threads arriving together share one tran
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -409,8 +411,27 @@ def _prepare(dbapi_conn: Any) -> None:
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     for pragma in _PRAGMAS:
-        cursor.execute(pragma)
+        _execute_waiting(cursor, pragma)
     cursor.close()
+
+
+def _execute_waiting(cursor: Any, statement: str) -> None:
+    """Run ``statement``, retrying while another process holds the lock it needs for up to
+    the busy timeout: switching a new file to WAL takes an exclusive lock and answers
+    "database is locked" at once, without the busy handler, when several processes open a
+    new catalog together."""
+    deadline = time.monotonic() + _SQLITE_CONNECT["timeout"]
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute(statement)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(0.2, pause * 2)
+        else:
+            return
 
 
 def configure_sqlite(engine: sa.Engine) -> None:
