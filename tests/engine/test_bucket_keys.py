@@ -181,3 +181,16 @@ def test_losing_the_race_for_a_version_uses_the_winner_and_takes_back_our_copies
         [stored] = ctx.catalog.bucket_keys("docs")
         assert str(got) == stored.recipient and stored.sites == ("de",)
         assert taken == [(key_blob_id("docs", 1), ["fr"])]
+
+
+def test_a_version_made_by_another_host_is_found_despite_the_cache(tmp_path: Path) -> None:
+    with domicile.open(make_deployment(tmp_path)) as engine:
+        ctx = engine.context
+        other = BucketKeyring(ctx.catalog, ctx.keyring)  # another host's engine
+        assert len(other.identities("docs")) == 2  # the root one and the refresh
+        engine.put("docs", "a.txt", b"made elsewhere")
+        [blob] = blob_files(tmp_path, "fr")
+        plain = decrypt_bytes(blob.read_bytes(), other.identities("docs"))
+        assert plain.startswith(b"made elsewhere") and other.unwraps == 1
+        assert decrypt_bytes(blob.read_bytes(), other.identities("docs")) == plain
+        assert other.unwraps == 1  # cached now

@@ -28,6 +28,7 @@ from domicile.crypto import (
     AnyRecipient,
     Identity,
     MLKEM768X25519Identity,
+    Stanza,
     X25519Identity,
     decrypt_bytes,
     encrypt_bytes,
@@ -162,8 +163,9 @@ class BucketKeyring:
 
     def identities(self, bucket: str) -> list[Identity]:
         """What reads ``bucket``'s blobs: its identities (newest first), then the root
-        ones."""
-        return [*self._bucket_identities(bucket), *self._root.identities]
+        ones, then a last one that reads the catalog again (a version made by another
+        host since the cache was filled) and tries the versions it did not know."""
+        return [*self._bucket_identities(bucket), *self._root.identities, _Refresh(self, bucket)]
 
     def _bucket_identities(self, bucket: str) -> list[AnyIdentity]:
         now = self._clock()
@@ -174,6 +176,13 @@ class BucketKeyring:
         found = [self.unwrap(k.wrapped) for k in reversed(keys)]
         self._identities[bucket] = (now + self._seconds, found)
         return found
+
+    def refreshed(self, bucket: str) -> list[AnyIdentity]:
+        """The identities of ``bucket`` the cache did not hold, after reading the catalog
+        again (the cache is refilled)."""
+        known = {str(i.recipient) for i in self._identities.get(bucket, (0.0, []))[1]}
+        self._identities.pop(bucket, None)
+        return [i for i in self._bucket_identities(bucket) if str(i.recipient) not in known]
 
     def unwrap(self, wrapped: bytes) -> AnyIdentity:
         """A bucket identity from its wrapped copy, with the root identities."""
@@ -191,3 +200,18 @@ class BucketKeyring:
             self._identities.pop(bucket, None)
             for slot in [s for s in self._recipients if s[0] == bucket]:
                 del self._recipients[slot]
+
+
+class _Refresh:
+    """The last identity tried on a bucket's blob: nothing cached opened it, so the
+    catalog may hold a newer version of the bucket's identity (made by another host)."""
+
+    def __init__(self, keyring: BucketKeyring, bucket: str) -> None:
+        self._keyring, self._bucket = keyring, bucket
+
+    def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
+        for identity in self._keyring.refreshed(self._bucket):
+            file_key = identity.unwrap(stanzas)
+            if file_key is not None:
+                return file_key
+        return None
