@@ -58,6 +58,7 @@ from typing import Any, BinaryIO, Protocol
 
 FORMAT, FORMAT_VERSION = "domicile-exit", 1
 BLOB_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
+KEY_PREFIX = "bkey-"  # a bucket's data identity, wrapped to the keyring
 FAN = re.compile(r"[0-9a-f]{2}")
 MANIFEST = re.compile(r"m[0-9a-f]{1,127}")
 HISTORY = re.compile(r"alog-[0-9]{20}-[0-9]{20}")
@@ -149,6 +150,26 @@ def load_identities(program: str, keyring: Path) -> bytes:
             "or a plugin's AGE-PLUGIN-...)"
         )
     return data
+
+
+def bucket_identities(age: Age, blobs: Blobs, problems: list[str]) -> bytes:
+    """Each bucket's data identities (``bkey-<bucket>-<version>`` blobs, age files whose
+    plaintext is one identity line, encrypted to the keyring): the objects of a bucket are
+    wrapped to its identity, not to the keyring. A shredded bucket has none left."""
+    found: list[bytes] = []
+    for blob_id, paths in sorted(blobs.paths.items()):
+        if not blob_id.startswith(KEY_PREFIX):
+            continue
+        try:
+            line = age.stream(paths[0], None, limit=4096).strip()
+        except Failure as exc:
+            problems.append(f"bucket key {blob_id}: {exc}")
+            continue
+        if line.startswith(b"AGE-SECRET-KEY-") and b"\n" not in line:
+            found.append(b"\n" + line + b"\n")
+        else:
+            problems.append(f"bucket key {blob_id}: not one age identity line")
+    return b"".join(found)
 
 
 # --- the site copies ----------------------------------------------------------------------
@@ -692,10 +713,11 @@ def run(args: argparse.Namespace) -> int:
     blobs = Blobs()
     for folder in args.folders:
         blobs.add_folder(folder)
+    problems: list[str] = []
+    age.identities += bucket_identities(age, blobs, problems)
     by_export = args.audit_export or args.site_history
     export = read_export(exports(args, age, blobs)) if by_export else None
     out = Output(args.out)
-    problems: list[str] = []
     versions = read_versions(age, blobs, problems, args.jobs)
     for v in versions:
         if not complete(v, blobs):
@@ -709,7 +731,7 @@ def run(args: argparse.Namespace) -> int:
     used = {v.blob_id for v in versions} | {
         s["blob_id"] for v in versions for s in v.doc.get("segments", [])
     }
-    unused = sorted(b for b in blobs.paths if b not in used)
+    unused = sorted(b for b in blobs.paths if b not in used and not b.startswith(KEY_PREFIX))
     rule = "audit-export" if args.audit_export else "newest-manifest"
     rule = "site-history" if args.site_history else rule
     summary = {

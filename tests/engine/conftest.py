@@ -100,7 +100,7 @@ def blob_files(root: Path, site: str) -> list[Path]:
         if p.is_file()
         and ".tmp" not in p.parts
         and p.name != MARKER
-        and not p.name.startswith(("ckpt-", "alog-", "tlog-"))  # audit evidence, not data
+        and not p.name.startswith(("ckpt-", "alog-", "tlog-", "bkey-"))  # evidence, keys
     )
 
 

@@ -50,7 +50,14 @@ def test_put_get_with_the_root_key_in_the_token(tmp_path: Path, softhsm: SoftHSM
         for blob in blob_files(tmp_path, site)
         for s in (parse_header(blob.read_bytes(), complete=False) or _none()).stanzas
     }
-    assert stanzas == {"p256tag"}
+    assert stanzas == {"X25519"}  # the bucket's data identity...
+    wrapped = {  # ...which is wrapped to the token's root key
+        s.type
+        for site in ("fr", "de", "us")
+        for blob in (tmp_path / "sites" / site).rglob("bkey-*")
+        for s in (parse_header(blob.read_bytes(), complete=False) or _none()).stanzas
+    }
+    assert wrapped == {"p256tag"}
     with domicile.open(path) as engine:  # a new session: nothing cached, the token unwraps
         keyring = engine.context.keyring
         assert isinstance(keyring, TokenKeyring)

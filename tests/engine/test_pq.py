@@ -71,8 +71,11 @@ def test_a_pq_policy_extra_recipient_reads_the_blobs(tmp_path: Path) -> None:
     partner = MLKEM768X25519Identity.generate()
     path = _deployment(tmp_path, f'recipients = ["{partner.recipient}"]')
     with domicile.open(path) as engine:
-        own = engine.context.keyring.add_new(post_quantum=True)
+        engine.context.keyring.add_new(post_quantum=True)
         engine.put("secret", "shared.txt", b"for the partner too")
+        [key] = engine.context.catalog.bucket_keys("secret")  # the bucket's identity
+        assert key.kind == "mlkem768x25519" and engine.context.bucket_keys is not None
+        own = engine.context.bucket_keys.unwrap(key.wrapped)
     blobs = [p for s in ("fr", "de", "us") for p in blob_files(tmp_path, s)]
     assert blobs
     for blob in blobs:

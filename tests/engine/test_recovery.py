@@ -25,6 +25,17 @@ def _age_decrypt(identity: Path, blob: Path) -> bytes:
     ).stdout
 
 
+def _identities(root: Path, site: str) -> Path:
+    """The keyring plus the bucket identities it opens from ``site``'s ``bkey-`` blobs
+    (blobs are wrapped to their bucket's identity, which is wrapped to the keyring)."""
+    keyring = root / "keyring.txt"
+    lines = [keyring.read_bytes()]
+    lines += [_age_decrypt(keyring, p) for p in (root / "sites" / site).rglob("bkey-*")]
+    both = root / f"identities-{site}.txt"
+    both.write_bytes(b"\n".join(lines))
+    return both
+
+
 @pytest.mark.age_cli
 def test_object_recovered_with_stock_age_from_one_site(
     engine: domicile.Domicile, tmp_path: Path
@@ -33,7 +44,7 @@ def test_object_recovered_with_stock_age_from_one_site(
     engine.put("docs", "reports/q3.pdf", body, metadata={"owner": "cfo"})
     site = engine.where("docs", "reports/q3.pdf")[0].site_id
     files = {p.name: p for p in blob_files(tmp_path, site)}
-    keyring = tmp_path / "keyring.txt"
+    keyring = _identities(tmp_path, site)
     [manifest_file] = [p for name, p in files.items() if name.startswith("m")]
     manifest = json.loads(_age_decrypt(keyring, manifest_file))
     assert manifest["key"] == "reports/q3.pdf"
@@ -50,7 +61,7 @@ def test_small_object_recovered_with_stock_age_tail_and_head(
     engine.put("docs", "notes.txt", body, metadata={"owner": "dpo"})
     site = engine.where("docs", "notes.txt")[0].site_id
     [blob] = blob_files(tmp_path, site)  # inline: the object and its manifest in one blob
-    plaintext = _age_decrypt(tmp_path / "keyring.txt", blob)
+    plaintext = _age_decrypt(_identities(tmp_path, site), blob)
 
     def shell(*command: str) -> bytes:
         return subprocess.run(command, input=plaintext, check=True, capture_output=True).stdout

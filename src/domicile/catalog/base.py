@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from domicile.catalog.records import (
     Bucket,
+    BucketKey,
     BucketLock,
     BucketStats,
     CompletedUpload,
@@ -358,6 +359,23 @@ class Catalog(Protocol):
         of the version are on ``counted`` sites, decided in the same transaction, nothing
         is removed and the answer is ``"short"``. ObjectLocked (nothing forgotten) if the
         version is locked and would keep fewer good copies than its lock needs."""
+        ...
+
+    # bucket data identities
+    def bucket_keys(self, bucket: str) -> list[BucketKey]:
+        """Every version of the bucket's data identity (wrapped), oldest first."""
+        ...
+
+    def add_bucket_key(self, key: BucketKey) -> None:
+        """Store a new version of a bucket's identity; CatalogConflict if taken."""
+        ...
+
+    def forget_bucket_key(self, bucket: str, version: int) -> None:
+        """Delete one version of the bucket's identity."""
+        ...
+
+    def forget_bucket_keys(self, bucket: str) -> int:
+        """Delete every version of the bucket's identity; return how many."""
         ...
 
     # object lock and lifecycle

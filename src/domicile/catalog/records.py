@@ -397,3 +397,23 @@ class VersionLock:
         if self.retained(now) and (self.mode == "COMPLIANCE" or not bypass_governance):
             return f"{self.mode} retention"
         return None
+
+
+#: The kinds of a bucket's data identity.
+BUCKET_KEY_KINDS = ("x25519", "mlkem768x25519")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketKey:
+    """One version of a bucket's data identity: its ``recipient`` (public) and the identity
+    age-encrypted to the deployment's root recipients (``wrapped``: an age file whose
+    plaintext is the ``AGE-SECRET-KEY-...`` line)."""
+
+    bucket: str
+    version: int
+    kind: str
+    recipient: str
+    wrapped: bytes
+    #: The sites a copy of ``wrapped`` was written to (``bkey-<bucket>-<version>``).
+    sites: tuple[str, ...] = ()
+    created_at: float = 0.0

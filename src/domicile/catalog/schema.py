@@ -306,3 +306,17 @@ bucket_lifecycle = sa.Table(
     sa.Column("rules", sa.Text, nullable=False),
     sa.Column("updated_at", Micros, nullable=False),
 )
+
+# Bucket data identities (step 12): each version of a bucket's identity, age-encrypted to
+# the root recipients; the newest version wraps new blobs.
+bucket_keys = sa.Table(
+    "bucket_keys",
+    metadata,
+    sa.Column("bucket", sa.String(63), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # x25519 | mlkem768x25519
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("wrapped", sa.LargeBinary, nullable=False),
+    sa.Column("sites", sa.Text, nullable=False),  # site ids holding a copy, comma-separated
+    sa.Column("created_at", Micros, nullable=False),
+)

@@ -17,6 +17,7 @@ from domicile.catalog import rows
 from domicile.catalog import schema as t
 from domicile.catalog import versionrows as vr
 from domicile.catalog.base import AuditBuilder
+from domicile.catalog.bucketkeys import BucketKeys
 from domicile.catalog.chain import append_audit
 from domicile.catalog.database import Database
 from domicile.catalog.journals import Journals
@@ -96,7 +97,7 @@ _VERIFIED = Prepared(
 )
 
 
-class SqlCatalog(Journals, Leases, Uploads, Locks):
+class SqlCatalog(Journals, Leases, Uploads, Locks, BucketKeys):
     """A :class:`~domicile.catalog.base.Catalog` on any SQLAlchemy URL (SQLite, PostgreSQL).
 
     Opening migrates the schema (CatalogError if the database cannot be opened,

@@ -75,6 +75,28 @@ def keys_new(state: State, pq: bool) -> None:
         say(f"new {kind} added; its recipient is ", (recipient, "bold"))
 
 
+@keys.command(name="rotate")
+@click.option(
+    "--drop",
+    "drop",
+    multiple=True,
+    metavar="RECIPIENT",
+    help="A root recipient (age1...) no bucket identity is wrapped to any more (repeatable).",
+)
+@pass_state
+def keys_rotate(state: State, drop: tuple[str, ...]) -> None:
+    """Wrap every bucket identity again to the keyring's root identities (add the new one
+    first with 'keys new'), leaving out --drop: only the small bkey- blobs are rewritten,
+    never the data. Each re-wrap is recorded (bucket_key_rewrapped)."""
+    report = state.engine.rewrap_bucket_keys(drop=drop)
+    if state.as_json:
+        emit_json({"keys": report.keys, "buckets": report.buckets, "left": report.left})
+        return
+    say(f"{report.keys} bucket identities wrapped again, in {len(report.buckets)} buckets")
+    for where in report.left:
+        say(("left", "yellow"), f" {where}: an old copy not removed (sweep removes it)")
+
+
 _KINDS = {
     "X25519Recipient": "X25519",
     "MLKEM768X25519Recipient": "post-quantum",

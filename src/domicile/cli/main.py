@@ -20,6 +20,7 @@ from domicile.cli import (
     residency,
     serve,
     setup,
+    shred,
     tenants,
     upkeep,
     witness,
@@ -63,6 +64,7 @@ for module in (
     audit_proofs,
     report,
     serve,
+    shred,
     tenants,
     witness,
 ):

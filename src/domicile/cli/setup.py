@@ -93,8 +93,9 @@ def demo(state: State) -> None:
     recover = recover_command(state, info)
     if recover is not None:
         click.echo(
-            "  # without domicile: the stock age tool reads every blob; a small object's blob\n"
-            "  # holds its bytes, a newline and its manifest, so head -c SIZE keeps the object:\n"
+            "  # without domicile: the stock age tool opens the bucket's identity with the\n"
+            "  # keyring, then the blob; a small object's blob holds its bytes, a newline and\n"
+            "  # its manifest, so head -c SIZE keeps the object:\n"
             f"  {recover}"
         )
     if not same:
@@ -103,7 +104,8 @@ def demo(state: State) -> None:
 
 def recover_command(state: State, info: ObjectInfo) -> str | None:
     """The shell one-liner that prints exactly the object ``info`` with the stock ``age``,
-    from its blob on the first local site holding a copy: an object of at most 1 MiB is
+    from its blob on the first local site holding a copy (the bucket's identity opened
+    first from its local ``bkey-`` copy with the keyring): an object of at most 1 MiB is
     one blob whose plaintext is its bytes, a newline and its manifest (docs/exit.md). None
     for a larger object or one with no copy on a local folder."""
     if info.size > SMALL_OBJECT:
@@ -111,15 +113,23 @@ def recover_command(state: State, info: ObjectInfo) -> str | None:
     config = state.engine.config
     base = state.config_path.parent  # as the user wrote it: the paths stay short
     blob = manifest_blob_id(info.version_id)
+    keyring = shlex.quote(str(base / config.deployment.keyring))
+
+    def local(site_id: str, blob_id: str) -> str | None:
+        backend = config.sites.get(site_id, {}).get("backend", {})
+        if backend.get("type") != "local":
+            return None
+        return shlex.quote(str(base / backend["path"] / fan_of(blob_id) / blob_id))
+
+    # the blob is wrapped to its bucket's identity, itself wrapped to the keyring
+    keys = [p for s, b in state.engine.bucket_key_copies(info.bucket) if (p := local(s, b))]
     for copy in state.engine.where(info.bucket, info.key):
-        backend = config.sites.get(copy.site_id, {}).get("backend", {})
-        if backend.get("type") == "local":
-            path = base / backend["path"] / fan_of(blob) / blob
-            keyring = base / config.deployment.keyring
-            return (
-                f"age -d -i {shlex.quote(str(keyring))} {shlex.quote(str(path))} "
-                f"| head -c {info.size}"
-            )
+        path = local(copy.site_id, blob)
+        if path is None:
+            continue
+        if not keys:  # written before bucket identities: wrapped to the keyring itself
+            return f"age -d -i {keyring} {path} | head -c {info.size}"
+        return f"age -d -i {keyring} {keys[0]} | age -d -i - {path} | head -c {info.size}"
     return None
 
 

@@ -18,12 +18,13 @@ from types import TracebackType
 from typing import Any
 
 from domicile.audit import CheckpointPolicy, Record, Scalar
-from domicile.catalog import Bucket, Expect, VersionLock, open_catalog
+from domicile.catalog import Bucket, BucketKey, Expect, VersionLock, open_catalog
 from domicile.config import PASSPHRASE_ENV, Config, load_config
 from domicile.crypto import Secret, parse_recipient
 from domicile.engine import multipart, versions
 from domicile.engine.apply import ApplyReport, Confirm, OnResult, apply_plan
 from domicile.engine.auditlog import AuditLog, acting_as, cli_actor, open_audit_key
+from domicile.engine.bucketkeys import BucketKeyring, key_blob_id
 from domicile.engine.context import EngineContext, recipient_kind_error
 from domicile.engine.copy import copy_object, fed
 from domicile.engine.facts import (
@@ -67,6 +68,8 @@ from domicile.engine.refusals import RefusalTally
 from domicile.engine.registries import warnings_for, world_of
 from domicile.engine.repair import RepairReport, repair
 from domicile.engine.residency import copies_of, site_views
+from domicile.engine.rewrap import RewrapReport, rewrap_bucket_keys
+from domicile.engine.shred import ShredPlan, ShredReceipt, plan_shred, shred_bucket
 from domicile.engine.sitelog import record_site_changes
 from domicile.engine.sweep import DEFAULT_GRACE, SweepReport, sweep_leftovers, sweep_orphans
 from domicile.engine.tlog import TreeLog, Witness, origin_for
@@ -112,6 +115,7 @@ class Domicile(LockApi):
             registry_warnings=warnings_for(config, world.registry),
             lease_seconds=config.deployment.lease_seconds,
         )
+        self._ctx.bucket_keys = BucketKeyring(catalog, keyring, on_made=self._key_made)
         try:
             check_sites(self._ctx)  # lock = "mirror" on a store that cannot: refused now
         except BaseException:
@@ -699,6 +703,33 @@ class Domicile(LockApi):
         collect_garbage(self._ctx)
         mirror_all(self._ctx)  # copies of locked versions made on mirror sites
         return report
+
+    def _key_made(self, key: BucketKey) -> None:
+        detail = {"version": key.version, "kind": key.kind, "recipient": key.recipient}
+        self._ctx.record("bucket_key_created", bucket=key.bucket, sites=key.sites, detail=detail)
+
+    def bucket_key_copies(self, bucket: str) -> builtins.list[tuple[str, str]]:
+        """``(site id, blob id)`` of each site copy of ``bucket``'s newest data identity
+        (none for a bucket never written since bucket identities, or shredded)."""
+        keys = self._ctx.catalog.bucket_keys(bucket)
+        if not keys:
+            return []
+        return [(site, key_blob_id(bucket, keys[-1].version)) for site in keys[-1].sites]
+
+    def rewrap_bucket_keys(self, *, drop: Sequence[str] = ()) -> RewrapReport:
+        """Root rotation: wrap every bucket identity again to the keyring's root
+        recipients except ``drop`` (``engine/rewrap.py``)."""
+        return rewrap_bucket_keys(self._ctx, drop=drop)
+
+    def plan_shred(self, bucket: str) -> ShredPlan:
+        """What shredding ``bucket`` would make unreadable and where its copies rest;
+        ObjectLocked while a retention or legal hold is in force on one of its versions."""
+        return plan_shred(self._ctx, bucket)
+
+    def shred(self, bucket: str) -> ShredReceipt:
+        """Crypto-shred ``bucket``: destroy its data identity everywhere, delete what can
+        be deleted, and sign a receipt listing what could not (``engine/shred.py``)."""
+        return shred_bucket(self._ctx, bucket)
 
     def rebuild_catalog(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
         """Fill this (empty) catalog from the manifests on the sites."""

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domicile.catalog import Catalog
-from domicile.crypto import AnyRecipient, parse_recipient
+from domicile.crypto import AnyRecipient, Identity, parse_recipient
 from domicile.crypto.keysource import KeySource
 from domicile.engine.auditlog import AuditLog
+from domicile.engine.bucketkeys import KEY_COPIES, BucketKeyring
 from domicile.engine.health import HealthBook, Prober
-from domicile.errors import ConfigError, SiteUnavailable
-from domicile.policy import Policy, World
+from domicile.errors import ConfigError, SiteError, SiteUnavailable
+from domicile.policy import Policy, World, check_copy
 from domicile.sites import Site
 
 
@@ -36,6 +37,8 @@ class EngineContext:
     registry_warnings: tuple[str, ...] = ()
     #: Held by a whole-queue garbage collection (``engine/garbage.py``).
     garbage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Per-bucket data identities (None: blobs go to the root recipients, as before).
+    bucket_keys: BucketKeyring | None = None
     _parsed: dict[str, AnyRecipient] = field(default_factory=dict, repr=False)
     #: Background probes of open breakers (started by the engine, over ``sites``).
     prober: Prober = field(init=False, repr=False)
@@ -69,8 +72,52 @@ class EngineContext:
                 policy=name,
             ) from None
 
-    def recipients_for(self, policy: Policy) -> list[AnyRecipient]:
-        """The keyring's own recipients (so we can read back) plus the policy's extra ones,
+    def identities_for(self, bucket: str) -> list[Identity]:
+        """What reads ``bucket``'s blobs: its data identities, then the root ones."""
+        if self.bucket_keys is None:
+            return list(self.keyring.identities)
+        return self.bucket_keys.identities(bucket)
+
+    def key_sites(self, policy: Policy) -> list[str]:
+        """The sites that may hold a copy of a bucket identity under ``policy``: active
+        sites it allows, in id order."""
+        return [sid for sid in sorted(self.sites) if check_copy(policy, self.world, sid).compliant]
+
+    def place_key(self, policy: Policy, blob_id: str, data: bytes) -> list[str]:
+        """Write a wrapped bucket identity (written once) to the first sites ``policy``
+        allows; return those that took it. SiteUnavailable if none did."""
+        placed: list[str] = []
+        errors: list[str] = []
+        for site_id in self.key_sites(policy):
+            if len(placed) == KEY_COPIES:
+                break
+            try:
+                site = self.sites[site_id]
+                # a copy already there is ours only if it is the same bytes (a retry);
+                # another writer's (a race for the same version) is left alone
+                if site.put_once(blob_id, data) or b"".join(site.get(blob_id)) == data:
+                    placed.append(site_id)
+            except SiteError as exc:
+                errors.append(f"{site_id}: {exc.message}")
+        if not placed:
+            raise SiteUnavailable(
+                f"no site took the bucket identity copy {blob_id}: nothing is written",
+                hint="bring one of the sites the policy allows back, then write again",
+                blob=blob_id,
+                faults=errors,
+            )
+        return placed
+
+    def _unplace_key(self, blob_id: str, site_ids: list[str]) -> None:
+        for site_id in site_ids:  # best effort: a leftover is an orphan for the sweep
+            try:
+                self.sites[site_id].delete(blob_id)
+            except SiteError:
+                continue
+
+    def recipients_for(self, policy: Policy, bucket: str | None) -> list[AnyRecipient]:
+        """The bucket's data identity (or, with ``bucket`` None or no bucket identities, the
+        keyring's own recipients) so we can read back, plus the policy's extra ones,
         all of one kind: post-quantum only under a ``pq`` policy, classic only otherwise (a
         file never mixes them). Fails closed, before anything is written, when the keyring
         has no identity of the kind the policy needs or an extra recipient is of the other
@@ -78,6 +125,15 @@ class EngineContext:
         recipients: list[AnyRecipient] = list(self.keyring.recipients_of(post_quantum=policy.pq))
         if not recipients:
             raise _no_own_recipient(policy)
+        if bucket is not None and self.bucket_keys is not None:
+            recipients = [
+                self.bucket_keys.recipient(
+                    bucket,
+                    post_quantum=policy.pq,
+                    place=lambda _b, blob_id, data: self.place_key(policy, blob_id, data),
+                    unplace=self._unplace_key,
+                )
+            ]
         known = {r.public_bytes for r in recipients}
         for text in policy.recipients:
             recipient = self._parsed.get(text)

@@ -200,7 +200,8 @@ def _rewrite_manifests(ctx: EngineContext, version_id: str, lock: VersionLock) -
     for copy in copies:
         try:
             manifest = read_manifest(
-                b"".join(ctx.site(copy.site_id).get(blob_id)), ctx.keyring.identities
+                b"".join(ctx.site(copy.site_id).get(blob_id)),
+                ctx.identities_for(ctx.catalog.get_version(version_id).bucket),
             )
             break
         except (SiteError, CryptoError) as exc:
@@ -221,5 +222,7 @@ def _rewrite_manifests(ctx: EngineContext, version_id: str, lock: VersionLock) -
         legal_hold=lock.legal_hold,
     )
     policy = ctx.policy(manifest.policy)
-    blob = encrypt_bytes(replace(manifest, meta=meta).to_json(), ctx.recipients_for(policy))
+    blob = encrypt_bytes(
+        replace(manifest, meta=meta).to_json(), ctx.recipients_for(policy, manifest.bucket)
+    )
     put_blobs(ctx, [ctx.site(c.site_id) for c in copies], [(blob_id, blob)])

@@ -141,7 +141,12 @@ def upload_part(
     entries: list[SegmentEntry] = []
     try:
         stream_segments(
-            ctx, sites, ctx.recipients_for(policy), iter_body(body), md5=md5, entries=entries
+            ctx,
+            sites,
+            ctx.recipients_for(policy, upload.bucket),
+            iter_body(body),
+            md5=md5,
+            entries=entries,
         )
         named = dict(checksums()) if checksums is not None else {}
         if upload.checksum is not None and upload.checksum not in named:
@@ -260,7 +265,7 @@ def _complete(
         part_sizes=tuple(p.size for p in parts),
         versioning=ctx.catalog.get_bucket(bucket).versioning,
     )
-    blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
+    blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy, bucket))
     build, made = _audit(
         ctx,
         "put",

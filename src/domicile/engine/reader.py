@@ -91,7 +91,7 @@ def _segment_range(
         left = ctx.health.read_order(left) if len(left) < len(order) else left
         source = CopySource(ctx.health, [(s, ctx.site(s)) for s in left])
         try:
-            reader = _open(source, segment, position, end, ctx.keyring.identities)
+            reader = _open(source, segment, position, end, ctx.identities_for(version.bucket))
             for piece in reader.iter_range(position, end, window_chunks=WINDOW_CHUNKS):
                 position += len(piece)
                 yield piece

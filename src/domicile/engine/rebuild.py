@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from domicile.catalog import Placement, Segment, Version, VersionLock
+from domicile.catalog import BucketKey, Placement, Segment, Version, VersionLock
+from domicile.crypto import Identity
 from domicile.engine.audithistory import restore
+from domicile.engine.bucketkeys import KEY_PREFIX, kind_of, parse_key_blob_id
 from domicile.engine.context import EngineContext
 from domicile.engine.manifest import MANIFEST_PREFIX, Manifest, catalog_records, read_manifest
 from domicile.engine.rebuildspool import FoundSpool
@@ -49,6 +51,7 @@ BATCH = 500
 class RebuildReport:
     audit_records: int = 0
     audit_checkpoints: int = 0
+    bucket_keys: int = 0
     manifests: int = 0
     versions: int = 0
     placements: int = 0
@@ -75,7 +78,8 @@ def rebuild_catalog(ctx: EngineContext, *, progress: Progress | None = None) -> 
         report.audit_records, report.audit_checkpoints = history.records, history.checkpoints
         report.problems += history.problems
     with FoundSpool() as found:
-        _scan(readable, ctx, report, progress, found)
+        identities = [*_restore_keys(ctx, readable, report), *ctx.keyring.identities]
+        _scan(readable, ctx, report, progress, found, identities=identities)
         versioning = _Versioning()
         pending: list[tuple[Version, list[Segment], list[Placement]]] = []
         for versions in found.by_key():  # a key at a time: memory does not grow with keys
@@ -135,12 +139,49 @@ class _Versioning:
             ctx.catalog.set_versioning(bucket, manifest.versioning)
 
 
+def _restore_keys(
+    ctx: EngineContext, sites: dict[str, Site], report: RebuildReport
+) -> list[Identity]:
+    """Every bucket identity whose copy (``bkey-``) is on a site, back in the catalog;
+    returns them unwrapped (they read the manifests of their buckets)."""
+    found: dict[tuple[str, int], bytes] = {}
+    holders: dict[tuple[str, int], list[str]] = {}
+    for site_id, site in sites.items():
+        try:
+            for info in site.list(KEY_PREFIX):
+                slot = parse_key_blob_id(info.blob_id)
+                if slot is None:
+                    continue
+                holders.setdefault(slot, []).append(site_id)
+                if slot not in found:
+                    found[slot] = b"".join(site.get(info.blob_id))
+        except SiteError as exc:
+            report.problems.append(f"site {site_id}: bucket keys not read: {exc}")
+    identities: list[Identity] = []
+    assert ctx.bucket_keys is not None
+    for (bucket, version), wrapped in sorted(found.items()):
+        try:
+            identity = ctx.bucket_keys.unwrap(wrapped)
+        except CryptoError as exc:
+            report.problems.append(f"bucket key {bucket} v{version} is unreadable: {exc}")
+            continue
+        kind = kind_of(identity.recipient.post_quantum)
+        recipient = str(identity.recipient)
+        sites_of = tuple(holders[bucket, version])
+        ctx.catalog.add_bucket_key(BucketKey(bucket, version, kind, recipient, wrapped, sites_of))
+        report.bucket_keys += 1
+        identities.append(identity)
+    return identities
+
+
 def _scan(
     sites: dict[str, Site],
     ctx: EngineContext,
     report: RebuildReport,
     progress: Progress | None,
     found: FoundSpool,
+    *,
+    identities: Sequence[Identity],
 ) -> None:
     """Every complete version found on the sites, into ``found`` (manifest, its sites).
 
@@ -151,7 +192,7 @@ def _scan(
         try:
             for info in site.list(MANIFEST_PREFIX):
                 report.manifests += 1
-                _take(ctx, site_id, site, info.blob_id, report, found)
+                _take(ctx, site_id, site, info.blob_id, report, found, identities=identities)
                 if progress is not None:
                     progress(1)
         except SiteError as exc:
@@ -165,6 +206,8 @@ def _take(  # noqa: PLR0917 (one manifest, and what the scan gathered so far)
     blob_id: str,
     report: RebuildReport,
     found: FoundSpool,
+    *,
+    identities: Sequence[Identity],
 ) -> None:
     """Read the manifest ``blob_id`` of ``site`` into ``found`` if its copy is complete."""
     data = _read_blob(ctx, site_id, blob_id, report)
@@ -177,7 +220,7 @@ def _take(  # noqa: PLR0917 (one manifest, and what the scan gathered so far)
         if _complete(site, kept, site_id, report, blob_id, len(data)):
             found.add_site(vid, site_id)
         return
-    manifest = _decrypt(ctx, site_id, blob_id, data, report)
+    manifest = _decrypt(site_id, blob_id, data, report, identities)
     if manifest is None or not _complete(site, manifest, site_id, report, blob_id, len(data)):
         return
     found.add(manifest, site_id, digest, _stronger)
@@ -201,10 +244,14 @@ def _read_blob(
 
 
 def _decrypt(
-    ctx: EngineContext, site_id: str, blob_id: str, data: bytes, report: RebuildReport
+    site_id: str,
+    blob_id: str,
+    data: bytes,
+    report: RebuildReport,
+    identities: Sequence[Identity],
 ) -> Manifest | None:
     try:
-        return read_manifest(data, ctx.keyring.identities)
+        return read_manifest(data, identities)
     except CryptoError as exc:
         report.problems.append(f"manifest {blob_id} on {site_id} is unreadable: {exc}")
         return None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from domicile.engine.audithistory import SEGMENT_PREFIX
 from domicile.engine.auditlog import CHECKPOINT_PREFIX
+from domicile.engine.bucketkeys import parse_key_blob_id
 from domicile.engine.context import EngineContext
 from domicile.engine.listverify import Spool
 from domicile.engine.tlog import TREE_PREFIX
@@ -91,6 +92,8 @@ def sweep_orphans(
                 for info in _unreferenced(site, spool.blob_ids(site_id)):
                     if info.blob_id.startswith((CHECKPOINT_PREFIX, SEGMENT_PREFIX, TREE_PREFIX)):
                         continue  # audit checkpoints and history are evidence, never orphans
+                    if _live_key(ctx, info.blob_id):
+                        continue  # a bucket identity's copy (a shredded one's is an orphan)
                     if info.blob_id in keep or (site_id, info.blob_id) in queued:
                         continue
                     if info.modified is None or info.modified > cutoff:
@@ -103,6 +106,13 @@ def sweep_orphans(
             except SiteError as exc:
                 _failed(result, exc)
     return report
+
+
+def _live_key(ctx: EngineContext, blob_id: str) -> bool:
+    slot = parse_key_blob_id(blob_id)
+    if slot is None:
+        return False
+    return any(k.version == slot[1] for k in ctx.catalog.bucket_keys(slot[0]))
 
 
 def _unreferenced(site: Site, referenced: Iterator[str]) -> Iterator[BlobInfo]:

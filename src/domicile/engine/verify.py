@@ -236,7 +236,7 @@ def verify_copy(
         return
     try:
         for segment in segments:
-            report.bytes_read += _check_segment(ctx, level, site, segment)
+            report.bytes_read += _check_segment(ctx, level, site, segment, version.bucket)
         if not inline_manifest(version, segments):
             _check_blob(site, version.manifest_blob_id)
     except BlobNotFound as exc:
@@ -269,7 +269,9 @@ def _check_blob(site: Site, blob_id: str) -> int:
     return site.head(blob_id).size
 
 
-def _check_segment(ctx: EngineContext, level: Level, site: Site, segment: Segment) -> int:
+def _check_segment(
+    ctx: EngineContext, level: Level, site: Site, segment: Segment, bucket: str
+) -> int:
     size = site.head(segment.blob_id).size
     if size != segment.ciphertext_length:
         raise _Mismatch(
@@ -285,7 +287,9 @@ def _check_segment(ctx: EngineContext, level: Level, site: Site, segment: Segmen
     def read(offset: int, length: int) -> bytes:
         return b"".join(site.get(segment.blob_id, offset, offset + length))
 
-    SeekableReader(read, size, ctx.keyring.identities, header_length=segment.header_length).verify()
+    SeekableReader(
+        read, size, ctx.identities_for(bucket), header_length=segment.header_length
+    ).verify()
     return size
 
 

@@ -111,7 +111,7 @@ def put_object(
     decision.raise_if_refused()
     site_ids = list(decision.chosen)
     sites = [ctx.site(s) for s in site_ids]
-    recipients = ctx.recipients_for(policy)
+    recipients = ctx.recipients_for(policy, bucket_name)
 
     md5: Any = hashlib.md5(usedforsecurity=False)
     entries: list[SegmentEntry] = []
@@ -193,7 +193,7 @@ def put_delete_marker(ctx: EngineContext, bucket: Bucket, key: str) -> Manifest:
     decision.raise_if_refused()
     site_ids = list(decision.chosen)
     manifest = delete_marker(bucket, key, version_id, time.time_ns() // 1000 / 1_000_000)
-    blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy))
+    blob = encrypt_bytes(manifest.to_json(), ctx.recipients_for(policy, bucket.name))
     try:
         _put_small(ctx, policy, version_id, site_ids, blob)  # may change site_ids
         made, replaced = _commit(ctx, manifest, site_ids, policy.name, action="delete_marker")

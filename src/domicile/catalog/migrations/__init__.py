@@ -32,6 +32,7 @@ from domicile.catalog.migrations import (
     v0009_leases,
     v0010_versioning,
     v0011_object_lock,
+    v0012_bucket_keys,
 )
 from domicile.errors import CatalogVersionError
 
@@ -50,6 +51,7 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (9, v0009_leases.upgrade),
     (10, v0010_versioning.upgrade),
     (11, v0011_object_lock.upgrade),
+    (12, v0012_bucket_keys.upgrade),
 )
 LATEST = STEPS[-1][0]
 
