@@ -36,13 +36,15 @@ from domicile.crypto import (
     parse_recipient,
 )
 from domicile.crypto.keysource import KeySource
-from domicile.errors import CatalogConflict, KeyringError
+from domicile.errors import CatalogConflict, KeyringError, SiteUnavailable
 
 #: Blob ids of the site copies of bucket identities.
 KEY_PREFIX = "bkey-"
 _NAME = re.compile(r"bkey-(.+)-([0-9]{8})")
 #: Sites (of those the bucket's policy allows, in id order) holding a copy of its identity.
 KEY_COPIES = 2
+#: How long a writer that lost the race for a bucket's first key waits for the winner's row.
+RACE_WAIT = 5.0
 #: How long an unwrapped bucket identity stays in memory.
 CACHE_SECONDS = 300.0
 
@@ -143,7 +145,13 @@ class BucketKeyring:
         version = (keys[-1].version + 1) if keys else 1
         wrapped = encrypt_bytes(identity.to_secret().reveal().encode() + b"\n", roots)
         # on the sites before it wraps anything
-        sites = tuple(place(bucket, key_blob_id(bucket, version), wrapped))
+        try:
+            sites = tuple(place(bucket, key_blob_id(bucket, version), wrapped))
+        except SiteUnavailable:  # another host may hold every copy of this version: its key
+            winner = self._wait_for(bucket, kind_of(post_quantum))
+            if winner is None:
+                raise
+            return parse_recipient(winner.recipient)
         kind = kind_of(post_quantum)
         key = BucketKey(bucket, version, kind, str(identity.recipient), wrapped, sites)
         try:
@@ -160,6 +168,18 @@ class BucketKeyring:
         if self._on_made is not None:
             self._on_made(key)
         return identity.recipient
+
+    def _wait_for(self, bucket: str, kind: str, wait: float = RACE_WAIT) -> BucketKey | None:
+        """The newest stored key of ``kind`` of ``bucket``, waiting up to ``wait`` seconds
+        for a host that won the race to write its copies to record it; None if none comes."""
+        deadline = time.monotonic() + wait
+        while True:
+            mine = [k for k in self._catalog.bucket_keys(bucket) if k.kind == kind]
+            if mine:
+                return mine[-1]
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
     def identities(self, bucket: str) -> list[Identity]:
         """What reads ``bucket``'s blobs: its identities (newest first), then the root
