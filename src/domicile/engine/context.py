@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,10 +14,15 @@ from domicile.crypto import AnyRecipient, Identity, parse_recipient
 from domicile.crypto.keysource import KeySource
 from domicile.engine.auditlog import AuditLog
 from domicile.engine.bucketkeys import KEY_COPIES, BucketKeyring
+from domicile.engine.daemons import POOL
 from domicile.engine.health import HealthBook, Prober
 from domicile.errors import ConfigError, SiteError, SiteUnavailable
 from domicile.policy import Policy, World, check_copy
 from domicile.sites import Site
+
+#: Seconds a bucket identity's write waits for a site before asking another (or going on
+#: with the copies made).
+KEY_WAIT = 1.0
 
 
 @dataclass
@@ -84,21 +91,61 @@ class EngineContext:
         return [sid for sid in sorted(self.sites) if check_copy(policy, self.world, sid).compliant]
 
     def place_key(self, policy: Policy, blob_id: str, data: bytes) -> list[str]:
-        """Write a wrapped bucket identity (written once) to the first sites ``policy``
-        allows; return those that took it. SiteUnavailable if none did."""
+        """Write a wrapped bucket identity (written once) to ``KEY_COPIES`` of the sites
+        ``policy`` allows (healthy ones first); return those that took it. SiteUnavailable
+        if none did.
+
+        The writes run on daemon threads: a site that has not answered within
+        ``KEY_WAIT`` seconds is passed over (the next site is asked, or, once one copy
+        exists, the write goes on with it), so a frozen provider does not stall a bucket's
+        first PUT. A copy it writes later is an extra, identical copy that ``shred`` finds
+        by name on every site."""
+        todo = sorted(self.key_sites(policy), key=lambda sid: not self.health.healthy(sid))
+        answers: queue.SimpleQueue[tuple[str, str | None]] = queue.SimpleQueue()
+        pending: set[str] = set()
         placed: list[str] = []
         errors: list[str] = []
-        for site_id in self.key_sites(policy):
-            if len(placed) == KEY_COPIES:
-                break
+
+        def attempt(site_id: str) -> None:
             try:
                 site = self.sites[site_id]
                 # a copy already there is ours only if it is the same bytes (a retry);
                 # another writer's (a race for the same version) is left alone
-                if site.put_once(blob_id, data) or b"".join(site.get(blob_id)) == data:
-                    placed.append(site_id)
+                ours = site.put_once(blob_id, data) or b"".join(site.get(blob_id)) == data
+                answers.put((site_id, None if ours else "it holds another writer's copy"))
             except SiteError as exc:
-                errors.append(f"{site_id}: {exc.message}")
+                answers.put((site_id, exc.message))
+            except Exception as exc:  # a broken adapter: that site failed, never a crash
+                answers.put((site_id, f"{type(exc).__name__}: {exc}"))
+
+        def launch() -> float:
+            site_id = todo.pop(0)
+            pending.add(site_id)
+            POOL.submit(lambda: attempt(site_id))
+            return time.monotonic() + KEY_WAIT
+
+        deadline = time.monotonic()
+        for _ in range(min(KEY_COPIES, len(todo))):
+            deadline = launch()
+        while pending and len(placed) < KEY_COPIES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if placed:
+                    break  # a slow site: go on with the copies made
+                if todo:
+                    deadline = launch()
+                    continue
+            try:  # with nothing placed and nobody else to ask, wait for the sites' deadlines
+                site_id, error = answers.get(timeout=left if left > 0 else None)
+            except queue.Empty:
+                continue
+            pending.discard(site_id)
+            if error is None:
+                placed.append(site_id)
+            else:
+                errors.append(f"{site_id}: {error}")
+                if todo:
+                    deadline = launch()
         if not placed:
             raise SiteUnavailable(
                 f"no site took the bucket identity copy {blob_id}: nothing is written",
