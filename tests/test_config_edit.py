@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -171,3 +173,34 @@ def test_add_set_remove_round_trip_in_every_shape(shape: str, site: str, status:
     expected["sites"]["gra"]["status"] = status
     assert tomllib.loads(text) == expected
     assert "# my sites" in text
+
+
+def test_edits_at_once_each_keep_their_change(tmp_path: Path) -> None:
+    """Two commands editing the file together (``sites add`` twice, say): each reads the
+    file under the edit lock, so neither writes over the other's change."""
+    path = write(tmp_path, SHAPES["tables"])
+    body = {"template": "scaleway:par", "backend": {"type": "memory"}}
+
+    def add(n: int) -> None:
+        def change(doc: tomlkit.TOMLDocument) -> None:
+            time.sleep(0.05)  # a slow editor: without the lock, the others read meanwhile
+            add_site(doc, f"par{n}", body)
+
+        edit_config(path, change)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sites = tomllib.loads(path.read_text())["sites"]
+    assert {f"par{n}" for n in range(6)} <= set(sites)
+
+
+def test_an_editor_killed_mid_write_leaves_nothing_after_the_next_edit(tmp_path: Path) -> None:
+    path = write(tmp_path, SHAPES["tables"])
+    leftover = tmp_path / ".domicile-edit-k9x2.toml"  # a temp file of an editor killed with -9
+    leftover.write_text("half a configuration")
+    set_site_status(path, "gra", "draining")
+    assert not leftover.exists()
+    assert tomllib.loads(path.read_text())["sites"]["gra"]["status"] == "draining"

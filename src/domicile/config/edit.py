@@ -7,16 +7,20 @@ keys (``sites.<id>.status = ...``). :func:`edit_config` applies one change to th
 document, validates the whole new text (``parse_config``, then the caller's ``check``,
 which the layers above use for the residency model) and only then replaces the file,
 atomically (a temp file in the same folder, fsync, rename, fsync of the folder) and with
-the file's own permissions.
+the file's own permissions. Edits are serialised by an exclusive lock on a file beside the
+configuration, so two commands editing it at once both keep their change; the holder of
+that lock also removes temp files left by an editor killed mid-write.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +32,8 @@ from domicile.errors import ConfigError
 
 _T = TypeVar("_T")
 Check = Callable[[Config], None]
+#: The name of a new configuration's text before it replaces the file.
+_TEMP_PREFIX, _TEMP_SUFFIX = ".domicile-edit-", ".toml"
 
 
 def edit_config(
@@ -39,6 +45,25 @@ def edit_config(
     the file is left as it was.
     """
     path = load_config(path).path  # the file as it is must be valid: its errors first
+    with _editing(path):
+        return _edit(path, change, check)
+
+
+@contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """Hold the configuration's edit lock; remove what dead editors left."""
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for leftover in path.parent.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)  # no live editor: we hold the lock
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _edit(path: Path, change: Callable[[tomlkit.TOMLDocument], _T], check: Check | None) -> _T:
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     try:
         result = change(doc)
@@ -196,7 +221,7 @@ def _inline(value: Mapping[str, Any]) -> InlineTable:
 
 def _replace(path: Path, text: str) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".domicile-", suffix=".toml")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
