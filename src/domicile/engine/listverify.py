@@ -22,14 +22,11 @@ S3 LIST per 1,000 keys; a local site's ``os.scandir`` of its fan-out folders). S
 
 from __future__ import annotations
 
-import sqlite3
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from types import TracebackType
 
 from domicile.catalog import Segment, Version, inline_manifest
 from domicile.engine.context import EngineContext
+from domicile.engine.scratch import ScratchDb
 from domicile.errors import BlobNotFound, ObjectNotFound
 
 ANY_SIZE = -1  # a non-inline manifest: only its presence is checked
@@ -44,31 +41,13 @@ _INDEXES = (
 )
 
 
-class Spool:
+class Spool(ScratchDb):
     """The blobs and copies the catalog expects, per site, in a temporary SQLite file
     (a quick verify checks them; the sweep keeps them)."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="domicile-verify-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "spool.db", isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        self._db.execute("BEGIN")
+        super().__init__("domicile-verify-", _SCHEMA)
         self._sites: set[str] = set()
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._db.close()
-        self._dir.cleanup()
 
     def add(self, site_id: str, version: Version, segments: list[Segment], seen: str) -> None:
         """Copy ``site_id`` of ``version``, in state ``seen``, and every blob it needs."""
@@ -76,15 +55,15 @@ class Spool:
         blobs = [(site_id, s.blob_id, s.ciphertext_length, vid) for s in segments]
         if not inline_manifest(version, segments):  # else the one segment is the manifest
             blobs.append((site_id, version.manifest_blob_id, ANY_SIZE, vid))
-        self._db.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", blobs)
-        self._db.execute("INSERT INTO copies VALUES (?, ?, ?)", (site_id, vid, seen))
+        self.db.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", blobs)
+        self.db.execute("INSERT INTO copies VALUES (?, ?, ?)", (site_id, vid, seen))
         self._sites.add(site_id)
 
     def seal(self) -> None:
         """Done adding: index what was spooled."""
-        self._db.execute("COMMIT")
+        self.db.execute("COMMIT")
         for statement in _INDEXES:
-            self._db.execute(statement)
+            self.db.execute(statement)
 
     def sites(self) -> list[str]:
         return sorted(self._sites)
@@ -92,17 +71,17 @@ class Spool:
     def blobs(self, site_id: str) -> Iterator[tuple[str, int, str]]:
         """(blob id, size, version id) of ``site_id``, in blob id order."""
         query = "SELECT blob, size, vid FROM blobs WHERE site = ? ORDER BY blob"
-        yield from self._db.execute(query, (site_id,))
+        yield from self.db.execute(query, (site_id,))
 
     def blob_ids(self, site_id: str) -> Iterator[str]:
         """The distinct blob ids spooled for ``site_id``, in order."""
         query = "SELECT DISTINCT blob FROM blobs WHERE site = ? ORDER BY blob"
-        return (blob for (blob,) in self._db.execute(query, (site_id,)))
+        return (blob for (blob,) in self.db.execute(query, (site_id,)))
 
     def copies(self, site_id: str) -> Iterator[tuple[str, str]]:
         """(version id, state seen) of every copy spooled on ``site_id``."""
         query = "SELECT vid, seen FROM copies WHERE site = ? ORDER BY vid"
-        yield from self._db.execute(query, (site_id,))
+        yield from self.db.execute(query, (site_id,))
 
 
 class Mismatch(Exception):

@@ -11,60 +11,43 @@ one segment beside it), and hands them back grouped by key, a key at a time.
 from __future__ import annotations
 
 import json
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
-from types import TracebackType
 
 from domicile.engine.manifest import Manifest, SegmentEntry
+from domicile.engine.scratch import ScratchDb
 
 Found = tuple[Manifest, list[str]]
 
 
-class FoundSpool:
+_SCHEMA = (
+    "CREATE TABLE found (vid TEXT PRIMARY KEY, bucket TEXT, key TEXT, created REAL,"
+    " manifest BLOB, segments TEXT, sites TEXT, digest TEXT)",
+)
+
+
+class FoundSpool(ScratchDb):
     """Complete versions found, by version id: the manifest kept and the sites holding it."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="domicile-rebuild-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "found.db", isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute(
-            "CREATE TABLE found (vid TEXT PRIMARY KEY, bucket TEXT, key TEXT, created REAL,"
-            " manifest BLOB, segments TEXT, sites TEXT, digest TEXT)"
-        )
-        self._db.execute("BEGIN")
-
-    def __enter__(self) -> FoundSpool:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._db.close()
-        self._dir.cleanup()
+        super().__init__("domicile-rebuild-", _SCHEMA)
 
     def digest(self, vid: str) -> str | None:
         """The SHA-256 of the blob of the manifest kept for ``vid`` (None: not found yet)."""
-        row = self._db.execute("SELECT digest FROM found WHERE vid = ?", (vid,)).fetchone()
+        row = self.db.execute("SELECT digest FROM found WHERE vid = ?", (vid,)).fetchone()
         return None if row is None else str(row[0])
 
     def add_site(self, vid: str, site_id: str) -> None:
         """``site_id`` holds a complete copy of the very manifest kept for ``vid``."""
-        (sites,) = self._db.execute("SELECT sites FROM found WHERE vid = ?", (vid,)).fetchone()
-        self._db.execute(
+        (sites,) = self.db.execute("SELECT sites FROM found WHERE vid = ?", (vid,)).fetchone()
+        self.db.execute(
             "UPDATE found SET sites = ? WHERE vid = ?",
             (json.dumps([*json.loads(sites), site_id]), vid),
         )
 
     def manifest(self, vid: str) -> Manifest:
         """The manifest kept for ``vid`` (which was found)."""
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT manifest, segments FROM found WHERE vid = ?", (vid,)
         ).fetchone()
         return _manifest(row[0], row[1])
@@ -72,7 +55,7 @@ class FoundSpool:
     def get(self, vid: str) -> tuple[Found, str] | None:
         """The version ``vid`` found so far, and the SHA-256 of the blob of the manifest
         kept (None: not found yet)."""
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT manifest, segments, sites, digest FROM found WHERE vid = ?", (vid,)
         ).fetchone()
         if row is None:
@@ -90,7 +73,7 @@ class FoundSpool:
         of two manifests of one version, the ``stronger`` is kept."""
         held = self.get(manifest.version_id)
         if held is None:
-            self._db.execute(
+            self.db.execute(
                 "INSERT INTO found VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     manifest.version_id,
@@ -107,7 +90,7 @@ class FoundSpool:
         (kept, sites), kept_digest = held
         if stronger(manifest, kept):
             kept, kept_digest = manifest, digest
-        self._db.execute(
+        self.db.execute(
             "UPDATE found SET manifest = ?, segments = ?, sites = ?, digest = ? WHERE vid = ?",
             (
                 kept.to_json(),
@@ -120,15 +103,15 @@ class FoundSpool:
 
     def by_key(self) -> Iterator[list[Found]]:
         """Every key's versions (in no particular order), keys by bucket and name."""
-        self._db.execute("COMMIT")
-        self._db.execute("CREATE INDEX found_by_key ON found (bucket, key, created, vid)")
+        self.db.execute("COMMIT")
+        self.db.execute("CREATE INDEX found_by_key ON found (bucket, key, created, vid)")
         query = (
             "SELECT bucket, key, manifest, segments, sites FROM found"
             " ORDER BY bucket, key, created, vid"
         )
         group: list[Found] = []
         slot: tuple[str, str] | None = None
-        for bucket, key, manifest, segments, sites in self._db.execute(query):
+        for bucket, key, manifest, segments, sites in self.db.execute(query):
             if slot is not None and (bucket, key) != slot and group:
                 yield group
                 group = []
