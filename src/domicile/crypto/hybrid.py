@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from domicile.crypto import bech32
 from domicile.crypto.encoding import b64decode_raw, b64encode_raw
 from domicile.crypto.header import Stanza
+from domicile.crypto.keystring import decode_key
 from domicile.crypto.secret import Secret, as_secret
 from domicile.errors import HeaderError, MalformedKey
 
@@ -105,17 +106,14 @@ class MLKEM768X25519Recipient:
     @classmethod
     def from_string(cls, text: str) -> MLKEM768X25519Recipient:
         """Parse ``age1pq1...``; raises :class:`MalformedKey` if it is not one."""
-        try:
-            hrp, data = bech32.decode(text.strip())
-        except bech32.Bech32Error as exc:
-            raise MalformedKey(
-                f"invalid post-quantum recipient: {exc}", hint=_RECIPIENT_HINT
-            ) from None
-        if hrp != RECIPIENT_HRP or len(data) != PUBLIC_SIZE:
-            raise MalformedKey(
-                "invalid post-quantum recipient: not an mlkem768x25519 recipient (age1pq1...)",
-                hint=_RECIPIENT_HINT,
-            )
+        data = decode_key(
+            text.strip(),
+            hrp=RECIPIENT_HRP,
+            size=PUBLIC_SIZE,
+            what="post-quantum recipient",
+            expected="an mlkem768x25519 recipient (age1pq1...)",
+            hint=_RECIPIENT_HINT,
+        )
         return cls(data)
 
     @property
@@ -173,18 +171,14 @@ class MLKEM768X25519Identity:
     def from_string(cls, text: Secret | str) -> MLKEM768X25519Identity:
         """Parse ``AGE-SECRET-KEY-PQ-1...``; raises :class:`MalformedKey` (never echoing it)."""
         value = as_secret(text).reveal().strip()
-        try:
-            hrp, data = bech32.decode(value)
-        except bech32.Bech32Error as exc:
-            raise MalformedKey(
-                f"invalid post-quantum identity: {exc}", hint=_IDENTITY_HINT
-            ) from None
-        if hrp != IDENTITY_HRP or len(data) != SEED_SIZE:
-            raise MalformedKey(
-                "invalid post-quantum identity: not an mlkem768x25519 identity "
-                "(AGE-SECRET-KEY-PQ-1...)",
-                hint=_IDENTITY_HINT,
-            )
+        data = decode_key(
+            value,
+            hrp=IDENTITY_HRP,
+            size=SEED_SIZE,
+            what="post-quantum identity",
+            expected="an mlkem768x25519 identity (AGE-SECRET-KEY-PQ-1...)",
+            hint=_IDENTITY_HINT,
+        )
         return cls(data)
 
     @property

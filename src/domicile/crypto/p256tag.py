@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from domicile.crypto import bech32
 from domicile.crypto.encoding import b64decode_raw, b64encode_raw
 from domicile.crypto.header import Stanza
+from domicile.crypto.keystring import decode_key
 from domicile.errors import HeaderError, MalformedKey
 
 STANZA_TYPE = "p256tag"
@@ -69,14 +70,14 @@ class P256TagRecipient:
     @classmethod
     def from_string(cls, text: str) -> P256TagRecipient:
         """Parse ``age1tag1...``; raises :class:`MalformedKey` if it is not one."""
-        try:
-            hrp, data = bech32.decode(text.strip())
-        except bech32.Bech32Error as exc:
-            raise MalformedKey(f"invalid p256tag recipient: {exc}", hint=_HINT) from None
-        if hrp != RECIPIENT_HRP or len(data) != 33:
-            raise MalformedKey(
-                "invalid p256tag recipient: not a tagged P-256 recipient (age1tag1...)", hint=_HINT
-            )
+        data = decode_key(
+            text.strip(),
+            hrp=RECIPIENT_HRP,
+            size=33,
+            what="p256tag recipient",
+            expected="a tagged P-256 recipient (age1tag1...)",
+            hint=_HINT,
+        )
         return cls(data)
 
     @property

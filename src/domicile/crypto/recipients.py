@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from domicile.crypto import bech32
 from domicile.crypto.encoding import b64decode_raw, b64encode_raw
 from domicile.crypto.header import Stanza
+from domicile.crypto.keystring import decode_key
 from domicile.crypto.secret import Secret, as_secret
 from domicile.errors import HeaderError, MalformedKey
 
@@ -105,18 +106,14 @@ class X25519Recipient:
     @classmethod
     def from_string(cls, text: str) -> X25519Recipient:
         """Parse ``age1...``; raises :class:`MalformedKey` if it is not a valid recipient."""
-        try:
-            hrp, data = bech32.decode(text.strip())
-        except bech32.Bech32Error as exc:
-            raise MalformedKey(
-                f"invalid age recipient: {exc}",
-                hint="a recipient looks like age1 followed by 58 characters",
-            ) from None
-        if hrp != "age" or len(data) != 32:
-            raise MalformedKey(
-                "invalid age recipient: not an X25519 recipient (age1...)",
-                hint="a recipient looks like age1 followed by 58 characters",
-            )
+        data = decode_key(
+            text.strip(),
+            hrp="age",
+            size=32,
+            what="age recipient",
+            expected="an X25519 recipient (age1...)",
+            hint="a recipient looks like age1 followed by 58 characters",
+        )
         return cls(data)
 
     @property
@@ -173,18 +170,14 @@ class X25519Identity:
     def from_string(cls, text: Secret | str) -> X25519Identity:
         """Parse ``AGE-SECRET-KEY-1...``; raises :class:`MalformedKey` (never echoing it)."""
         value = as_secret(text).reveal().strip()
-        try:
-            hrp, data = bech32.decode(value)
-        except bech32.Bech32Error as exc:
-            raise MalformedKey(
-                f"invalid age identity: {exc}",
-                hint="an identity is one line AGE-SECRET-KEY-1... as age-keygen writes it",
-            ) from None
-        if hrp != "AGE-SECRET-KEY-" or len(data) != 32:
-            raise MalformedKey(
-                "invalid age identity: not an X25519 identity (AGE-SECRET-KEY-1...)",
-                hint="an identity is one line AGE-SECRET-KEY-1... as age-keygen writes it",
-            )
+        data = decode_key(
+            value,
+            hrp="AGE-SECRET-KEY-",
+            size=32,
+            what="age identity",
+            expected="an X25519 identity (AGE-SECRET-KEY-1...)",
+            hint="an identity is one line AGE-SECRET-KEY-1... as age-keygen writes it",
+        )
         return cls(X25519PrivateKey.from_private_bytes(data))
 
     @property
