@@ -200,48 +200,24 @@ class Database:
     @contextmanager
     def _statements(self) -> Iterator[Raw]:
         """A pooled PostgreSQL read connection in autocommit, given back as it was."""
-        pooled = self._reads.raw_connection()
-        try:
-            driver = pooled.driver_connection
-            assert driver is not None
-            driver.autocommit = True
-            try:
-                yield Raw(driver, self.engine.dialect)
-            finally:
-                if getattr(driver, "broken", False):  # the server went away
-                    pooled.invalidate()
-                else:
-                    driver.autocommit = False
-        finally:
-            pooled.close()
+        with _autocommit(self._reads) as driver:
+            yield Raw(driver, self.engine.dialect)
 
     @contextmanager
     def _pg_write(self) -> Iterator[Raw]:
         """A PostgreSQL write transaction on the driver's connection whose BEGIN goes out
         with its first statement and whose last writes with its COMMIT (Raw.send_later):
         a commit is a handful of round trips, each a context switch on the server."""
-        pooled = self.engine.raw_connection()
-        try:
-            driver = pooled.driver_connection
-            assert driver is not None
-            driver.autocommit = True
+        with _autocommit(self.engine) as driver:
             raw = Raw(driver, self.engine.dialect)
             raw.send_later("BEGIN")
             try:
-                try:
-                    yield raw
-                    raw.finish("COMMIT")
-                except BaseException:
-                    if not getattr(driver, "broken", False) and driver.info.transaction_status:
-                        driver.execute("ROLLBACK")  # not idle: in a (failed) transaction
-                    raise
-            finally:
-                if getattr(driver, "broken", False):  # the server went away
-                    pooled.invalidate()
-                else:
-                    driver.autocommit = False
-        finally:
-            pooled.close()
+                yield raw
+                raw.finish("COMMIT")
+            except BaseException:
+                if not getattr(driver, "broken", False) and driver.info.transaction_status:
+                    driver.execute("ROLLBACK")  # not idle: in a (failed) transaction
+                raise
 
     @contextmanager
     def _raw_write(self) -> Iterator[Raw]:
@@ -465,3 +441,23 @@ def create_private(url: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError:
         return  # it exists (left as it is), or SQLite reports why it cannot be created
+
+
+@contextmanager
+def _autocommit(engine: sa.Engine) -> Iterator[Any]:
+    """A pooled psycopg connection of ``engine`` in autocommit, given back as it was (or
+    dropped from the pool if the server went away)."""
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        assert driver is not None
+        driver.autocommit = True
+        try:
+            yield driver
+        finally:
+            if getattr(driver, "broken", False):  # the server went away
+                pooled.invalidate()
+            else:
+                driver.autocommit = False
+    finally:
+        pooled.close()
